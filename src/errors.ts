@@ -1,0 +1,240 @@
+/**
+ * The error catalogue: every outcome the service reports to a client other than success.
+ *
+ * Each outcome is a subclass of {@link ProblemError} with a stable `code`. The one renderer
+ * (`src/http/problem.ts`) turns them into RFC 9457 `application/problem+json`; the spec documents
+ * each code (`openapi/openapi.yaml`, `components.schemas.Problem.properties.code`), and
+ * `test/unit/errors.test.ts` checks that the two agree.
+ */
+
+/** Stable machine-readable codes, one per outcome. */
+export type ProblemCode =
+  | 'bad-request'
+  | 'validation-failed'
+  | 'not-found'
+  | 'method-not-allowed'
+  | 'unsupported-media-type'
+  | 'payload-too-large'
+  | 'image-undecodable'
+  | 'image-too-large'
+  | 'token-missing'
+  | 'invalid-token'
+  | 'insufficient-scope'
+  | 'auth-unavailable'
+  | 'request-timeout'
+  | 'overloaded'
+  | 'not-ready'
+  | 'internal';
+
+interface CatalogueEntry {
+  readonly status: number;
+  readonly title: string;
+}
+
+/** Status and title of each code; the `type` URI is derived from the code. */
+export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = Object.freeze({
+  'bad-request': { status: 400, title: 'Bad request' },
+  'validation-failed': { status: 400, title: 'Request does not match the API contract' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'payload-too-large': { status: 413, title: 'Payload too large' },
+  'image-undecodable': { status: 422, title: 'Image cannot be decoded' },
+  'image-too-large': { status: 413, title: 'Image dimensions too large' },
+  'token-missing': { status: 401, title: 'Authentication required' },
+  'invalid-token': { status: 401, title: 'Invalid access token' },
+  'insufficient-scope': { status: 403, title: 'Insufficient scope' },
+  'auth-unavailable': { status: 503, title: 'Token issuer unavailable' },
+  'request-timeout': { status: 408, title: 'Request timeout' },
+  'overloaded': { status: 503, title: 'Service overloaded' },
+  'not-ready': { status: 503, title: 'Service not ready' },
+  'internal': { status: 500, title: 'Internal server error' },
+});
+
+/** Prefix of every problem `type` URI (RFC 9457 §3.1.1); the code follows it. */
+export const problemTypePrefix = 'urn:cat-dog-other:problem:';
+
+/** Optional parts of a problem besides its code. */
+export interface ProblemOptions {
+  /** Human-readable explanation specific to this occurrence. Never includes secrets. */
+  readonly detail?: string;
+  /** Response headers that belong to the problem, such as `WWW-Authenticate` or `Retry-After`. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Extension members (RFC 9457 §3.2), such as validation `errors`. */
+  readonly extensions?: Readonly<Record<string, unknown>>;
+  readonly cause?: unknown;
+}
+
+/** Base class of every error the service reports to clients. */
+export class ProblemError extends Error {
+  readonly code: ProblemCode;
+  readonly status: number;
+  readonly title: string;
+  readonly type: string;
+  readonly detail: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly extensions: Readonly<Record<string, unknown>>;
+
+  constructor(code: ProblemCode, options: ProblemOptions = {}) {
+    const entry = problemCatalogue[code];
+    super(options.detail ?? entry.title, { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = entry.status;
+    this.title = entry.title;
+    this.type = problemTypePrefix + code;
+    this.detail = options.detail;
+    this.headers = options.headers ?? {};
+    this.extensions = options.extensions ?? {};
+  }
+}
+
+/** A request whose framing or multipart structure is broken. */
+export class BadRequest extends ProblemError {
+  constructor(detail: string, options: Omit<ProblemOptions, 'detail'> = {}) {
+    super('bad-request', { ...options, detail });
+  }
+}
+
+/** A request the spec rejects; `errors` lists where and why. */
+export class ValidationFailed extends ProblemError {
+  constructor(detail: string, errors: readonly ValidationIssue[]) {
+    super('validation-failed', { detail, extensions: { errors } });
+  }
+}
+
+/** One schema violation, as reported to clients. */
+export interface ValidationIssue {
+  /** JSON Pointer into the request (`/requestBody/file`, `/query/x`). */
+  readonly pointer: string;
+  readonly message: string;
+}
+
+export class NotFound extends ProblemError {
+  constructor(path: string) {
+    super('not-found', { detail: `No operation at ${path}` });
+  }
+}
+
+export class MethodNotAllowed extends ProblemError {
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    super('method-not-allowed', {
+      detail: `${method} is not allowed on ${path}`,
+      headers: { Allow: allowed.join(', ') },
+    });
+  }
+}
+
+export class UnsupportedMediaType extends ProblemError {
+  constructor(received: string, accepted: readonly string[]) {
+    super('unsupported-media-type', {
+      detail: `Content-Type ${received || '(none)'} is not accepted; use ${accepted.join(' or ')}`,
+      headers: { Accept: accepted.join(', ') },
+    });
+  }
+}
+
+/** An upload or body over `maxUploadBytes`. */
+export class PayloadTooLarge extends ProblemError {
+  constructor(maxBytes: number) {
+    super('payload-too-large', { detail: `The upload is larger than the limit of ${maxBytes} bytes` });
+  }
+}
+
+/** Bytes that no supported image decoder accepts (not an image, truncated, corrupt). */
+export class ImageUndecodable extends ProblemError {
+  constructor(detail: string, cause?: unknown) {
+    super('image-undecodable', { detail, cause });
+  }
+}
+
+/** An image whose declared dimensions exceed `maxImagePixels`; it is refused before decoding. */
+export class ImageTooLarge extends ProblemError {
+  constructor(width: number, height: number, maxPixels: number) {
+    super('image-too-large', {
+      detail: `The image declares ${width}x${height} pixels, over the limit of ${maxPixels} pixels`,
+    });
+  }
+}
+
+/** The request was not received in time (a slow or stalled client). */
+export class RequestTimeout extends ProblemError {
+  constructor(timeoutMs: number) {
+    super('request-timeout', { detail: `The request was not completed within ${timeoutMs} ms` });
+  }
+}
+
+/** Too many classifications in flight and queued. */
+export class Overloaded extends ProblemError {
+  constructor(retryAfterSeconds: number) {
+    super('overloaded', {
+      detail: 'Too many requests in flight; retry later',
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+
+/** The service is starting or draining. */
+export class NotReady extends ProblemError {
+  constructor(detail: string) {
+    super('not-ready', { detail, headers: { 'Retry-After': '1' } });
+  }
+}
+
+/** Anything unexpected: rendered without details, logged in full. */
+export class InternalError extends ProblemError {
+  constructor(cause?: unknown) {
+    super('internal', { cause });
+  }
+}
+
+/**
+ * RFC 6750 §3: "If the request lacks any authentication information (e.g., the client was
+ * unaware that authentication is necessary [...]), the resource server SHOULD NOT include an
+ * error code or other error information."
+ */
+export class TokenMissing extends ProblemError {
+  constructor(realm: string) {
+    super('token-missing', {
+      detail: 'This operation requires a bearer access token in the Authorization header',
+      headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` },
+    });
+  }
+}
+
+/** RFC 6750 §3.1 `invalid_token`: malformed, expired, revoked or otherwise invalid. */
+export class InvalidToken extends ProblemError {
+  constructor(realm: string, description: string, cause?: unknown) {
+    super('invalid-token', {
+      detail: description,
+      cause,
+      headers: {
+        'WWW-Authenticate': `Bearer realm="${realm}", error="invalid_token", error_description="${description}"`,
+      },
+    });
+  }
+}
+
+/** RFC 6750 §3.1 `insufficient_scope`: the token is valid but lacks a required scope. */
+export class InsufficientScope extends ProblemError {
+  constructor(realm: string, required: readonly string[]) {
+    const scope = required.join(' ');
+    super('insufficient-scope', {
+      detail: `The access token lacks the scope ${scope}`,
+      headers: {
+        'WWW-Authenticate': `Bearer realm="${realm}", error="insufficient_scope", scope="${scope}"`,
+      },
+    });
+  }
+}
+
+/** The issuer's metadata or key set cannot be fetched: the token can be neither accepted nor refused. */
+export class AuthUnavailable extends ProblemError {
+  constructor(cause?: unknown) {
+    super('auth-unavailable', {
+      detail: 'The token issuer cannot be reached to verify the access token; retry later',
+      cause,
+      headers: { 'Retry-After': '5' },
+    });
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * The model manifest: everything the service must know to serve an ONNX classifier,
+ * so that serving another model needs a manifest and no code.
+ *
+ * Validated at start-up against {@link manifestSchema}; any problem stops start-up.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+
+/** JSON Schema of a manifest file. */
+export const manifestSchema = {
+  $id: 'https://cat-dog-other/model-manifest.schema.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'file', 'sha256', 'input', 'output', 'labels'],
+  properties: {
+    $schema: { type: 'string' },
+    name: { type: 'string', minLength: 1, description: 'Model name, reported in responses and metrics' },
+    description: { type: 'string' },
+    file: { type: 'string', minLength: 1, description: 'ONNX file, relative to the manifest' },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the ONNX file, hex' },
+    input: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'layout', 'width', 'height'],
+      properties: {
+        name: { type: 'string', minLength: 1 },
+        layout: { enum: ['NCHW', 'NHWC'] },
+        width: { type: 'integer', minimum: 1, maximum: 4096 },
+        height: { type: 'integer', minimum: 1, maximum: 4096 },
+        channels: { enum: ['RGB', 'BGR'], default: 'RGB' },
+        resize: {
+          enum: ['fill', 'cover', 'contain'],
+          default: 'fill',
+          description: 'fill: stretch to size; cover: scale then centre-crop; contain: scale then pad',
+        },
+        scale: { type: 'number', default: 1, description: 'Multiplies each 0..255 pixel value first' },
+        mean: { $ref: '#/$defs/perChannel', description: 'Subtracted after scaling (RGB order)' },
+        std: { $ref: '#/$defs/perChannel', description: 'Divides after subtracting the mean (RGB order)' },
+      },
+    },
+    output: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'activation'],
+      properties: {
+        name: { type: 'string', minLength: 1 },
+        activation: { enum: ['softmax', 'sigmoid', 'none'] },
+      },
+    },
+    labels: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', minLength: 1 },
+      description: 'Served labels, in the order of `values` in responses',
+    },
+    grouping: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['classes', 'groups', 'rest'],
+      description: 'Maps the model’s own classes onto the served labels by summing probabilities',
+      properties: {
+        classes: { type: 'integer', minimum: 1, description: 'Number of the model’s output classes' },
+        groups: {
+          type: 'object',
+          description: 'Served label → inclusive ranges [first, last] of model class indices',
+          additionalProperties: {
+            type: 'array',
+            minItems: 1,
+            items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 0 } },
+          },
+        },
+        rest: { type: 'string', description: 'Served label that receives every class not in a group' },
+      },
+    },
+    decision: {
+      description: 'How the prediction is chosen from the served probabilities (default: argmax)',
+      oneOf: [
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['rule'],
+          properties: { rule: { const: 'argmax' } },
+        },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['rule', 'among', 'minSum', 'otherwise'],
+          properties: {
+            rule: { const: 'threshold' },
+            among: { type: 'array', minItems: 1, items: { type: 'string' } },
+            minSum: { type: 'number', minimum: 0, maximum: 1 },
+            otherwise: { type: 'string' },
+          },
+          description:
+            'If the probabilities of `among` sum to at least `minSum`, the largest of them; otherwise `otherwise`',
+        },
+      ],
+    },
+  },
+  $defs: {
+    perChannel: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number' } },
+  },
+} as const;
+
+/** Decision rule, see {@link manifestSchema}. */
+export type Decision =
+  | { readonly rule: 'argmax' }
+  | { readonly rule: 'threshold'; readonly among: readonly string[]; readonly minSum: number; readonly otherwise: string };
+
+/** A validated manifest, with defaults applied and `file` resolved to an absolute path. */
+export interface Manifest {
+  readonly name: string;
+  readonly description?: string;
+  /** Absolute path of the ONNX file. */
+  readonly file: string;
+  readonly sha256: string;
+  readonly input: {
+    readonly name: string;
+    readonly layout: 'NCHW' | 'NHWC';
+    readonly width: number;
+    readonly height: number;
+    readonly channels: 'RGB' | 'BGR';
+    readonly resize: 'fill' | 'cover' | 'contain';
+    readonly scale: number;
+    readonly mean: readonly [number, number, number];
+    readonly std: readonly [number, number, number];
+  };
+  readonly output: { readonly name: string; readonly activation: 'softmax' | 'sigmoid' | 'none' };
+  readonly labels: readonly string[];
+  readonly grouping?: {
+    readonly classes: number;
+    readonly groups: Readonly<Record<string, readonly (readonly [number, number])[]>>;
+    readonly rest: string;
+  };
+  readonly decision: Decision;
+}
+
+/** A manifest that cannot be served; the message names the file and every problem. */
+export class ManifestError extends Error {
+  constructor(file: string, problems: readonly string[]) {
+    super(`model manifest ${file}: ${problems.join('; ')}`);
+    this.name = 'ManifestError';
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+const validate = ajv.compile(manifestSchema);
+
+/** Checks what the schema cannot: that labels, groups and rules refer to each other. */
+function crossCheck(m: Manifest): string[] {
+  const problems: string[] = [];
+  const labels = new Set(m.labels);
+  if (m.grouping) {
+    for (const [label, ranges] of Object.entries(m.grouping.groups)) {
+      if (!labels.has(label)) problems.push(`grouping.groups.${label} is not one of labels`);
+      for (const [first, last] of ranges) {
+        if (first > last || last >= m.grouping.classes) {
+          problems.push(`grouping.groups.${label} range [${first}, ${last}] is outside 0..${m.grouping.classes - 1}`);
+        }
+      }
+    }
+    if (!labels.has(m.grouping.rest)) problems.push('grouping.rest is not one of labels');
+  }
+  if (m.decision.rule === 'threshold') {
+    for (const l of [...m.decision.among, m.decision.otherwise]) {
+      if (!labels.has(l)) problems.push(`decision refers to ${l}, not one of labels`);
+    }
+  }
+  return problems;
+}
+
+/** Parses and validates a manifest object; `manifestPath` resolves the relative `file`. */
+export function parseManifest(value: unknown, manifestPath: string): Manifest {
+  const data = structuredClone(value) as Record<string, unknown>;
+  if (!validate(data)) {
+    throw new ManifestError(
+      manifestPath,
+      (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`),
+    );
+  }
+  const input = data.input as Record<string, unknown>;
+  const manifest = {
+    ...data,
+    file: path.resolve(path.dirname(manifestPath), data.file as string),
+    input: { ...input, mean: input.mean ?? [0, 0, 0], std: input.std ?? [1, 1, 1] },
+    decision: data.decision ?? { rule: 'argmax' },
+  } as unknown as Manifest;
+  const problems = crossCheck(manifest);
+  if (problems.length > 0) throw new ManifestError(manifestPath, problems);
+  return Object.freeze(manifest);
+}
+
+/** Reads, parses and validates the manifest at `manifestPath`. */
+export async function loadManifest(manifestPath: string): Promise<Manifest> {
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch (err) {
+    throw new ManifestError(manifestPath, [`cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new ManifestError(manifestPath, [`is not JSON (${(err as Error).message})`]);
+  }
+  return parseManifest(value, path.resolve(manifestPath));
+}
