@@ -38,6 +38,59 @@ export const envSchema = {
       default: 'info',
       description: 'pino log level',
     },
+    AUTH_DISABLED: {
+      type: 'boolean',
+      default: false,
+      description: 'Set to true to serve every operation without a token (development only; logs a warning at start-up)',
+    },
+    OAUTH2_ISSUER: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'Issuer identifier, exactly as in the tokens\' `iss` claim (Auth0: `https://TENANT.auth0.com/`, with the slash); required unless AUTH_DISABLED=true',
+    },
+    OAUTH2_AUDIENCE: {
+      type: 'string',
+      minLength: 1,
+      description: 'The API identifier the tokens must carry in `aud` (Auth0: the API identifier); required unless AUTH_DISABLED=true',
+    },
+    OAUTH2_JWKS_URI: {
+      type: 'string',
+      minLength: 1,
+      description: 'URL of the issuer\'s JSON Web Key Set; when unset, discovered from `{OAUTH2_ISSUER}/.well-known/openid-configuration`',
+    },
+    OAUTH2_ALGORITHMS: {
+      type: 'string',
+      minLength: 1,
+      default: 'RS256,ES256',
+      description: 'Comma-separated allow-list of asymmetric JWS algorithms accepted on access tokens (never `none` nor `HS*`)',
+    },
+    OAUTH2_CLOCK_TOLERANCE_SECONDS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 300,
+      default: 5,
+      description: 'Clock skew tolerated when checking `exp` and `nbf`, in seconds',
+    },
+    OAUTH2_JWKS_COOLDOWN_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 30_000,
+      description:
+        'Least time between two fetches of the key set (a token with an unknown `kid` triggers one) and between two discovery attempts, in milliseconds',
+    },
+    OAUTH2_JWKS_CACHE_MAX_AGE_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 600_000,
+      description: 'How long a fetched key set is used before it is fetched again, in milliseconds',
+    },
+    OAUTH2_HTTP_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 1,
+      default: 5_000,
+      description: 'Timeout of each request to the issuer (discovery, key set), in milliseconds',
+    },
   },
 } as const;
 
@@ -49,7 +102,38 @@ export interface Config {
   readonly maxUploadBytes: number;
   readonly maxImagePixels: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly auth: AuthConfig;
 }
+
+/** Access-token verification: either off (explicitly) or fully pinned. */
+export type AuthConfig = AuthDisabledConfig | AuthEnabledConfig;
+
+/** `AUTH_DISABLED=true`: every operation is served without a token. */
+export interface AuthDisabledConfig {
+  readonly enabled: false;
+}
+
+/** The settings of `src/auth/` when tokens are verified. */
+export interface AuthEnabledConfig {
+  readonly enabled: true;
+  /** Expected `iss`, compared exactly. */
+  readonly issuer: string;
+  /** Expected `aud` (one of the token's audiences). */
+  readonly audience: string;
+  /** Key set URL; `undefined` means discover it from the issuer's metadata. */
+  readonly jwksUri: string | undefined;
+  /** Allow-list of asymmetric JWS algorithms. */
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSeconds: number;
+  readonly jwksCooldownMs: number;
+  readonly jwksCacheMaxAgeMs: number;
+  readonly httpTimeoutMs: number;
+}
+
+/** JWS algorithms whose verification key is public (RFC 7518 §3.1, RFC 8037): the only ones accepted. */
+export const asymmetricAlgorithms: readonly string[] = Object.freeze([
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
+]);
 
 /** Thrown when the environment is invalid; `problems` lists every one of them. */
 export class ConfigError extends Error {
@@ -80,12 +164,14 @@ export function loadConfig(env: Env = process.env): Config {
     const value = env[name];
     if (value !== undefined && value !== '') raw[name] = value;
   }
+  const problems: string[] = [];
   if (!validateEnv(raw)) {
-    const problems = (validateEnv.errors ?? []).map(
-      (e) => `${e.instancePath.slice(1) || 'environment'} ${e.message ?? 'is invalid'}`,
+    problems.push(
+      ...(validateEnv.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'environment'} ${e.message ?? 'is invalid'}`),
     );
-    throw new ConfigError(problems);
   }
+  const auth = authConfig(raw, problems);
+  if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
   const v = raw as Record<string, never>;
   return Object.freeze({
     port: v.PORT,
@@ -94,7 +180,62 @@ export function loadConfig(env: Env = process.env): Config {
     maxUploadBytes: v.MAX_UPLOAD_BYTES,
     maxImagePixels: v.MAX_IMAGE_PIXELS,
     logLevel: v.LOG_LEVEL,
+    auth,
   });
+}
+
+/** Cross-field rules of the auth settings; pushes every problem and returns `undefined` if any. */
+function authConfig(raw: Record<string, unknown>, problems: string[]): AuthConfig | undefined {
+  if (raw.AUTH_DISABLED === true) return Object.freeze({ enabled: false });
+  const before = problems.length;
+  const issuer = raw.OAUTH2_ISSUER;
+  const audience = raw.OAUTH2_AUDIENCE;
+  const jwksUri = raw.OAUTH2_JWKS_URI;
+  if (issuer === undefined) {
+    problems.push('OAUTH2_ISSUER is required (or set AUTH_DISABLED=true to serve without tokens)');
+  } else if (typeof issuer === 'string') {
+    checkIssuerUrl('OAUTH2_ISSUER', issuer, problems);
+  }
+  if (audience === undefined) {
+    problems.push('OAUTH2_AUDIENCE is required (or set AUTH_DISABLED=true to serve without tokens)');
+  }
+  if (typeof jwksUri === 'string') checkIssuerUrl('OAUTH2_JWKS_URI', jwksUri, problems);
+  const algorithms = typeof raw.OAUTH2_ALGORITHMS === 'string'
+    ? raw.OAUTH2_ALGORITHMS.split(',').map((a) => a.trim()).filter((a) => a !== '')
+    : [];
+  const refused = algorithms.filter((a) => !asymmetricAlgorithms.includes(a));
+  if (refused.length > 0 || algorithms.length === 0) {
+    problems.push(
+      `OAUTH2_ALGORITHMS must list asymmetric JWS algorithms only (${asymmetricAlgorithms.join(', ')}); refused: ${refused.join(', ') || '(empty)'}`,
+    );
+  }
+  if (problems.length > before) return undefined;
+  return Object.freeze({
+    enabled: true,
+    issuer: issuer as string,
+    audience: audience as string,
+    jwksUri: jwksUri as string | undefined,
+    algorithms: Object.freeze(algorithms),
+    clockToleranceSeconds: raw.OAUTH2_CLOCK_TOLERANCE_SECONDS as number,
+    jwksCooldownMs: raw.OAUTH2_JWKS_COOLDOWN_MS as number,
+    jwksCacheMaxAgeMs: raw.OAUTH2_JWKS_CACHE_MAX_AGE_MS as number,
+    httpTimeoutMs: raw.OAUTH2_HTTP_TIMEOUT_MS as number,
+  });
+}
+
+/** Keys and metadata must come over HTTPS; plain HTTP is tolerated on loopback only (development, tests). */
+function checkIssuerUrl(name: string, value: string, problems: string[]): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name} must be an absolute URL`);
+    return;
+  }
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    problems.push(`${name} must use https (http is accepted for loopback hosts only)`);
+  }
 }
 
 /** The configuration as it is safe to log: secrets replaced. */
