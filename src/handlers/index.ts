@@ -1,0 +1,29 @@
+/**
+ * The operation handler map, typed from the generated spec types: an operation in the spec
+ * without a handler here does not compile.
+ */
+import type { Context as KoaContext } from 'koa';
+import type { Context } from 'openapi-backend';
+import type { operations } from '../../generated/openapi.js';
+import type { Classifier } from '../model/classifier.js';
+import { classifyImage } from './classifyImage.js';
+import { getHealth } from './getHealth.js';
+
+/** Dependencies of the handlers. */
+export interface HandlerDeps {
+  readonly classifier: Classifier;
+}
+
+/** One operation handler: writes the response to the Koa context, or throws a ProblemError. */
+export type OperationHandler = (c: Context, ctx: KoaContext) => Promise<void> | void;
+
+/** A handler for every operationId in the spec. */
+export type OperationHandlers = { readonly [K in keyof operations]: OperationHandler };
+
+/** Builds the handler map. */
+export function createHandlers(deps: HandlerDeps): OperationHandlers {
+  return {
+    getHealth: getHealth(),
+    classifyImage: classifyImage(deps.classifier),
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * `createApp(deps)` builds the Koa application; it never listens (only `src/main.ts` does).
+ * Tests drive `app.callback()` or listen on port 0.
+ */
+import Koa from 'koa';
+import type { OpenAPIBackend } from 'openapi-backend';
+import { createHandlers } from '../handlers/index.js';
+import type { Logger } from '../log.js';
+import type { Classifier } from '../model/classifier.js';
+import { readSpec } from '../spec.js';
+import { createApi, type SecurityHandler } from './api.js';
+import { docsMiddleware } from './docs.js';
+import { problemMiddleware } from './problem.js';
+import { requestLogger } from './request-log.js';
+
+/** Everything the app depends on, created by `main.ts` (or by a test). */
+export interface AppDeps {
+  readonly classifier: Classifier;
+  readonly log: Logger;
+  readonly limits: { readonly maxUploadBytes: number };
+  /** Handlers for the spec's security schemes, by scheme name. */
+  readonly securityHandlers?: Readonly<Record<string, SecurityHandler>>;
+}
+
+/** The app and the initialised openapi-backend (tests use it to validate responses). */
+export interface App {
+  readonly koa: Koa;
+  readonly api: OpenAPIBackend;
+}
+
+/** Builds the application. */
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { middleware, api } = await createApi({
+    definition: readSpec(),
+    handlers: createHandlers({ classifier: deps.classifier }),
+    limits: deps.limits,
+    ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),
+  });
+  const koa = new Koa();
+  koa.proxy = false;
+  // Errors are rendered by problemMiddleware; Koa's default handler would only log them twice.
+  koa.silent = true;
+  koa.use(requestLogger(deps.log));
+  koa.use(problemMiddleware(deps.log));
+  koa.use(docsMiddleware());
+  koa.use(middleware);
+  return { koa, api };
+}

@@ -1,0 +1,82 @@
+/**
+ * The spec and its interactive docs: `/openapi.json`, `/openapi.yaml`, Swagger UI at `/docs`
+ * and Redoc at `/redoc`. Every asset comes from npm packages on this machine (no CDN).
+ */
+import { createReadStream } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { Middleware } from 'koa';
+import { readSpec, readSpecText } from '../spec.js';
+
+const require = createRequire(import.meta.url);
+const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+const redocBundle = require.resolve('redoc/bundles/redoc.standalone.js');
+
+const swaggerAssets: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+  'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
+  'oauth2-redirect.html': 'text/html; charset=utf-8',
+  'oauth2-redirect.js': 'application/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+};
+
+const title = 'Cat / Dog / Other classifier';
+
+const swaggerPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title} – Swagger UI</title>
+<link rel="stylesheet" href="/docs/swagger-ui.css"><link rel="icon" href="/docs/favicon-32x32.png"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js"></script>
+<script src="/docs/swagger-ui-standalone-preset.js"></script>
+<script src="/docs/init.js"></script>
+</body></html>`;
+
+// In a file of its own, so that a strict Content-Security-Policy (no inline scripts) can apply.
+const swaggerInit = `window.ui = SwaggerUIBundle({
+  url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: true,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout',
+  oauth2RedirectUrl: window.location.origin + '/docs/oauth2-redirect.html'
+});`;
+
+const redocPage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${title} – Redoc</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><redoc spec-url="/openapi.json"></redoc><script src="/redoc/redoc.standalone.js"></script></body></html>`;
+
+/** Serves the spec and the docs; every other request passes through. */
+export function docsMiddleware(): Middleware {
+  const specJson = JSON.stringify(readSpec());
+  const specYaml = readSpecText();
+  return async function docs(ctx, next) {
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+    const p = ctx.path;
+    if (p === '/openapi.json') {
+      ctx.type = 'application/json';
+      ctx.body = specJson;
+    } else if (p === '/openapi.yaml') {
+      ctx.type = 'application/yaml';
+      ctx.body = specYaml;
+    } else if (p === '/docs' || p === '/docs/') {
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = swaggerPage;
+    } else if (p === '/docs/init.js') {
+      ctx.type = 'application/javascript; charset=utf-8';
+      ctx.body = swaggerInit;
+    } else if (p.startsWith('/docs/') && swaggerAssets[p.slice(6)]) {
+      ctx.type = swaggerAssets[p.slice(6)]!;
+      ctx.set('Cache-Control', 'public, max-age=86400');
+      ctx.body = createReadStream(path.join(swaggerDir, p.slice(6)));
+    } else if (p === '/redoc' || p === '/redoc/') {
+      ctx.type = 'text/html; charset=utf-8';
+      ctx.body = redocPage;
+    } else if (p === '/redoc/redoc.standalone.js') {
+      ctx.type = 'application/javascript; charset=utf-8';
+      ctx.set('Cache-Control', 'public, max-age=86400');
+      ctx.body = createReadStream(redocBundle);
+    } else {
+      return next();
+    }
+    return undefined;
+  };
+}

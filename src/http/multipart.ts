@@ -1,0 +1,123 @@
+/**
+ * Multipart bodies, parsed with @koa/multer (busboy) into memory under limits, with the
+ * allowed file parts taken from the operation's `multipart/form-data` schema in the spec.
+ *
+ * openapi-backend cannot validate binary parts (it drops them from `required`), so after
+ * parsing each file part is represented in the validated body by a placeholder string, and
+ * the schema's required binary parts are checked here, from the same schema.
+ */
+import type { Context } from 'koa';
+import koaMulter from '@koa/multer';
+import type { Operation } from 'openapi-backend';
+import { BadRequest, PayloadTooLarge, ValidationFailed } from '../errors.js';
+
+/** Upload limits, from the configuration. */
+export interface MultipartLimits {
+  /** Largest accepted file part, in bytes. */
+  readonly maxUploadBytes: number;
+}
+
+/** A parsed multipart body: text fields plus file parts by field name. */
+export interface MultipartBody {
+  /** The body as openapi-backend validates it: fields, and a placeholder per file part. */
+  readonly validatable: Record<string, unknown>;
+  readonly files: Readonly<Record<string, Buffer>>;
+}
+
+interface SchemaObject {
+  properties?: Record<string, { type?: string; format?: string }>;
+  required?: string[];
+}
+
+/** Multipart envelope allowance on top of the file itself: boundaries and part headers. */
+const ENVELOPE_BYTES = 64 * 1024;
+/** Placeholder that stands for a file part in the validated body. */
+export const FILE_PLACEHOLDER = '<binary>';
+
+function multipartSchema(operation: Operation): SchemaObject | undefined {
+  const content = (operation.requestBody as { content?: Record<string, { schema?: SchemaObject }> } | undefined)
+    ?.content;
+  return content?.['multipart/form-data']?.schema;
+}
+
+/** Whether the operation takes a multipart body. */
+export function takesMultipart(operation: Operation): boolean {
+  return multipartSchema(operation) !== undefined;
+}
+
+function binaryParts(schema: SchemaObject): string[] {
+  return Object.entries(schema.properties ?? {})
+    .filter(([, p]) => p.type === 'string' && p.format === 'binary')
+    .map(([name]) => name);
+}
+
+/** Multer error codes → typed errors. */
+function fromMulterError(err: { code?: string; field?: string; message: string }, limits: MultipartLimits): Error {
+  switch (err.code) {
+    case 'LIMIT_FILE_SIZE':
+      return new PayloadTooLarge(limits.maxUploadBytes);
+    case 'LIMIT_FILE_COUNT':
+      return new ValidationFailed('Only one file part is accepted', [
+        { pointer: '/requestBody', message: 'has more than one file part' },
+      ]);
+    case 'LIMIT_UNEXPECTED_FILE':
+      return new ValidationFailed(`Unexpected file part "${err.field ?? ''}"`, [
+        { pointer: `/requestBody/${err.field ?? ''}`, message: 'is not expected here, or appears more than once' },
+      ]);
+    case undefined:
+      // busboy's own parse errors: "Unexpected end of form", "Malformed part header", "Boundary not found"…
+      return new BadRequest(`Malformed multipart body: ${err.message}`);
+    default:
+      return new BadRequest(`Multipart body refused: ${err.message}`);
+  }
+}
+
+/**
+ * Reads the multipart body of `ctx` for `operation`. Refuses a declared `Content-Length` that
+ * cannot fit before reading anything; stops reading at the first limit exceeded.
+ */
+export async function readMultipart(
+  ctx: Context,
+  operation: Operation,
+  limits: MultipartLimits,
+): Promise<MultipartBody> {
+  const schema = multipartSchema(operation) ?? {};
+  const declared = Number(ctx.get('content-length') || 0);
+  if (declared > limits.maxUploadBytes + ENVELOPE_BYTES) throw new PayloadTooLarge(limits.maxUploadBytes);
+
+  const fileParts = binaryParts(schema);
+  const upload = koaMulter({
+    storage: koaMulter.memoryStorage(),
+    limits: {
+      fileSize: limits.maxUploadBytes,
+      files: fileParts.length,
+      fields: 16,
+      fieldSize: 64 * 1024,
+      parts: fileParts.length + 16,
+      headerPairs: 32,
+    },
+  }).fields(fileParts.map((name) => ({ name, maxCount: 1 })));
+
+  try {
+    await upload(ctx, async () => {});
+  } catch (err) {
+    throw fromMulterError(err as { code?: string; field?: string; message: string }, limits);
+  }
+
+  const uploaded = ((ctx as unknown as { files?: unknown }).files ?? {}) as Record<string, Express.Multer.File[]>;
+  const fields = ((ctx.request as unknown as { body?: unknown }).body ?? {}) as Record<string, unknown>;
+  const files: Record<string, Buffer> = {};
+  const validatable: Record<string, unknown> = { ...fields };
+  for (const [name, list] of Object.entries(uploaded)) {
+    files[name] = list[0]!.buffer;
+    validatable[name] = FILE_PLACEHOLDER;
+  }
+  const missing = (schema.required ?? []).filter((name) => fileParts.includes(name) && !(name in files));
+  if (missing.length > 0) {
+    throw new ValidationFailed(
+      `The multipart part${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required`,
+      missing.map((n) => ({ pointer: `/requestBody/${n}`, message: 'is required' })),
+    );
+  }
+  return { validatable, files };
+}

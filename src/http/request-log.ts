@@ -1,0 +1,35 @@
+/**
+ * One JSON log line per request, with a request id (an incoming `X-Request-Id` is honoured and
+ * returned). Never logs the token or the body.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Middleware } from 'koa';
+import type { Logger } from '../log.js';
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Creates the request-logging middleware; handlers find their child logger in `ctx.state.log`. */
+export function requestLogger(log: Logger): Middleware {
+  return async function logRequest(ctx, next) {
+    const incoming = ctx.get('x-request-id');
+    const id = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    ctx.set('X-Request-Id', id);
+    const child = log.child({ reqId: id });
+    ctx.state.log = child;
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      child.info(
+        {
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+          ...(ctx.state.prediction ? { prediction: ctx.state.prediction } : {}),
+        },
+        'request',
+      );
+    }
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Image bytes → input tensor data, as the manifest's `input` describes.
+ *
+ * sharp decodes (JPEG, PNG, WebP, GIF first frame, TIFF, AVIF), applies the EXIF orientation,
+ * flattens transparency onto white, converts to sRGB 8-bit RGB, and resizes with its default
+ * Lanczos-3 kernel. The pixel count is read from the header first, so a decompression bomb
+ * is refused before any pixel is decoded.
+ */
+import sharp from 'sharp';
+import type { Metadata } from 'sharp';
+import { ImageTooLarge, ImageUndecodable } from '../errors.js';
+import type { Manifest } from './manifest.js';
+
+/** Decoding limits, from the configuration. */
+export interface PreprocessLimits {
+  /** Largest accepted width × height, checked from the header before decoding. */
+  readonly maxImagePixels: number;
+}
+
+const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+
+/** Turns bytes into a Float32Array of one image laid out as the model's input expects. */
+export type Preprocessor = (image: Uint8Array) => Promise<Float32Array>;
+
+/** Builds the preprocessing function for a model input. */
+export function createPreprocessor(input: Manifest['input'], limits: PreprocessLimits): Preprocessor {
+  const { width, height, layout, channels, scale, mean, std } = input;
+  const plane = width * height;
+  // out = (pixel * scale - mean) / std  ==  pixel * mul + add, per channel (RGB order)
+  const mul = [0, 1, 2].map((c) => scale / std[c]!);
+  const add = [0, 1, 2].map((c) => -mean[c]! / std[c]!);
+  // Destination channel of each RGB source channel.
+  const order = channels === 'RGB' ? [0, 1, 2] : [2, 1, 0];
+  const fit = ({ fill: 'fill', cover: 'cover', contain: 'contain' } as const)[input.resize];
+
+  return async function preprocess(image: Uint8Array): Promise<Float32Array> {
+    const source = sharp(image, { failOn: 'error', limitInputPixels: limits.maxImagePixels, animated: false });
+    let meta: Metadata;
+    try {
+      meta = await source.metadata();
+    } catch (err) {
+      throw new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)', err);
+    }
+    if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
+      throw new ImageUndecodable(`Images of format ${meta.format ?? 'unknown'} are not accepted`);
+    }
+    const w = meta.width ?? 0;
+    const h = meta.height ?? 0;
+    if (w * h > limits.maxImagePixels) throw new ImageTooLarge(w, h, limits.maxImagePixels);
+
+    let pixels: Buffer;
+    try {
+      pixels = await source
+        .rotate() // EXIF orientation
+        .flatten({ background: '#ffffff' })
+        .toColourspace('srgb')
+        .resize(width, height, { fit, background: '#000000' })
+        .removeAlpha()
+        .raw({ depth: 'uchar' })
+        .toBuffer();
+    } catch (err) {
+      throw new ImageUndecodable('The image data is corrupt or truncated', err);
+    }
+    if (pixels.length !== plane * 3) {
+      throw new ImageUndecodable(`The image decoded to ${pixels.length} bytes, expected ${plane * 3}`);
+    }
+
+    const out = new Float32Array(plane * 3);
+    if (layout === 'NCHW') {
+      for (let c = 0; c < 3; c++) {
+        const base = order[c]! * plane;
+        const m = mul[c]!;
+        const a = add[c]!;
+        for (let i = 0, j = c; i < plane; i++, j += 3) out[base + i] = pixels[j]! * m + a;
+      }
+    } else {
+      for (let i = 0; i < plane * 3; i += 3) {
+        for (let c = 0; c < 3; c++) out[i + order[c]!] = pixels[i + c]! * mul[c]! + add[c]!;
+      }
+    }
+    return out;
+  };
+}

@@ -1,0 +1,35 @@
+/**
+ * The OpenAPI document, the source of truth: read once from `openapi/openapi.yaml` at the
+ * package root, whether running from `src/` (tsx) or from the built `dist/src/`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import type { Document } from 'openapi-backend';
+
+function packageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'package.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+  return dir;
+}
+
+/** Absolute path of the package root (where `package.json`, `openapi/` and `resources/` are). */
+export const rootDir = packageRoot();
+
+/** Absolute path of the spec. */
+export const specPath = path.join(rootDir, 'openapi', 'openapi.yaml');
+
+/** The spec as written (YAML text). */
+export function readSpecText(): string {
+  return readFileSync(specPath, 'utf8');
+}
+
+/** The spec parsed; each call returns a fresh object, safe for a library to mutate. */
+export function readSpec(): Document {
+  return parse(readSpecText()) as Document;
+}
