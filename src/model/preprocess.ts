@@ -34,10 +34,11 @@ export function createPreprocessor(input: Manifest['input'], limits: PreprocessL
   const fit = ({ fill: 'fill', cover: 'cover', contain: 'contain' } as const)[input.resize];
 
   return async function preprocess(image: Uint8Array): Promise<Float32Array> {
-    const source = sharp(image, { failOn: 'error', limitInputPixels: limits.maxImagePixels, animated: false });
     let meta: Metadata;
     try {
-      meta = await source.metadata();
+      // The header alone: sharp's own pixel limit is applied to the decode below, after our
+      // check has answered with the dimensions.
+      meta = await sharp(image, { limitInputPixels: false }).metadata();
     } catch (err) {
       throw new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)', err);
     }
@@ -50,7 +51,7 @@ export function createPreprocessor(input: Manifest['input'], limits: PreprocessL
 
     let pixels: Buffer;
     try {
-      pixels = await source
+      pixels = await sharp(image, { failOn: 'error', limitInputPixels: limits.maxImagePixels, animated: false })
         .rotate() // EXIF orientation
         .flatten({ background: '#ffffff' })
         .toColourspace('srgb')

@@ -1,0 +1,49 @@
+# Cat / Dog / Other classifier. `make help` lists the targets.
+SHELL := /bin/bash
+BIN := node_modules/.bin
+# Where `make model` obtains the backbone weights: a URL or a local path. Default: the copy in
+# ../shared/models when it exists (this workplace), otherwise the public ONNX Model Zoo.
+SHARED_MODEL := ../shared/models/mobilenetv2-12-int8.onnx
+MODEL_SOURCE ?= $(if $(wildcard $(SHARED_MODEL)),$(SHARED_MODEL),https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx)
+export MODEL_SOURCE
+export REDOCLY_TELEMETRY := off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+
+.PHONY: help install model generate check-generated lint typecheck build test run docs clean
+
+help: ## This list
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+install: ## Install dependencies (npm ci) and obtain the model
+	npm ci
+	$(MAKE) model
+
+model: ## Obtain the model weights (MODEL_SOURCE: URL or path), verify SHA-256, build the served model
+	$(BIN)/tsx scripts/fetch-model.ts
+
+generate: ## Regenerate generated/ from the spec
+	$(BIN)/openapi-typescript openapi/openapi.yaml -o generated/openapi.ts
+
+check-generated: generate ## Fail when generated/ is stale
+	git diff --exit-code -- generated/
+
+lint: ## Lint the OpenAPI spec (redocly)
+	$(BIN)/redocly lint openapi/openapi.yaml --format=stylish
+
+typecheck: ## Type-check src, scripts and tests
+	$(BIN)/tsc -p tsconfig.json --noEmit
+
+build: ## Compile to dist/
+	$(BIN)/tsc -p tsconfig.build.json
+
+test: check-generated lint typecheck ## Everything CI checks: generated types fresh, spec lint, types, tests
+	$(BIN)/mocha
+
+run: ## Run the service (PORT=8080; AUTH_DISABLED=true to serve without tokens)
+	$(BIN)/tsx src/main.ts
+
+docs: ## Static Redoc HTML of the spec in dist/docs/index.html
+	$(BIN)/redocly build-docs openapi/openapi.yaml -o dist/docs/index.html
+
+clean: ## Remove build output and downloaded weights
+	rm -rf dist resources/models/*.onnx

@@ -1,0 +1,51 @@
+/**
+ * Response checks against the spec: every contract test validates what it receives.
+ */
+import { expect } from 'chai';
+import type { OpenAPIBackend } from 'openapi-backend';
+
+/** A fetched response with its body parsed (JSON when the type says so). */
+export interface Received {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+  readonly text: string;
+}
+
+/** Fetches and reads the whole response. */
+export async function receive(url: string, init?: RequestInit): Promise<Received> {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  const type = res.headers.get('content-type') ?? '';
+  const body = /json/.test(type) && text ? (JSON.parse(text) as unknown) : text;
+  return { status: res.status, headers: res.headers, body, text };
+}
+
+/**
+ * Asserts that the response is one the spec documents for `operationId`: the status is listed,
+ * the content type is one the spec gives for it, and the body validates against its schema.
+ */
+export function expectMatchesSpec(api: OpenAPIBackend, operationId: string, res: Received): void {
+  const operation = api.getOperation(operationId);
+  expect(operation, `operation ${operationId}`).to.not.equal(undefined);
+  const responses = operation!.responses as Record<string, { content?: Record<string, unknown> }>;
+  const documented = responses[String(res.status)];
+  expect(documented, `${operationId} documents status ${res.status}`).to.not.equal(undefined);
+  const mediaType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
+  if (documented!.content) {
+    expect(Object.keys(documented!.content), 'documented content types').to.include(mediaType);
+  }
+  const result = api.validateResponse(res.body, operationId, res.status);
+  expect(result.errors ?? [], `response body matches the spec: ${JSON.stringify(result.errors)}`).to.deep.equal([]);
+}
+
+/** Asserts an RFC 9457 problem with the given status and code. */
+export function expectProblem(res: Received, status: number, code: string): void {
+  expect(res.status, res.text).to.equal(status);
+  expect(res.headers.get('content-type')).to.match(/^application\/problem\+json/);
+  const body = res.body as Record<string, unknown>;
+  expect(body.status).to.equal(status);
+  expect(body.code).to.equal(code);
+  expect(body.type).to.equal(`urn:cat-dog-other:problem:${code}`);
+  expect(body.title).to.be.a('string').and.not.empty;
+}

@@ -1,0 +1,98 @@
+/**
+ * Starts the real service in-process on an ephemeral loopback port, with a model the test
+ * chooses (a fixture model written to a temporary folder, or the real default model), and
+ * gives the test its base URL and the openapi-backend instance to validate responses.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import type { OpenAPIBackend } from 'openapi-backend';
+import { createApp, type AppDeps } from '../../src/http/app.js';
+import { createLogger } from '../../src/log.js';
+import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
+import { loadManifest, parseManifest } from '../../src/model/manifest.js';
+
+/** A running service. */
+export interface RunningService {
+  readonly url: string;
+  readonly api: OpenAPIBackend;
+  readonly classifier: Classifier;
+  /** How many times the classifier ran an image (to prove a refused request did not). */
+  classifications(): number;
+  close(): Promise<void>;
+}
+
+/** A fixture model: ONNX bytes plus a manifest builder taking (file, sha256). */
+export interface FixtureModel {
+  readonly bytes: Uint8Array;
+  readonly manifest: (file: string, sha256: string) => Record<string, unknown>;
+}
+
+/** Writes a fixture model and its manifest to a new temporary folder; returns the manifest path. */
+export async function writeFixtureModel(model: FixtureModel): Promise<{ manifestPath: string; dir: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cdo-model-'));
+  const file = path.join(dir, 'model.onnx');
+  await writeFile(file, model.bytes);
+  const sha256 = createHash('sha256').update(model.bytes).digest('hex');
+  const manifestPath = path.join(dir, 'manifest.json');
+  await writeFile(manifestPath, JSON.stringify(model.manifest('model.onnx', sha256)));
+  return { manifestPath, dir };
+}
+
+/** Options of {@link startService}. */
+export interface StartOptions {
+  /** A fixture model, or a manifest path (for the real model). */
+  readonly model: FixtureModel | { readonly manifestPath: string };
+  readonly maxUploadBytes?: number;
+  readonly maxImagePixels?: number;
+  readonly securityHandlers?: AppDeps['securityHandlers'];
+}
+
+/** Starts the service on 127.0.0.1:0. */
+export async function startService(options: StartOptions): Promise<RunningService> {
+  let tmp: string | undefined;
+  let manifestPath: string;
+  if ('bytes' in options.model) {
+    ({ manifestPath, dir: tmp } = await writeFixtureModel(options.model));
+  } else {
+    manifestPath = options.model.manifestPath;
+  }
+  const manifest = await loadManifest(manifestPath);
+  const inner = await loadClassifier(manifest, { maxImagePixels: options.maxImagePixels ?? 40_000_000 });
+  let count = 0;
+  const classifier: Classifier = {
+    ...inner,
+    classify: (image) => {
+      count++;
+      return inner.classify(image);
+    },
+  };
+  const { koa, api } = await createApp({
+    classifier,
+    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    limits: { maxUploadBytes: options.maxUploadBytes ?? 10 * 1024 * 1024 },
+    ...(options.securityHandlers ? { securityHandlers: options.securityHandlers } : {}),
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = koa.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    api,
+    classifier,
+    classifications: () => count,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await inner.close();
+      if (tmp) await rm(tmp, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Parses a manifest object without touching the disk (unit tests). */
+export { parseManifest };
