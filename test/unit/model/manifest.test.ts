@@ -1,0 +1,57 @@
+import { expect } from 'chai';
+import { parseManifest, ManifestError } from '../../../src/model/manifest.js';
+import defaultManifest from '../../../resources/models/default.json' with { type: 'json' };
+
+const base = {
+  name: 'm',
+  file: 'm.onnx',
+  sha256: 'a'.repeat(64),
+  input: { name: 'input', layout: 'NCHW', width: 224, height: 224 },
+  output: { name: 'output', activation: 'softmax' },
+  labels: ['Cat', 'Dog', 'Other'],
+};
+
+describe('model manifest', () => {
+  it('accepts the default manifest', () => {
+    const m = parseManifest(defaultManifest, '/srv/models/default.json');
+    expect(m.file).to.match(/^\/srv\/models\/.+\.onnx$/);
+    expect(m.labels).to.deep.equal(['Cat', 'Dog', 'Other']);
+  });
+
+  it('applies defaults: RGB, fill resize, scale 1, no normalisation, argmax', () => {
+    const m = parseManifest(base, '/x/manifest.json');
+    expect(m.input.channels).to.equal('RGB');
+    expect(m.input.resize).to.equal('fill');
+    expect(m.input.scale).to.equal(1);
+    expect(m.input.mean).to.deep.equal([0, 0, 0]);
+    expect(m.input.std).to.deep.equal([1, 1, 1]);
+    expect(m.decision).to.deep.equal({ rule: 'argmax' });
+    expect(m.file).to.equal('/x/m.onnx');
+  });
+
+  it('reports every problem at once', () => {
+    const broken = { ...base, sha256: 'nope', input: { ...base.input, layout: 'CHW' }, output: { name: 'o', activation: 'relu' } };
+    let message = '';
+    try {
+      parseManifest(broken, 'broken.json');
+    } catch (err) {
+      expect(err).to.be.instanceOf(ManifestError);
+      message = (err as Error).message;
+    }
+    expect(message).to.contain('broken.json').and.contain('/sha256').and.contain('/input/layout').and.contain('/output/activation');
+  });
+
+  it('refuses groups and decision rules that name unknown labels', () => {
+    const bad = {
+      ...base,
+      grouping: { classes: 10, groups: { Kat: [[0, 3]], Dog: [[4, 12]] }, rest: 'Other' },
+      decision: { rule: 'threshold', among: ['Cat', 'Wolf'], minSum: 0.2, otherwise: 'Other' },
+    };
+    expect(() => parseManifest(bad, 'm.json'))
+      .to.throw(ManifestError)
+      .with.property('message')
+      .that.contains('Kat')
+      .and.contains('[4, 12]')
+      .and.contains('Wolf');
+  });
+});
