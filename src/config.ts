@@ -32,6 +32,56 @@ export const envSchema = {
       default: 40_000_000,
       description: 'Largest accepted image, in pixels (width x height), checked from the header before decoding',
     },
+    REQUEST_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 1,
+      default: 30_000,
+      description:
+        'Time a client has to send a whole request (headers and body), in milliseconds; a slower client gets 408 request-timeout and its connection is closed',
+    },
+    HEADERS_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 1,
+      default: 10_000,
+      description: 'Time a client has to send the request headers, in milliseconds; at most REQUEST_TIMEOUT_MS',
+    },
+    KEEP_ALIVE_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 5_000,
+      description:
+        'How long an idle keep-alive connection is kept open, in milliseconds; behind a load balancer, set it above the balancer\'s idle timeout',
+    },
+    MAX_INFLIGHT: {
+      type: 'integer',
+      minimum: 1,
+      default: 4,
+      description: 'Classifications (decode and inference) running at once',
+    },
+    MAX_QUEUE: {
+      type: 'integer',
+      minimum: 0,
+      default: 128,
+      description: 'Classifications waiting for a slot; beyond it, uploads are refused at once with 503 overloaded',
+    },
+    OVERLOAD_RETRY_AFTER_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 1,
+      description: 'Retry-After of a 503 overloaded answer, in seconds',
+    },
+    SHUTDOWN_GRACE_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 10_000,
+      description:
+        'On SIGTERM or SIGINT, how long in-flight requests may take to finish before the remaining connections are closed, in milliseconds',
+    },
+    METRICS_PUBLIC: {
+      type: 'boolean',
+      default: true,
+      description: 'Serve GET /metrics without a token; set to false to require one (when auth is enabled)',
+    },
     LOG_LEVEL: {
       type: 'string',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
@@ -101,6 +151,21 @@ export interface Config {
   readonly modelManifestPath: string;
   readonly maxUploadBytes: number;
   readonly maxImagePixels: number;
+  /** Whole request (headers and body) deadline; Node's `server.requestTimeout`. */
+  readonly requestTimeoutMs: number;
+  /** Request headers deadline; Node's `server.headersTimeout`, at most `requestTimeoutMs`. */
+  readonly headersTimeoutMs: number;
+  /** Idle keep-alive connection lifetime; Node's `server.keepAliveTimeout`. */
+  readonly keepAliveTimeoutMs: number;
+  /** Classifications running at once. */
+  readonly maxInflight: number;
+  /** Classifications waiting for a slot before uploads are refused with 503. */
+  readonly maxQueue: number;
+  readonly overloadRetryAfterSeconds: number;
+  /** Time given to in-flight requests after SIGTERM / SIGINT. */
+  readonly shutdownGraceMs: number;
+  /** Whether `GET /metrics` is served without a token. */
+  readonly metricsPublic: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   readonly auth: AuthConfig;
 }
@@ -170,6 +235,11 @@ export function loadConfig(env: Env = process.env): Config {
       ...(validateEnv.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'environment'} ${e.message ?? 'is invalid'}`),
     );
   }
+  // Node refuses a headers timeout longer than the request timeout when the server is created.
+  if (typeof raw.HEADERS_TIMEOUT_MS === 'number' && typeof raw.REQUEST_TIMEOUT_MS === 'number'
+    && raw.HEADERS_TIMEOUT_MS > raw.REQUEST_TIMEOUT_MS) {
+    problems.push('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS');
+  }
   const auth = authConfig(raw, problems);
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
   const v = raw as Record<string, never>;
@@ -179,6 +249,14 @@ export function loadConfig(env: Env = process.env): Config {
     modelManifestPath: v.MODEL_MANIFEST,
     maxUploadBytes: v.MAX_UPLOAD_BYTES,
     maxImagePixels: v.MAX_IMAGE_PIXELS,
+    requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
+    headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
+    maxInflight: v.MAX_INFLIGHT,
+    maxQueue: v.MAX_QUEUE,
+    overloadRetryAfterSeconds: v.OVERLOAD_RETRY_AFTER_SECONDS,
+    shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
+    metricsPublic: v.METRICS_PUBLIC,
     logLevel: v.LOG_LEVEL,
     auth,
   });
