@@ -1,0 +1,10 @@
+/**
+ * The package's public surface: build the app, load configuration and models.
+ * `src/main.ts` is the process entry point; this module only re-exports.
+ */
+export { createApp, type App, type AppDeps } from './http/app.js';
+export { loadConfig, ConfigError, type Config } from './config.js';
+export { loadManifest, parseManifest, manifestSchema, ManifestError, type Manifest } from './model/manifest.js';
+export { loadClassifier, type Classifier, type Classification } from './model/classifier.js';
+export { ProblemError, problemCatalogue, type ProblemCode } from './errors.js';
+export type { paths, operations, components } from '../generated/openapi.js';
