@@ -189,20 +189,37 @@ export class InternalError extends ProblemError {
 }
 
 /**
+ * No bearer token in the `Authorization` header.
+ *
  * RFC 6750 §3: "If the request lacks any authentication information (e.g., the client was
  * unaware that authentication is necessary [...]), the resource server SHOULD NOT include an
  * error code or other error information."
+ *
+ * A token sent in the URI query (`access_token`, RFC 6750 §2.3) is not accepted: URIs end up in
+ * logs and histories. That request is answered as if it had no token, but with
+ * `error="invalid_request"` so that the client learns why; the token is neither used nor echoed.
  */
 export class TokenMissing extends ProblemError {
-  constructor(realm: string) {
-    super('token-missing', {
-      detail: 'This operation requires a bearer access token in the Authorization header',
-      headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` },
-    });
+  constructor(realm: string, options: { readonly tokenInQuery?: boolean } = {}) {
+    super('token-missing', options.tokenInQuery
+      ? {
+        detail: 'Access tokens are not accepted in the query string; send it in the Authorization header',
+        headers: {
+          'WWW-Authenticate': `Bearer realm="${realm}", error="invalid_request", error_description="Access tokens are not accepted in the query string"`,
+        },
+      }
+      : {
+        detail: 'This operation requires a bearer access token in the Authorization header',
+        headers: { 'WWW-Authenticate': `Bearer realm="${realm}"` },
+      });
   }
 }
 
-/** RFC 6750 §3.1 `invalid_token`: malformed, expired, revoked or otherwise invalid. */
+/**
+ * RFC 6750 §3.1 `invalid_token`: malformed, expired, revoked or otherwise invalid.
+ * `description` goes into a quoted-string: it must be a fixed text without `"` or `\`, never
+ * anything taken from the token.
+ */
 export class InvalidToken extends ProblemError {
   constructor(realm: string, description: string, cause?: unknown) {
     super('invalid-token', {

@@ -1,0 +1,96 @@
+/**
+ * Where the issuer's key set lives: `OAUTH2_JWKS_URI`, or the `jwks_uri` of the issuer's
+ * OpenID Connect discovery document.
+ *
+ * Discovery is lazy and retried: the service starts even when the issuer is down, requests that
+ * need a key answer `503 auth-unavailable` meanwhile, and the first request after the issuer is
+ * back (and after the retry cooldown) discovers it. Once discovered, the location is kept for the
+ * life of the process. `main.ts` may call {@link KeySetLocator.locate} once at start-up to
+ * discover early and log the outcome.
+ */
+import { allowInsecureRequests, discovery } from 'openid-client';
+
+/** How to find the key set. */
+export interface KeySetLocatorOptions {
+  /** Issuer identifier; discovery reads `<issuer>/.well-known/openid-configuration`. */
+  readonly issuer: string;
+  /** Known key set URL: no discovery at all. */
+  readonly jwksUri?: string | undefined;
+  /** Timeout of the discovery request, in milliseconds. */
+  readonly httpTimeoutMs: number;
+  /** Least time between two discovery attempts after a failure, in milliseconds. */
+  readonly retryCooldownMs: number;
+  /** Clock, for tests; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Resolves the key set URL; see the module comment. */
+export interface KeySetLocator {
+  /**
+   * The key set URL.
+   * @throws {@link KeySetUnreachable} when discovery failed now or less than the cooldown ago.
+   */
+  locate(): Promise<URL>;
+}
+
+/** Discovery failed: the token can be neither accepted nor refused. */
+export class KeySetUnreachable extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KeySetUnreachable';
+  }
+}
+
+/** The OAuth client id openid-client requires; a resource server has none and makes no client call. */
+const resourceServerClientId = 'cat-dog-other-resource-server';
+
+/** Creates a locator; performs no I/O until {@link KeySetLocator.locate} is called. */
+export function createKeySetLocator(options: KeySetLocatorOptions): KeySetLocator {
+  if (options.jwksUri !== undefined) {
+    const url = new URL(options.jwksUri);
+    return { locate: async () => url };
+  }
+  const now = options.now ?? Date.now;
+  const issuer = new URL(options.issuer);
+  let found: URL | undefined;
+  let pending: Promise<URL> | undefined;
+  let failure: { at: number; error: KeySetUnreachable } | undefined;
+
+  const discover = async (): Promise<URL> => {
+    try {
+      const configuration = await discovery(issuer, resourceServerClientId, undefined, undefined, {
+        timeout: options.httpTimeoutMs / 1000,
+        // Config accepts plain http for loopback issuers only (development and tests).
+        execute: issuer.protocol === 'http:' ? [allowInsecureRequests] : [],
+      });
+      const jwksUri = configuration.serverMetadata().jwks_uri;
+      if (typeof jwksUri !== 'string') throw new Error('the discovery document has no jwks_uri');
+      return new URL(jwksUri);
+    } catch (cause) {
+      throw new KeySetUnreachable(`discovery of ${issuer.href} failed`, { cause });
+    }
+  };
+
+  return {
+    async locate() {
+      if (found) return found;
+      if (pending) return pending;
+      // A down issuer is asked again at most once per cooldown, not once per request.
+      if (failure && now() - failure.at < options.retryCooldownMs) throw failure.error;
+      pending = discover().then(
+        (url) => {
+          found = url;
+          failure = undefined;
+          return url;
+        },
+        (error: KeySetUnreachable) => {
+          failure = { at: now(), error };
+          throw error;
+        },
+      ).finally(() => {
+        pending = undefined;
+      });
+      return pending;
+    },
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * openapi-backend security handlers for the spec's security schemes: the spec alone decides
+ * which operations need a token and which scopes.
+ *
+ * openapi-backend runs the handler of every scheme named in the matched operation's `security`
+ * (global requirements included) before validation and before the body is read; a handler that
+ * throws marks its scheme failed, and when no requirement is satisfied the app's
+ * `unauthorizedHandler` rethrows the typed error ({@link unauthorizedError}) to the problem renderer.
+ *
+ * ```ts
+ * const securityHandlers = createSecurityHandlers(spec, { verifier });
+ * ```
+ */
+import type { Context, Document } from 'openapi-backend';
+import { AuthUnavailable, InsufficientScope, InvalidToken, ProblemError, TokenMissing } from '../errors.js';
+import { defaultRealm, extractBearerToken } from './bearer.js';
+import { satisfiesAny } from './scopes.js';
+import type { AccessTokenVerifier, VerifiedAccessToken } from './verifier.js';
+
+/** What a security handler resolves to; openapi-backend keeps it in `context.security[scheme]`. */
+export type Principal =
+  | (VerifiedAccessToken & { readonly anonymous: false })
+  | { readonly anonymous: true };
+
+/** An openapi-backend security handler. */
+export type SecurityHandler = (context: Context) => Promise<Principal>;
+
+export interface SecurityHandlerOptions {
+  /** Verifies bearer tokens; `undefined` only when `AUTH_DISABLED=true`, and then every request passes. */
+  readonly verifier: AccessTokenVerifier | undefined;
+  /** `realm` of the challenges; default {@link defaultRealm}. */
+  readonly realm?: string;
+}
+
+/** The operation's required scopes for `scheme`: one list per security requirement naming it. */
+export function requiredScopes(context: Pick<Context, 'operation'>, scheme: string): string[][] {
+  const requirements = context.operation.security ?? [];
+  return requirements.filter((r) => Object.hasOwn(r, scheme)).map((r) => [...(r[scheme] ?? [])]);
+}
+
+/**
+ * One handler per security scheme of `document` (`components.securitySchemes`), by scheme name.
+ * Schemes that carry a bearer access token are supported: `oauth2`, `openIdConnect`, and `http`
+ * with scheme `bearer`.
+ *
+ * @throws Error at start-up when the spec declares a scheme of another kind (`apiKey`, `http`
+ *   basic, `mutualTLS`): nothing would enforce it.
+ */
+export function createSecurityHandlers(
+  document: Document,
+  options: SecurityHandlerOptions,
+): Record<string, SecurityHandler> {
+  const schemes = document.components?.securitySchemes ?? {};
+  const handlers: Record<string, SecurityHandler> = {};
+  for (const [name, scheme] of Object.entries(schemes)) {
+    const carriesBearer = 'type' in scheme && (
+      scheme.type === 'oauth2'
+      || scheme.type === 'openIdConnect'
+      || (scheme.type === 'http' && scheme.scheme.toLowerCase() === 'bearer')
+    );
+    if (!carriesBearer) {
+      throw new Error(`security scheme "${name}" is not supported: only oauth2, openIdConnect and http bearer are enforced`);
+    }
+    handlers[name] = createSecurityHandler(name, options);
+  }
+  return handlers;
+}
+
+/** Verified tokens by request: the handlers of several schemes verify the same token once. */
+const verifications = new WeakMap<Context, Promise<VerifiedAccessToken>>();
+
+/** The handler of one scheme: bearer token → verified token → the operation's scopes for `scheme`. */
+export function createSecurityHandler(scheme: string, options: SecurityHandlerOptions): SecurityHandler {
+  const realm = options.realm ?? defaultRealm;
+  const { verifier } = options;
+  return async (context) => {
+    if (verifier === undefined) return { anonymous: true };
+    let verification = verifications.get(context);
+    if (verification === undefined) {
+      verification = Promise.resolve().then(() => verifier.verify(extractBearerToken(context.request, realm)));
+      verifications.set(context, verification);
+    }
+    const token = await verification;
+    const alternatives = requiredScopes(context, scheme);
+    if (alternatives.length === 0 || satisfiesAny(token.scopes, alternatives)) return { ...token, anonymous: false };
+    throw new InsufficientScope(realm, alternatives[0]!);
+  };
+}
+
+/**
+ * The error to throw when openapi-backend found no satisfied security requirement: for the
+ * app's `unauthorizedHandler`. Every scheme saw the same token, so their errors differ only when
+ * their scopes do; the most fundamental one wins (issuer down, token missing, token invalid, then
+ * scope). An error that is not a {@link ProblemError} is a bug and is returned as is (a logged 500).
+ */
+export function unauthorizedError(context: Pick<Context, 'security'>, realm: string = defaultRealm): unknown {
+  const errors = Object.values(context.security ?? {})
+    .map((result: unknown) => (result && typeof result === 'object' && 'error' in result ? result.error : undefined))
+    .filter((e) => e !== undefined);
+  const unexpected = errors.find((e) => !(e instanceof ProblemError));
+  if (unexpected !== undefined) return unexpected;
+  for (const kind of [AuthUnavailable, TokenMissing, InvalidToken, InsufficientScope]) {
+    const found = errors.find((e) => e instanceof kind);
+    if (found) return found;
+  }
+  return new TokenMissing(realm);
+}
