@@ -35,6 +35,7 @@ const swaggerPage = `<!doctype html>
 // In a file of its own, so that a strict Content-Security-Policy (no inline scripts) can apply.
 const swaggerInit = `window.ui = SwaggerUIBundle({
   url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true, persistAuthorization: true,
+  validatorUrl: null, // the default would send the spec to validator.swagger.io
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout',
   oauth2RedirectUrl: window.location.origin + '/docs/oauth2-redirect.html'
 });`;
