@@ -21,6 +21,14 @@ import { createPreprocessor, type PreprocessLimits } from './preprocess.js';
 
 export type { Classification } from './postprocess.js';
 
+/** Where the time of one classification went, in milliseconds (for the metrics). */
+export interface ClassificationTimings {
+  /** Decoding, resizing and normalising the image. */
+  readonly preprocessMs: number;
+  /** The onnxruntime run. */
+  readonly inferenceMs: number;
+}
+
 /** What the HTTP layer needs from a model. */
 export interface Classifier {
   /** Manifest name, for responses and logs. */
@@ -28,7 +36,7 @@ export interface Classifier {
   readonly sha256: string;
   readonly labels: readonly string[];
   /** Decodes and classifies one image; rejects with ImageUndecodable / ImageTooLarge on bad input. */
-  classify(image: Uint8Array): Promise<Classification>;
+  classify(image: Uint8Array): Promise<Classification & { readonly timings?: ClassificationTimings }>;
   /** Releases the onnxruntime session. */
   close(): Promise<void>;
 }
@@ -76,9 +84,12 @@ export async function loadClassifier(
     sha256: manifest.sha256,
     labels: manifest.labels,
     async classify(image) {
+      const started = performance.now();
       const data = await preprocess(image);
+      const preprocessed = performance.now();
       const result = await session.run({ [input.name]: new ort.Tensor('float32', data, dims) });
-      return postprocess(result[output.name]!.data as Float32Array);
+      const timings = { preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };
+      return { ...postprocess(result[output.name]!.data as Float32Array), timings };
     },
     async close() {
       await session.release();
