@@ -25,6 +25,78 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness probe
+         * @description Answers `{"status":"OK"}` whenever the process can answer HTTP at all, including while the
+         *     model warms up and while draining. For a Kubernetes `livenessProbe`: a failure means
+         *     the process should be restarted.
+         */
+        get: operations["getLiveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness probe
+         * @description Answers 200 once the model is loaded and one warm-up inference has run, and 503
+         *     `not-ready` before that and from the moment the process is asked to stop (SIGTERM or
+         *     SIGINT) while it drains. For a Kubernetes `readinessProbe`: send traffic only on 200.
+         */
+        get: operations["getReadiness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Prometheus metrics
+         * @description The service's metrics in the Prometheus text exposition format (version 0.0.4): requests by
+         *     operation and status with their latency, image preprocessing and inference latency,
+         *     classifications in flight and queued, requests refused by reason, the model served
+         *     (`catdog_model_info`), readiness, and the process's own metrics (CPU, memory, event loop,
+         *     garbage collection). Public unless `METRICS_PUBLIC=false`.
+         *
+         *     ```sh
+         *     curl -s http://localhost:8080/metrics | grep ^catdog_
+         *     ```
+         */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/upload": {
         parameters: {
             query?: never;
@@ -57,6 +129,12 @@ export interface components {
         Health: {
             /** @constant */
             status: "OK";
+        };
+        Readiness: {
+            /** @constant */
+            status: "ready";
+            /** @description Name of the model served (from its manifest). */
+            model: string;
         };
         UploadForm: {
             /**
@@ -116,6 +194,7 @@ export interface components {
              *     - `not-found` (404): no such path.
              *     - `method-not-allowed` (405): the path exists, not with this method; see `Allow`.
              *     - `request-timeout` (408): the request was not received in time.
+             *     - `headers-too-large` (431): the request headers are too large.
              *     - `payload-too-large` (413): the upload is over `MAX_UPLOAD_BYTES`.
              *     - `image-too-large` (413): the image declares more than `MAX_IMAGE_PIXELS` pixels.
              *     - `unsupported-media-type` (415): wrong `Content-Type`.
@@ -126,7 +205,7 @@ export interface components {
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "payload-too-large" | "image-undecodable" | "image-too-large" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "overloaded" | "not-ready" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "payload-too-large" | "image-undecodable" | "image-too-large" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "not-ready" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -185,6 +264,81 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
         };
     };
+    getLiveness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process is alive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            405: components["responses"]["MethodNotAllowed"];
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The service takes traffic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description Not ready: the model is warming up, or the process is draining before it stops. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before probing again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The current metrics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+        };
+    };
     classifyImage: {
         parameters: {
             query?: never;
@@ -221,7 +375,10 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
-            /** @description The client did not send the whole request in time. */
+            /**
+             * @description The client did not send the whole request within `REQUEST_TIMEOUT_MS` (30 s by default), or
+             *     its headers within `HEADERS_TIMEOUT_MS`; the connection is closed.
+             */
             408: {
                 headers: {
                     [name: string]: unknown;
@@ -259,8 +416,20 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The request headers are larger than the server accepts (16 KiB in total); the connection is closed. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
-            /** @description The service cannot classify right now (overloaded, starting or draining). Retry after `Retry-After` seconds. */
+            /**
+             * @description The service cannot classify right now: `MAX_INFLIGHT` classifications are running and
+             *     `MAX_QUEUE` are waiting (`overloaded`, answered at once). Retry after `Retry-After` seconds.
+             */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */

@@ -22,6 +22,7 @@ export type ProblemCode =
   | 'insufficient-scope'
   | 'auth-unavailable'
   | 'request-timeout'
+  | 'headers-too-large'
   | 'overloaded'
   | 'not-ready'
   | 'internal';
@@ -46,6 +47,7 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'insufficient-scope': { status: 403, title: 'Insufficient scope' },
   'auth-unavailable': { status: 503, title: 'Token issuer unavailable' },
   'request-timeout': { status: 408, title: 'Request timeout' },
+  'headers-too-large': { status: 431, title: 'Request header fields too large' },
   'overloaded': { status: 503, title: 'Service overloaded' },
   'not-ready': { status: 503, title: 'Service not ready' },
   'internal': { status: 500, title: 'Internal server error' },
@@ -161,6 +163,16 @@ export class ImageTooLarge extends ProblemError {
 export class RequestTimeout extends ProblemError {
   constructor(timeoutMs: number) {
     super('request-timeout', { detail: `The request was not completed within ${timeoutMs} ms` });
+  }
+}
+
+/**
+ * The request headers exceed Node's `maxHeaderSize`. RFC 6585 §5: "The server is unwilling to
+ * process the request because its header fields are too large."
+ */
+export class HeadersTooLarge extends ProblemError {
+  constructor() {
+    super('headers-too-large');
   }
 }
 

@@ -1,12 +1,19 @@
 /**
  * The process entry point: reads the configuration, loads the model, builds the app and
  * listens. A wrong setting or a broken model stops start-up with one clear line.
+ *
+ * Life cycle: listening (alive, not ready) → one warm-up inference → ready → on SIGTERM or
+ * SIGINT: not ready, no new connections, in-flight requests finish within SHUTDOWN_GRACE_MS →
+ * exit 0 (1 when connections had to be cut at the end of the grace period, or at a second signal).
  */
 import { ConfigError, loadConfig, redactConfig } from './config.js';
 import { createApp } from './http/app.js';
+import { createReadiness } from './http/readiness.js';
+import { closeGracefully, createServer } from './http/server.js';
 import { createLogger } from './log.js';
 import { loadClassifier } from './model/classifier.js';
 import { loadManifest, ManifestError } from './model/manifest.js';
+import { warmUp } from './model/warm-up.js';
 
 async function main(): Promise<void> {
   let config;
@@ -26,19 +33,55 @@ async function main(): Promise<void> {
   const classifier = await loadClassifier(manifest, { maxImagePixels: config.maxImagePixels });
   log.info({ model: manifest.name, sha256: manifest.sha256, labels: manifest.labels }, 'model loaded');
 
-  const { koa } = await createApp({ classifier, log, limits: { maxUploadBytes: config.maxUploadBytes } });
-  const server = koa.listen(config.port, config.host, () => {
-    log.info({ host: config.host, port: config.port }, 'listening');
+  const readiness = createReadiness();
+  const app = await createApp({
+    classifier,
+    log,
+    limits: { maxUploadBytes: config.maxUploadBytes },
+    admission: {
+      maxInflight: config.maxInflight,
+      maxQueue: config.maxQueue,
+      retryAfterSeconds: config.overloadRetryAfterSeconds,
+    },
+    readiness,
+  });
+  const server = createServer(app, config, (problem) => {
+    app.metrics.countRejection(problem.code);
+    log.info({ status: problem.status, problem: problem.code }, 'connection refused before routing');
   });
 
-  const stop = (signal: string): void => {
-    log.info({ signal }, 'stopping');
-    server.close(() => {
-      void classifier.close().finally(() => process.exit(0));
-    });
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without waiting for in-flight requests');
+      process.exit(1);
+    }
+    stopping = true;
+    readiness.startDraining();
+    log.info({ signal, graceMs: config.shutdownGraceMs }, 'draining');
+    const clean = await closeGracefully(server, config.shutdownGraceMs);
+    if (!clean) log.warn({ graceMs: config.shutdownGraceMs }, 'grace period over: remaining connections closed');
+    await classifier.close();
+    log.info({ clean }, 'stopped');
+    process.exit(clean ? 0 : 1);
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  log.info({ host: config.host, port: typeof address === 'object' && address ? address.port : config.port }, 'listening');
+
+  // Alive from here on; ready after one inference has run.
+  await warmUp(classifier);
+  readiness.markWarmedUp();
+  log.info('ready');
 }
 
 main().catch((err: unknown) => {

@@ -1,24 +1,44 @@
 import type { operations } from '../../generated/openapi.js';
 import { uploadedFiles } from '../http/api.js';
+import type { Admission } from '../http/admission.js';
+import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
 import type { OperationHandler } from './index.js';
 
 type Prediction = operations['classifyImage']['responses'][200]['content']['application/json'];
 
-/** `POST /upload`: classifies the `file` part (presence is checked against the spec before). */
-export function classifyImage(classifier: Classifier): OperationHandler {
+/**
+ * `POST /upload`: classifies the `file` part (presence is checked against the spec before),
+ * through the admission gate: a full queue answers 503 overloaded at once.
+ */
+export function classifyImage(classifier: Classifier, admission: Admission, metrics: Metrics): OperationHandler {
   return async (_c, ctx) => {
     const image = uploadedFiles(ctx).file!;
-    const started = performance.now();
-    const result = await classifier.classify(image);
-    const body: Prediction = {
-      prediction: result.prediction,
-      values: [...result.values],
-      labels: [...result.labels],
-      model: classifier.name,
-      elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
+    // A client that hangs up while its upload waits for a slot gives the slot up.
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
     };
-    ctx.state.prediction = result.prediction;
-    ctx.body = body;
+    ctx.res.once('close', onClose);
+    let started = 0;
+    try {
+      const result = await admission.run(() => {
+        // elapsed_ms is the classification itself, without the wait for a slot.
+        started = performance.now();
+        return classifier.classify(image);
+      }, gone.signal);
+      if (result.timings) metrics.observeClassification(result.timings);
+      const body: Prediction = {
+        prediction: result.prediction,
+        values: [...result.values],
+        labels: [...result.labels],
+        model: classifier.name,
+        elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
+      };
+      ctx.state.prediction = result.prediction;
+      ctx.body = body;
+    } finally {
+      ctx.res.off('close', onClose);
+    }
   };
 }

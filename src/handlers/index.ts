@@ -5,13 +5,22 @@
 import type { Context as KoaContext } from 'koa';
 import type { Context } from 'openapi-backend';
 import type { operations } from '../../generated/openapi.js';
+import type { Admission } from '../http/admission.js';
+import type { Readiness } from '../http/readiness.js';
+import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
 import { classifyImage } from './classifyImage.js';
 import { getHealth } from './getHealth.js';
+import { getLiveness } from './getLiveness.js';
+import { getMetrics } from './getMetrics.js';
+import { getReadiness } from './getReadiness.js';
 
 /** Dependencies of the handlers. */
 export interface HandlerDeps {
   readonly classifier: Classifier;
+  readonly admission: Admission;
+  readonly readiness: Readiness;
+  readonly metrics: Metrics;
 }
 
 /** One operation handler: writes the response to the Koa context, or throws a ProblemError. */
@@ -24,6 +33,9 @@ export type OperationHandlers = { readonly [K in keyof operations]: OperationHan
 export function createHandlers(deps: HandlerDeps): OperationHandlers {
   return {
     getHealth: getHealth(),
-    classifyImage: classifyImage(deps.classifier),
+    getLiveness: getLiveness(),
+    getReadiness: getReadiness(deps.readiness, deps.classifier.name),
+    getMetrics: getMetrics(deps.metrics),
+    classifyImage: classifyImage(deps.classifier, deps.admission, deps.metrics),
   };
 }

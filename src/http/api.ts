@@ -125,6 +125,8 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
       body: undefined,
     };
     ctx.state.api = { req, files: {} } satisfies RequestState;
+    // For the request log and the metrics, whatever the outcome (401, 400...) turns out to be.
+    ctx.state.operationId = api.router.matchOperation(req)?.operationId;
     await api.handleRequest(req, ctx);
   };
   return { middleware, api };

@@ -6,12 +6,16 @@ import Koa from 'koa';
 import type { OpenAPIBackend } from 'openapi-backend';
 import { createHandlers } from '../handlers/index.js';
 import type { Logger } from '../log.js';
+import { createMetrics, type Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
 import { readSpec } from '../spec.js';
+import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from './admission.js';
 import { createApi, type SecurityHandler } from './api.js';
 import { docsMiddleware } from './docs.js';
 import { problemMiddleware } from './problem.js';
+import { closeConnectionsWhenDraining, createReadiness, type Readiness } from './readiness.js';
 import { requestLogger } from './request-log.js';
+import { requestMetrics } from './request-metrics.js';
 
 /** Everything the app depends on, created by `main.ts` (or by a test). */
 export interface AppDeps {
@@ -20,19 +24,34 @@ export interface AppDeps {
   readonly limits: { readonly maxUploadBytes: number };
   /** Handlers for the spec's security schemes, by scheme name. */
   readonly securityHandlers?: Readonly<Record<string, SecurityHandler>>;
+  /** Bounds on classifications in flight and queued; default {@link defaultAdmissionOptions}. */
+  readonly admission?: AdmissionOptions;
+  /** Moved forward by `main.ts` (warm-up, draining); default: ready at once. */
+  readonly readiness?: Readiness;
 }
 
 /** The app and the initialised openapi-backend (tests use it to validate responses). */
 export interface App {
   readonly koa: Koa;
   readonly api: OpenAPIBackend;
+  /** The app's own metrics registry (`main.ts` adds connection-level refusals to it). */
+  readonly metrics: Metrics;
+  readonly readiness: Readiness;
 }
 
 /** Builds the application. */
 export async function createApp(deps: AppDeps): Promise<App> {
+  const readiness = deps.readiness ?? createReadiness('ready');
+  const admission = createAdmission(deps.admission ?? defaultAdmissionOptions);
+  const metrics = createMetrics({
+    model: deps.classifier,
+    inflight: () => admission.inflight,
+    queued: () => admission.queued,
+    ready: () => readiness.state === 'ready',
+  });
   const { middleware, api } = await createApi({
     definition: readSpec(),
-    handlers: createHandlers({ classifier: deps.classifier }),
+    handlers: createHandlers({ classifier: deps.classifier, admission, readiness, metrics }),
     limits: deps.limits,
     ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),
   });
@@ -41,8 +60,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // Errors are rendered by problemMiddleware; Koa's default handler would only log them twice.
   koa.silent = true;
   koa.use(requestLogger(deps.log));
+  koa.use(requestMetrics(metrics));
+  koa.use(closeConnectionsWhenDraining(readiness));
   koa.use(problemMiddleware(deps.log));
   koa.use(docsMiddleware());
   koa.use(middleware);
-  return { koa, api };
+  return { koa, api, metrics, readiness };
 }

@@ -5,18 +5,19 @@
  * failure handlers throw the typed errors so that they arrive here too. Unknown errors become a
  * generic 500: logged in full, never shown.
  */
+import { STATUS_CODES } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { InternalError, PayloadTooLarge, ProblemError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** The problem body of an error, as the spec's `Problem` schema describes it. */
-export function problemBody(err: ProblemError, instance: string): Record<string, unknown> {
+export function problemBody(err: ProblemError, instance?: string): Record<string, unknown> {
   return {
     type: err.type,
     title: err.title,
     status: err.status,
     ...(err.detail === undefined ? {} : { detail: err.detail }),
-    instance,
+    ...(instance === undefined ? {} : { instance }),
     code: err.code,
     ...err.extensions,
   };
@@ -29,8 +30,27 @@ function fromHttpError(err: unknown): ProblemError | undefined {
   return undefined;
 }
 
+/**
+ * A whole HTTP/1.1 response carrying `err`, for the connection-level failures that Node detects
+ * before any request object exists (header overflow, request timeout, unparsable request). The
+ * connection is closed after it: the rest of the request cannot be framed.
+ */
+export function rawProblemResponse(err: ProblemError): string {
+  const body = JSON.stringify(problemBody(err));
+  const headers = [
+    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? err.title}`,
+    'Content-Type: application/problem+json',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...Object.entries(err.headers).map(([name, value]) => `${name}: ${value}`),
+  ];
+  return `${headers.join('\r\n')}\r\n\r\n${body}`;
+}
+
 /** Writes `err` to the response as problem+json. */
 export function renderProblem(ctx: Context, err: ProblemError): void {
+  // Read by the request log and the request metrics.
+  ctx.state.problem = err.code;
   ctx.status = err.status;
   for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
   ctx.type = 'application/problem+json';

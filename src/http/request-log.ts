@@ -1,6 +1,7 @@
 /**
  * One JSON log line per request, with a request id (an incoming `X-Request-Id` is honoured and
- * returned). Never logs the token or the body.
+ * returned), the operation, the status, the problem code of a refusal, the duration and the
+ * prediction. Never logs headers, the query string (a token could be there), nor the body.
  */
 import { randomUUID } from 'node:crypto';
 import type { Middleware } from 'koa';
@@ -24,7 +25,9 @@ export function requestLogger(log: Logger): Middleware {
         {
           method: ctx.method,
           path: ctx.path,
+          ...(typeof ctx.state.operationId === 'string' ? { operation: ctx.state.operationId } : {}),
           status: ctx.status,
+          ...(typeof ctx.state.problem === 'string' ? { problem: ctx.state.problem } : {}),
           durationMs: Math.round((performance.now() - started) * 100) / 100,
           ...(ctx.state.prediction ? { prediction: ctx.state.prediction } : {}),
         },

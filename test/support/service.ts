@@ -10,7 +10,8 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { OpenAPIBackend } from 'openapi-backend';
-import { createApp, type AppDeps } from '../../src/http/app.js';
+import { createApp, type App, type AppDeps } from '../../src/http/app.js';
+import { createServer, type ServerLimits } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest, parseManifest } from '../../src/model/manifest.js';
@@ -20,6 +21,8 @@ export interface RunningService {
   readonly url: string;
   readonly api: OpenAPIBackend;
   readonly classifier: Classifier;
+  /** The app (its readiness and metrics). */
+  readonly app: App;
   /** How many times the classifier ran an image (to prove a refused request did not). */
   classifications(): number;
   close(): Promise<void>;
@@ -49,6 +52,12 @@ export interface StartOptions {
   readonly maxUploadBytes?: number;
   readonly maxImagePixels?: number;
   readonly securityHandlers?: AppDeps['securityHandlers'];
+  readonly admission?: AppDeps['admission'];
+  readonly readiness?: AppDeps['readiness'];
+  /** Connection-level limits; default the configuration's defaults. */
+  readonly server?: Partial<ServerLimits>;
+  /** Awaited inside each classification, before the model runs (to hold requests in flight). */
+  readonly beforeClassify?: () => Promise<void>;
 }
 
 /** Starts the service on 127.0.0.1:0. */
@@ -65,24 +74,32 @@ export async function startService(options: StartOptions): Promise<RunningServic
   let count = 0;
   const classifier: Classifier = {
     ...inner,
-    classify: (image) => {
+    classify: async (image) => {
       count++;
+      await options.beforeClassify?.();
       return inner.classify(image);
     },
   };
-  const { koa, api } = await createApp({
+  const app = await createApp({
     classifier,
     log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     limits: { maxUploadBytes: options.maxUploadBytes ?? 10 * 1024 * 1024 },
     ...(options.securityHandlers ? { securityHandlers: options.securityHandlers } : {}),
+    ...(options.admission ? { admission: options.admission } : {}),
+    ...(options.readiness ? { readiness: options.readiness } : {}),
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = koa.listen(0, '127.0.0.1', () => resolve(s));
+  const server: Server = createServer(app, {
+    requestTimeoutMs: 30_000,
+    headersTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 5_000,
+    ...options.server,
   });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    api,
+    api: app.api,
+    app,
     classifier,
     classifications: () => count,
     async close() {

@@ -1,0 +1,22 @@
+import type { operations } from '../../generated/openapi.js';
+import { NotReady } from '../errors.js';
+import type { Readiness } from '../http/readiness.js';
+import type { OperationHandler } from './index.js';
+
+type Ready = operations['getReadiness']['responses'][200]['content']['application/json'];
+
+const reasons = {
+  'warming-up': 'The model is warming up',
+  draining: 'The service is shutting down',
+} as const;
+
+/** `GET /health/ready`: 200 once warmed up, 503 not-ready before that and while draining. */
+export function getReadiness(readiness: Readiness, model: string): OperationHandler {
+  const body: Ready = { status: 'ready', model };
+  return (_c, ctx) => {
+    const { state } = readiness;
+    if (state !== 'ready') throw new NotReady(reasons[state]);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = body;
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Whether the service takes traffic: the state behind `GET /health/ready`.
+ *
+ * ```ts
+ * const readiness = createReadiness();   // 'warming-up'
+ * await warmUp(classifier); readiness.markWarmedUp();   // 'ready'
+ * readiness.startDraining();             // 'draining', for good
+ * ```
+ */
+import type { Middleware } from 'koa';
+
+/** `warming-up` until one inference has run; `draining` from the stop signal to the exit. */
+export type ReadinessState = 'warming-up' | 'ready' | 'draining';
+
+/** The readiness of one process; `main.ts` moves it forward, the probes and metrics read it. */
+export interface Readiness {
+  readonly state: ReadinessState;
+  /** The model is loaded and one warm-up inference has run. Ignored once draining. */
+  markWarmedUp(): void;
+  /** The process was asked to stop: not ready any more, and never again. */
+  startDraining(): void;
+}
+
+/** A readiness that starts `warming-up`, or `ready` when `initial` says so (tests). */
+export function createReadiness(initial: 'warming-up' | 'ready' = 'warming-up'): Readiness {
+  let state: ReadinessState = initial;
+  return {
+    get state() {
+      return state;
+    },
+    markWarmedUp() {
+      if (state === 'warming-up') state = 'ready';
+    },
+    startDraining() {
+      state = 'draining';
+    },
+  };
+}
+
+/**
+ * While draining, asks each client to close its connection after the response
+ * (`Connection: close`), so that keep-alive connections end and the server can close.
+ * RFC 9112 §9.6: "A server that sends a "close" connection option MUST initiate closure of the
+ * connection [...] after it sends the response containing "close"."
+ */
+export function closeConnectionsWhenDraining(readiness: Readiness): Middleware {
+  return async function closeWhenDraining(ctx, next) {
+    try {
+      await next();
+    } finally {
+      if (readiness.state === 'draining') ctx.set('Connection', 'close');
+    }
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * The `http.Server` around the app, with the connection-level limits, and its graceful close.
+ * It does not listen: only `src/main.ts` does (tests listen on port 0).
+ *
+ * ```ts
+ * const server = createServer(app, { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 });
+ * server.listen(8080);
+ * const clean = await closeGracefully(server, 10_000);
+ * ```
+ */
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import { BadRequest, HeadersTooLarge, RequestTimeout, type ProblemError } from '../errors.js';
+import type { App } from './app.js';
+import { rawProblemResponse } from './problem.js';
+
+/** Connection-level limits, from the configuration. */
+export interface ServerLimits {
+  /** Whole request (headers and body) deadline, in milliseconds. */
+  readonly requestTimeoutMs: number;
+  /** Request headers deadline, in milliseconds; at most `requestTimeoutMs`. */
+  readonly headersTimeoutMs: number;
+  /** Idle keep-alive connection lifetime, in milliseconds. */
+  readonly keepAliveTimeoutMs: number;
+}
+
+/**
+ * How often Node checks the request and headers deadlines, in milliseconds. Node's default
+ * (30 s) would let a slow client hold its connection up to 30 s past the deadline.
+ */
+const DEADLINE_CHECK_INTERVAL_MS = 1_000;
+
+/** The problem for a connection-level failure, or `undefined` when nothing should be written. */
+function connectionProblem(err: NodeJS.ErrnoException, limits: ServerLimits): ProblemError | undefined {
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new RequestTimeout(limits.requestTimeoutMs);
+  if (err.code === 'HPE_HEADER_OVERFLOW') return new HeadersTooLarge();
+  if (err.code?.startsWith('HPE_')) return new BadRequest('The request is not valid HTTP/1.1');
+  // ECONNRESET and the like: the client is gone.
+  return undefined;
+}
+
+/**
+ * Creates the server for `app` with `limits`. A client that exceeds a deadline, sends headers
+ * over Node's `maxHeaderSize` (16 KiB) or unparsable HTTP gets a problem+json answer (408, 431,
+ * 400) and its connection is closed; `onConnectionProblem` hears of it (metrics).
+ */
+export function createServer(
+  app: App,
+  limits: ServerLimits,
+  onConnectionProblem: (problem: ProblemError) => void = () => {},
+): http.Server {
+  const server = http.createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(DEADLINE_CHECK_INTERVAL_MS, limits.headersTimeoutMs),
+    },
+    app.koa.callback(),
+  );
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const problem = connectionProblem(err, limits);
+    if (problem) onConnectionProblem(problem);
+    // As Node's default handler: answer only when no response has started on this connection.
+    const response = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
+    if (problem && socket.writable && !response?.headersSent) {
+      socket.end(rawProblemResponse(problem));
+      // A client that stops reading must not keep the socket: destroy it shortly after.
+      setTimeout(() => socket.destroy(), 1_000).unref();
+    } else {
+      socket.destroy();
+    }
+  });
+  return server;
+}
+
+/**
+ * Stops accepting connections, lets the requests in progress finish, and resolves once every
+ * connection is closed: `true` if that happened within `graceMs`, `false` if the remaining
+ * connections had to be cut.
+ *
+ * Idle keep-alive connections are closed at once; busy ones close after their response (the
+ * app answers `Connection: close` while draining).
+ */
+export function closeGracefully(server: http.Server, graceMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let clean = true;
+    const timer = setTimeout(() => {
+      clean = false;
+      server.closeAllConnections();
+    }, graceMs);
+    server.close(() => {
+      clearTimeout(timer);
+      resolve(clean);
+    });
+    server.closeIdleConnections();
+  });
+}

@@ -1,0 +1,123 @@
+/**
+ * Prometheus metrics (prom-client), in a registry of their own per app (never prom-client's
+ * global one), so that tests can build several apps in one process.
+ *
+ * Names and labels are part of the operations contract (dashboards and alerts use them); the
+ * README lists them. Labels only take bounded values: operation ids from the spec (or `none`),
+ * status codes, problem codes.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ClassificationTimings } from './model/classifier.js';
+
+/** What the metrics read when scraped. */
+export interface MetricsSources {
+  readonly model: { readonly name: string; readonly sha256: string; readonly labels: readonly string[] };
+  /** Classifications running now. */
+  readonly inflight: () => number;
+  /** Classifications waiting for a slot now. */
+  readonly queued: () => number;
+  /** Whether `/health/ready` answers 200 now. */
+  readonly ready: () => boolean;
+}
+
+/** The service's instruments. */
+export interface Metrics {
+  readonly registry: Registry;
+  /** One answered HTTP request; `operation` is the spec's operationId, or `none`. */
+  observeRequest(operation: string, status: number, seconds: number): void;
+  /** One refused request, by problem code (`overloaded`, `request-timeout`, `image-undecodable`…). */
+  countRejection(reason: string): void;
+  /** Where the time of one successful classification went. */
+  observeClassification(timings: ClassificationTimings): void;
+}
+
+/** Request latency buckets, in seconds: loopback health checks to queued classifications. */
+const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Model-side buckets, in seconds: one decode or one inference on a small CPU. */
+const MODEL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** Creates the registry and its instruments, with Node's process metrics. */
+export function createMetrics(sources: MetricsSources): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  const requests = new Counter({
+    name: 'catdog_http_requests_total',
+    help: 'HTTP requests answered, by operation and status.',
+    labelNames: ['operation', 'status'] as const,
+    registers,
+  });
+  const latency = new Histogram({
+    name: 'catdog_http_request_duration_seconds',
+    help: 'Time from the request to the end of its answer, by operation and status, in seconds.',
+    labelNames: ['operation', 'status'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const rejected = new Counter({
+    name: 'catdog_requests_rejected_total',
+    help: 'Requests refused with a problem answer, by problem code (overloaded, request-timeout, image-undecodable...).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const preprocess = new Histogram({
+    name: 'catdog_preprocess_duration_seconds',
+    help: 'Image decoding, resizing and normalisation time of one classification, in seconds.',
+    buckets: MODEL_BUCKETS,
+    registers,
+  });
+  const inference = new Histogram({
+    name: 'catdog_inference_duration_seconds',
+    help: 'onnxruntime inference time of one classification, in seconds.',
+    buckets: MODEL_BUCKETS,
+    registers,
+  });
+  new Gauge({
+    name: 'catdog_classifications_inflight',
+    help: 'Classifications running now (at most MAX_INFLIGHT).',
+    registers,
+    collect() {
+      this.set(sources.inflight());
+    },
+  });
+  new Gauge({
+    name: 'catdog_classifications_queued',
+    help: 'Classifications waiting for a slot now (at most MAX_QUEUE).',
+    registers,
+    collect() {
+      this.set(sources.queued());
+    },
+  });
+  new Gauge({
+    name: 'catdog_ready',
+    help: '1 when GET /health/ready answers 200, else 0 (warming up or draining).',
+    registers,
+    collect() {
+      this.set(sources.ready() ? 1 : 0);
+    },
+  });
+  const modelInfo = new Gauge({
+    name: 'catdog_model_info',
+    help: 'The model served: always 1, with its manifest name, SHA-256 and comma-separated labels.',
+    labelNames: ['name', 'sha256', 'labels'] as const,
+    registers,
+  });
+  modelInfo.set({ name: sources.model.name, sha256: sources.model.sha256, labels: sources.model.labels.join(',') }, 1);
+
+  return {
+    registry,
+    observeRequest(operation, status, seconds) {
+      const labels = { operation, status: String(status) };
+      requests.inc(labels);
+      latency.observe(labels, seconds);
+    },
+    countRejection(reason) {
+      rejected.inc({ reason });
+    },
+    observeClassification(timings) {
+      preprocess.observe(timings.preprocessMs / 1000);
+      inference.observe(timings.inferenceMs / 1000);
+    },
+  };
+}
