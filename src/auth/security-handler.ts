@@ -14,6 +14,7 @@
 import type { Context, Document } from 'openapi-backend';
 import { AuthUnavailable, InsufficientScope, InvalidToken, ProblemError, TokenMissing } from '../errors.js';
 import { defaultRealm, extractBearerToken } from './bearer.js';
+import type { Logger } from '../log.js';
 import { satisfiesAny } from './scopes.js';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './verifier.js';
 
@@ -22,8 +23,13 @@ export type Principal =
   | (VerifiedAccessToken & { readonly anonymous: false })
   | { readonly anonymous: true };
 
+/** What the app passes after the Context: the Koa context, whose `state.log` is the request logger. */
+interface RequestScope {
+  readonly state?: { readonly log?: Pick<Logger, 'warn'> };
+}
+
 /** An openapi-backend security handler. */
-export type SecurityHandler = (context: Context) => Promise<Principal>;
+export type SecurityHandler = (context: Context, koa?: RequestScope) => Promise<Principal>;
 
 export interface SecurityHandlerOptions {
   /** Verifies bearer tokens; `undefined` only when `AUTH_DISABLED=true`, and then every request passes. */
@@ -73,11 +79,17 @@ const verifications = new WeakMap<Context, Promise<VerifiedAccessToken>>();
 export function createSecurityHandler(scheme: string, options: SecurityHandlerOptions): SecurityHandler {
   const realm = options.realm ?? defaultRealm;
   const { verifier } = options;
-  return async (context) => {
+  return async (context, koa) => {
     if (verifier === undefined) return { anonymous: true };
     let verification = verifications.get(context);
     if (verification === undefined) {
       verification = Promise.resolve().then(() => verifier.verify(extractBearerToken(context.request, realm)));
+      // An issuer outage is the operator's problem, not the client's: say it once per request.
+      verification.catch((error: unknown) => {
+        if (error instanceof AuthUnavailable) {
+          koa?.state?.log?.warn({ err: error.cause }, 'token issuer unavailable: answering 503');
+        }
+      });
       verifications.set(context, verification);
     }
     const token = await verification;

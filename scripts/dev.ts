@@ -1,0 +1,60 @@
+/**
+ * `make dev`: a local OAuth 2.0 authorization server (oidc-provider, the one the tests use) and
+ * the API configured against it, both on loopback. Ctrl-C stops both.
+ *
+ * Environment: `PORT` (API, default 8080), `IDP_PORT` (identity provider, default 9400), and any
+ * setting of the service (`MODEL_MANIFEST`, `LOG_LEVEL`…), passed through. Get a token with
+ * `make token` in another terminal.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultAudience, predictionScope, startIdentityProvider } from '../test/fixtures/identity-provider.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const apiPort = Number(process.env.PORT ?? 8080);
+const idpPort = Number(process.env.IDP_PORT ?? 9400);
+
+const idp = await startIdentityProvider({
+  port: idpPort,
+  alg: 'RS256',
+  accessTokenTtlSeconds: 3600,
+  corsOrigins: [`http://127.0.0.1:${apiPort}`, `http://localhost:${apiPort}`],
+});
+
+process.stderr.write(
+  [
+    '',
+    `identity provider  ${idp.issuer}  (discovery: ${idp.discoveryUri})`,
+    `  token endpoint   ${idp.tokenEndpoint}`,
+    `  client           prediction-client / prediction-client-secret  (scope ${predictionScope})`,
+    `  audience         ${defaultAudience}`,
+    `API                http://127.0.0.1:${apiPort}  (Swagger UI: /docs, Authorize with the client above)`,
+    '',
+    'In another terminal:',
+    `  TOKEN=$(make -s token)`,
+    `  curl -s -H "Authorization: Bearer $TOKEN" -F file=@cat.png http://127.0.0.1:${apiPort}/upload`,
+    '',
+  ].join('\n') + '\n',
+);
+
+const api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+  cwd: root,
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    PORT: String(apiPort),
+    HOST: process.env.HOST ?? '127.0.0.1',
+    OAUTH2_ISSUER: idp.issuer,
+    OAUTH2_AUDIENCE: idp.audience,
+    AUTH_DISABLED: 'false',
+  },
+});
+
+const stop = (code: number): void => {
+  api.kill('SIGTERM');
+  void idp.close().finally(() => process.exit(code));
+};
+api.on('exit', (code) => stop(code ?? 1));
+process.once('SIGINT', () => stop(0));
+process.once('SIGTERM', () => stop(0));
