@@ -3,9 +3,10 @@
  * preprocessing, and every bad input the contract promises an answer for.
  */
 import { expect } from 'chai';
+import { classifyImage, createClassifierClient } from '../../src/client/index.js';
 import { buildCourseVggLikeModel, buildImagenetLikeModel, courseVggLikeManifest, imagenetLikeManifest } from '../fixtures/onnx-models.js';
 import { multipartBody, pngDeclaring, solidImage, uploadForm, type Colour } from '../fixtures/images.js';
-import { expectMatchesSpec, expectProblem, receive } from '../support/contract.js';
+import { expectMatchesSpec, expectProblem, receive, receivedFromClient } from '../support/contract.js';
 import { startService, type RunningService } from '../support/service.js';
 
 const expected: Record<Colour, string> = { red: 'Cat', green: 'Dog', blue: 'Other' };
@@ -26,15 +27,17 @@ describe('POST /upload', () => {
 
     for (const colour of ['red', 'green', 'blue'] as const) {
       it(`classifies a ${colour} PNG as ${expected[colour]}, with probabilities in label order`, async () => {
-        const res = await upload(uploadForm(await solidImage(colour)));
+        const client = createClassifierClient({ baseUrl: svc.url });
+        const result = await classifyImage(client, await solidImage(colour), { filename: `${colour}.png`, type: 'image/png' });
+        const res = receivedFromClient(result);
         expect(res.status, res.text).to.equal(200);
         expectMatchesSpec(svc.api, 'classifyImage', res);
-        const body = res.body as { prediction: string; values: number[]; labels: string[] };
+        const body = result.data!;
         expect(body.prediction).to.equal(expected[colour]);
         expect(body.labels).to.deep.equal(['Cat', 'Dog', 'Other']);
         expect(body.values).to.have.length(3);
         expect(body.values.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-6);
-        expect(body.values[body.labels.indexOf(body.prediction)]).to.equal(Math.max(...body.values));
+        expect(body.values[body.labels!.indexOf(body.prediction)]).to.equal(Math.max(...body.values));
       });
     }
 

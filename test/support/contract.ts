@@ -22,6 +22,20 @@ export async function receive(url: string, init?: RequestInit): Promise<Received
 }
 
 /**
+ * What the generated client (openapi-fetch) resolved to, as a {@link Received}: the client has
+ * read and parsed the body, so `text` is the parsed body serialised again.
+ */
+export function receivedFromClient(result: { data?: unknown; error?: unknown; response: Response }): Received {
+  const body = result.response.ok ? result.data : result.error;
+  return {
+    status: result.response.status,
+    headers: result.response.headers,
+    body,
+    text: typeof body === 'string' ? body : JSON.stringify(body),
+  };
+}
+
+/**
  * Asserts that the response is one the spec documents for `operationId`: the status is listed,
  * the content type is one the spec gives for it, and the body validates against its schema.
  */
