@@ -111,8 +111,10 @@ export interface paths {
          * @description Upload one image as the multipart part `file`. The answer names the predicted label and the
          *     probability of each label in the order of `labels` (Cat, Dog, Other for the default model).
          *
+         *     Needs an access token with the scope `get::prediction`.
+         *
          *     ```sh
-         *     curl -s -F file=@cat.png http://localhost:8080/upload
+         *     curl -s -H "Authorization: Bearer $TOKEN" -F file=@cat.png http://localhost:8080/upload
          *     ```
          */
         post: operations["classifyImage"];
@@ -215,6 +217,33 @@ export interface components {
         };
     };
     responses: {
+        /**
+         * @description No usable access token (RFC 6750 §3). Without any token (`token-missing`) the challenge
+         *     carries no error code; a token in the query string is not accepted (`token-missing`,
+         *     `error="invalid_request"`); a malformed, expired, not-yet-valid, wrongly signed token, or
+         *     one for another issuer or audience, is `invalid-token`. The token is never echoed.
+         */
+        Unauthorized: {
+            headers: {
+                /** @description The Bearer challenge, e.g. `Bearer realm="cat-dog-other", error="invalid_token", error_description="The access token has expired"`. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A valid token without the scope the operation needs (RFC 6750 §3.1 `insufficient_scope`). */
+        Forbidden: {
+            headers: {
+                /** @description E.g. `Bearer realm="cat-dog-other", error="insufficient_scope", scope="get::prediction"`. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The path exists but not with this method. */
         MethodNotAllowed: {
             headers: {
@@ -374,6 +403,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             /**
              * @description The client did not send the whole request within `REQUEST_TIMEOUT_MS` (30 s by default), or
@@ -428,7 +459,9 @@ export interface operations {
             500: components["responses"]["InternalError"];
             /**
              * @description The service cannot classify right now: `MAX_INFLIGHT` classifications are running and
-             *     `MAX_QUEUE` are waiting (`overloaded`, answered at once). Retry after `Retry-After` seconds.
+             *     `MAX_QUEUE` are waiting (`overloaded`, answered at once), or the token issuer's keys
+             *     cannot be fetched to verify the access token (`auth-unavailable`; the token is neither
+             *     accepted nor refused). Retry after `Retry-After` seconds.
              */
             503: {
                 headers: {

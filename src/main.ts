@@ -6,6 +6,8 @@
  * SIGINT: not ready, no new connections, in-flight requests finish within SHUTDOWN_GRACE_MS →
  * exit 0 (1 when connections had to be cut at the end of the grace period, or at a second signal).
  */
+import { createSecurityHandlers } from './auth/security-handler.js';
+import { verifierFromConfig } from './auth/setup.js';
 import { ConfigError, loadConfig, redactConfig } from './config.js';
 import { createApp } from './http/app.js';
 import { createReadiness } from './http/readiness.js';
@@ -14,6 +16,7 @@ import { createLogger } from './log.js';
 import { loadClassifier } from './model/classifier.js';
 import { loadManifest, ManifestError } from './model/manifest.js';
 import { warmUp } from './model/warm-up.js';
+import { readSpec } from './spec.js';
 
 async function main(): Promise<void> {
   let config;
@@ -33,10 +36,14 @@ async function main(): Promise<void> {
   const classifier = await loadClassifier(manifest, { maxImagePixels: config.maxImagePixels });
   log.info({ model: manifest.name, sha256: manifest.sha256, labels: manifest.labels }, 'model loaded');
 
+  // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.
+  const securityHandlers = createSecurityHandlers(readSpec(), { verifier: verifierFromConfig(config.auth, log) });
+
   const readiness = createReadiness();
   const app = await createApp({
     classifier,
     log,
+    securityHandlers,
     limits: { maxUploadBytes: config.maxUploadBytes },
     admission: {
       maxInflight: config.maxInflight,

@@ -6,6 +6,7 @@
 import type { Context as KoaContext, Middleware } from 'koa';
 import { OpenAPIBackend, type Context, type Document, type Request } from 'openapi-backend';
 import type { ErrorObject } from 'ajv';
+import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
 import type { OperationHandlers } from '../handlers/index.js';
 import { assertAcceptedMediaType } from './media-type.js';
@@ -106,9 +107,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
     },
     unauthorizedHandler: (c: Context) => {
       // Security handlers throw typed errors; openapi-backend stores them per scheme.
-      const results = Object.values(c.security ?? {}) as { error?: unknown }[];
-      const failure = results.find((r) => r && typeof r === 'object' && 'error' in r)?.error;
-      throw failure ?? new Error('security requirements not satisfied and no handler reported why');
+      throw unauthorizedError(c);
     },
   });
   for (const [name, handler] of Object.entries(options.securityHandlers ?? {})) {

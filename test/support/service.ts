@@ -10,11 +10,13 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { OpenAPIBackend } from 'openapi-backend';
+import { createSecurityHandlers } from '../../src/auth/security-handler.js';
 import { createApp, type App, type AppDeps } from '../../src/http/app.js';
 import { createServer, type ServerLimits } from '../../src/http/server.js';
 import { createLogger } from '../../src/log.js';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest, parseManifest } from '../../src/model/manifest.js';
+import { readSpec } from '../../src/spec.js';
 
 /** A running service. */
 export interface RunningService {
@@ -51,6 +53,10 @@ export interface StartOptions {
   readonly model: FixtureModel | { readonly manifestPath: string };
   readonly maxUploadBytes?: number;
   readonly maxImagePixels?: number;
+  /**
+   * Handlers of the spec's security schemes (test/contract/auth.test.ts passes real ones); by
+   * default those of AUTH_DISABLED=true, so that tests about other concerns need no token.
+   */
   readonly securityHandlers?: AppDeps['securityHandlers'];
   readonly admission?: AppDeps['admission'];
   readonly readiness?: AppDeps['readiness'];
@@ -84,7 +90,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     classifier,
     log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     limits: { maxUploadBytes: options.maxUploadBytes ?? 10 * 1024 * 1024 },
-    ...(options.securityHandlers ? { securityHandlers: options.securityHandlers } : {}),
+    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
   });
