@@ -10,7 +10,7 @@ import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
 import type { OperationHandlers } from '../handlers/index.js';
 import { assertAcceptedMediaType } from './media-type.js';
-import { readMultipart, takesMultipart, type MultipartLimits } from './multipart.js';
+import { readMultipart, requiredFileParts, takesMultipart, type MultipartLimits } from './multipart.js';
 
 /** A security handler as openapi-backend calls it; it throws a ProblemError to refuse. */
 export type SecurityHandler = (context: Context, ctx: KoaContext) => unknown | Promise<unknown>;
@@ -66,6 +66,8 @@ class OpenAPI31Backend extends OpenAPIBackend {
 
 /** Creates and initialises the backend; returns the Koa middleware and the backend itself. */
 export async function createApi(options: ApiOptions): Promise<{ middleware: Middleware; api: OpenAPIBackend }> {
+  // Before init: openapi-backend drops binary parts from `required` when it builds its validators.
+  const fileParts = requiredFileParts(options.definition);
   const api = new OpenAPI31Backend({
     definition: options.definition,
     strict: true,
@@ -92,7 +94,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
       assertAcceptedMediaType(operation, ctx.get('content-type') || undefined);
       if (takesMultipart(operation)) {
         const state = ctx.state.api as RequestState;
-        const body = await readMultipart(ctx, operation, options.limits);
+        const body = await readMultipart(ctx, operation, options.limits, fileParts.get(operation.operationId ?? '') ?? []);
         state.req.body = body.validatable;
         state.files = body.files;
       }

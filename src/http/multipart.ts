@@ -2,13 +2,14 @@
  * Multipart bodies, parsed with @koa/multer (busboy) into memory under limits, with the
  * allowed file parts taken from the operation's `multipart/form-data` schema in the spec.
  *
- * openapi-backend cannot validate binary parts (it drops them from `required`), so after
- * parsing each file part is represented in the validated body by a placeholder string, and
- * the schema's required binary parts are checked here, from the same schema.
+ * openapi-backend cannot validate binary parts (it drops them from `required`, in place, when
+ * it initialises), so after parsing each file part is represented in the validated body by a
+ * placeholder string, and the schema's required binary parts are checked here, from the list
+ * {@link requiredFileParts} took from the spec before openapi-backend changed it.
  */
 import type { Context } from 'koa';
 import koaMulter from '@koa/multer';
-import type { Operation } from 'openapi-backend';
+import type { Document, Operation } from 'openapi-backend';
 import { BadRequest, PayloadTooLarge, ValidationFailed } from '../errors.js';
 
 /** Upload limits, from the configuration. */
@@ -51,6 +52,39 @@ function binaryParts(schema: SchemaObject): string[] {
     .map(([name]) => name);
 }
 
+/** Follows a local `$ref` (`#/components/...`); other values are returned as they are. */
+function resolveLocal(definition: Document, value: unknown): unknown {
+  const ref = (value as { $ref?: unknown } | undefined)?.$ref;
+  if (typeof ref !== 'string' || !ref.startsWith('#/')) return value;
+  let node: unknown = definition;
+  for (const key of ref.slice(2).split('/')) node = (node as Record<string, unknown> | undefined)?.[key.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return resolveLocal(definition, node);
+}
+
+/**
+ * The required binary parts of each multipart operation, by operationId. Call it on the spec
+ * before `api.init()`: openapi-backend then removes binary properties from `required`.
+ */
+export function requiredFileParts(definition: Document): Map<string, readonly string[]> {
+  const found = new Map<string, readonly string[]>();
+  for (const item of Object.values(definition.paths ?? {})) {
+    for (const op of Object.values(item ?? {}) as { operationId?: string; requestBody?: unknown }[]) {
+      if (typeof op !== 'object' || !op?.operationId) continue;
+      const body = resolveLocal(definition, op.requestBody) as { content?: Record<string, { schema?: unknown }> } | undefined;
+      const schema = resolveLocal(definition, body?.content?.['multipart/form-data']?.schema) as SchemaObject | undefined;
+      if (!schema) continue;
+      const binary = Object.entries(schema.properties ?? {})
+        .filter(([, p]) => {
+          const prop = resolveLocal(definition, p) as { type?: string; format?: string };
+          return prop.type === 'string' && prop.format === 'binary';
+        })
+        .map(([name]) => name);
+      found.set(op.operationId, (schema.required ?? []).filter((name) => binary.includes(name)));
+    }
+  }
+  return found;
+}
+
 /** Multer error codes → typed errors. */
 function fromMulterError(err: { code?: string; field?: string; message: string }, limits: MultipartLimits): Error {
   switch (err.code) {
@@ -80,6 +114,7 @@ export async function readMultipart(
   ctx: Context,
   operation: Operation,
   limits: MultipartLimits,
+  requiredFiles: readonly string[],
 ): Promise<MultipartBody> {
   const schema = multipartSchema(operation) ?? {};
   const declared = Number(ctx.get('content-length') || 0);
@@ -112,7 +147,15 @@ export async function readMultipart(
     files[name] = list[0]!.buffer;
     validatable[name] = FILE_PLACEHOLDER;
   }
-  const missing = (schema.required ?? []).filter((name) => fileParts.includes(name) && !(name in files));
+  // A file field sent as a text part (no filename) is not a file.
+  const asText = fileParts.filter((name) => name in fields);
+  if (asText.length > 0) {
+    throw new ValidationFailed(
+      `The multipart part "${asText[0]}" must be a file (a part with a filename)`,
+      asText.map((n) => ({ pointer: `/requestBody/${n}`, message: 'must be a file part with a filename' })),
+    );
+  }
+  const missing = requiredFiles.filter((name) => !(name in files));
   if (missing.length > 0) {
     throw new ValidationFailed(
       `The multipart part${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')} ${missing.length > 1 ? 'are' : 'is'} required`,
