@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import type { Metadata } from 'sharp';
 import { ImageTooLarge, ImageUndecodable } from '../errors.js';
 import type { Manifest } from './manifest.js';
+import { hasSupportedSignature } from './signature.js';
 
 /** Decoding limits, from the configuration. */
 export interface PreprocessLimits {
@@ -34,6 +35,10 @@ export function createPreprocessor(input: Manifest['input'], limits: PreprocessL
   const fit = ({ fill: 'fill', cover: 'cover', contain: 'contain' } as const)[input.resize];
 
   return async function preprocess(image: Uint8Array): Promise<Float32Array> {
+    // Anything else (SVG, PDF, text...) never reaches a libvips loader.
+    if (!hasSupportedSignature(image)) {
+      throw new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)');
+    }
     let meta: Metadata;
     try {
       // The header alone: sharp's own pixel limit is applied to the decode below, after our
