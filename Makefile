@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model generate check-generated lint typecheck build test run docs clean
+.PHONY: help install model generate check-generated lint typecheck build test run dev token docs clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -41,6 +41,12 @@ test: check-generated lint typecheck ## Everything CI checks: generated types fr
 
 run: ## Run the service (PORT=8080; AUTH_DISABLED=true to serve without tokens)
 	$(BIN)/tsx src/main.ts
+
+dev: ## Local identity provider (127.0.0.1:9400) and the API (127.0.0.1:8080) configured against it
+	$(BIN)/tsx scripts/dev.ts
+
+token: ## Print an access token from the `make dev` identity provider: TOKEN=$$(make -s token)
+	@$(BIN)/tsx scripts/token.ts
 
 docs: ## Static Redoc HTML of the spec in dist/docs/index.html
 	$(BIN)/redocly build-docs openapi/openapi.yaml -o dist/docs/index.html

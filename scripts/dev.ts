@@ -38,9 +38,12 @@ process.stderr.write(
   ].join('\n') + '\n',
 );
 
+// Its own process group, so that Ctrl-C reaches the API once, forwarded below, and it drains
+// gracefully instead of seeing a second signal.
 const api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
   cwd: root,
   stdio: 'inherit',
+  detached: true,
   env: {
     ...process.env,
     PORT: String(apiPort),
@@ -51,10 +54,14 @@ const api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/mai
   },
 });
 
-const stop = (code: number): void => {
-  api.kill('SIGTERM');
-  void idp.close().finally(() => process.exit(code));
-};
-api.on('exit', (code) => stop(code ?? 1));
-process.once('SIGINT', () => stop(0));
-process.once('SIGTERM', () => stop(0));
+api.on('exit', (code) => {
+  void idp.close().finally(() => process.exit(code ?? 1));
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (api.exitCode === null) api.kill(signal);
+  });
+}
+process.on('exit', () => {
+  if (api.exitCode === null) api.kill('SIGKILL');
+});
