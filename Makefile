@@ -36,7 +36,7 @@ typecheck: ## Type-check src, scripts and tests
 build: ## Compile to dist/
 	$(BIN)/tsc -p tsconfig.build.json
 
-test: check-generated lint typecheck ## Everything CI checks: generated types fresh, spec lint, types, tests
+test: check-generated lint typecheck docs ## Everything CI checks: generated types fresh, spec lint, types, tests
 	$(BIN)/mocha
 
 run: ## Run the service (PORT=8080; AUTH_DISABLED=true to serve without tokens)
@@ -48,8 +48,8 @@ dev: ## Local identity provider (127.0.0.1:9400) and the API (127.0.0.1:8080) co
 token: ## Print an access token from the `make dev` identity provider: TOKEN=$$(make -s token)
 	@$(BIN)/tsx scripts/token.ts
 
-docs: ## Static Redoc HTML of the spec in dist/docs/index.html
-	$(BIN)/redocly build-docs openapi/openapi.yaml -o dist/docs/index.html
+docs: ## Static Redoc HTML of the spec in dist/docs/index.html (self-contained: no CDN, fetches nothing)
+	$(BIN)/redocly build-docs openapi/openapi.yaml --inlineBundle --template docs/redoc.hbs -o dist/docs/index.html
 
 clean: ## Remove build output and downloaded weights
 	rm -rf dist resources/models/*.onnx

@@ -1,0 +1,123 @@
+/**
+ * The docs as a reader sees them: headless Chromium (Debian's, driven by playwright-core, which
+ * never downloads a browser) opens Swagger UI at `/docs`, Redoc at `/redoc` and the static page
+ * of `make docs`, and finds every operation of the spec rendered, with no request leaving the
+ * machine. Screenshots go to `dist/screenshots/`.
+ *
+ * Skipped, saying why, when Chromium is absent (`apt-get install chromium`; `.ci/run` installs
+ * it). `CHROMIUM` names another executable.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { expect } from 'chai';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { readSpec, rootDir } from '../../src/spec.js';
+import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';
+import { startService, type RunningService } from '../support/service.js';
+
+const executable = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const staticDocs = path.join(rootDir, 'dist', 'docs', 'index.html');
+const screenshots = path.join(rootDir, 'dist', 'screenshots');
+
+/** `METHOD /path` and summary of every operation in the spec. */
+const operations = Object.entries(readSpec().paths ?? {}).flatMap(([p, item]) =>
+  Object.entries(item as Record<string, { summary?: string; tags?: string[] }>)
+    .filter(([method]) => ['get', 'put', 'post', 'delete', 'patch'].includes(method))
+    .map(([method, op]) => ({ method: method.toUpperCase(), path: p, summary: op.summary ?? '', tag: op.tags?.[0] ?? '' })),
+);
+
+describe('docs in a browser', function () {
+  this.timeout(90_000);
+  let browser: Browser;
+  let svc: RunningService;
+
+  before(async function () {
+    if (!existsSync(executable)) {
+      console.log(`      (skipped: no Chromium at ${executable}; apt-get install chromium, or set CHROMIUM)`);
+      this.skip();
+    }
+    svc = await startService({ model: { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest } });
+    browser = await chromium.launch({
+      executablePath: executable,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    await mkdir(screenshots, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await svc?.close();
+  });
+
+  /** A page that refuses, and records, every request not to `allowed`. */
+  async function openPage(allowed: (url: URL) => boolean): Promise<{ page: Page; outside: string[] }> {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const outside: string[] = [];
+    await page.route('**/*', (route) => {
+      const url = new URL(route.request().url());
+      if (allowed(url) || url.protocol === 'data:' || url.protocol === 'blob:') return route.continue();
+      outside.push(url.href);
+      return route.abort();
+    });
+    return { page, outside };
+  }
+  const ours = (url: URL) => url.origin === svc.url;
+
+  it('Swagger UI at /docs renders every operation', async () => {
+    const { page, outside } = await openPage(ours);
+    await page.goto(`${svc.url}/docs`);
+    await page.waitForSelector('.opblock-summary', { timeout: 30_000 });
+    const rendered = await page.$$eval('.opblock-summary', (els) =>
+      els.map((el) => {
+        const method = el.querySelector('.opblock-summary-method')?.textContent ?? '';
+        const p = el.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? '';
+        return `${method.trim()} ${p}`;
+      }),
+    );
+    for (const op of operations) expect(rendered, 'Swagger UI operations').to.include(`${op.method} ${op.path}`);
+    await page.screenshot({ path: path.join(screenshots, 'swagger-ui.png'), fullPage: false });
+    expect(outside, 'requests leaving the machine').to.deep.equal([]);
+    await page.close();
+  });
+
+  it('Redoc at /redoc renders every operation', async () => {
+    const { page, outside } = await openPage(ours);
+    await page.goto(`${svc.url}/redoc`);
+    await page.waitForSelector('[data-section-id^="operation/"]', { timeout: 30_000 });
+    const text = await page.locator('body').innerText();
+    for (const op of operations) {
+      expect(text, 'Redoc operation summary').to.contain(op.summary);
+      expect(text, 'Redoc endpoint').to.match(endpoint(op));
+    }
+    await page.screenshot({ path: path.join(screenshots, 'redoc.png') });
+    expect(outside, 'requests leaving the machine').to.deep.equal([]);
+    await page.close();
+  });
+
+  it('the static page of `make docs` renders every operation from the file alone', async () => {
+    expect(existsSync(staticDocs), `${staticDocs} (make docs)`).to.equal(true);
+    const html = await readFile(staticDocs, 'utf8');
+    const external = [...html.matchAll(/<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)="(https?:[^"]*)"/g)].map((m) => m[1]);
+    expect(external, 'assets referenced from another host').to.deep.equal([]);
+    const { page, outside } = await openPage((url) => url.protocol === 'file:');
+    await page.goto(pathToFileURL(staticDocs).href);
+    // Redoc 3 (redocly build-docs) shows each tag's operations on the tag's own page.
+    let text = '';
+    for (const tag of new Set(operations.map((op) => op.tag))) {
+      await page.getByRole('link', { name: tag, exact: true }).first().click();
+      await page.waitForURL((url) => url.hash.endsWith(`/${tag.toLowerCase()}`), { timeout: 30_000 });
+      text += await page.locator('main, body').first().innerText();
+      await page.screenshot({ path: path.join(screenshots, `static-docs-${tag.toLowerCase()}.png`) });
+    }
+    for (const op of operations) expect(text, 'static docs endpoint').to.match(endpoint(op));
+    expect(outside, 'requests leaving the file').to.deep.equal([]);
+    await page.close();
+  });
+});
+
+/** Redoc writes the method and the path of an operation one above the other. */
+function endpoint(op: { method: string; path: string }): RegExp {
+  return new RegExp(`${op.method}\\s+${op.path.replace(/\//g, '\\/')}(?![\\w/])`);
+}
