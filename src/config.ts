@@ -52,6 +52,34 @@ export const envSchema = {
       description:
         'How long an idle keep-alive connection is kept open, in milliseconds; behind a load balancer, set it above the balancer\'s idle timeout',
     },
+    INFERENCE_WORKERS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 64,
+      default: 1,
+      description: 'Worker threads that run the model, each with its own onnxruntime session; 0 runs it on the event loop',
+    },
+    INTRA_OP_THREADS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 256,
+      default: 1,
+      description: 'onnxruntime threads per session for one operator; 0 lets onnxruntime use one per core',
+    },
+    BATCH_MAX_SIZE: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 256,
+      default: 8,
+      description: 'Most images classified in one forward pass (uploads that arrive while the model is busy are batched); 1 disables batching',
+    },
+    BATCH_MAX_WAIT_MS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1_000,
+      default: 0,
+      description: 'How long an image may wait for others to join its batch when the model is idle, in milliseconds; 0 sends it at once',
+    },
     MAX_INFLIGHT: {
       type: 'integer',
       minimum: 1,
@@ -157,6 +185,14 @@ export interface Config {
   readonly headersTimeoutMs: number;
   /** Idle keep-alive connection lifetime; Node's `server.keepAliveTimeout`. */
   readonly keepAliveTimeoutMs: number;
+  /** Model worker threads (0: the event loop runs the model). */
+  readonly inferenceWorkers: number;
+  /** onnxruntime intra-op threads per session (0: one per core). */
+  readonly intraOpThreads: number;
+  /** Most images per forward pass. */
+  readonly batchMaxSize: number;
+  /** Longest wait for a batch to fill when the model is idle. */
+  readonly batchMaxWaitMs: number;
   /** Classifications running at once. */
   readonly maxInflight: number;
   /** Classifications waiting for a slot before uploads are refused with 503. */
@@ -252,6 +288,10 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
     keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
+    inferenceWorkers: v.INFERENCE_WORKERS,
+    intraOpThreads: v.INTRA_OP_THREADS,
+    batchMaxSize: v.BATCH_MAX_SIZE,
+    batchMaxWaitMs: v.BATCH_MAX_WAIT_MS,
     maxInflight: v.MAX_INFLIGHT,
     maxQueue: v.MAX_QUEUE,
     overloadRetryAfterSeconds: v.OVERLOAD_RETRY_AFTER_SECONDS,

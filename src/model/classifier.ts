@@ -1,6 +1,7 @@
 /**
- * The classifier: one onnxruntime session, created once at start-up, behind
- * preprocessing and postprocessing built from the model's manifest.
+ * The classifier: onnxruntime sessions created once at start-up (in worker threads, see
+ * `inference.ts`), fed by a micro-batcher (`batcher.ts`), behind preprocessing and
+ * postprocessing built from the model's manifest.
  *
  * Model contract (what a manifest promises about its ONNX file):
  * - one float32 image input named `input.name`, shaped `[N, 3, H, W]` (NCHW) or `[N, H, W, 3]`
@@ -13,19 +14,21 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
+import { Batcher } from './batcher.js';
+import { createInferenceEngine, type SessionOptions, type SessionSignature } from './inference.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
 import { createPostprocessor, type Classification } from './postprocess.js';
 import { createPreprocessor, type PreprocessLimits } from './preprocess.js';
 
 export type { Classification } from './postprocess.js';
+export type { SessionOptions } from './inference.js';
 
 /** Where the time of one classification went, in milliseconds (for the metrics). */
 export interface ClassificationTimings {
   /** Decoding, resizing and normalising the image. */
   readonly preprocessMs: number;
-  /** The onnxruntime run. */
+  /** The onnxruntime run, including the wait for a free worker and the batch's other images. */
   readonly inferenceMs: number;
 }
 
@@ -41,20 +44,38 @@ export interface Classifier {
   close(): Promise<void>;
 }
 
-/** onnxruntime session settings. */
-export interface SessionOptions {
-  /** Threads for one operator; 0 lets onnxruntime choose (one per core). */
-  readonly intraOpThreads?: number;
+/** How the classifier runs the model; every field has a default. */
+export interface ClassifierOptions extends SessionOptions {
+  /**
+   * Worker threads, each with its own session, that run the forward passes off the event
+   * loop; 0 runs them on the event loop. Default 1.
+   */
+  readonly workers?: number;
+  /**
+   * Most images in one forward pass (requests that arrive while the model is busy are
+   * batched); 1 disables batching; a model with a fixed batch dimension of 1 forces 1. Default 8.
+   */
+  readonly batchMaxSize?: number;
+  /** Longest wait, in milliseconds, for more images when the model is idle. Default 0. */
+  readonly batchMaxWaitMs?: number;
 }
 
+/** Defaults of {@link ClassifierOptions}: those measured best by `make bench` on 2 cores. */
+export const classifierDefaults = Object.freeze({
+  intraOpThreads: 1,
+  workers: 1,
+  batchMaxSize: 8,
+  batchMaxWaitMs: 0,
+} satisfies ClassifierOptions);
+
 /**
- * Loads the ONNX file named by the manifest, verifies its SHA-256, creates the session and checks
+ * Loads the ONNX file named by the manifest, verifies its SHA-256, creates the sessions and checks
  * that the model's input and output match the manifest. Any mismatch throws a ManifestError.
  */
 export async function loadClassifier(
   manifest: Manifest,
   limits: PreprocessLimits,
-  options: SessionOptions = {},
+  options: ClassifierOptions = {},
 ): Promise<Classifier> {
   let bytes: Buffer;
   try {
@@ -68,16 +89,43 @@ export async function loadClassifier(
   if (actual !== manifest.sha256) {
     throw new ManifestError(manifest.file, [`SHA-256 is ${actual}, the manifest pins ${manifest.sha256}`]);
   }
-  const session = await ort.InferenceSession.create(bytes, {
-    graphOptimizationLevel: 'all',
-    intraOpNumThreads: options.intraOpThreads ?? 0,
-  });
-  checkSignature(session, manifest);
+  const settings = { ...classifierDefaults, ...options };
+  let engine;
+  try {
+    engine = await createInferenceEngine(bytes, settings, settings.workers);
+  } catch (err) {
+    throw new ManifestError(manifest.file, [`onnxruntime cannot load the model: ${(err as Error).message}`]);
+  }
+  try {
+    checkSignature(engine, manifest);
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
 
   const { input, output } = manifest;
-  const dims = input.layout === 'NCHW' ? [1, 3, input.height, input.width] : [1, input.height, input.width, 3];
+  const imageDims = input.layout === 'NCHW' ? [3, input.height, input.width] : [input.height, input.width, 3];
+  const imageSize = 3 * input.height * input.width;
+  // A model exported with a fixed batch dimension takes one image per pass.
+  const batchDim = engine.inputMetadata.find((m) => m.name === input.name)?.shape[0];
+  const maxBatchSize = typeof batchDim === 'number' ? 1 : settings.batchMaxSize;
   const preprocess = createPreprocessor(input, limits);
   const postprocess = createPostprocessor(manifest);
+
+  const batcher = new Batcher<Float32Array, Float32Array>(
+    async (images) => {
+      const n = images.length;
+      let data = images[0]!;
+      if (n > 1) {
+        data = new Float32Array(n * imageSize);
+        images.forEach((image, i) => data.set(image, i * imageSize));
+      }
+      const logits = await engine.run({ input: input.name, output: output.name, data, dims: [n, ...imageDims] });
+      const classes = logits.length / n;
+      return images.map((_, i) => logits.subarray(i * classes, (i + 1) * classes));
+    },
+    { maxBatchSize, maxWaitMs: settings.batchMaxWaitMs, slots: engine.slots },
+  );
 
   return {
     name: manifest.name,
@@ -85,19 +133,20 @@ export async function loadClassifier(
     labels: manifest.labels,
     async classify(image) {
       const started = performance.now();
+      // Undecodable images fail here, alone, before they could join a batch.
       const data = await preprocess(image);
       const preprocessed = performance.now();
-      const result = await session.run({ [input.name]: new ort.Tensor('float32', data, dims) });
+      const row = await batcher.submit(data);
       const timings = { preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };
-      return { ...postprocess(result[output.name]!.data as Float32Array), timings };
+      return { ...postprocess(row), timings };
     },
     async close() {
-      await session.release();
+      await engine.close();
     },
   };
 }
 
-function checkSignature(session: ort.InferenceSession, manifest: Manifest): void {
+function checkSignature(session: SessionSignature, manifest: Manifest): void {
   const problems: string[] = [];
   const { input, output } = manifest;
   if (!session.inputNames.includes(input.name)) {

@@ -27,9 +27,13 @@ export type Preprocessor = (image: Uint8Array) => Promise<Float32Array>;
 export function createPreprocessor(input: Manifest['input'], limits: PreprocessLimits): Preprocessor {
   const { width, height, layout, channels, scale, mean, std } = input;
   const plane = width * height;
-  // out = (pixel * scale - mean) / std  ==  pixel * mul + add, per channel (RGB order)
-  const mul = [0, 1, 2].map((c) => scale / std[c]!);
-  const add = [0, 1, 2].map((c) => -mean[c]! / std[c]!);
+  // out = (pixel * scale - mean) / std, per channel (RGB order), tabulated once for the 256
+  // pixel values: a table lookup is about twice as fast as the arithmetic, and exact.
+  const tables = [0, 1, 2].map((c) => {
+    const table = new Float32Array(256);
+    for (let v = 0; v < 256; v++) table[v] = (v * scale - mean[c]!) / std[c]!;
+    return table;
+  });
   // Destination channel of each RGB source channel.
   const order = channels === 'RGB' ? [0, 1, 2] : [2, 1, 0];
   const fit = ({ fill: 'fill', cover: 'cover', contain: 'contain' } as const)[input.resize];
@@ -72,16 +76,23 @@ export function createPreprocessor(input: Manifest['input'], limits: PreprocessL
     }
 
     const out = new Float32Array(plane * 3);
+    const [t0, t1, t2] = tables as [Float32Array, Float32Array, Float32Array];
     if (layout === 'NCHW') {
-      for (let c = 0; c < 3; c++) {
-        const base = order[c]! * plane;
-        const m = mul[c]!;
-        const a = add[c]!;
-        for (let i = 0, j = c; i < plane; i++, j += 3) out[base + i] = pixels[j]! * m + a;
+      // One pass over the interleaved pixels, writing the three planes.
+      const o0 = order[0]! * plane;
+      const o1 = order[1]! * plane;
+      const o2 = order[2]! * plane;
+      for (let i = 0, j = 0; i < plane; i++, j += 3) {
+        out[o0 + i] = t0[pixels[j]!]!;
+        out[o1 + i] = t1[pixels[j + 1]!]!;
+        out[o2 + i] = t2[pixels[j + 2]!]!;
       }
     } else {
-      for (let i = 0; i < plane * 3; i += 3) {
-        for (let c = 0; c < 3; c++) out[i + order[c]!] = pixels[i + c]! * mul[c]! + add[c]!;
+      const [d0, d1, d2] = order as [number, number, number];
+      for (let j = 0; j < plane * 3; j += 3) {
+        out[j + d0] = t0[pixels[j]!]!;
+        out[j + d1] = t1[pixels[j + 1]!]!;
+        out[j + d2] = t2[pixels[j + 2]!]!;
       }
     }
     return out;

@@ -1,0 +1,218 @@
+/**
+ * Where `session.run` happens. onnxruntime-node's `run` is synchronous on the calling thread
+ * (it only defers to `setImmediate`), so in-process inference blocks the event loop for the
+ * whole forward pass. With `workers` ≥ 1 each worker thread owns one session and the event
+ * loop only parses requests, waits for sharp and post-processes.
+ */
+import { Worker } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+
+/** onnxruntime session settings. */
+export interface SessionOptions {
+  /**
+   * Threads for one operator, per session; 0 lets onnxruntime choose (one per core). On a
+   * machine shared with sharp and the HTTP stack, 1 avoids the threads spinning for work.
+   */
+  readonly intraOpThreads?: number;
+  /** Threads across independent operators (`parallel` execution mode only); 0 = onnxruntime's choice. */
+  readonly interOpThreads?: number;
+  readonly executionMode?: 'sequential' | 'parallel';
+  readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Whether idle intra-op threads spin waiting for work (onnxruntime's default: yes). */
+  readonly allowSpinning?: boolean;
+}
+
+/** Name, type and shape of a model input or output, as the session reports it. */
+export interface ValueMetadata {
+  readonly name: string;
+  readonly isTensor: boolean;
+  readonly shape: readonly (number | string)[];
+}
+
+/** What a session reports about its graph. */
+export interface SessionSignature {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ValueMetadata[];
+  readonly outputMetadata: readonly ValueMetadata[];
+}
+
+/** One forward pass: a float32 input tensor in, the named output's data out. */
+export interface InferenceRequest {
+  readonly input: string;
+  readonly output: string;
+  /** Input data; with workers its buffer is transferred (it is unusable afterwards). */
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+/** Runs forward passes on one or more sessions of the same model. */
+export interface InferenceEngine extends SessionSignature {
+  /** Forward passes that can run at the same time (one per session). */
+  readonly slots: number;
+  run(request: InferenceRequest): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+/** Messages between the engine and an inference worker. */
+export type WorkerReply =
+  | ({ readonly type: 'ready' } & SessionSignature)
+  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'result'; readonly id: number; readonly data: Float32Array }
+  | { readonly type: 'error'; readonly id: number; readonly message: string };
+
+/** The request a worker receives. */
+export interface WorkerRequest extends InferenceRequest {
+  readonly id: number;
+}
+
+/** Data a worker starts with. */
+export interface WorkerInit {
+  readonly model: Uint8Array;
+  readonly options: SessionOptions;
+}
+
+/** Translates our settings into onnxruntime's. */
+export function ortSessionOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    executionMode: options.executionMode ?? 'sequential',
+    intraOpNumThreads: options.intraOpThreads ?? 0,
+    interOpNumThreads: options.interOpThreads ?? 0,
+    ...(options.allowSpinning === false
+      ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
+      : {}),
+  };
+}
+
+/** The signature as plain data (it crosses the worker boundary). */
+export function signatureOf(session: ort.InferenceSession): SessionSignature {
+  const plain = (m: ort.InferenceSession.ValueMetadata): ValueMetadata => ({
+    name: m.name,
+    isTensor: m.isTensor,
+    shape: m.isTensor ? [...m.shape] : [],
+  });
+  return {
+    inputNames: [...session.inputNames],
+    outputNames: [...session.outputNames],
+    inputMetadata: session.inputMetadata.map(plain),
+    outputMetadata: session.outputMetadata.map(plain),
+  };
+}
+
+/**
+ * Creates `workers` worker threads, each with its own session, or one session in-process when
+ * `workers` is 0. Rejects when a session cannot be created (a broken model stops start-up).
+ */
+export async function createInferenceEngine(
+  model: Uint8Array,
+  options: SessionOptions,
+  workers: number,
+): Promise<InferenceEngine> {
+  return workers === 0 ? inProcess(model, options) : workerPool(model, options, workers);
+}
+
+async function inProcess(model: Uint8Array, options: SessionOptions): Promise<InferenceEngine> {
+  const session = await ort.InferenceSession.create(model, ortSessionOptions(options));
+  return {
+    ...signatureOf(session),
+    slots: 1,
+    async run({ input, output, data, dims }) {
+      const result = await session.run({ [input]: new ort.Tensor('float32', data, dims) });
+      return result[output]!.data as Float32Array;
+    },
+    async close() {
+      await session.release();
+    },
+  };
+}
+
+// The worker's own file: .ts under tsx (tests, `make run`), .js once compiled.
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`./inference-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+
+function spawnWorker(init: WorkerInit): Worker {
+  if (!fromSource) return new Worker(workerUrl, { workerData: init });
+  // tsx's loader, registered with --import in this thread, does not reach worker threads:
+  // import the TypeScript entry through tsx's API instead (tsx is present whenever .ts runs).
+  const code = `import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(workerUrl.href)}, ${JSON.stringify(import.meta.url)}))`;
+  return new Worker(code, { eval: true, workerData: init });
+}
+
+interface Waiter {
+  readonly resolve: (data: Float32Array) => void;
+  readonly reject: (err: Error) => void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  /** The forward pass in progress, if any: a worker runs one at a time. */
+  waiter: Waiter | undefined;
+}
+
+async function workerPool(model: Uint8Array, options: SessionOptions, size: number): Promise<InferenceEngine> {
+  let nextId = 0;
+  let closing = false;
+  let crashed: Error | undefined;
+
+  const start = (): Promise<{ slot: Slot; signature: SessionSignature }> =>
+    new Promise((resolve, reject) => {
+      const init: WorkerInit = { model, options };
+      const worker = spawnWorker(init);
+      const slot: Slot = { worker, waiter: undefined };
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'ready') {
+          const { type: _type, ...signature } = reply;
+          resolve({ slot, signature });
+        } else if (reply.type === 'failed') {
+          reject(new Error(reply.message));
+        } else {
+          const waiter = slot.waiter;
+          slot.waiter = undefined;
+          if (reply.type === 'result') waiter?.resolve(reply.data);
+          else waiter?.reject(new Error(`inference failed: ${reply.message}`));
+        }
+      });
+      worker.on('error', reject);
+      worker.on('exit', (code) => {
+        const err = new Error(`inference worker exited with code ${code}`);
+        reject(err);
+        if (!closing) {
+          // A crashed worker takes its forward pass with it; later requests fail loudly too.
+          crashed = err;
+          slot.waiter?.reject(err);
+          slot.waiter = undefined;
+        }
+      });
+    });
+
+  const started = await Promise.allSettled(Array.from({ length: size }, start));
+  const failed = started.find((s) => s.status === 'rejected');
+  const ok = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  if (failed) {
+    closing = true;
+    await Promise.all(ok.map(({ slot }) => slot.worker.terminate()));
+    throw failed.reason;
+  }
+  const slots = ok.map((s) => s.slot);
+
+  return {
+    ...ok[0]!.signature,
+    slots: size,
+    run(request) {
+      if (crashed) return Promise.reject(crashed);
+      // The batcher never runs more passes than there are slots, so one is free.
+      const slot = slots.find((s) => s.waiter === undefined);
+      if (!slot) return Promise.reject(new Error('every inference worker is busy'));
+      return new Promise<Float32Array>((resolve, reject) => {
+        slot.waiter = { resolve, reject };
+        const message: WorkerRequest = { id: nextId++, ...request };
+        slot.worker.postMessage(message, [request.data.buffer as ArrayBuffer]);
+      });
+    },
+    async close() {
+      closing = true;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}

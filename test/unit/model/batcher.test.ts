@@ -1,0 +1,122 @@
+import { expect } from 'chai';
+import { Batcher, type Scheduler } from '../../../src/model/batcher.js';
+
+/** A runner whose batches the test finishes by hand, so that nothing depends on the clock. */
+function manualRunner<O>() {
+  const calls: { items: readonly number[]; finish: (values: readonly O[]) => void; fail: (err: Error) => void }[] = [];
+  const run = (items: readonly number[]) =>
+    new Promise<readonly O[]>((resolve, reject) => calls.push({ items, finish: resolve, fail: reject }));
+  return { run, calls };
+}
+
+/** A scheduler whose timers the test fires by hand. */
+function manualScheduler() {
+  const timers: { fire: () => void; delayMs: number; cancelled: boolean }[] = [];
+  const schedule: Scheduler = (callback, delayMs) => {
+    const timer = { fire: callback, delayMs, cancelled: false };
+    timers.push(timer);
+    return () => {
+      timer.cancelled = true;
+    };
+  };
+  return { schedule, timers };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Batcher', () => {
+  it('runs a lone item at once when the model is idle and maxWaitMs is 0', async () => {
+    const { run, calls } = manualRunner<string>();
+    const batcher = new Batcher(run, { maxBatchSize: 8, maxWaitMs: 0 });
+    const result = batcher.submit(1);
+    expect(calls.map((c) => c.items)).to.deep.equal([[1]]);
+    calls[0]!.finish(['one']);
+    expect(await result).to.equal('one');
+  });
+
+  it('batches the items that arrive while the model is busy, up to maxBatchSize', async () => {
+    const { run, calls } = manualRunner<number>();
+    const batcher = new Batcher(run, { maxBatchSize: 3, maxWaitMs: 0 });
+    const results = [1, 2, 3, 4, 5, 6].map((i) => batcher.submit(i));
+    expect(calls.map((c) => c.items)).to.deep.equal([[1]]);
+    expect(batcher.queued).to.equal(5);
+
+    calls[0]!.finish([10]);
+    await settle();
+    expect(calls.map((c) => c.items)).to.deep.equal([[1], [2, 3, 4]]);
+    calls[1]!.finish([20, 30, 40]);
+    await settle();
+    expect(calls.map((c) => c.items)).to.deep.equal([[1], [2, 3, 4], [5, 6]]);
+    calls[2]!.finish([50, 60]);
+    expect(await Promise.all(results)).to.deep.equal([10, 20, 30, 40, 50, 60]);
+  });
+
+  it('gives each caller its own row of the batch', async () => {
+    const { run, calls } = manualRunner<string>();
+    const batcher = new Batcher(run, { maxBatchSize: 4, maxWaitMs: 0 });
+    const first = batcher.submit(0);
+    const [a, b, c] = [7, 8, 9].map((i) => batcher.submit(i));
+    calls[0]!.finish(['zero']);
+    await settle();
+    calls[1]!.finish(['seven', 'eight', 'nine']);
+    expect(await Promise.all([first, c, a, b])).to.deep.equal(['zero', 'nine', 'seven', 'eight']);
+  });
+
+  it('runs as many batches at once as it has slots', async () => {
+    const { run, calls } = manualRunner<number>();
+    const batcher = new Batcher(run, { maxBatchSize: 2, maxWaitMs: 0, slots: 2 });
+    for (const i of [1, 2, 3, 4, 5]) void batcher.submit(i);
+    expect(calls.map((c) => c.items)).to.deep.equal([[1], [2]]);
+    calls[1]!.finish([2]);
+    await settle();
+    expect(calls.map((c) => c.items)).to.deep.equal([[1], [2], [3, 4]]);
+  });
+
+  it('fails only the batch whose run failed, and keeps serving', async () => {
+    const { run, calls } = manualRunner<number>();
+    const batcher = new Batcher(run, { maxBatchSize: 4, maxWaitMs: 0 });
+    const doomed = batcher.submit(1);
+    const later = batcher.submit(2);
+    calls[0]!.fail(new Error('model broke'));
+    const err = await doomed.then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.equal('model broke');
+    await settle();
+    calls[1]!.finish([20]);
+    expect(await later).to.equal(20);
+  });
+
+  it('rejects the batch when the runner returns the wrong number of results', async () => {
+    const { run, calls } = manualRunner<number>();
+    const batcher = new Batcher(run, { maxBatchSize: 4, maxWaitMs: 0 });
+    const result = batcher.submit(1);
+    calls[0]!.finish([1, 2]);
+    const err = await result.then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.match(/2 results for 1 items/);
+  });
+
+  it('waits at most maxWaitMs for company when idle, then runs what it has', async () => {
+    const { run, calls } = manualRunner<number>();
+    const { schedule, timers } = manualScheduler();
+    const batcher = new Batcher(run, { maxBatchSize: 4, maxWaitMs: 5, schedule });
+    void batcher.submit(1);
+    void batcher.submit(2);
+    expect(calls).to.have.length(0);
+    expect(timers.map((t) => t.delayMs)).to.deep.equal([5]);
+    timers[0]!.fire();
+    expect(calls.map((c) => c.items)).to.deep.equal([[1, 2]]);
+  });
+
+  it('does not wait once a batch is full', () => {
+    const { run, calls } = manualRunner<number>();
+    const { schedule, timers } = manualScheduler();
+    const batcher = new Batcher(run, { maxBatchSize: 2, maxWaitMs: 1000, schedule });
+    void batcher.submit(1);
+    void batcher.submit(2);
+    expect(calls.map((c) => c.items)).to.deep.equal([[1, 2]]);
+    expect(timers.every((t) => t.cancelled)).to.equal(true);
+  });
+
+  it('refuses a batch size below 1', () => {
+    expect(() => new Batcher(async (xs) => xs, { maxBatchSize: 0, maxWaitMs: 0 })).to.throw(RangeError);
+  });
+});
