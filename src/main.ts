@@ -53,7 +53,6 @@ async function main(): Promise<void> {
     readiness,
   });
   const server = createServer(app, config, (problem) => {
-    app.metrics.countRejection(problem.code);
     log.info({ status: problem.status, problem: problem.code }, 'connection refused before routing');
   });
 

@@ -5,7 +5,7 @@
  * failure handlers throw the typed errors so that they arrive here too. Unknown errors become a
  * generic 500: logged in full, never shown.
  */
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Context, Middleware } from 'koa';
 import { InternalError, PayloadTooLarge, ProblemError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -47,6 +47,13 @@ export function rawProblemResponse(err: ProblemError): string {
   return `${headers.join('\r\n')}\r\n\r\n${body}`;
 }
 
+/**
+ * Responses whose connection the server already answered and closed (a request timeout in the
+ * middle of the body): the app's own outcome for them ("unexpected end of form") is replaced by
+ * the problem the client actually received, so that the log and the metrics tell the truth.
+ */
+export const answeredByServer = new WeakMap<ServerResponse, ProblemError>();
+
 /** Writes `err` to the response as problem+json. */
 export function renderProblem(ctx: Context, err: ProblemError): void {
   // Read by the request log and the request metrics.
@@ -63,7 +70,7 @@ export function problemMiddleware(log: Logger): Middleware {
     try {
       await next();
     } catch (thrown) {
-      let err = thrown instanceof ProblemError ? thrown : fromHttpError(thrown);
+      let err = answeredByServer.get(ctx.res) ?? (thrown instanceof ProblemError ? thrown : fromHttpError(thrown));
       if (!err) {
         (ctx.state.log as Logger | undefined ?? log).error({ err: thrown }, 'unexpected error');
         err = new InternalError(thrown);

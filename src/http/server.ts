@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import { BadRequest, HeadersTooLarge, RequestTimeout, type ProblemError } from '../errors.js';
 import type { App } from './app.js';
-import { rawProblemResponse } from './problem.js';
+import { answeredByServer, rawProblemResponse } from './problem.js';
 
 /** Connection-level limits, from the configuration. */
 export interface ServerLimits {
@@ -42,7 +42,9 @@ function connectionProblem(err: NodeJS.ErrnoException, limits: ServerLimits): Pr
 /**
  * Creates the server for `app` with `limits`. A client that exceeds a deadline, sends headers
  * over Node's `maxHeaderSize` (16 KiB) or unparsable HTTP gets a problem+json answer (408, 431,
- * 400) and its connection is closed; `onConnectionProblem` hears of it (metrics).
+ * 400) and its connection is closed. Those that never reached the app are counted in the app's
+ * metrics here and passed to `onConnectionProblem` (to log them); the app's request log and
+ * metrics record the others.
  */
 export function createServer(
   app: App,
@@ -60,9 +62,15 @@ export function createServer(
   );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const problem = connectionProblem(err, limits);
-    if (problem) onConnectionProblem(problem);
     // As Node's default handler: answer only when no response has started on this connection.
     const response = (socket as Socket & { _httpMessage?: http.ServerResponse })._httpMessage;
+    // Only the first failure counts: closing the connection makes the parser fail once more.
+    if (problem && response) {
+      if (!answeredByServer.has(response)) answeredByServer.set(response, problem);
+    } else if (problem) {
+      app.metrics.countRejection(problem.code);
+      onConnectionProblem(problem);
+    }
     if (problem && socket.writable && !response?.headersSent) {
       socket.end(rawProblemResponse(problem));
       // A client that stops reading must not keep the socket: destroy it shortly after.

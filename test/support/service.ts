@@ -13,7 +13,7 @@ import type { OpenAPIBackend } from 'openapi-backend';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
 import { createApp, type App, type AppDeps } from '../../src/http/app.js';
 import { createServer, type ServerLimits } from '../../src/http/server.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest, parseManifest } from '../../src/model/manifest.js';
 import { readSpec } from '../../src/spec.js';
@@ -64,6 +64,8 @@ export interface StartOptions {
   readonly server?: Partial<ServerLimits>;
   /** Awaited inside each classification, before the model runs (to hold requests in flight). */
   readonly beforeClassify?: () => Promise<void>;
+  /** The app's logger; default silent (or TEST_LOG_LEVEL). */
+  readonly log?: Logger;
 }
 
 /** Starts the service on 127.0.0.1:0. */
@@ -88,7 +90,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
   };
   const app = await createApp({
     classifier,
-    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     limits: { maxUploadBytes: options.maxUploadBytes ?? 10 * 1024 * 1024 },
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
     ...(options.admission ? { admission: options.admission } : {}),
