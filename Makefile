@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model generate check-generated lint typecheck build test run dev token docs clean
+.PHONY: help install model generate check-generated lint typecheck build test run dev token docs bench bench-memory clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,8 +39,15 @@ build: ## Compile to dist/
 test: check-generated lint typecheck docs ## Everything CI checks: generated types fresh, spec lint, types, tests
 	$(BIN)/mocha
 
-run: ## Run the service (PORT=8080; AUTH_DISABLED=true to serve without tokens)
+# Without an issuer configured, `make run` is `make dev`: the service with a local identity
+# provider, so that a fresh checkout serves real tokens. With OAUTH2_ISSUER (or AUTH_DISABLED)
+# set, the service alone.
+run: ## Serve on :8080 (with the local identity provider unless OAUTH2_ISSUER or AUTH_DISABLED is set)
+ifneq ($(OAUTH2_ISSUER)$(AUTH_DISABLED),)
 	$(BIN)/tsx src/main.ts
+else
+	$(BIN)/tsx scripts/dev.ts
+endif
 
 dev: ## Local identity provider (127.0.0.1:9400) and the API (127.0.0.1:8080) configured against it
 	$(BIN)/tsx scripts/dev.ts
@@ -50,6 +57,12 @@ token: ## Print an access token from the `make dev` identity provider: TOKEN=$$(
 
 docs: ## Static Redoc HTML of the spec in dist/docs/index.html (self-contained: no CDN, fetches nothing)
 	$(BIN)/redocly build-docs openapi/openapi.yaml --inlineBundle --template docs/redoc.hbs -o dist/docs/index.html
+
+bench: build ## Throughput: bare pipeline, service (AUTH_DISABLED=true) and ../shared/bench peer at c=1/4/16/64 (BENCH_ARGS="--duration 15 --rounds 2 ...")
+	node dist/scripts/bench/main.js $(BENCH_ARGS)
+
+bench-memory: build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
+	node dist/scripts/bench/memory.js $(BENCH_ARGS)
 
 clean: ## Remove build output and downloaded weights
 	rm -rf dist resources/models/*.onnx
