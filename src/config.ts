@@ -83,8 +83,9 @@ export const envSchema = {
     MAX_INFLIGHT: {
       type: 'integer',
       minimum: 1,
-      default: 4,
-      description: 'Classifications (decode and inference) running at once',
+      default: 16,
+      description:
+        'Classifications (decode and inference) running at once; at least 2 × BATCH_MAX_SIZE lets a batch form while the previous one runs',
     },
     MAX_QUEUE: {
       type: 'integer',

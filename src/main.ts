@@ -33,7 +33,12 @@ async function main(): Promise<void> {
   log.info({ config: redactConfig(config) }, 'configuration');
 
   const manifest = await loadManifest(config.modelManifestPath);
-  const classifier = await loadClassifier(manifest, { maxImagePixels: config.maxImagePixels });
+  const classifier = await loadClassifier(manifest, { maxImagePixels: config.maxImagePixels }, {
+    workers: config.inferenceWorkers,
+    intraOpThreads: config.intraOpThreads,
+    batchMaxSize: config.batchMaxSize,
+    batchMaxWaitMs: config.batchMaxWaitMs,
+  });
   log.info({ model: manifest.name, sha256: manifest.sha256, labels: manifest.labels }, 'model loaded');
 
   // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.

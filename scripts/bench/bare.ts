@@ -1,0 +1,74 @@
+/**
+ * The bare pipeline, the service's ceiling: decode, resize, normalise, infer and post-process
+ * in-process, with no HTTP, through the same `loadClassifier` and the same settings (read from
+ * the environment by `loadConfig`, as the service reads them), C callers in a closed loop.
+ *
+ * @example AUTH_DISABLED=true node dist/scripts/bench/bare.js -c 16 -d 15 IMAGE_DIR
+ * Prints one JSON line: images/s, latency quantiles, CPU milliseconds per image.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../src/config.js';
+import { loadClassifier } from '../../src/model/classifier.js';
+import { loadManifest } from '../../src/model/manifest.js';
+import { loadImages } from './images.js';
+
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    concurrency: { type: 'string', short: 'c', default: '16' },
+    duration: { type: 'string', short: 'd', default: '15' },
+    warmup: { type: 'string', default: '32' },
+  },
+});
+const concurrency = Number(opt.concurrency);
+const durationMs = Number(opt.duration) * 1000;
+
+const config = loadConfig();
+const images = await loadImages(positionals[0]!);
+const classifier = await loadClassifier(await loadManifest(config.modelManifestPath), config, {
+  workers: config.inferenceWorkers,
+  intraOpThreads: config.intraOpThreads,
+  batchMaxSize: config.batchMaxSize,
+  batchMaxWaitMs: config.batchMaxWaitMs,
+});
+
+let next = 0;
+async function loop(until: () => boolean, record: (ms: number) => void): Promise<void> {
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (!until()) {
+        const started = performance.now();
+        await classifier.classify(images[next++ % images.length]!.bytes);
+        record(performance.now() - started);
+      }
+    }),
+  );
+}
+
+let warm = Number(opt.warmup);
+await loop(() => warm-- <= 0, () => {});
+
+const latencies: number[] = [];
+const cpuBefore = process.cpuUsage();
+const start = performance.now();
+await loop(() => performance.now() - start >= durationMs, (ms) => latencies.push(ms));
+const elapsedS = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpuBefore);
+await classifier.close();
+
+latencies.sort((a, b) => a - b);
+const round = (x: number): number => Math.round(x * 10) / 10;
+const quantile = (q: number): number => round(latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!);
+process.stdout.write(
+  `${JSON.stringify({
+    concurrency,
+    durationS: round(elapsedS),
+    ok: latencies.length,
+    errors: 0,
+    rps: round(latencies.length / elapsedS),
+    p50Ms: quantile(0.5),
+    p90Ms: quantile(0.9),
+    p99Ms: quantile(0.99),
+    cpuMsPerImage: round((cpu.user + cpu.system) / 1000 / latencies.length),
+  })}\n`,
+);

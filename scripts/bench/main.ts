@@ -1,0 +1,258 @@
+/**
+ * `make bench`: in one run, the bare pipeline, the service (compiled, AUTH_DISABLED=true) at
+ * each concurrency over loopback, and the FastAPI peer from ../shared/bench when present, each
+ * point interleaved round by round (bare, then at each concurrency service A, B… then peer) so
+ * that the machine's noise hits them alike. Prints a table and the ratios, writes the raw
+ * figures as JSON and the chart as PNG.
+ *
+ * Options: --duration S (per point, default 15), --rounds N (default 2), --concurrency 1,4,16,64,
+ * --variant NAME:VAR=VALUE,VAR=VALUE (repeatable: service variants to compare, e.g. levers),
+ * --no-peer, --no-bare, --json FILE, --chart FILE.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { rootDir } from '../../src/spec.js';
+import { drawChart } from './chart.js';
+import type { LoadResult } from './load.js';
+import { processFigures, runJson, startServer, type Server } from './processes.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '15' },
+    rounds: { type: 'string', default: '2' },
+    concurrency: { type: 'string', default: '1,4,16,64' },
+    variant: { type: 'string', multiple: true },
+    'no-peer': { type: 'boolean', default: false },
+    'no-bare': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    chart: { type: 'string' },
+  },
+});
+const durationS = Number(opt.duration);
+const rounds = Number(opt.rounds);
+const concurrencies = opt.concurrency.split(',').map(Number);
+const shared = path.resolve(rootDir, '..', 'shared');
+const imageDir = path.join(shared, 'data', 'cats-dogs-others', 'images');
+const peerScript = path.join(shared, 'bench', 'peer-fastapi', 'run.sh');
+const node = process.execPath;
+const scriptDir = path.dirname(new URL(import.meta.url).pathname);
+const stamp = new Date().toISOString().replace(/[:.]/g, '').slice(0, 15);
+const jsonFile = opt.json ?? path.join(rootDir, '.bench', `bench-${stamp}.json`);
+const chartFile = opt.chart ?? path.join(rootDir, '.bench', `bench-${stamp}.png`);
+
+interface Variant {
+  readonly name: string;
+  readonly env: Record<string, string>;
+}
+const variants: Variant[] = (opt.variant ?? ['service:']).map((spec) => {
+  const [name, vars = ''] = spec.split(/:(.*)/s) as [string, string?];
+  const env = Object.fromEntries(vars.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+  return { name, env };
+});
+
+/** One measured point. */
+interface Point extends Omit<LoadResult, 'errorKinds'> {
+  readonly round: number;
+  readonly target: string;
+  readonly errorKinds?: Record<string, number>;
+  readonly rssMiB?: number;
+  readonly peakRssMiB?: number;
+  readonly cpuMsPerRequest?: number;
+}
+const points: Point[] = [];
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const serviceEnv = (extra: Record<string, string>, port: number): NodeJS.ProcessEnv => ({
+  ...process.env,
+  AUTH_DISABLED: 'true',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  LOG_LEVEL: 'warn',
+  ...extra,
+});
+
+async function measure(server: Server, target: string, round: number, concurrency: number): Promise<void> {
+  const before = processFigures(server.pid);
+  const result = await runJson<LoadResult>(node, [
+    path.join(scriptDir, 'load.js'),
+    '--url', `http://127.0.0.1:${server.port}/upload`,
+    '-c', String(concurrency),
+    '-d', String(durationS),
+    '--warmup', String(Math.max(8, concurrency * 2)),
+    imageDir,
+  ]);
+  const after = processFigures(server.pid);
+  const point: Point = {
+    round,
+    target,
+    ...result,
+    rssMiB: Math.round(after.rssMiB),
+    peakRssMiB: Math.round(after.peakRssMiB),
+    // Includes the warm-up requests' share, a small overestimate.
+    cpuMsPerRequest: Math.round(((after.cpuMs - before.cpuMs) / Math.max(1, result.ok)) * 10) / 10,
+  };
+  points.push(point);
+  log(`  ${target.padEnd(14)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req`);
+}
+
+const servers: Server[] = [];
+const stopAll = async (): Promise<void> => {
+  await Promise.all(servers.map((s) => s.stop()));
+};
+process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
+
+const load0 = os.loadavg();
+try {
+  let port = 18480;
+  for (const v of variants) {
+    servers.push(await startServer(v.name, node, [path.join(rootDir, 'dist', 'src', 'main.js')], port, '/health', serviceEnv(v.env, port)));
+    port++;
+  }
+  let peer: Server | undefined;
+  if (opt['no-peer']) {
+    log('peer: skipped (--no-peer)');
+  } else if (!existsSync(peerScript)) {
+    log(`peer: skipped, ${peerScript} is absent`);
+  } else {
+    peer = await startServer('peer', peerScript, [String(port)], port, '/health', process.env);
+    servers.push(peer);
+  }
+
+  for (let round = 1; round <= rounds; round++) {
+    log(`round ${round}/${rounds}`);
+    if (!opt['no-bare']) {
+      const bare = await runJson<LoadResult & { cpuMsPerImage: number }>(
+        node,
+        [path.join(scriptDir, 'bare.js'), '-c', '16', '-d', String(durationS), imageDir],
+        serviceEnv(variants[0]!.env, 0),
+      );
+      points.push({ round, target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage });
+      log(`  ${'bare'.padEnd(14)} c=16  ${String(bare.rps).padStart(6)} img/s  p99 ${bare.p99Ms} ms  CPU ${bare.cpuMsPerImage} ms/img`);
+    }
+    for (const c of concurrencies) {
+      for (const s of servers.filter((x) => x !== peer)) await measure(s, s.name, round, c);
+      if (peer) await measure(peer, 'peer', round, c);
+    }
+  }
+} finally {
+  await stopAll();
+}
+const load1 = os.loadavg();
+
+// Summary: medians over rounds; ratios per round (the two sides measured minutes apart at most).
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+const at = (target: string, c: number | undefined): Point[] =>
+  points.filter((p) => p.target === target && (c === undefined || p.concurrency === c));
+const targets = [...new Set(points.map((p) => p.target))];
+const summary = targets.flatMap((target) =>
+  [...new Set(at(target, undefined).map((p) => p.concurrency))].map((c) => {
+    const ps = at(target, c);
+    return {
+      target,
+      concurrency: c,
+      rps: r2(median(ps.map((p) => p.rps))),
+      p50Ms: r2(median(ps.map((p) => p.p50Ms ?? NaN))),
+      p90Ms: r2(median(ps.map((p) => p.p90Ms ?? NaN))),
+      p99Ms: r2(median(ps.map((p) => p.p99Ms ?? NaN))),
+      errors: ps.reduce((a, p) => a + p.errors, 0),
+      rssMiB: Math.max(...ps.map((p) => p.rssMiB ?? NaN)),
+      cpuMsPerRequest: r2(median(ps.map((p) => p.cpuMsPerRequest ?? NaN))),
+    };
+  }),
+);
+
+function ratio(a: string, b: string, c: number, bc: number, field: 'rps' | 'p99Ms'): { median: number; min: number; max: number } | undefined {
+  const perRound = Array.from({ length: rounds }, (_, i) => {
+    const x = at(a, c).find((p) => p.round === i + 1)?.[field];
+    const y = at(b, bc).find((p) => p.round === i + 1)?.[field];
+    return x && y ? x / y : undefined;
+  }).filter((x): x is number => x !== undefined);
+  return perRound.length ? { median: r2(median(perRound)), min: r2(Math.min(...perRound)), max: r2(Math.max(...perRound)) } : undefined;
+}
+const service = variants[0]!.name;
+const ratios = {
+  serviceOverBareRpsC16: ratio(service, 'bare', 16, 16, 'rps'),
+  serviceOverPeerRpsC4: ratio(service, 'peer', 4, 4, 'rps'),
+  serviceOverPeerRpsC16: ratio(service, 'peer', 16, 16, 'rps'),
+  serviceOverPeerP99C16: ratio(service, 'peer', 16, 16, 'p99Ms'),
+};
+const targetsMet = {
+  'service/bare rps c=16 >= 0.90': ratios.serviceOverBareRpsC16 && ratios.serviceOverBareRpsC16.median >= 0.9,
+  'service/peer rps c=4 >= 4': ratios.serviceOverPeerRpsC4 && ratios.serviceOverPeerRpsC4.median >= 4,
+  'service/peer rps c=16 >= 4': ratios.serviceOverPeerRpsC16 && ratios.serviceOverPeerRpsC16.median >= 4,
+  'service/peer p99 c=16 <= 0.25': ratios.serviceOverPeerP99C16 && ratios.serviceOverPeerP99C16.median <= 0.25,
+  'no errors up to c=64': summary.filter((s) => s.target !== 'peer').every((s) => s.errors === 0),
+};
+
+const cpus = os.cpus();
+const machine = {
+  cpus: cpus.length,
+  cpuModel: cpus[0]?.model,
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  kernel: os.release(),
+  node: process.version,
+  loadAverage1mStartEnd: [r2(load0[0]!), r2(load1[0]!)],
+};
+const report = {
+  date: new Date().toISOString(),
+  machine,
+  settings: { durationS, rounds, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: imageDir },
+  summary,
+  ratios,
+  targetsMet,
+  points,
+};
+mkdirSync(path.dirname(jsonFile), { recursive: true });
+writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+
+// The table.
+const cell = (x: unknown, w: number): string => String(x ?? '–').padStart(w);
+const lines = [
+  `| target | c | req/s | p50 ms | p90 ms | p99 ms | errors | server RSS MiB | CPU ms/req |`,
+  `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+  ...summary.map(
+    (s) =>
+      `| ${s.target} | ${s.concurrency} | ${cell(s.rps, 6)} | ${cell(s.p50Ms, 6)} | ${cell(s.p90Ms, 6)} | ${cell(s.p99Ms, 6)} | ${cell(s.errors, 3)} | ${cell(Number.isFinite(s.rssMiB) ? s.rssMiB : '–', 4)} | ${cell(s.cpuMsPerRequest, 5)} |`,
+  ),
+];
+const fmt = (r: { median: number; min: number; max: number } | undefined): string =>
+  r ? `${r.median} (rounds: ${r.min}–${r.max})` : 'n/a';
+process.stdout.write(
+  [
+    `\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${machine.loadAverage1mStartEnd.join(' → ')}; ${rounds} rounds of ${durationS} s per point; medians; AUTH_DISABLED=true\n`,
+    ...lines,
+    '',
+    `service ÷ bare, req/s at c=16:    ${fmt(ratios.serviceOverBareRpsC16)}   (target ≥ 0.90)`,
+    `service ÷ peer, req/s at c=4:     ${fmt(ratios.serviceOverPeerRpsC4)}   (target ≥ 4)`,
+    `service ÷ peer, req/s at c=16:    ${fmt(ratios.serviceOverPeerRpsC16)}   (target ≥ 4)`,
+    `service ÷ peer, p99 at c=16:      ${fmt(ratios.serviceOverPeerP99C16)}   (target ≤ 0.25)`,
+    ...Object.entries(targetsMet).map(([k, v]) => `  ${v ? 'met    ' : v === false ? 'NOT met' : 'n/a    '}  ${k}`),
+    `raw figures: ${jsonFile}`,
+    '',
+  ].join('\n'),
+);
+
+const colours = ['#1f77b4', '#2ca02c', '#9467bd', '#8c564b'];
+const bareRps = summary.find((s) => s.target === 'bare')?.rps;
+await drawChart(
+  chartFile,
+  `${machine.cpus}-core ${machine.cpuModel ?? 'CPU'}, ${new Date().toISOString().slice(0, 10)}, medians of ${rounds} rounds`,
+  targets
+    .filter((t) => t !== 'bare')
+    .map((t, i) => ({
+      name: t === 'peer' ? 'FastAPI peer' : `TS service${variants.length > 1 ? ` (${t})` : ''}`,
+      colour: t === 'peer' ? '#d62728' : colours[i % colours.length]!,
+      points: summary.filter((s) => s.target === t).map((s) => ({ concurrency: s.concurrency, rps: s.rps, p99Ms: s.p99Ms })),
+    })),
+  bareRps ? { label: `bare pipeline ${bareRps} img/s`, value: bareRps } : undefined,
+);
+process.stdout.write(`chart: ${chartFile}\n`);

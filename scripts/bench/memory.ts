@@ -1,0 +1,78 @@
+/**
+ * `make bench-memory`: resident memory stays flat. Starts the compiled service
+ * (AUTH_DISABLED=true), warms it up, records its RSS, sends 20,000 uploads at concurrency 16,
+ * records the RSS again, and fails when it grew by more than 32 MiB.
+ *
+ * Options: --requests N (default 20000), --concurrency C (16), --warmup N (1000), --limit-mib M (32).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { rootDir } from '../../src/spec.js';
+import type { LoadResult } from './load.js';
+import { processFigures, runJson, startServer } from './processes.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '20000' },
+    concurrency: { type: 'string', default: '16' },
+    warmup: { type: 'string', default: '1000' },
+    'limit-mib': { type: 'string', default: '32' },
+    json: { type: 'string' },
+  },
+});
+const imageDir = path.resolve(rootDir, '..', 'shared', 'data', 'cats-dogs-others', 'images');
+const scriptDir = path.dirname(new URL(import.meta.url).pathname);
+const port = 18470;
+const load = (requests: string) =>
+  runJson<LoadResult>(process.execPath, [
+    path.join(scriptDir, 'load.js'),
+    '--url', `http://127.0.0.1:${port}/upload`,
+    '-c', opt.concurrency,
+    '-n', requests,
+    imageDir,
+  ]);
+
+const server = await startServer('service', process.execPath, [path.join(rootDir, 'dist', 'src', 'main.js')], port, '/health', {
+  ...process.env,
+  AUTH_DISABLED: 'true',
+  HOST: '127.0.0.1',
+  PORT: String(port),
+  LOG_LEVEL: 'warn',
+});
+try {
+  const warm = await load(opt.warmup);
+  const before = processFigures(server.pid);
+  const samples: number[] = [];
+  const timer = setInterval(() => samples.push(Math.round(processFigures(server.pid).rssMiB)), 5000);
+  const run = await load(opt.requests);
+  clearInterval(timer);
+  const after = processFigures(server.pid);
+  const growthMiB = Math.round((after.rssMiB - before.rssMiB) * 10) / 10;
+  const ok = growthMiB <= Number(opt['limit-mib']) && run.errors === 0 && warm.errors === 0;
+  const report = {
+    date: new Date().toISOString(),
+    requests: run.ok + run.errors,
+    concurrency: Number(opt.concurrency),
+    warmupRequests: Number(opt.warmup),
+    rssBeforeMiB: Math.round(before.rssMiB * 10) / 10,
+    rssAfterMiB: Math.round(after.rssMiB * 10) / 10,
+    peakRssMiB: Math.round(after.peakRssMiB * 10) / 10,
+    growthMiB,
+    limitMiB: Number(opt['limit-mib']),
+    rssSamplesMiB: samples,
+    load: run,
+    ok,
+  };
+  const file = opt.json ?? path.join(rootDir, '.bench', `memory-${report.date.replace(/[:.]/g, '').slice(0, 15)}.json`);
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(
+    `RSS after ${opt.warmup} warm-up requests ${report.rssBeforeMiB} MiB; after ${report.requests} more at c=${opt.concurrency} ` +
+      `${report.rssAfterMiB} MiB (peak ${report.peakRssMiB}); growth ${growthMiB} MiB, limit ${opt['limit-mib']} MiB; ` +
+      `${run.errors} errors, ${run.rps} req/s -> ${ok ? 'flat' : 'NOT flat'}\nraw figures: ${file}\n`,
+  );
+  process.exitCode = ok ? 0 : 1;
+} finally {
+  await server.stop();
+}

@@ -1,0 +1,97 @@
+/** Child processes of the benchmark: servers started and stopped by PID, JSON-line tools, /proc figures. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** A server started by the benchmark. */
+export interface Server {
+  readonly name: string;
+  readonly pid: number;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Resident memory and CPU time of a process, from /proc (Linux). */
+export interface ProcessFigures {
+  readonly rssMiB: number;
+  readonly peakRssMiB: number;
+  /** User + system CPU time since the process started, in milliseconds. */
+  readonly cpuMs: number;
+}
+
+const CLOCK_TICKS_PER_S = 100;
+
+/** Reads `pid`'s figures; for a multi-threaded process they cover every thread. */
+export function processFigures(pid: number): ProcessFigures {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the parenthesised name.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024, cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_S };
+}
+
+async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${url}: the server exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts `command` (which must become the server process itself, e.g. via exec), waits until
+ * `readyPath` answers 200, and returns a handle that stops it by PID.
+ */
+export async function startServer(
+  name: string,
+  command: string,
+  args: readonly string[],
+  port: number,
+  readyPath: string,
+  env: NodeJS.ProcessEnv,
+  cwd?: string,
+): Promise<Server> {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}${readyPath}`, child, 120_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    name,
+    pid: child.pid!,
+    port,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Runs a tool that prints one JSON line on stdout; rejects if it fails or prints none. */
+export function runJson<T>(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').at(-1);
+      if (code !== 0 || !line) return reject(new Error(`${command} ${args.join(' ')} exited with ${code}`));
+      resolve(JSON.parse(line) as T);
+    });
+  });
+}
