@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import { ConfigError, envSchema, loadConfig } from '../../src/config.js';
+import { rootDir } from '../../src/spec.js';
+
+const base = { AUTH_DISABLED: 'true' };
+
+describe('config', () => {
+  it('applies the documented defaults (PORT 8080 as in the course, 10 MiB uploads)', () => {
+    const c = loadConfig(base);
+    expect(c.port).to.equal(8080);
+    expect(c.host).to.equal('0.0.0.0');
+    expect(c.maxUploadBytes).to.equal(10 * 1024 * 1024);
+    expect(c.modelManifestPath).to.equal('resources/models/default.json');
+  });
+
+  it('parses numbers from the environment and treats empty strings as unset', () => {
+    const c = loadConfig({ ...base, PORT: '9000', MAX_UPLOAD_BYTES: '', LOG_LEVEL: 'debug' });
+    expect(c.port).to.equal(9000);
+    expect(c.maxUploadBytes).to.equal(10 * 1024 * 1024);
+    expect(c.logLevel).to.equal('debug');
+  });
+
+  it('reports every invalid variable at once', () => {
+    let err: unknown;
+    try {
+      loadConfig({ ...base, PORT: '70000', MAX_IMAGE_PIXELS: 'many', LOG_LEVEL: 'chatty' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).to.be.instanceOf(ConfigError);
+    const problems = (err as ConfigError).problems.join('\n');
+    expect(problems).to.contain('PORT').and.contain('MAX_IMAGE_PIXELS').and.contain('LOG_LEVEL');
+  });
+
+  it('returns a frozen object', () => {
+    expect(Object.isFrozen(loadConfig(base))).to.equal(true);
+  });
+
+  it('every variable is in the README configuration table', () => {
+    const readme = readFileSync(path.join(rootDir, 'README.md'), 'utf8');
+    for (const name of Object.keys(envSchema.properties)) {
+      expect(readme, name).to.match(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
+    }
+  });
+});
