@@ -1,0 +1,157 @@
+/**
+ * Graceful shutdown of the real process (`src/main.ts`) under load: on SIGTERM it stops
+ * accepting connections, every request it had accepted gets a complete answer, and it exits 0.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { rm } from 'node:fs/promises';
+import { expect } from 'chai';
+import sharp from 'sharp';
+import { uploadRequest } from '../fixtures/hostile/index.js';
+import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';
+import { rootDir } from '../../src/spec.js';
+import { writeFixtureModel } from '../support/service.js';
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly exited: Promise<number | null>;
+  readonly output: () => string;
+}
+
+/**
+ * Spawns the service on a free port and resolves once it logged `ready`.
+ *
+ * `node --import tsx`, not the `tsx` command: the command runs the program in a child process
+ * and relays SIGTERM to it, but sends SIGKILL when the child has not acknowledged the signal
+ * within 30 ms — which a child busy classifying does not. Under load that kills the drain.
+ */
+async function spawnService(env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: rootDir,
+    env: { ...process.env, AUTH_DISABLED: 'true', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready within 60 s:\n${out}`)), 60_000);
+    const poll = setInterval(() => {
+      const listening = /"port":(\d+),"msg":"listening"/.exec(out);
+      if (listening && out.includes('"msg":"ready"')) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve(Number(listening[1]));
+      }
+    }, 50);
+    void exited.then((code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready:\n${out}`));
+    });
+  });
+  return { child, url: `http://127.0.0.1:${port}`, exited, output: () => out };
+}
+
+/** Outcome of one request on a connection of its own. */
+type Outcome =
+  /** The whole answer arrived (`complete`: as long as its Content-Length says). */
+  | { readonly kind: 'answered'; readonly status: number; readonly complete: boolean }
+  /** The connection was refused: the server was no longer accepting. */
+  | { readonly kind: 'refused' }
+  /** Connected, then closed without a complete answer; `bytes` of an answer had arrived. */
+  | { readonly kind: 'cut'; readonly bytes: number };
+
+/** Sends `bytes` (a whole request with `Connection: close`) and reports what happened. */
+function send(url: string, bytes: Buffer): Promise<Outcome> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let connected = false;
+    let received = Buffer.alloc(0);
+    socket.on('connect', () => {
+      connected = true;
+      socket.write(bytes);
+    });
+    socket.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      if (!connected) return resolve({ kind: 'refused' });
+      const end = received.indexOf('\r\n\r\n');
+      if (end < 0) return resolve({ kind: 'cut', bytes: received.length });
+      const head = received.subarray(0, end).toString('latin1');
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? NaN);
+      resolve({ kind: 'answered', status: Number(head.split(' ')[1]), complete: received.length - end - 4 === length });
+    });
+  });
+}
+
+/** The value of an unlabelled metric sample. */
+async function gauge(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return Number(line?.split(' ')[1] ?? NaN);
+}
+
+describe('graceful shutdown of the process', function () {
+  this.timeout(120_000);
+  let model: { manifestPath: string; dir: string };
+  let upload: Buffer;
+  before(async () => {
+    model = await writeFixtureModel({ bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest });
+    // Large enough that decoding takes a while, so that requests queue up behind MAX_INFLIGHT=1.
+    const noise = await sharp({ create: { width: 2400, height: 2400, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 60 } } })
+      .jpeg({ quality: 90 })
+      .toBuffer();
+    upload = uploadRequest(noise, 'noise.jpg', 'image/jpeg');
+  });
+  after(() => rm(model.dir, { recursive: true, force: true }));
+
+  it('on SIGTERM answers every accepted request in full, refuses new connections, and exits 0', async () => {
+    const svc = await spawnService({ MODEL_MANIFEST: model.manifestPath, MAX_INFLIGHT: '1', MAX_QUEUE: '64', SHUTDOWN_GRACE_MS: '30000' });
+    const accepted = Array.from({ length: 16 }, () => send(svc.url, upload));
+    // Wait until classifications are running and queued: the process is busy.
+    for (let i = 0; i < 200 && (await gauge(svc.url, 'catdog_classifications_queued')) < 4; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    expect(await gauge(svc.url, 'catdog_classifications_inflight')).to.equal(1);
+    svc.child.kill('SIGTERM');
+    // Requests that arrive during the drain: refused at connect, or answered in full.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const late = await Promise.all(Array.from({ length: 8 }, () => send(svc.url, upload)));
+
+    const outcomes = await Promise.all(accepted);
+    const code = await svc.exited;
+    expect(outcomes, svc.output()).to.deep.equal(outcomes.map(() => ({ kind: 'answered', status: 200, complete: true })));
+    for (const outcome of late) {
+      // A connection still in the listen backlog when the listener closes is reset before any
+      // byte of an answer: never accepted. A partial answer would be a broken promise.
+      if (outcome.kind === 'cut') expect(outcome.bytes, 'no partial answer').to.equal(0);
+      if (outcome.kind === 'answered') expect(outcome.complete).to.equal(true);
+    }
+    expect(late.filter((o) => o.kind === 'refused').length, 'new connections refused').to.be.above(0);
+    expect(code, svc.output()).to.equal(0);
+    const log = svc.output();
+    expect(log).to.contain('"msg":"draining"');
+    expect(log).to.match(/"clean":true,"msg":"stopped"/);
+  });
+
+  it('cuts the connections still open when SHUTDOWN_GRACE_MS is over, and exits 1', async () => {
+    const svc = await spawnService({ MODEL_MANIFEST: model.manifestPath, SHUTDOWN_GRACE_MS: '500' });
+    // A client that sends half a request and then nothing: it will not finish within the grace.
+    const stalled = net.connect(Number(new URL(svc.url).port), '127.0.0.1');
+    await new Promise((resolve) => stalled.once('connect', resolve));
+    stalled.write(upload.subarray(0, 1000));
+    stalled.on('error', () => {});
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = performance.now();
+    svc.child.kill('SIGTERM');
+    const code = await svc.exited;
+    expect(code).to.equal(1);
+    expect(performance.now() - started).to.be.within(400, 10_000);
+    expect(svc.output()).to.contain('grace period over');
+    stalled.destroy();
+  });
+});
