@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model generate check-generated lint typecheck build test run dev token docs bench bench-memory clean
+.PHONY: help install model generate check-generated lint typecheck build test run dev token docs bench bench-memory soak clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ bench: build ## Throughput: bare pipeline, service (AUTH_DISABLED=true) and ../s
 
 bench-memory: build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
 	node dist/scripts/bench/memory.js $(BENCH_ARGS)
+
+soak: ## Soak: 20,000 uploads at concurrency 32 on loopback, valid and invalid, against a fresh service (SOAK_ARGS="--url ... --requests ...")
+	node --import tsx scripts/soak.ts $(SOAK_ARGS)
 
 clean: ## Remove build output and downloaded weights
 	rm -rf dist resources/models/*.onnx
