@@ -82,7 +82,11 @@ export interface paths {
          *     operation and status with their latency, image preprocessing and inference latency,
          *     classifications in flight and queued, requests refused by reason, the model served
          *     (`catdog_model_info`), readiness, and the process's own metrics (CPU, memory, event loop,
-         *     garbage collection). Public unless `METRICS_PUBLIC=false`.
+         *     garbage collection).
+         *
+         *     Public by default (the empty security requirement). With `METRICS_PUBLIC=false` the
+         *     service drops that alternative: a token with the scope `get::metrics` is then required,
+         *     and a missing or invalid one is answered 401 / 403 as on `POST /upload`.
          *
          *     ```sh
          *     curl -s http://localhost:8080/metrics | grep ^catdog_
@@ -364,8 +368,39 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description `METRICS_PUBLIC=false` and no valid access token (see `POST /upload`). */
+            401: {
+                headers: {
+                    /** @description The Bearer challenge (RFC 6750 §3). */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `METRICS_PUBLIC=false` and the token lacks the scope `get::metrics`. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             405: components["responses"]["MethodNotAllowed"];
             500: components["responses"]["InternalError"];
+            /** @description `METRICS_PUBLIC=false` and the token issuer cannot be reached to verify the token. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     classifyImage: {

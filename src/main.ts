@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       retryAfterSeconds: config.overloadRetryAfterSeconds,
     },
     readiness,
+    metricsPublic: config.metricsPublic,
   });
   const server = createServer(app, config, (problem) => {
     log.info({ status: problem.status, problem: problem.code }, 'connection refused before routing');

@@ -8,7 +8,7 @@ import { createHandlers } from '../handlers/index.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
-import { readSpec } from '../spec.js';
+import { readSpec, withoutAnonymousAccess } from '../spec.js';
 import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from './admission.js';
 import { createApi, type SecurityHandler } from './api.js';
 import { docsMiddleware } from './docs.js';
@@ -28,6 +28,8 @@ export interface AppDeps {
   readonly admission?: AdmissionOptions;
   /** Moved forward by `main.ts` (warm-up, draining); default: ready at once. */
   readonly readiness?: Readiness;
+  /** `false`: `GET /metrics` requires a token (METRICS_PUBLIC); default `true`. */
+  readonly metricsPublic?: boolean;
 }
 
 /** The app and the initialised openapi-backend (tests use it to validate responses). */
@@ -50,7 +52,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ready: () => readiness.state === 'ready',
   });
   const { middleware, api } = await createApi({
-    definition: readSpec(),
+    definition: deps.metricsPublic === false ? withoutAnonymousAccess(readSpec(), 'getMetrics') : readSpec(),
     handlers: createHandlers({ classifier: deps.classifier, admission, readiness, metrics }),
     limits: deps.limits,
     ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),

@@ -60,6 +60,7 @@ export interface StartOptions {
   readonly securityHandlers?: AppDeps['securityHandlers'];
   readonly admission?: AppDeps['admission'];
   readonly readiness?: AppDeps['readiness'];
+  readonly metricsPublic?: boolean;
   /** Connection-level limits; default the configuration's defaults. */
   readonly server?: Partial<ServerLimits>;
   /** Awaited inside each classification, before the model runs (to hold requests in flight). */
@@ -95,6 +96,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
+    ...(options.metricsPublic === undefined ? {} : { metricsPublic: options.metricsPublic }),
   });
   const server: Server = createServer(app, {
     requestTimeoutMs: 30_000,
