@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model generate check-generated lint typecheck build test run dev token docs bench bench-memory soak clean
+.PHONY: help install model generate check-generated lint typecheck build test run dev token docs prod-smoke bench bench-memory soak clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,8 +36,12 @@ typecheck: ## Type-check src, scripts and tests
 build: ## Compile to dist/
 	$(BIN)/tsc -p tsconfig.build.json
 
-test: check-generated lint typecheck docs ## Everything CI checks: generated types fresh, spec lint, types, tests
+test: check-generated lint typecheck docs ## Everything CI checks: generated types fresh, spec lint, types, tests, production start-up
 	$(BIN)/mocha
+	$(MAKE) prod-smoke
+
+prod-smoke: build ## The Dockerfile's start-up without Docker: npm ci --omit=dev in a clean folder, dist/, cat.png → Cat, SIGTERM
+	$(BIN)/tsx scripts/prod-smoke.ts
 
 # Without an issuer configured, `make run` is `make dev`: the service with a local identity
 # provider, so that a fresh checkout serves real tokens. With OAUTH2_ISSUER (or AUTH_DISABLED)

@@ -1,0 +1,49 @@
+# syntax=docker/dockerfile:1
+# The service's production image. `make prod-smoke` performs the same start-up without Docker
+# (clean folder, npm ci --omit=dev, dist/, spec, model files, node dist/src/main.js).
+#
+#   docker build -t cat-dog-other .                                  # model from the ONNX Model Zoo
+#   docker build --build-arg MODEL_SOURCE=https://host/model.onnx .   # or another copy (SHA-256 pinned)
+#   docker build --build-arg MODEL_SOURCE= .                          # no model: mount it at run time
+#   docker run -p 8080:8080 -e OAUTH2_ISSUER=… -e OAUTH2_AUDIENCE=… cat-dog-other
+#   docker run … -v "$PWD/resources/models:/app/resources/models:ro" cat-dog-other
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# --- build: all dependencies, compile to dist/, obtain and verify the model -------------------
+FROM ${NODE_IMAGE} AS build
+RUN apt-get update && apt-get install -y --no-install-recommends make ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci
+COPY Makefile tsconfig.json tsconfig.build.json redocly.yaml ./
+COPY openapi openapi
+COPY generated generated
+COPY types types
+COPY scripts scripts
+COPY src src
+COPY resources resources
+RUN make build
+# A URL or a path inside the build context; empty: the model is mounted at run time.
+ARG MODEL_SOURCE=https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx
+RUN if [ -n "$MODEL_SOURCE" ]; then make model MODEL_SOURCE="$MODEL_SOURCE"; fi
+
+# --- runtime: production dependencies only, non-root ----------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY openapi openapi
+COPY --from=build /app/dist dist
+COPY --from=build /app/resources/models resources/models
+# The files stay root-owned and read-only to the service.
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# main.ts drains on SIGTERM (readiness 503, in-flight requests finish) within SHUTDOWN_GRACE_MS
+# (10 s by default): give `docker stop` more than that, e.g. `docker stop -t 15`.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/src/main.js"]

@@ -1,0 +1,171 @@
+/**
+ * `make prod-smoke`: the Dockerfile's production start-up, without Docker.
+ *
+ * Like the image's runtime stage: a clean folder with `package.json`, the lock file and
+ * `.npmrc`; `npm ci --omit=dev`; the built `dist/` (`make build`), the spec and the model files of
+ * `resources/models/`; then `node dist/src/main.js` with OAuth2 settings pointing at a local
+ * identity provider (the one `make dev` uses). Checks, in order: `/health` answers
+ * `{"status":"OK"}`; the built `predict` command, run from that folder with a real token,
+ * classifies `../shared/data/cat.png` as Cat; an upload without a token is answered 401; the
+ * process stops with status 0 on SIGTERM (the image's STOPSIGNAL). Prints the resident memory of
+ * the service (the figures behind deploy/'s resource requests).
+ *
+ * Environment: `CAT_IMAGE` (default `../shared/data/cat.png`), `KEEP=1` keeps the folder.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startIdentityProvider } from '../test/fixtures/identity-provider.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const catImage = path.resolve(root, process.env.CAT_IMAGE ?? '../shared/data/cat.png');
+const step = (text: string): void => void process.stdout.write(`prod-smoke: ${text}\n`);
+
+function run(command: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHealth(url: string, service: ChildProcess, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (service.exitCode !== null) throw new Error(`the service exited with status ${service.exitCode} during start-up`);
+    try {
+      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return await res.text();
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no answer from ${url}/health within ${timeoutMs} ms`);
+}
+
+/** Resident memory now and at its peak, in MiB (Linux `/proc`). */
+async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return { rss: Math.round(kib('VmRSS') / 1024), peak: Math.round(kib('VmHWM') / 1024) };
+}
+
+function check(ok: boolean, what: string): void {
+  if (!ok) throw new Error(what);
+  step(`ok: ${what}`);
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'cdo-prod-'));
+  let service: ChildProcess | undefined;
+  const idp = await startIdentityProvider();
+  let log = '';
+  try {
+    step(`packaging into ${dir}`);
+    for (const file of ['package.json', 'package-lock.json', '.npmrc']) await cp(path.join(root, file), path.join(dir, file));
+    const ci = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir);
+    if (ci.code !== 0) throw new Error(`npm ci --omit=dev failed:\n${ci.stderr}`);
+    step(`npm ci --omit=dev done (${Math.round((Date.now() - started) / 1000)} s)`);
+    await cp(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
+    await cp(path.join(root, 'openapi'), path.join(dir, 'openapi'), { recursive: true });
+    await mkdir(path.join(dir, 'resources'), { recursive: true });
+    await cp(path.join(root, 'resources', 'models'), path.join(dir, 'resources', 'models'), { recursive: true });
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    service = spawn(process.execPath, ['dist/src/main.js'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        OAUTH2_ISSUER: idp.issuer,
+        OAUTH2_AUDIENCE: idp.audience,
+      },
+    });
+    service.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    service.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    const t0 = Date.now();
+    const health = await waitForHealth(url, service, 60_000);
+    check(health === '{"status":"OK"}', `GET /health answered ${health} after ${Date.now() - t0} ms`);
+
+    const token = await idp.token();
+    const predictCat = () =>
+      run(process.execPath, ['dist/src/client/cli.js', catImage, '--url', url, '--token', token, '--json'], dir);
+    let predict = await predictCat();
+    // On a starved machine the first key-set fetch can outlast OAUTH2_HTTP_TIMEOUT_MS: the service
+    // then answers 503 with Retry-After, and a client retries, once.
+    if (/"status":503/.test(predict.stdout)) {
+      step(`503 on the first upload (${predict.stdout.trim()}); retrying once`);
+      await new Promise((r) => setTimeout(r, 2_000));
+      predict = await predictCat();
+    }
+    const answer = JSON.parse(predict.stdout || '{}') as { prediction?: string };
+    check(
+      predict.code === 0 && answer.prediction === 'Cat',
+      `predict ${path.basename(catImage)} with a token: ${predict.stdout.trim()}${predict.stderr}`,
+    );
+
+    const form = new FormData();
+    form.append('file', new Blob([await readFile(catImage)]), 'cat.png');
+    const anonymous = await fetch(`${url}/upload`, { method: 'POST', body: form });
+    const problem = (await anonymous.json()) as { code?: string };
+    check(anonymous.status === 401, `POST /upload without a token answered ${anonymous.status} ${problem.code}`);
+
+    // A bounded burst (8 at a time, 32 in all) so that the peak memory includes the busy state.
+    const burst = await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        const statuses: number[] = [];
+        for (let i = 0; i < 4; i++) {
+          const body = new FormData();
+          body.append('file', new Blob([await readFile(catImage)]), 'cat.png');
+          const res = await fetch(`${url}/upload`, { method: 'POST', body, headers: { authorization: `Bearer ${token}` } });
+          await res.arrayBuffer();
+          statuses.push(res.status);
+        }
+        return statuses;
+      }),
+    );
+    const answered = burst.flat();
+    check(answered.every((s) => s === 200 || s === 503), `a burst of ${answered.length} uploads, 8 at a time: ${answered.filter((s) => s === 200).length} classified, ${answered.filter((s) => s === 503).length} answered 503 overloaded`);
+    const memory = await memoryMiB(service.pid!);
+    step(`memory of the service: RSS ${memory.rss} MiB now, peak ${memory.peak} MiB`);
+
+    const exited = new Promise<number | null>((resolve) => service!.once('exit', (code) => resolve(code)));
+    const stopAt = Date.now();
+    service.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
+    check(code === 0, `SIGTERM: exited with status ${code} after ${Date.now() - stopAt} ms`);
+    step(`passed in ${Math.round((Date.now() - started) / 1000)} s`);
+  } catch (err) {
+    process.stderr.write(`prod-smoke: FAILED: ${(err as Error).message}\n--- service output ---\n${log}\n`);
+    process.exitCode = 1;
+  } finally {
+    if (service && service.exitCode === null) service.kill('SIGKILL');
+    await idp.close();
+    if (process.env.KEEP) step(`kept ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
