@@ -1,0 +1,114 @@
+/**
+ * `make train`: trains the Cat/Dog/Other head on labelled photos and writes its weights.
+ *
+ *   tsx scripts/train.ts --data ../shared/data/cats-dogs-others
+ *   tsx scripts/train.ts --images DIR --labels export.json [--resize cover|fill] [--no-flip]
+ *        [--folds 5] [--seed 7] [--backbone resources/models/mobilenetv2-12-int8.onnx]
+ *        [--out resources/models/head.json]
+ *
+ * Labels: `labels.json` (`[{"file","label"}]`) or the course's export
+ * (`{"annotations":[{"fileName","annotation":{"label"}}]}`); labels cat/dog/other, any case.
+ * Features come from the backbone (the exact float32 form of the int8 model, cut at its global
+ * average pool) on images preprocessed exactly as the service does. The L2 penalty is chosen by
+ * stratified k-fold CV; nested CV gives the accuracy to expect on unseen photos. Deterministic:
+ * same images, same options → same head file. Then `scripts/build-model.ts` composes the model.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeModel, encodeModel } from '../src/model/onnx/codec.js';
+import { MOBILENETV2_INPUT, buildFeatureExtractor } from '../src/training/backbone.js';
+import { nestedCrossValidate, selectL2 } from '../src/training/cross-validate.js';
+import { extractFeatures } from '../src/training/features.js';
+import { trainHead } from '../src/training/head.js';
+import { toHeadFile, writeHeadFile } from '../src/training/head-file.js';
+import { readLabels } from '../src/training/labels.js';
+import { formatConfusion } from '../src/training/report.js';
+
+const LABELS = ['Cat', 'Dog', 'Other'] as const;
+const L2_GRID = [1e-3, 1e-2, 0.1, 0.3, 1, 3, 10];
+
+const { values: args } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    images: { type: 'string' },
+    labels: { type: 'string' },
+    backbone: { type: 'string', default: 'resources/models/mobilenetv2-12-int8.onnx' },
+    out: { type: 'string', default: 'resources/models/head.json' },
+    resize: { type: 'string', default: 'cover' },
+    'no-flip': { type: 'boolean', default: false },
+    folds: { type: 'string', default: '5' },
+    seed: { type: 'string', default: '7' },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`train: ${message}`);
+  process.exit(2);
+}
+
+const data = args.data;
+const imagesDir = args.images ?? (data && existsSync(path.join(data, 'images')) ? path.join(data, 'images') : data);
+const labelsFile = args.labels ?? (data ? path.join(data, 'labels.json') : undefined);
+if (!imagesDir || !labelsFile) fail('give --data DIR, or --images DIR and --labels FILE');
+if (!['fill', 'cover', 'contain'].includes(args.resize)) fail('--resize must be fill, cover or contain');
+if (!existsSync(args.backbone)) fail(`no backbone at ${args.backbone}: run \`make model\` first`);
+const resize = args.resize as 'fill' | 'cover' | 'contain';
+const flip = !args['no-flip'];
+const folds = Number(args.folds);
+const seed = Number(args.seed);
+
+const backboneInput = { ...MOBILENETV2_INPUT, resize };
+const backboneBytes = readFileSync(args.backbone);
+const images = await readLabels(labelsFile, imagesDir, LABELS);
+const labels = images.map((i) => i.label);
+const counts = Object.fromEntries(LABELS.map((l, c) => [l, labels.filter((x) => x === c).length]));
+console.log(`train: ${images.length} images (${LABELS.map((l) => `${counts[l]} ${l}`).join(', ')}), resize ${resize}, flip ${flip}`);
+
+const started = performance.now();
+const extractor = encodeModel(buildFeatureExtractor(decodeModel(backboneBytes)));
+const features = await extractFeatures(extractor, images.map((i) => i.file), {
+  input: backboneInput,
+  flip,
+  onImage: (done, total) => {
+    if (done % 20 === 0 || done === total) process.stderr.write(`  features ${done}/${total}\n`);
+  },
+});
+console.log(`train: features in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+const selection = selectL2(features, labels, LABELS.length, L2_GRID, { flip, folds, seed });
+console.log(`\n${folds}-fold CV accuracy by L2 penalty (seed ${seed}):`);
+for (const { l2, cv } of selection.results) {
+  console.log(`  l2 ${String(l2).padEnd(6)} accuracy ${cv.accuracy.toFixed(4)}  log-loss ${cv.logLoss.toFixed(4)}${l2 === selection.l2 ? '  <- chosen' : ''}`);
+}
+const chosen = selection.results.find((r) => r.l2 === selection.l2)!.cv;
+const nested = nestedCrossValidate(features, labels, LABELS.length, L2_GRID, { flip, folds, seed });
+console.log(`\nnested ${folds}-fold CV (penalty chosen inside each training fold; penalties ${nested.chosen.join(', ')}):`);
+console.log(`  accuracy ${nested.accuracy.toFixed(4)} (${nested.confusion.reduce((s, row, i) => s + row[i]!, 0)}/${images.length})`);
+console.log(formatConfusion(LABELS, nested.confusion).replace(/^/gm, '  '));
+
+const head = trainHead(features, labels, labels.map((_, i) => i), LABELS.length, { l2: selection.l2, flip });
+const file = toHeadFile(head, {
+  labels: [...LABELS],
+  backbone: {
+    file: path.basename(args.backbone),
+    sha256: createHash('sha256').update(backboneBytes).digest('hex'),
+    features: head.model.features,
+  },
+  resize,
+  training: {
+    images: images.length,
+    perClass: counts,
+    l2: selection.l2,
+    l2Grid: L2_GRID,
+    flip,
+    folds,
+    seed,
+    cvAccuracy: chosen.accuracy,
+    nestedCvAccuracy: nested.accuracy,
+    confusion: nested.confusion,
+  },
+});
+await writeHeadFile(args.out, file);
+console.log(`\ntrain: wrote ${args.out} (l2 ${selection.l2}); next: \`make model\` composes it with the backbone`);

@@ -1,0 +1,79 @@
+/**
+ * The feature extractor: the int8 ImageNet backbone cut at its global average pool (the pooled
+ * layer before ImageNet's classifier) and converted to the exact float32 form, so features are
+ * the same on every CPU. Output `features`, float32 [N, C] (C = 1280 for MobileNetV2).
+ */
+import type { Manifest } from '../model/manifest.js';
+import type { GraphProto, ModelProto, NodeProto } from '../model/onnx/types.js';
+import { floatValueInfo, node } from '../model/onnx/builder.js';
+import { dequantizeModel } from '../model/onnx/dequantize.js';
+
+/**
+ * Input contract of the MobileNetV2 backbone (ONNX Model Zoo): `input`, NCHW 224×224 RGB,
+ * pixels scaled to 0..1 then ImageNet-normalised. `resize` is chosen at training time.
+ */
+export const MOBILENETV2_INPUT: Omit<Manifest['input'], 'resize'> = Object.freeze({
+  name: 'input',
+  layout: 'NCHW',
+  width: 224,
+  height: 224,
+  channels: 'RGB',
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406] as const,
+  std: [0.229, 0.224, 0.225] as const,
+});
+
+/** Name of the feature output of {@link buildFeatureExtractor}. */
+export const FEATURES_OUTPUT = 'features';
+
+/** Keeps the nodes needed to compute `outputs`, in their original (topological) order. */
+function ancestors(nodes: readonly NodeProto[], outputs: readonly string[]): NodeProto[] {
+  const needed = new Set(outputs);
+  const keep = new Set<NodeProto>();
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const n = nodes[i]!;
+    if ((n.output ?? []).some((o) => needed.has(o))) {
+      keep.add(n);
+      for (const input of n.input ?? []) needed.add(input);
+    }
+  }
+  return nodes.filter((n) => keep.has(n));
+}
+
+/** Number of channels of the pooled tensor, read from the producing convolution's weights. */
+function pooledChannels(graph: GraphProto, pooledInput: string): number | string {
+  const producer = graph.node?.find((n) => n.output?.includes(pooledInput));
+  const weight = graph.initializer?.find((t) => t.name === producer?.input?.[3]);
+  return producer?.opType === 'QLinearConv' && weight?.dims?.[0] !== undefined ? weight.dims[0] : 'channels';
+}
+
+/**
+ * Cuts a QOperator ImageNet model at its (single) QLinearGlobalAveragePool, dequantises the
+ * pooled value, flattens it to [N, C] as output {@link FEATURES_OUTPUT}, and converts the
+ * result to float32 with {@link dequantizeModel} (exact `steps` form).
+ */
+export function buildFeatureExtractor(quantized: ModelProto): ModelProto {
+  const graph = quantized.graph ?? {};
+  const pools = (graph.node ?? []).filter((n) => n.opType === 'QLinearGlobalAveragePool');
+  if (pools.length !== 1) throw new TypeError(`backbone: expected one QLinearGlobalAveragePool, found ${pools.length}`);
+  const pool = pools[0]!;
+  const [pooledInput, , , scale, zeroPoint] = pool.input ?? [];
+  const pooled = pool.output?.[0] ?? '';
+  const nodes = [
+    ...ancestors(graph.node ?? [], [pooled]),
+    node('DequantizeLinear', [pooled, scale ?? '', zeroPoint ?? ''], ['pooled_real'], {}, 'features_dequantize'),
+    node('Flatten', ['pooled_real'], [FEATURES_OUTPUT], { axis: 1 }, 'features_flatten'),
+  ];
+  const batch = graph.input?.[0]?.type?.tensorType?.shape?.dim?.[0]?.dimParam ?? 'N';
+  const cut: ModelProto = {
+    ...quantized,
+    graph: {
+      ...graph,
+      name: `${graph.name ?? 'backbone'}_features`,
+      node: nodes,
+      output: [floatValueInfo(FEATURES_OUTPUT, [batch, pooledChannels(graph, pooledInput ?? '')])],
+      valueInfo: [],
+    },
+  };
+  return dequantizeModel(cut, { representation: 'steps' });
+}
