@@ -6,7 +6,8 @@
  * figures as JSON and the chart as PNG.
  *
  * Options: --duration S (per point, default 15), --rounds N (default 2), --concurrency 1,4,16,64,
- * --variant NAME:VAR=VALUE,VAR=VALUE (repeatable: service variants to compare, e.g. levers),
+ * --variant NAME:VAR=VALUE,VAR=VALUE (repeatable: service variants to compare, e.g. levers; the
+ * pseudo-variable `entry=PATH` runs another build's main.js, e.g. the previous commit's),
  * --no-peer, --no-bare, --json FILE, --chart FILE.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -45,11 +46,14 @@ const chartFile = opt.chart ?? path.join(rootDir, '.bench', `bench-${stamp}.png`
 interface Variant {
   readonly name: string;
   readonly env: Record<string, string>;
+  readonly entry: string;
 }
 const variants: Variant[] = (opt.variant ?? ['service:']).map((spec) => {
   const [name, vars = ''] = spec.split(/:(.*)/s) as [string, string?];
-  const env = Object.fromEntries(vars.split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-  return { name, env };
+  const { entry = path.join(rootDir, 'dist', 'src', 'main.js'), ...env } = Object.fromEntries(
+    vars.split(',').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]),
+  );
+  return { name, env, entry };
 });
 
 /** One measured point. */
@@ -110,7 +114,7 @@ const load0 = os.loadavg();
 try {
   let port = 18480;
   for (const v of variants) {
-    servers.push(await startServer(v.name, node, [path.join(rootDir, 'dist', 'src', 'main.js')], port, '/health', serviceEnv(v.env, port)));
+    servers.push(await startServer(v.name, node, [v.entry], port, '/health', serviceEnv(v.env, port)));
     port++;
   }
   let peer: Server | undefined;

@@ -19,16 +19,16 @@ import { createInferenceEngine, type SessionOptions, type SessionSignature } fro
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
 import { createPostprocessor, type Classification } from './postprocess.js';
-import { createPreprocessor, type PreprocessLimits } from './preprocess.js';
+import { createDecoder, type PreprocessLimits } from './preprocess.js';
 
 export type { Classification } from './postprocess.js';
 export type { SessionOptions } from './inference.js';
 
 /** Where the time of one classification went, in milliseconds (for the metrics). */
 export interface ClassificationTimings {
-  /** Decoding, resizing and normalising the image. */
+  /** Decoding and resizing the image. */
   readonly preprocessMs: number;
-  /** The onnxruntime run, including the wait for a free worker and the batch's other images. */
+  /** Normalising and the onnxruntime run, including the wait for a free worker and the batch's other images. */
   readonly inferenceMs: number;
 }
 
@@ -90,9 +90,10 @@ export async function loadClassifier(
     throw new ManifestError(manifest.file, [`SHA-256 is ${actual}, the manifest pins ${manifest.sha256}`]);
   }
   const settings = { ...classifierDefaults, ...options };
+  const { input, output } = manifest;
   let engine;
   try {
-    engine = await createInferenceEngine(bytes, settings, settings.workers);
+    engine = await createInferenceEngine(bytes, { input, outputName: output.name }, settings, settings.workers);
   } catch (err) {
     throw new ManifestError(manifest.file, [`onnxruntime cannot load the model: ${(err as Error).message}`]);
   }
@@ -103,25 +104,16 @@ export async function loadClassifier(
     throw err;
   }
 
-  const { input, output } = manifest;
-  const imageDims = input.layout === 'NCHW' ? [3, input.height, input.width] : [input.height, input.width, 3];
-  const imageSize = 3 * input.height * input.width;
   // A model exported with a fixed batch dimension takes one image per pass.
   const batchDim = engine.inputMetadata.find((m) => m.name === input.name)?.shape[0];
   const maxBatchSize = typeof batchDim === 'number' ? 1 : settings.batchMaxSize;
-  const preprocess = createPreprocessor(input, limits);
+  const decode = createDecoder(input, limits);
   const postprocess = createPostprocessor(manifest);
 
-  const batcher = new Batcher<Float32Array, Float32Array>(
+  const batcher = new Batcher<Uint8Array, Float32Array>(
     async (images) => {
-      const n = images.length;
-      let data = images[0]!;
-      if (n > 1) {
-        data = new Float32Array(n * imageSize);
-        images.forEach((image, i) => data.set(image, i * imageSize));
-      }
-      const logits = await engine.run({ input: input.name, output: output.name, data, dims: [n, ...imageDims] });
-      const classes = logits.length / n;
+      const logits = await engine.run(images);
+      const classes = logits.length / images.length;
       return images.map((_, i) => logits.subarray(i * classes, (i + 1) * classes));
     },
     { maxBatchSize, maxWaitMs: settings.batchMaxWaitMs, slots: engine.slots },
@@ -134,9 +126,9 @@ export async function loadClassifier(
     async classify(image) {
       const started = performance.now();
       // Undecodable images fail here, alone, before they could join a batch.
-      const data = await preprocess(image);
+      const pixels = await decode(image);
       const preprocessed = performance.now();
-      const row = await batcher.submit(data);
+      const row = await batcher.submit(pixels);
       const timings = { preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };
       return { ...postprocess(row), timings };
     },

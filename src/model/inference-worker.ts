@@ -1,14 +1,14 @@
 /**
  * Entry point of an inference worker thread (see `inference.ts`): one onnxruntime session,
- * one forward pass at a time, input and output buffers transferred rather than copied.
+ * one forward pass at a time over decoded images it normalises itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { ortSessionOptions, signatureOf } from './inference.js';
+import { batchRunner, ortSessionOptions, signatureOf } from './inference.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './inference.js';
 
 const port = parentPort!;
-const { model, options } = workerData as WorkerInit;
+const { model, io, options } = workerData as WorkerInit;
 
 function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
@@ -16,13 +16,10 @@ function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
 
 try {
   const session = await ort.InferenceSession.create(model, ortSessionOptions(options));
+  const run = batchRunner(session, io);
   port.on('message', (request: WorkerRequest) => {
-    session.run({ [request.input]: new ort.Tensor('float32', request.data, request.dims) }).then(
-      (result) => {
-        // A copy of the (small) output: onnxruntime may own the original buffer.
-        const data = (result[request.output]!.data as Float32Array).slice();
-        reply({ type: 'result', id: request.id, data }, [data.buffer]);
-      },
+    run(request.images).then(
+      (data) => reply({ type: 'result', id: request.id, data }, [data.buffer as ArrayBuffer]),
       (err: unknown) => reply({ type: 'error', id: request.id, message: String((err as Error)?.message ?? err) }),
     );
   });

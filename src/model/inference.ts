@@ -1,11 +1,14 @@
 /**
  * Where `session.run` happens. onnxruntime-node's `run` is synchronous on the calling thread
  * (it only defers to `setImmediate`), so in-process inference blocks the event loop for the
- * whole forward pass. With `workers` ≥ 1 each worker thread owns one session and the event
- * loop only parses requests, waits for sharp and post-processes.
+ * whole forward pass. With `workers` ≥ 1 each worker thread owns one session, normalises the
+ * decoded images into its batch tensor and runs the pass; the event loop only parses
+ * requests, waits for sharp and post-processes.
  */
 import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import type { Manifest } from './manifest.js';
+import { createNormaliser } from './normalise.js';
 
 /** onnxruntime session settings. */
 export interface SessionOptions {
@@ -37,20 +40,21 @@ export interface SessionSignature {
   readonly outputMetadata: readonly ValueMetadata[];
 }
 
-/** One forward pass: a float32 input tensor in, the named output's data out. */
-export interface InferenceRequest {
-  readonly input: string;
-  readonly output: string;
-  /** Input data; with workers its buffer is transferred (it is unusable afterwards). */
-  readonly data: Float32Array;
-  readonly dims: readonly number[];
+/** The model's input and output, as the manifest names and shapes them. */
+export interface ModelIO {
+  readonly input: Manifest['input'];
+  readonly outputName: string;
 }
 
 /** Runs forward passes on one or more sessions of the same model. */
 export interface InferenceEngine extends SessionSignature {
   /** Forward passes that can run at the same time (one per session). */
   readonly slots: number;
-  run(request: InferenceRequest): Promise<Float32Array>;
+  /**
+   * One forward pass over decoded images (interleaved RGB bytes, see `normalise.ts`),
+   * normalised into one batch tensor; resolves with the output, `images.length` rows.
+   */
+  run(images: readonly Uint8Array[]): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -62,14 +66,41 @@ export type WorkerReply =
   | { readonly type: 'error'; readonly id: number; readonly message: string };
 
 /** The request a worker receives. */
-export interface WorkerRequest extends InferenceRequest {
+export interface WorkerRequest {
   readonly id: number;
+  readonly images: readonly Uint8Array[];
 }
 
 /** Data a worker starts with. */
 export interface WorkerInit {
   readonly model: Uint8Array;
+  readonly io: ModelIO;
   readonly options: SessionOptions;
+}
+
+/**
+ * Builds the function that runs one batch on `session`: normalises the images into a batch
+ * tensor (one buffer per batch size, reused: a session runs one pass at a time) and returns
+ * the output rows.
+ */
+export function batchRunner(
+  session: ort.InferenceSession,
+  io: ModelIO,
+): (images: readonly Uint8Array[]) => Promise<Float32Array> {
+  const { input, outputName } = io;
+  const normalise = createNormaliser(input);
+  const imageSize = 3 * input.width * input.height;
+  const imageDims = input.layout === 'NCHW' ? [3, input.height, input.width] : [input.height, input.width, 3];
+  const buffers = new Map<number, Float32Array>();
+  return async (images) => {
+    const n = images.length;
+    let data = buffers.get(n);
+    if (!data) buffers.set(n, (data = new Float32Array(n * imageSize)));
+    images.forEach((pixels, i) => normalise(pixels, data, i * imageSize));
+    const result = await session.run({ [input.name]: new ort.Tensor('float32', data, [n, ...imageDims]) });
+    // A copy of the (small) output: onnxruntime may own the original buffer.
+    return (result[outputName]!.data as Float32Array).slice();
+  };
 }
 
 /** Translates our settings into onnxruntime's. */
@@ -106,21 +137,19 @@ export function signatureOf(session: ort.InferenceSession): SessionSignature {
  */
 export async function createInferenceEngine(
   model: Uint8Array,
+  io: ModelIO,
   options: SessionOptions,
   workers: number,
 ): Promise<InferenceEngine> {
-  return workers === 0 ? inProcess(model, options) : workerPool(model, options, workers);
+  return workers === 0 ? inProcess(model, io, options) : workerPool(model, io, options, workers);
 }
 
-async function inProcess(model: Uint8Array, options: SessionOptions): Promise<InferenceEngine> {
+async function inProcess(model: Uint8Array, io: ModelIO, options: SessionOptions): Promise<InferenceEngine> {
   const session = await ort.InferenceSession.create(model, ortSessionOptions(options));
   return {
     ...signatureOf(session),
     slots: 1,
-    async run({ input, output, data, dims }) {
-      const result = await session.run({ [input]: new ort.Tensor('float32', data, dims) });
-      return result[output]!.data as Float32Array;
-    },
+    run: batchRunner(session, io),
     async close() {
       await session.release();
     },
@@ -150,14 +179,14 @@ interface Slot {
   waiter: Waiter | undefined;
 }
 
-async function workerPool(model: Uint8Array, options: SessionOptions, size: number): Promise<InferenceEngine> {
+async function workerPool(model: Uint8Array, io: ModelIO, options: SessionOptions, size: number): Promise<InferenceEngine> {
   let nextId = 0;
   let closing = false;
   let crashed: Error | undefined;
 
   const start = (): Promise<{ slot: Slot; signature: SessionSignature }> =>
     new Promise((resolve, reject) => {
-      const init: WorkerInit = { model, options };
+      const init: WorkerInit = { model, io, options };
       const worker = spawnWorker(init);
       const slot: Slot = { worker, waiter: undefined };
       worker.on('message', (reply: WorkerReply) => {
@@ -199,15 +228,17 @@ async function workerPool(model: Uint8Array, options: SessionOptions, size: numb
   return {
     ...ok[0]!.signature,
     slots: size,
-    run(request) {
+    run(images) {
       if (crashed) return Promise.reject(crashed);
       // The batcher never runs more passes than there are slots, so one is free.
       const slot = slots.find((s) => s.waiter === undefined);
       if (!slot) return Promise.reject(new Error('every inference worker is busy'));
       return new Promise<Float32Array>((resolve, reject) => {
         slot.waiter = { resolve, reject };
-        const message: WorkerRequest = { id: nextId++, ...request };
-        slot.worker.postMessage(message, [request.data.buffer as ArrayBuffer]);
+        // The decoded images are copied (about 150 KB each at 224 × 224): sharp's buffers
+        // cannot always be transferred.
+        const message: WorkerRequest = { id: nextId++, images };
+        slot.worker.postMessage(message);
       });
     },
     async close() {

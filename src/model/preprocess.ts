@@ -10,6 +10,7 @@ import sharp from 'sharp';
 import type { Metadata } from 'sharp';
 import { ImageTooLarge, ImageUndecodable } from '../errors.js';
 import type { Manifest } from './manifest.js';
+import { createNormaliser } from './normalise.js';
 import { hasSupportedSignature } from './signature.js';
 
 /** Decoding limits, from the configuration. */
@@ -23,22 +24,30 @@ const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']
 /** Turns bytes into a Float32Array of one image laid out as the model's input expects. */
 export type Preprocessor = (image: Uint8Array) => Promise<Float32Array>;
 
-/** Builds the preprocessing function for a model input. */
+/** Turns bytes into the decoded, resized image: interleaved RGB, 8 bits per channel. */
+export type Decoder = (image: Uint8Array) => Promise<Uint8Array>;
+
+/** Builds the preprocessing function for a model input: {@link createDecoder} then {@link createNormaliser}. */
 export function createPreprocessor(input: Manifest['input'], limits: PreprocessLimits): Preprocessor {
-  const { width, height, layout, channels, scale, mean, std } = input;
+  const decode = createDecoder(input, limits);
+  const normalise = createNormaliser(input);
+  return async function preprocess(image: Uint8Array): Promise<Float32Array> {
+    const out = new Float32Array(input.width * input.height * 3);
+    normalise(await decode(image), out, 0);
+    return out;
+  };
+}
+
+/**
+ * Builds the decoding half of preprocessing. The classifier sends its output (a quarter of
+ * the size of the float tensor) to the inference worker, which normalises into the batch.
+ */
+export function createDecoder(input: Manifest['input'], limits: PreprocessLimits): Decoder {
+  const { width, height } = input;
   const plane = width * height;
-  // out = (pixel * scale - mean) / std, per channel (RGB order), tabulated once for the 256
-  // pixel values: a table lookup is about twice as fast as the arithmetic, and exact.
-  const tables = [0, 1, 2].map((c) => {
-    const table = new Float32Array(256);
-    for (let v = 0; v < 256; v++) table[v] = (v * scale - mean[c]!) / std[c]!;
-    return table;
-  });
-  // Destination channel of each RGB source channel.
-  const order = channels === 'RGB' ? [0, 1, 2] : [2, 1, 0];
   const fit = ({ fill: 'fill', cover: 'cover', contain: 'contain' } as const)[input.resize];
 
-  return async function preprocess(image: Uint8Array): Promise<Float32Array> {
+  return async function decode(image: Uint8Array): Promise<Uint8Array> {
     // Anything else (SVG, PDF, text...) never reaches a libvips loader.
     if (!hasSupportedSignature(image)) {
       throw new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)');
@@ -74,27 +83,6 @@ export function createPreprocessor(input: Manifest['input'], limits: PreprocessL
     if (pixels.length !== plane * 3) {
       throw new ImageUndecodable(`The image decoded to ${pixels.length} bytes, expected ${plane * 3}`);
     }
-
-    const out = new Float32Array(plane * 3);
-    const [t0, t1, t2] = tables as [Float32Array, Float32Array, Float32Array];
-    if (layout === 'NCHW') {
-      // One pass over the interleaved pixels, writing the three planes.
-      const o0 = order[0]! * plane;
-      const o1 = order[1]! * plane;
-      const o2 = order[2]! * plane;
-      for (let i = 0, j = 0; i < plane; i++, j += 3) {
-        out[o0 + i] = t0[pixels[j]!]!;
-        out[o1 + i] = t1[pixels[j + 1]!]!;
-        out[o2 + i] = t2[pixels[j + 2]!]!;
-      }
-    } else {
-      const [d0, d1, d2] = order as [number, number, number];
-      for (let j = 0; j < plane * 3; j += 3) {
-        out[j + d0] = t0[pixels[j]!]!;
-        out[j + d1] = t1[pixels[j + 1]!]!;
-        out[j + d2] = t2[pixels[j + 2]!]!;
-      }
-    }
-    return out;
+    return pixels;
   };
 }
