@@ -69,19 +69,35 @@ export function crossValidate(
   return summarise(labels, indices, proba, classes);
 }
 
+/** Options of {@link selectL2}. */
+export interface SelectionOptions {
+  readonly flip: boolean;
+  readonly folds: number;
+  readonly seed: number;
+  /** CV repetitions with different fold assignments (seeds `seed`, `seed + 1`, …). Default 1. */
+  readonly repeats?: number;
+  /** Images to use (default all). */
+  readonly indices?: readonly number[];
+}
+
 /**
- * Picks the L2 penalty with the best CV accuracy; among ties the largest penalty (the simplest
- * head), as accuracy on a few dozen held-out images cannot tell them apart.
+ * Picks the L2 penalty with the best mean accuracy over `repeats` k-fold CVs; among ties the
+ * largest penalty (the simplest head), as accuracy on a few dozen held-out images cannot tell
+ * them apart. Each result reports the first repetition's CV and the mean accuracy.
  */
 export function selectL2(
   features: readonly ImageFeatures[],
   labels: readonly number[],
   classes: number,
   grid: readonly number[],
-  options: { readonly flip: boolean; readonly folds: number; readonly seed: number; readonly indices?: readonly number[] },
-): { l2: number; results: { l2: number; cv: CrossValidation }[] } {
-  const results = grid.map((l2) => ({ l2, cv: crossValidate(features, labels, classes, { ...options, l2 }) }));
-  const best = [...results].sort((a, b) => b.cv.accuracy - a.cv.accuracy || b.l2 - a.l2)[0]!;
+  options: SelectionOptions,
+): { l2: number; results: { l2: number; cv: CrossValidation; meanAccuracy: number }[] } {
+  const repeats = options.repeats ?? 1;
+  const results = grid.map((l2) => {
+    const runs = Array.from({ length: repeats }, (_, r) => crossValidate(features, labels, classes, { ...options, l2, seed: options.seed + r }));
+    return { l2, cv: runs[0]!, meanAccuracy: runs.reduce((s, cv) => s + cv.accuracy, 0) / repeats };
+  });
+  const best = [...results].sort((a, b) => b.meanAccuracy - a.meanAccuracy || b.l2 - a.l2)[0]!;
   return { l2: best.l2, results };
 }
 
@@ -94,14 +110,15 @@ export function nestedCrossValidate(
   labels: readonly number[],
   classes: number,
   grid: readonly number[],
-  options: { readonly flip: boolean; readonly folds: number; readonly seed: number },
+  options: Omit<SelectionOptions, 'indices'>,
 ): CrossValidation & { readonly chosen: number[] } {
   const fold = stratifiedFolds(labels, options.folds, options.seed);
   const proba = new Map<number, Float64Array>();
   const chosen: number[] = [];
   for (let f = 0; f < options.folds; f++) {
     const train = labels.flatMap((_, i) => (fold[i] !== f ? [i] : []));
-    const { l2 } = selectL2(features, labels, classes, grid, { ...options, seed: options.seed + 1, indices: train });
+    // Inner folds use other seeds than the outer split, as a user's CV would.
+    const { l2 } = selectL2(features, labels, classes, grid, { ...options, seed: options.seed + 100, indices: train });
     chosen.push(l2);
     const head = trainHead(features, labels, train, classes, { l2, flip: options.flip });
     for (let i = 0; i < labels.length; i++) if (fold[i] === f) proba.set(i, headProba(head, features[i]!.original));

@@ -18,7 +18,9 @@ export interface HeadTraining {
   readonly flip: boolean;
   readonly folds: number;
   readonly seed: number;
-  /** k-fold CV accuracy of the chosen penalty (chosen on the same folds: slightly optimistic). */
+  /** CV repetitions (fold assignments) averaged to choose the penalty. */
+  readonly repeats: number;
+  /** Mean k-fold CV accuracy of the chosen penalty (chosen on the same folds: slightly optimistic). */
   readonly cvAccuracy: number;
   /** Nested-CV accuracy (penalty chosen inside each outer training fold): the honest figure. */
   readonly nestedCvAccuracy: number;

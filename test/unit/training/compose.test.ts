@@ -23,7 +23,7 @@ function head(): HeadFile {
     std: Array.from({ length: F }, (_, j) => 0.5 + 0.1 * j),
     weights: [0, 1, 2].map((c) => Array.from({ length: F }, (_, j) => Math.sin(c * 3 + j))),
     bias: [0.1, -0.2, 0.3],
-    training: { images: 3, perClass: {}, l2: 1, l2Grid: [1], flip: true, folds: 2, seed: 1, cvAccuracy: 1, nestedCvAccuracy: 1, confusion: [] },
+    training: { images: 3, perClass: {}, l2: 1, l2Grid: [1], flip: true, folds: 2, seed: 1, repeats: 1, cvAccuracy: 1, nestedCvAccuracy: 1, confusion: [] },
   };
 }
 

@@ -41,6 +41,13 @@ describe('training/cross-validate', () => {
     expect(l2).to.equal(1);
   });
 
+  it('averages repeated CVs with different fold assignments', () => {
+    const { features, labels } = dataset(6, 9, 4);
+    const { results } = selectL2(features, labels, 3, [0.1], { flip: false, folds: 3, seed: 4, repeats: 2 });
+    const second = crossValidate(features, labels, 3, { l2: 0.1, flip: false, folds: 3, seed: 5 });
+    expect(results[0]!.meanAccuracy).to.be.closeTo((results[0]!.cv.accuracy + second.accuracy) / 2, 1e-12);
+  });
+
   it('reports nested CV with the penalty chosen in each outer fold', () => {
     const { features, labels } = dataset(6, 9, 3);
     const nested = nestedCrossValidate(features, labels, 3, [0.1, 1], { flip: true, folds: 3, seed: 3 });
