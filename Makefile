@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model generate check-generated lint typecheck build test run dev token docs prod-smoke bench bench-memory soak clean
+.PHONY: help install model generate check-generated lint typecheck build test run dev token docs postman prod-smoke bench bench-memory soak clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ typecheck: ## Type-check src, scripts and tests
 build: ## Compile to dist/
 	$(BIN)/tsc -p tsconfig.build.json
 
-test: check-generated lint typecheck docs ## Everything CI checks: generated types fresh, spec lint, types, tests, production start-up
+test: check-generated lint typecheck docs postman ## Everything CI checks: generated types fresh, spec lint, types, tests, production start-up
 	$(BIN)/mocha
 	$(MAKE) prod-smoke
 
@@ -61,6 +61,9 @@ token: ## Print an access token from the `make dev` identity provider: TOKEN=$$(
 
 docs: ## Static Redoc HTML of the spec in dist/docs/index.html (self-contained: no CDN, fetches nothing)
 	$(BIN)/redocly build-docs openapi/openapi.yaml --inlineBundle --template docs/redoc.hbs -o dist/docs/index.html
+
+postman: ## Postman collection + environment from the spec in dist/postman/ (import both; newman runs them in make test)
+	$(BIN)/tsx scripts/postman.ts
 
 bench: build ## Throughput: bare pipeline, service (AUTH_DISABLED=true) and ../shared/bench peer at c=1/4/16/64 (BENCH_ARGS="--duration 15 --rounds 2 ...")
 	node dist/scripts/bench/main.js $(BENCH_ARGS)

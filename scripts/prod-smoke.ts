@@ -10,18 +10,20 @@
  * process stops with status 0 on SIGTERM (the image's STOPSIGNAL). Prints the resident memory of
  * the service (the figures behind deploy/'s resource requests).
  *
- * Environment: `CAT_IMAGE` (default `../shared/data/cat.png`), `KEEP=1` keeps the folder.
+ * Environment: `CAT_IMAGE` (default `../shared/data/cat.png`; where it is absent, a generated
+ * image is classified without the Cat check), `KEEP=1` keeps the folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { catImageAvailable, catImagePath } from '../test/fixtures/course-images.js';
 import { startIdentityProvider } from '../test/fixtures/identity-provider.js';
+import { solidImage } from '../test/fixtures/images.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const catImage = path.resolve(root, process.env.CAT_IMAGE ?? '../shared/data/cat.png');
 const step = (text: string): void => void process.stdout.write(`prod-smoke: ${text}\n`);
 
 function run(command: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -89,6 +91,13 @@ async function main(): Promise<void> {
     await mkdir(path.join(dir, 'resources'), { recursive: true });
     await cp(path.join(root, 'resources', 'models'), path.join(dir, 'resources', 'models'), { recursive: true });
 
+    // Without the course's image (a fork's CI), a generated one proves the path, not the label.
+    const image = catImageAvailable ? catImagePath : path.join(dir, 'generated.png');
+    if (!catImageAvailable) {
+      step(`${catImagePath} not found: classifying a generated image, without the Cat check`);
+      await writeFile(image, await solidImage('red', 'png', 256));
+    }
+
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     service = spawn(process.execPath, ['dist/src/main.js'], {
@@ -111,23 +120,24 @@ async function main(): Promise<void> {
 
     const token = await idp.token();
     const predictCat = () =>
-      run(process.execPath, ['dist/src/client/cli.js', catImage, '--url', url, '--token', token, '--json'], dir);
+      run(process.execPath, ['dist/src/client/cli.js', image, '--url', url, '--token', token, '--json'], dir);
     let predict = await predictCat();
-    // On a starved machine the first key-set fetch can outlast OAUTH2_HTTP_TIMEOUT_MS: the service
-    // then answers 503 with Retry-After, and a client retries, once.
-    if (/"status":503/.test(predict.stdout)) {
-      step(`503 on the first upload (${predict.stdout.trim()}); retrying once`);
-      await new Promise((r) => setTimeout(r, 2_000));
+    // On a starved machine the issuer's discovery, started during the CPU-bound start-up, can
+    // outlast OAUTH2_HTTP_TIMEOUT_MS; the service then answers 503 auth-unavailable until
+    // OAUTH2_JWKS_COOLDOWN_MS (30 s) allows another attempt. A client retries; so does this.
+    for (let retries = 0; /"status":503/.test(predict.stdout) && retries < 8; retries++) {
+      step(`WARNING: 503 on upload (${predict.stdout.trim()}); retrying in 5 s`);
+      await new Promise((r) => setTimeout(r, 5_000));
       predict = await predictCat();
     }
     const answer = JSON.parse(predict.stdout || '{}') as { prediction?: string };
     check(
-      predict.code === 0 && answer.prediction === 'Cat',
-      `predict ${path.basename(catImage)} with a token: ${predict.stdout.trim()}${predict.stderr}`,
+      predict.code === 0 && (answer.prediction === 'Cat' || (!catImageAvailable && answer.prediction !== undefined)),
+      `predict ${path.basename(image)} with a token: ${predict.stdout.trim()}${predict.stderr}`,
     );
 
     const form = new FormData();
-    form.append('file', new Blob([await readFile(catImage)]), 'cat.png');
+    form.append('file', new Blob([await readFile(image)]), 'cat.png');
     const anonymous = await fetch(`${url}/upload`, { method: 'POST', body: form });
     const problem = (await anonymous.json()) as { code?: string };
     check(anonymous.status === 401, `POST /upload without a token answered ${anonymous.status} ${problem.code}`);
@@ -138,7 +148,7 @@ async function main(): Promise<void> {
         const statuses: number[] = [];
         for (let i = 0; i < 4; i++) {
           const body = new FormData();
-          body.append('file', new Blob([await readFile(catImage)]), 'cat.png');
+          body.append('file', new Blob([await readFile(image)]), 'cat.png');
           const res = await fetch(`${url}/upload`, { method: 'POST', body, headers: { authorization: `Bearer ${token}` } });
           await res.arrayBuffer();
           statuses.push(res.status);

@@ -1,0 +1,192 @@
+/**
+ * `make postman`: the Postman collection and environment of the service, converted from the spec
+ * by openapi-to-postmanv2 (folders by tag, examples from the spec), then completed with what a
+ * conversion cannot know:
+ *
+ * - authorisation: secured requests send `Authorization: Bearer {{token}}`; a collection
+ *   pre-request script obtains `{{token}}` with the client-credentials grant from `{{tokenUrl}}`
+ *   (`{{clientId}}` / `{{clientSecret}}`) when it is empty, so the collection runs against
+ *   `make dev` as imported;
+ * - the image: `POST /upload` sends the file `cat.png` from newman's working directory (in the
+ *   Postman app, pick a file in the Body tab);
+ * - tests: each request checks the status the spec promises; `/health` its body; `/upload` that
+ *   the prediction is one of the labels and, when `{{expectedPrediction}}` is set, that one;
+ *   one more request, "Classify an image without a token", expects 401 `token-missing`.
+ *
+ * Writes `dist/postman/cat-dog-other.postman_collection.json` and
+ * `dist/postman/cat-dog-other.postman_environment.json`.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { convertV2 } from 'openapi-to-postmanv2';
+import { readSpec, readSpecText, rootDir } from '../src/spec.js';
+
+/** A Postman collection (v2.1), as far as this script touches it. */
+export interface PostmanCollection {
+  info: { name: string; [k: string]: unknown };
+  item: PostmanItem[];
+  variable?: { key: string; value: string; [k: string]: unknown }[];
+  auth?: unknown;
+  event?: PostmanEvent[];
+  [k: string]: unknown;
+}
+export interface PostmanItem {
+  name: string;
+  item?: PostmanItem[];
+  request?: {
+    method: string;
+    url: { path: string[]; [k: string]: unknown };
+    auth?: unknown;
+    body?: { mode: string; formdata?: { key: string; type: string; src?: string; [k: string]: unknown }[] };
+    [k: string]: unknown;
+  };
+  event?: PostmanEvent[];
+  [k: string]: unknown;
+}
+interface PostmanEvent {
+  listen: 'test' | 'prerequest';
+  script: { type: 'text/javascript'; exec: string[] };
+}
+
+/** The environment's variables: `make dev`'s identity provider and API. */
+export const environmentDefaults: Readonly<Record<string, string>> = {
+  baseUrl: 'http://localhost:8080',
+  token: '',
+  tokenUrl: 'http://127.0.0.1:9400/token',
+  clientId: 'prediction-client',
+  clientSecret: 'prediction-client-secret',
+  scope: 'get::prediction',
+  expectedPrediction: 'Cat',
+};
+
+const script = (listen: PostmanEvent['listen'], lines: string[]): PostmanEvent => ({
+  listen,
+  script: { type: 'text/javascript', exec: lines },
+});
+
+// Runs before every request; pm.sendRequest is Postman's (and newman's) own HTTP client.
+const obtainToken = script('prerequest', [
+  "if (!pm.variables.get('token') && pm.variables.get('tokenUrl')) {",
+  '  pm.sendRequest({',
+  "    url: pm.variables.get('tokenUrl'),",
+  "    method: 'POST',",
+  "    header: { Authorization: 'Basic ' + btoa(pm.variables.get('clientId') + ':' + pm.variables.get('clientSecret')) },",
+  "    body: { mode: 'urlencoded', urlencoded: [",
+  "      { key: 'grant_type', value: 'client_credentials' },",
+  "      { key: 'scope', value: pm.variables.get('scope') },",
+  '    ] },',
+  '  }, (err, res) => {',
+  "    if (err || res.code !== 200) throw new Error('token request to ' + pm.variables.get('tokenUrl') + ' failed: ' + (err || res.code));",
+  "    pm.environment.set('token', res.json().access_token);",
+  '  });',
+  '}',
+]);
+
+const bearer = { type: 'bearer', bearer: [{ key: 'token', value: '{{token}}', type: 'string' }] };
+
+/** `METHOD /path` of a request. */
+export const endpointOf = (item: PostmanItem): string => `${item.request!.method} /${item.request!.url.path.join('/')}`;
+
+function testsFor(endpoint: string, secured: boolean): string[] {
+  if (endpoint === 'GET /health') {
+    return [
+      "pm.test('200 {\"status\":\"OK\"}', () => {",
+      '  pm.response.to.have.status(200);',
+      "  pm.expect(pm.response.json()).to.eql({ status: 'OK' });",
+      '});',
+    ];
+  }
+  if (endpoint === 'POST /upload') {
+    return [
+      "pm.test('200 with a prediction among the labels', () => {",
+      '  pm.response.to.have.status(200);',
+      '  const body = pm.response.json();',
+      '  pm.expect(body.labels).to.include(body.prediction);',
+      '  pm.expect(body.values).to.have.lengthOf(body.labels.length);',
+      '});',
+      "const expected = pm.variables.get('expectedPrediction');",
+      "if (expected) pm.test('the prediction is ' + expected, () => pm.expect(pm.response.json().prediction).to.eql(expected));",
+    ];
+  }
+  return [`pm.test('200${secured ? ' with a token' : ''}', () => pm.response.to.have.status(200));`];
+}
+
+const unauthorisedTests = [
+  "pm.test('401 token-missing with a Bearer challenge', () => {",
+  '  pm.response.to.have.status(401);',
+  "  pm.expect(pm.response.json().code).to.eql('token-missing');",
+  "  pm.expect(pm.response.headers.get('WWW-Authenticate')).to.match(/^Bearer /);",
+  '});',
+];
+
+/** Converts the spec and completes the collection; resolves to the collection and environment. */
+export async function buildPostman(): Promise<{ collection: PostmanCollection; environment: Record<string, unknown> }> {
+  const converted = await new Promise<PostmanCollection>((resolve, reject) => {
+    convertV2({ type: 'string', data: readSpecText() }, { folderStrategy: 'Tags', parametersResolution: 'Example' }, (err, result) => {
+      if (err) return reject(err);
+      if (!result?.result || !result.output?.[0]) return reject(new Error(`openapi-to-postmanv2: ${result?.reason}`));
+      resolve(result.output[0].data as PostmanCollection);
+    });
+  });
+
+  const spec = readSpec();
+  // Secured: at least one requirement, and none of them empty (`{}` makes the token optional).
+  const required = (security: object[]) => security.length > 0 && security.every((r) => Object.keys(r).length > 0);
+  const isSecured = (endpoint: string): boolean => {
+    const [method, p] = endpoint.split(' ') as [string, string];
+    const op = (spec.paths?.[p] as Record<string, { security?: object[] }> | undefined)?.[method.toLowerCase()];
+    return required(op?.security ?? spec.security ?? []);
+  };
+
+  const collection = converted;
+  collection.variable = [];
+  collection.event = [obtainToken];
+  for (const folder of collection.item) {
+    const added: PostmanItem[] = [];
+    for (const item of folder.item ?? [folder]) {
+      const endpoint = endpointOf(item);
+      const secured = isSecured(endpoint);
+      item.request!.auth = secured ? bearer : { type: 'noauth' };
+      for (const field of item.request!.body?.formdata ?? []) if (field.type === 'file') field.src = 'cat.png';
+      item.event = [script('test', testsFor(endpoint, secured))];
+      if (secured) {
+        added.push({
+          ...structuredClone(item),
+          name: `${item.name} without a token`,
+          request: { ...structuredClone(item.request!), auth: { type: 'noauth' } },
+          event: [script('test', unauthorisedTests)],
+          response: [],
+        });
+      }
+    }
+    folder.item?.push(...added);
+  }
+
+  const environment = {
+    name: 'cat-dog-other (make dev)',
+    values: Object.entries(environmentDefaults).map(([key, value]) => ({
+      key,
+      value,
+      type: key === 'token' || key === 'clientSecret' ? 'secret' : 'default',
+      enabled: true,
+    })),
+    _postman_variable_scope: 'environment',
+  };
+  return { collection, environment };
+}
+
+/** Where `make postman` writes. */
+export const postmanDir = path.join(rootDir, 'dist', 'postman');
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { collection, environment } = await buildPostman();
+  await mkdir(postmanDir, { recursive: true });
+  const files = {
+    collection: path.join(postmanDir, 'cat-dog-other.postman_collection.json'),
+    environment: path.join(postmanDir, 'cat-dog-other.postman_environment.json'),
+  };
+  await writeFile(files.collection, JSON.stringify(collection, null, 2) + '\n');
+  await writeFile(files.environment, JSON.stringify(environment, null, 2) + '\n');
+  process.stdout.write(`${path.relative(process.cwd(), files.collection)}\n${path.relative(process.cwd(), files.environment)}\n`);
+}
