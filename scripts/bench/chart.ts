@@ -13,7 +13,7 @@ export interface Series {
 }
 
 const W = 900;
-const H = 380;
+const H = 400;
 const PANEL = { w: 360, h: 260, top: 60 };
 
 function escape(text: string): string {
@@ -36,7 +36,7 @@ function panel(
   reference?: { readonly label: string; readonly value: number },
 ): string {
   const values = series.flatMap((s) => s.points.map(value)).concat(reference ? [reference.value] : []);
-  const hi = niceMax(Math.max(...values) * 1.05);
+  const hi = logY ? 10 ** Math.ceil(Math.log10(Math.max(...values))) : niceMax(Math.max(...values) * 1.05);
   const lo = logY ? 10 ** Math.floor(Math.log10(Math.min(...values))) : 0;
   const y = (v: number): number =>
     PANEL.top + PANEL.h - (logY ? Math.log10(v / lo) / Math.log10(hi / lo) : v / hi) * PANEL.h;
@@ -45,7 +45,7 @@ function panel(
     left + (concurrencies.length > 1 ? concurrencies.indexOf(c) / (concurrencies.length - 1) : 0.5) * PANEL.w;
   const ticks = logY
     ? Array.from({ length: Math.round(Math.log10(hi / lo)) + 1 }, (_, i) => lo * 10 ** i)
-    : [0, 0.25, 0.5, 0.75, 1].map((f) => f * hi);
+    : [0, 0.2, 0.4, 0.6, 0.8, 1].map((f) => f * hi);
   const parts = [
     `<text x="${left + PANEL.w / 2}" y="${PANEL.top - 14}" text-anchor="middle" font-size="15" font-weight="bold">${escape(title)}</text>`,
     `<rect x="${left}" y="${PANEL.top}" width="${PANEL.w}" height="${PANEL.h}" fill="none" stroke="#999"/>`,
@@ -83,8 +83,8 @@ export async function drawChart(
   const concurrencies = [...new Set(series.flatMap((s) => s.points.map((p) => p.concurrency)))].sort((a, b) => a - b);
   const legend = series.map(
     (s, i) =>
-      `<rect x="${70 + i * 200}" y="${H - 22}" width="14" height="4" fill="${s.colour}"/>` +
-      `<text x="${90 + i * 200}" y="${H - 16}" font-size="12">${escape(s.name)}</text>`,
+      `<rect x="${70 + i * 220}" y="${H - 16}" width="14" height="4" fill="${s.colour}"/>` +
+      `<text x="${90 + i * 220}" y="${H - 10}" font-size="12">${escape(s.name)}</text>`,
   );
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, Arial, sans-serif">
 <rect width="${W}" height="${H}" fill="#fff"/>

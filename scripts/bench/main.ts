@@ -81,15 +81,18 @@ const serviceEnv = (extra: Record<string, string>, port: number): NodeJS.Process
 });
 
 async function measure(server: Server, target: string, round: number, concurrency: number): Promise<void> {
+  const load = (...args: string[]) =>
+    runJson<LoadResult>(node, [
+      path.join(scriptDir, 'load.js'),
+      '--url', `http://127.0.0.1:${server.port}/upload`,
+      '-c', String(concurrency),
+      ...args,
+      imageDir,
+    ]);
+  // Warm-up apart, so that the server's CPU time is read around the measured requests only.
+  await load('-n', String(Math.max(8, concurrency)));
   const before = processFigures(server.pid);
-  const result = await runJson<LoadResult>(node, [
-    path.join(scriptDir, 'load.js'),
-    '--url', `http://127.0.0.1:${server.port}/upload`,
-    '-c', String(concurrency),
-    '-d', String(durationS),
-    '--warmup', String(Math.max(8, concurrency * 2)),
-    imageDir,
-  ]);
+  const result = await load('-d', String(durationS));
   const after = processFigures(server.pid);
   const point: Point = {
     round,
@@ -97,7 +100,6 @@ async function measure(server: Server, target: string, round: number, concurrenc
     ...result,
     rssMiB: Math.round(after.rssMiB),
     peakRssMiB: Math.round(after.peakRssMiB),
-    // Includes the warm-up requests' share, a small overestimate.
     cpuMsPerRequest: Math.round(((after.cpuMs - before.cpuMs) / Math.max(1, result.ok)) * 10) / 10,
   };
   points.push(point);
