@@ -4,10 +4,11 @@
  * `503 overloaded` and `Retry-After`, instead of piling up work the machine cannot finish.
  *
  * ```ts
- * const admission = createAdmission({ maxInflight: 4, maxQueue: 128, retryAfterSeconds: 1 });
+ * const admission = createAdmission({ maxInflight: 16, maxQueue: 128, retryAfterSeconds: 1 });
  * const result = await admission.run(() => classifier.classify(image), signal);
  * ```
  */
+import { envSchema } from '../config.js';
 import { Overloaded } from '../errors.js';
 
 /** Limits, from the configuration (`MAX_INFLIGHT`, `MAX_QUEUE`, `OVERLOAD_RETRY_AFTER_SECONDS`). */
@@ -20,11 +21,11 @@ export interface AdmissionOptions {
   readonly retryAfterSeconds: number;
 }
 
-/** Defaults for a 2-core machine: see the README's limits table. */
+/** The configuration's defaults (MAX_INFLIGHT, MAX_QUEUE, OVERLOAD_RETRY_AFTER_SECONDS), for apps built without them. */
 export const defaultAdmissionOptions: AdmissionOptions = Object.freeze({
-  maxInflight: 4,
-  maxQueue: 128,
-  retryAfterSeconds: 1,
+  maxInflight: envSchema.properties.MAX_INFLIGHT.default,
+  maxQueue: envSchema.properties.MAX_QUEUE.default,
+  retryAfterSeconds: envSchema.properties.OVERLOAD_RETRY_AFTER_SECONDS.default,
 });
 
 /** A bounded gate in front of an expensive task. */
