@@ -48,7 +48,7 @@ prod-smoke: build ## The Dockerfile's start-up without Docker: npm ci --omit=dev
 # set, the service alone.
 run: ## Serve on :8080 (with the local identity provider unless OAUTH2_ISSUER or AUTH_DISABLED is set)
 ifneq ($(OAUTH2_ISSUER)$(AUTH_DISABLED),)
-	$(BIN)/tsx src/main.ts
+	node --import tsx src/main.ts
 else
 	$(BIN)/tsx scripts/dev.ts
 endif
