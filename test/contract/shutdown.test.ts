@@ -118,8 +118,11 @@ describe('graceful shutdown of the process', function () {
     }
     expect(await gauge(svc.url, 'catdog_classifications_inflight')).to.equal(1);
     svc.child.kill('SIGTERM');
-    // Requests that arrive during the drain: refused at connect, or answered in full.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Requests that arrive during the drain: refused at connect, or answered in full. Wait for
+    // the process to say it drains (a loaded machine may take a while to deliver the signal).
+    for (let i = 0; i < 400 && !svc.output().includes('"msg":"draining"'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
     const late = await Promise.all(Array.from({ length: 8 }, () => send(svc.url, upload)));
 
     const outcomes = await Promise.all(accepted);
