@@ -127,10 +127,12 @@ export function linear(rw: Rewrite, n: NodeProto, opType: 'Conv' | 'MatMul', wei
   if (rw.representation === 'real') return requantize(rw, `${out}_acc`, out, y, label(n));
   // As onnxruntime computes the requantisation multiplier: float32 (sx · sw) / sy.
   const m = Float32Array.from(sw, (v) => Math.fround(Math.fround(sx * v) / y.scale[0]!));
-  // Round(acc) changes nothing (acc is an exact integer) but keeps graph optimisers from folding
-  // the multiplier into the weights (Conv+Mul, MatMul+Mul fusions), which would break exactness.
-  rw.nodes.push(node('Round', [`${out}_acc`], [`${out}_acc_exact`]));
-  requantize(rw, scaled(rw, `${out}_acc_exact`, m, m.length === 1 ? [] : channelDims(m.length), `${out}_acc_steps`), out, y, label(n));
+  // The multiplier comes first: onnxruntime folds `Mul(conv, constant)` into the weights (and
+  // `Mul(matmul, constant)` into a FusedMatMul), which would break exactness; it leaves
+  // `Mul(constant, x)` alone (a test reads back onnxruntime's optimised graph to check).
+  const factor = constant(rw, `${out}_acc_steps_factor`, m.length === 1 ? [] : channelDims(m.length), m);
+  rw.nodes.push(node('Mul', [factor, `${out}_acc`], [`${out}_acc_steps`]));
+  requantize(rw, `${out}_acc_steps`, out, y, label(n));
 }
 
 /** QLinearAdd / QLinearMul (com.microsoft): element-wise op, then requantisation. */

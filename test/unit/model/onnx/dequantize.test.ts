@@ -1,11 +1,13 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import * as ort from 'onnxruntime-node';
 import { buildModel, floatValueInfo, node } from '../../../../src/model/onnx/builder.js';
 import { decodeModel, encodeModel } from '../../../../src/model/onnx/codec.js';
 import { UnsupportedQuantizedGraph, dequantizeModel } from '../../../../src/model/onnx/dequantize.js';
-import { floatTensor, int32Tensor, int8Tensor, uint8Tensor } from '../../../../src/model/onnx/tensor.js';
+import { floatTensor, int32Tensor, int8Tensor, tensorNumbers, uint8Tensor } from '../../../../src/model/onnx/tensor.js';
 import type { ModelProto } from '../../../../src/model/onnx/types.js';
 
 const realModel = fileURLToPath(new URL('../../../../../shared/models/mobilenetv2-12-int8.onnx', import.meta.url));
@@ -146,6 +148,26 @@ describe('model/onnx dequantizeModel (issue 7: the same answers on every CPU)', 
       want.forEach((v, k) => expect(got[k]).to.be.closeTo(v, 1e-5));
     });
   }
+
+  it("'steps' survives onnxruntime's graph optimisations: convolution weights stay integers", async () => {
+    // A fusion of the requantisation multiplier into the weights would make the sums inexact.
+    // Read back the graph onnxruntime actually runs: every convolution of ours must still have
+    // integer weights (the NCHWc layout pass may add 1×1 convolutions that apply the multiplier).
+    const float = dequantizeModel(quantizedFixture(7).model);
+    const optimized = path.join(mkdtempSync(path.join(tmpdir(), 'ort-opt-')), 'optimized.onnx');
+    await ort.InferenceSession.create(encodeModel(float), {
+      graphOptimizationLevel: 'all',
+      optimizedModelFilePath: optimized,
+      logSeverityLevel: 3,
+    });
+    const graph = decodeModel(readFileSync(optimized)).graph!;
+    const inits = new Map(graph.initializer!.map((t) => [t.name, t]));
+    const integerConvs = graph.node!.filter((n) => {
+      const w = n.opType === 'Conv' ? inits.get(n.input![1]) : undefined;
+      return w !== undefined && tensorNumbers(w).every((v) => Number.isInteger(v));
+    });
+    expect(integerConvs.length).to.equal(float.graph!.node!.filter((n) => n.opType === 'Conv').length);
+  });
 
   it("'real' stays within a few output steps of exact integer arithmetic", async () => {
     const { model, reference } = quantizedFixture(4);
