@@ -19,6 +19,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Document } from 'openapi-backend';
 import { convertV2 } from 'openapi-to-postmanv2';
 import { readSpec, readSpecText, rootDir } from '../src/spec.js';
 
@@ -120,6 +121,16 @@ const unauthorisedTests = [
   '});',
 ];
 
+/**
+ * Whether `METHOD path` of `spec` needs a token: at least one security requirement applies and
+ * none is empty (an empty requirement, `{}`, makes the token optional).
+ */
+export function tokenRequired(spec: Document, method: string, p: string): boolean {
+  const op = (spec.paths?.[p] as Record<string, { security?: object[] }> | undefined)?.[method.toLowerCase()];
+  const security = op?.security ?? spec.security ?? [];
+  return security.length > 0 && security.every((r) => Object.keys(r).length > 0);
+}
+
 /** Converts the spec and completes the collection; resolves to the collection and environment. */
 export async function buildPostman(): Promise<{ collection: PostmanCollection; environment: Record<string, unknown> }> {
   const converted = await new Promise<PostmanCollection>((resolve, reject) => {
@@ -131,12 +142,9 @@ export async function buildPostman(): Promise<{ collection: PostmanCollection; e
   });
 
   const spec = readSpec();
-  // Secured: at least one requirement, and none of them empty (`{}` makes the token optional).
-  const required = (security: object[]) => security.length > 0 && security.every((r) => Object.keys(r).length > 0);
   const isSecured = (endpoint: string): boolean => {
     const [method, p] = endpoint.split(' ') as [string, string];
-    const op = (spec.paths?.[p] as Record<string, { security?: object[] }> | undefined)?.[method.toLowerCase()];
-    return required(op?.security ?? spec.security ?? []);
+    return tokenRequired(spec, method, p);
   };
 
   const collection = converted;
@@ -154,7 +162,13 @@ export async function buildPostman(): Promise<{ collection: PostmanCollection; e
         added.push({
           ...structuredClone(item),
           name: `${item.name} without a token`,
-          request: { ...structuredClone(item.request!), auth: { type: 'noauth' } },
+          // A small body: the service refuses before reading the upload and closes the connection,
+          // so a client still sending a large file may see a reset instead of the 401.
+          request: {
+            ...structuredClone(item.request!),
+            auth: { type: 'noauth' },
+            body: { mode: 'formdata', formdata: [{ key: 'file', type: 'text', value: 'no token, no classification' }] },
+          },
           event: [script('test', unauthorisedTests)],
           response: [],
         });

@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { readSpec, rootDir } from '../../src/spec.js';
+import { tokenRequired } from '../../scripts/postman.js';
 
 const brunoDir = path.join(rootDir, 'bruno');
 
@@ -45,17 +46,13 @@ const requests = readdirSync(brunoDir)
     };
   });
 
-type Operation = { summary: string; security?: object[]; requestBody?: { content: Record<string, { schema: { $ref?: string; properties?: object } }> } };
+type Operation = { summary: string; requestBody?: { content: Record<string, { schema: { $ref?: string; properties?: object } }> } };
 const spec = readSpec();
 const operations = Object.entries(spec.paths ?? {}).flatMap(([p, item]) =>
   Object.entries(item as Record<string, Operation>)
     .filter(([m]) => methods.includes(m))
-    .map(([m, op]) => ({ method: m.toUpperCase(), path: p, op })),
+    .map(([m, op]) => ({ method: m.toUpperCase(), path: p, op, secured: tokenRequired(spec, m, p) })),
 );
-const secured = (op: Operation) => {
-  const security = op.security ?? spec.security ?? [];
-  return security.length > 0 && security.every((r) => Object.keys(r).length > 0);
-};
 function multipartFields(op: Operation): string[] {
   const schema = op.requestBody?.content['multipart/form-data']?.schema;
   if (!schema) return [];
@@ -67,12 +64,12 @@ function multipartFields(op: Operation): string[] {
 
 describe('Bruno collection (bruno/)', () => {
   it('has a request for every operation of the spec, with its summary, method, path, auth and fields', () => {
-    for (const { method, path: p, op } of operations) {
+    for (const { method, path: p, op, secured } of operations) {
       const matching = requests.filter((r) => r.method === method && r.path === p && r.name === op.summary);
       expect(matching.map((r) => r.file), `${method} ${p} "${op.summary}"`).to.have.length(1);
       const [request] = matching;
-      expect(request!.auth, `${request!.file} auth`).to.equal(secured(op) ? 'bearer' : 'none');
-      if (secured(op)) expect(request!.bearer).to.equal('{{token}}');
+      expect(request!.auth, `${request!.file} auth`).to.equal(secured ? 'bearer' : 'none');
+      if (secured) expect(request!.bearer).to.equal('{{token}}');
       const fields = multipartFields(op);
       if (fields.length) {
         expect(request!.body).to.equal('multipartForm');
@@ -87,7 +84,7 @@ describe('Bruno collection (bruno/)', () => {
       const operation = operations.find((o) => o.method === request.method && o.path === request.path && o.op.summary === base);
       expect(operation, `${request.file}: ${request.method} ${request.path} "${base}" in the spec`).to.not.equal(undefined);
       if (base !== request.name) {
-        expect(secured(operation!.op), `${request.file}: a secured operation`).to.equal(true);
+        expect(operation!.secured, `${request.file}: a secured operation`).to.equal(true);
         expect(request.auth).to.equal('none');
         expect(request.assert['res.status']).to.equal('eq 401');
       }
