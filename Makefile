@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model generate check-generated lint typecheck build test run dev token docs postman prod-smoke bench bench-memory soak clean
+.PHONY: help install model train generate check-generated lint typecheck build test run dev token docs postman prod-smoke bench bench-memory soak clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -18,8 +18,17 @@ install: ## Install dependencies (npm ci) and obtain the model
 	npm ci
 	$(MAKE) model
 
-model: ## Obtain the model weights (MODEL_SOURCE: URL or path), verify SHA-256, build the served model
+TRAIN_DATA ?= ../shared/data/cats-dogs-others
+TRAIN_ARGS ?=
+
+model: ## Obtain the backbone (MODEL_SOURCE: URL or path), verify SHA-256, build the served models
 	$(BIN)/tsx scripts/fetch-model.ts
+	$(BIN)/tsx scripts/build-model.ts
+
+train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/), then rebuild the served model
+	$(BIN)/tsx scripts/fetch-model.ts
+	$(BIN)/tsx scripts/train.ts --data $(TRAIN_DATA) $(TRAIN_ARGS)
+	$(BIN)/tsx scripts/build-model.ts
 
 generate: ## Regenerate generated/ from the spec
 	$(BIN)/openapi-typescript openapi/openapi.yaml -o generated/openapi.ts

@@ -6,7 +6,7 @@
  *   exactly in float32, so the same answers on every CPU) + trained head + softmax, outputs
  *   Cat, Dog, Other. The default served model.
  * - `mobilenetv2-12-exact.onnx` + `mobilenetv2-12-exact.json`: the whole ImageNet classifier in
- *   the same exact float32 form, zero-shot, classes grouped as in default.json.
+ *   the same exact float32 form, zero-shot, classes grouped as in mobilenetv2-12-int8-grouped.json.
  *
  *   tsx scripts/build-model.ts [--backbone resources/models/mobilenetv2-12-int8.onnx]
  *        [--head resources/models/head.json] [--out-dir resources/models]
@@ -59,7 +59,7 @@ await emit('mobilenetv2-12-exact.onnx', encodeModel(dequantizeModel(quantized)),
   name: 'mobilenetv2-12-exact-imagenet-grouped',
   description:
     'MobileNetV2 int8 (ONNX Model Zoo) with its integer arithmetic reproduced exactly in float32 (same answers on every CPU); ImageNet-1k classes grouped into Cat (281-285), Dog (151-268) and Other',
-  input: { ...MOBILENETV2_INPUT, resize: 'cover' }, // as default.json
+  input: { ...MOBILENETV2_INPUT, resize: 'cover' }, // as mobilenetv2-12-int8-grouped.json
   output: { name: 'output', activation: 'softmax' },
   labels: ['Cat', 'Dog', 'Other'],
   grouping: { classes: 1000, groups: { Cat: [[281, 285]], Dog: [[151, 268]] }, rest: 'Other' },

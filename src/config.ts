@@ -17,7 +17,7 @@ export const envSchema = {
     MODEL_MANIFEST: {
       type: 'string',
       minLength: 1,
-      default: 'resources/models/default.json',
+      default: 'resources/models/catdog-mobilenetv2.json',
       description: 'Path of the model manifest (JSON); the ONNX file path inside it is relative to the manifest',
     },
     MAX_UPLOAD_BYTES: {

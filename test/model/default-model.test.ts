@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
+import { loadConfig } from '../../src/config.js';
 import { evaluate, readLabelledFolder } from '../../src/model/evaluate.js';
 import { rootDir } from '../../src/spec.js';
 import { uploadForm } from '../fixtures/images.js';
@@ -14,7 +15,8 @@ import { expectMatchesSpec, receive } from '../support/contract.js';
 import { startService, type RunningService } from '../support/service.js';
 
 const dataDir = path.resolve(rootDir, '..', 'shared', 'data');
-const manifestPath = path.join(rootDir, 'resources', 'models', 'default.json');
+// The served default, whatever the configuration names.
+const manifestPath = path.join(rootDir, loadConfig({ AUTH_DISABLED: 'true' }).modelManifestPath);
 
 describe('the default model', function () {
   this.timeout(180_000);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import newman from 'newman';
 import { predict } from '../../src/client/index.js';
+import { loadConfig } from '../../src/config.js';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
 import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { createReadiness } from '../../src/http/readiness.js';
@@ -52,7 +53,7 @@ describe('Postman, Bruno and the predict command against the live service', func
       httpTimeoutMs: 5_000,
     });
     svc = await startService({
-      model: { manifestPath: path.join(rootDir, 'resources', 'models', 'default.json') },
+      model: { manifestPath: path.join(rootDir, loadConfig({ AUTH_DISABLED: 'true' }).modelManifestPath) },
       securityHandlers: createSecurityHandlers(readSpec(), { verifier }),
       readiness: createReadiness('ready'),
     });

@@ -12,7 +12,7 @@ describe('config', () => {
     expect(c.port).to.equal(8080);
     expect(c.host).to.equal('0.0.0.0');
     expect(c.maxUploadBytes).to.equal(10 * 1024 * 1024);
-    expect(c.modelManifestPath).to.equal('resources/models/default.json');
+    expect(c.modelManifestPath).to.equal('resources/models/catdog-mobilenetv2.json');
   });
 
   it('parses numbers from the environment and treats empty strings as unset', () => {

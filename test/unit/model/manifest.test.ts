@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseManifest, ManifestError } from '../../../src/model/manifest.js';
-import defaultManifest from '../../../resources/models/default.json' with { type: 'json' };
+import defaultManifest from '../../../resources/models/catdog-mobilenetv2.json' with { type: 'json' };
 
 const base = {
   name: 'm',
@@ -13,7 +13,7 @@ const base = {
 
 describe('model manifest', () => {
   it('accepts the default manifest', () => {
-    const m = parseManifest(defaultManifest, '/srv/models/default.json');
+    const m = parseManifest(defaultManifest, '/srv/models/catdog-mobilenetv2.json');
     expect(m.file).to.match(/^\/srv\/models\/.+\.onnx$/);
     expect(m.labels).to.deep.equal(['Cat', 'Dog', 'Other']);
   });
