@@ -1,11 +1,13 @@
 /**
- * Composes the served model: backbone features (exact float32 form of the int8 backbone) →
+ * Composes the served model: backbone features (the int8 backbone's exact integer arithmetic,
+ * as int8 with uint8 weights or in float32, see {@link BackboneArithmetic}) →
  * trained head (standardisation folded into one MatMul + Add) → Softmax, one ONNX graph whose
  * output `probabilities` [N, labels] is in the head's label order.
  */
 import type { ModelProto } from '../model/onnx/types.js';
 import { floatValueInfo, node } from '../model/onnx/builder.js';
 import { floatTensor } from '../model/onnx/tensor.js';
+import type { BackboneArithmetic } from './backbone.js';
 import { FEATURES_OUTPUT, buildFeatureExtractor } from './backbone.js';
 import type { HeadFile } from './head-file.js';
 
@@ -33,9 +35,14 @@ export function foldStandardization(head: HeadFile): { weights: Float32Array; bi
   return { weights, bias };
 }
 
-/** Builds the composed classifier from the quantised backbone model and a head file. */
-export function composeClassifier(quantizedBackbone: ModelProto, head: HeadFile): ModelProto {
-  const extractor = buildFeatureExtractor(quantizedBackbone);
+/**
+ * Builds the composed classifier from the quantised backbone model and a head file; the backbone
+ * runs as `arithmetic` says (both forms gave the features the head was trained on bit for bit,
+ * on the 85 development images).
+ */
+export function composeClassifier(quantizedBackbone: ModelProto, head: HeadFile, arithmetic: BackboneArithmetic = 'float-steps'): ModelProto {
+  const extractor = buildFeatureExtractor(quantizedBackbone, arithmetic);
+  const form = arithmetic === 'unsigned-int8' ? 'int8 with uint8 weights, exact integer arithmetic' : 'int8 arithmetic reproduced in float32';
   const graph = extractor.graph ?? {};
   const k = head.labels.length;
   const { weights, bias } = foldStandardization(head);
@@ -43,7 +50,7 @@ export function composeClassifier(quantizedBackbone: ModelProto, head: HeadFile)
   return {
     ...extractor,
     producerName: 'catdog-classifier compose',
-    docString: `Backbone ${head.backbone.file} (sha256 ${head.backbone.sha256}, int8 arithmetic reproduced in float32) + logistic-regression head over ${head.labels.join(', ')}`,
+    docString: `Backbone ${head.backbone.file} (sha256 ${head.backbone.sha256}, ${form}) + logistic-regression head over ${head.labels.join(', ')}`,
     metadataProps: [{ key: 'labels', value: JSON.stringify(head.labels) }],
     graph: {
       ...graph,
