@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     const t0 = Date.now();
     const health = await waitForHealth(url, service, 60_000);
     check(health === '{"status":"OK"}', `GET /health answered ${health} after ${Date.now() - t0} ms`);
+    const idle = await memoryMiB(service.pid!);
 
     const token = await idp.token();
     const predictCat = () =>
@@ -136,9 +137,14 @@ async function main(): Promise<void> {
       `predict ${path.basename(image)} with a token: ${predict.stdout.trim()}${predict.stderr}`,
     );
 
+    // A small body: the service refuses before reading an upload and closes the connection.
     const form = new FormData();
-    form.append('file', new Blob([await readFile(image)]), 'cat.png');
-    const anonymous = await fetch(`${url}/upload`, { method: 'POST', body: form });
+    form.append('file', new Blob([Buffer.from('no token')]), 'cat.png');
+    const anonymousUpload = () => fetch(`${url}/upload`, { method: 'POST', body: form });
+    const anonymous = await anonymousUpload().catch((err: Error) => {
+      step(`WARNING: POST /upload without a token: ${err.message} (${String(err.cause)}); retrying once`);
+      return anonymousUpload();
+    });
     const problem = (await anonymous.json()) as { code?: string };
     check(anonymous.status === 401, `POST /upload without a token answered ${anonymous.status} ${problem.code}`);
 
@@ -159,7 +165,7 @@ async function main(): Promise<void> {
     const answered = burst.flat();
     check(answered.every((s) => s === 200 || s === 503), `a burst of ${answered.length} uploads, 8 at a time: ${answered.filter((s) => s === 200).length} classified, ${answered.filter((s) => s === 503).length} answered 503 overloaded`);
     const memory = await memoryMiB(service.pid!);
-    step(`memory of the service: RSS ${memory.rss} MiB now, peak ${memory.peak} MiB`);
+    step(`memory of the service: RSS ${idle.rss} MiB once started, ${memory.rss} MiB after the burst, peak ${memory.peak} MiB`);
 
     const exited = new Promise<number | null>((resolve) => service!.once('exit', (code) => resolve(code)));
     const stopAt = Date.now();
@@ -168,7 +174,8 @@ async function main(): Promise<void> {
     check(code === 0, `SIGTERM: exited with status ${code} after ${Date.now() - stopAt} ms`);
     step(`passed in ${Math.round((Date.now() - started) / 1000)} s`);
   } catch (err) {
-    process.stderr.write(`prod-smoke: FAILED: ${(err as Error).message}\n--- service output ---\n${log}\n`);
+    const cause = (err as { cause?: unknown }).cause;
+    process.stderr.write(`prod-smoke: FAILED: ${(err as Error).message}${cause ? ` (${String(cause)})` : ''}\n--- service output ---\n${log}\n`);
     process.exitCode = 1;
   } finally {
     if (service && service.exitCode === null) service.kill('SIGKILL');

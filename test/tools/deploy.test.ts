@@ -124,10 +124,11 @@ describe('deploy/ (Kubernetes manifests)', () => {
       expect(pauseS + graceMs / 1000).to.be.below(pod.terminationGracePeriodSeconds);
     });
 
-    it('requests memory and CPU, and limits memory above the request', () => {
+    it('requests memory and CPU, and leaves room above the request to decode the largest image accepted', () => {
       const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? NaN);
-      expect(mib(container.resources.requests.memory)).to.be.at.least(256);
-      expect(mib(container.resources.limits.memory)).to.be.above(mib(container.resources.requests.memory));
+      const maxImagePixels = Number(config.data.MAX_IMAGE_PIXELS ?? envSchema.properties.MAX_IMAGE_PIXELS.default);
+      const decodedMiB = (maxImagePixels * 3) / 2 ** 20; // RGB, one byte per channel
+      expect(mib(container.resources.limits.memory) - mib(container.resources.requests.memory)).to.be.at.least(decodedMiB);
       expect(container.resources.requests.cpu, 'the HPA scales on CPU utilisation of the request').to.be.a('string');
     });
 
