@@ -12,6 +12,7 @@ import { readSpec, withoutAnonymousAccess } from '../spec.js';
 import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from './admission.js';
 import { createApi, type SecurityHandler } from './api.js';
 import { docsMiddleware } from './docs.js';
+import { ENVELOPE_BYTES } from './multipart.js';
 import { problemMiddleware } from './problem.js';
 import { closeConnectionsWhenDraining, createReadiness, type Readiness } from './readiness.js';
 import { requestLogger } from './request-log.js';
@@ -64,7 +65,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   koa.use(requestLogger(deps.log));
   koa.use(requestMetrics(metrics));
   koa.use(closeConnectionsWhenDraining(readiness));
-  koa.use(problemMiddleware(deps.log));
+  koa.use(problemMiddleware(deps.log, deps.limits.maxUploadBytes + ENVELOPE_BYTES));
   koa.use(docsMiddleware());
   koa.use(middleware);
   return { koa, api, metrics, readiness };

@@ -31,7 +31,7 @@ interface SchemaObject {
 }
 
 /** Multipart envelope allowance on top of the file itself: boundaries and part headers. */
-const ENVELOPE_BYTES = 64 * 1024;
+export const ENVELOPE_BYTES = 64 * 1024;
 /** Placeholder that stands for a file part in the validated body. */
 export const FILE_PLACEHOLDER = '<binary>';
 

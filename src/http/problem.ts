@@ -64,8 +64,13 @@ export function renderProblem(ctx: Context, err: ProblemError): void {
   ctx.body = problemBody(err, ctx.path);
 }
 
-/** The error-rendering middleware; `log` receives unexpected errors. */
-export function problemMiddleware(log: Logger): Middleware {
+/**
+ * The error-rendering middleware; `log` receives unexpected errors. A refused request whose body
+ * is still arriving and declares at most `drainLimitBytes` is read to its end and discarded (by
+ * Node, after the answer), so that a client still uploading receives the answer instead of a
+ * connection reset; a larger, undeclared or never-ending body gets `Connection: close`.
+ */
+export function problemMiddleware(log: Logger, drainLimitBytes = 0): Middleware {
   return async function problems(ctx, next) {
     try {
       await next();
@@ -76,8 +81,8 @@ export function problemMiddleware(log: Logger): Middleware {
         err = new InternalError(thrown);
       }
       renderProblem(ctx, err);
-      // The rest of a refused body is not read: close the connection instead of draining it.
-      if (!ctx.req.complete) ctx.set('Connection', 'close');
+      const declared = Number(ctx.get('content-length') || NaN);
+      if (!ctx.req.complete && !(declared <= drainLimitBytes)) ctx.set('Connection', 'close');
     }
   };
 }

@@ -123,6 +123,36 @@ describe('POST /upload authorisation (issue 3)', () => {
       await expectRefused(() => upload(), 401, 'token-missing', challenge);
     });
 
+    it('a large upload without a token: the client still sending it gets the 401, not a reset', async () => {
+      // The answer comes before the body is read; the service must then read (and discard) the
+      // rest of a body within the upload limit, or a client still sending gets EPIPE/ECONNRESET.
+      const { request } = await import('node:http');
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      const chunks = 96; // 6 MiB, sent a little at a time
+      const outcome = await new Promise<{ status: number; error?: string }>((resolve) => {
+        let status = 0;
+        const req = request(`${svc.url}/upload`, {
+          method: 'POST',
+          headers: { 'content-type': 'multipart/form-data; boundary=b', 'content-length': String(chunks * chunk.length) },
+        });
+        req.on('response', (res) => {
+          status = res.statusCode ?? 0;
+          res.resume();
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => resolve({ status, error: err.code ?? err.message }));
+        req.on('close', () => resolve({ status }));
+        let sent = 0;
+        const pump = (): void => {
+          if (sent === chunks) return void req.end();
+          sent++;
+          if (req.write(chunk)) setImmediate(pump);
+          else req.once('drain', pump);
+        };
+        pump();
+      });
+      expect(outcome).to.deep.equal({ status: 401 });
+    });
+
     it('another authentication scheme (Basic) as no token', async () => {
       await expectRefused(() => upload({ authorization: 'Basic cHJlZGljdGlvbi1jbGllbnQ6eA==' }), 401, 'token-missing', challenge);
     });
