@@ -158,9 +158,9 @@ export interface components {
             /**
              * @description The probability of each label, in the order of `labels` (for the default model Cat, Dog, Other).
              * @example [
-             *       0.9312,
-             *       0.0121,
-             *       0.0567
+             *       0.8339,
+             *       0.0778,
+             *       0.0883
              *     ]
              */
             values: number[];
