@@ -9,20 +9,9 @@ import { decodeModel, encodeModel } from '../../../../src/model/onnx/codec.js';
 import { UnsupportedQuantizedGraph, dequantizeModel } from '../../../../src/model/onnx/dequantize.js';
 import { floatTensor, int32Tensor, int8Tensor, tensorNumbers, uint8Tensor } from '../../../../src/model/onnx/tensor.js';
 import type { ModelProto } from '../../../../src/model/onnx/types.js';
+import { seededRandom as random } from '../../../../src/training/random.js';
 
 const realModel = fileURLToPath(new URL('../../../../../shared/models/mobilenetv2-12-int8.onnx', import.meta.url));
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Round half to even, as ONNX QuantizeLinear and integer requantisation round. */
 function rhe(x: number): number {

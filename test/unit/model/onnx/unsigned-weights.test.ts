@@ -7,18 +7,7 @@ import { floatTensor, int32Tensor, int8Tensor, tensorNumbers, uint8Tensor } from
 import type { ModelProto } from '../../../../src/model/onnx/types.js';
 import { DataType } from '../../../../src/model/onnx/types.js';
 import { unsignedWeightsModel } from '../../../../src/model/onnx/unsigned-weights.js';
-
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../../../src/training/random.js';
 
 /** Round half to even, as integer requantisation rounds. */
 function rhe(x: number): number {
