@@ -7,6 +7,7 @@
  * and to the mapping in {@link loadConfig}; then to the README's configuration table.
  */
 import { Ajv } from 'ajv';
+import { classifierDefaults } from './model/defaults.js';
 
 /** JSON Schema of the environment, by variable name. Descriptions feed the README table. */
 export const envSchema = {
@@ -56,28 +57,28 @@ export const envSchema = {
       type: 'integer',
       minimum: 0,
       maximum: 64,
-      default: 1,
+      default: classifierDefaults.workers,
       description: 'Worker threads that run the model, each with its own onnxruntime session; 0 runs it on the event loop',
     },
     INTRA_OP_THREADS: {
       type: 'integer',
       minimum: 0,
       maximum: 256,
-      default: 1,
+      default: classifierDefaults.intraOpThreads,
       description: 'onnxruntime threads per session for one operator; 0 lets onnxruntime use one per core',
     },
     BATCH_MAX_SIZE: {
       type: 'integer',
       minimum: 1,
       maximum: 256,
-      default: 8,
+      default: classifierDefaults.batchMaxSize,
       description: 'Most images classified in one forward pass (uploads that arrive while the model is busy are batched); 1 disables batching',
     },
     BATCH_MAX_WAIT_MS: {
       type: 'integer',
       minimum: 0,
       maximum: 1_000,
-      default: 0,
+      default: classifierDefaults.batchMaxWaitMs,
       description: 'How long an image may wait for others to join its batch when the model is idle, in milliseconds; 0 sends it at once',
     },
     MAX_INFLIGHT: {

@@ -8,14 +8,4 @@ export { loadManifest, parseManifest, manifestSchema, ManifestError, type Manife
 export { loadClassifier, type Classifier, type Classification } from './model/classifier.js';
 export { ProblemError, problemCatalogue, type ProblemCode } from './errors.js';
 export type { paths, operations, components } from '../generated/openapi.js';
-export {
-  classifyImage,
-  createClassifierClient,
-  predict,
-  type ClassifierClient,
-  type ClassifierClientOptions,
-  type ClassifyOptions,
-  type ClassifyResult,
-  type Prediction,
-  type Problem,
-} from './client/index.js';
+export * from './client/index.js';

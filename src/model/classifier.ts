@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Batcher } from './batcher.js';
+import { classifierDefaults } from './defaults.js';
 import { createInferenceEngine, type SessionOptions, type SessionSignature } from './inference.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
@@ -59,14 +60,6 @@ export interface ClassifierOptions extends SessionOptions {
   /** Longest wait, in milliseconds, for more images when the model is idle. Default 0. */
   readonly batchMaxWaitMs?: number;
 }
-
-/** Defaults of {@link ClassifierOptions}: those measured best by `make bench` on 2 cores. */
-export const classifierDefaults = Object.freeze({
-  intraOpThreads: 1,
-  workers: 1,
-  batchMaxSize: 8,
-  batchMaxWaitMs: 0,
-} satisfies ClassifierOptions);
 
 /**
  * Loads the ONNX file named by the manifest, verifies its SHA-256, creates the sessions and checks
