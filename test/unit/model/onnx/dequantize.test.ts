@@ -10,14 +10,10 @@ import { UnsupportedQuantizedGraph, dequantizeModel } from '../../../../src/mode
 import { floatTensor, int32Tensor, int8Tensor, tensorNumbers, uint8Tensor } from '../../../../src/model/onnx/tensor.js';
 import type { ModelProto } from '../../../../src/model/onnx/types.js';
 import { seededRandom as random } from '../../../../src/training/random.js';
+import { conv3x3Accumulators, roundHalfEven as rhe } from '../../../fixtures/quantized-reference.js';
 
 const realModel = fileURLToPath(new URL('../../../../../shared/models/mobilenetv2-12-int8.onnx', import.meta.url));
 
-/** Round half to even, as ONNX QuantizeLinear and integer requantisation round. */
-function rhe(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
 
 // A small QOperator graph: x [1,2,5,5] → QuantizeLinear (u8) → QLinearConv 3×3 pad 1, per-channel
@@ -73,27 +69,15 @@ function quantizedFixture(seed: number, options: { bigBias?: boolean } = {}): Fi
   // Exact integer arithmetic, written from the operators' definitions.
   const reference = (x: Float32Array): number[] => {
     const xq = Array.from(x, (v) => clamp(rhe(Math.fround(v / q.sx)) + q.zx, 0, 255));
-    const cq: number[] = [];
-    for (let m = 0; m < M; m++) {
+    const accumulators = conv3x3Accumulators({ xq, zx: q.zx, w, zw: 0, bias, channels: C, outChannels: M, size: HW });
+    const cq = accumulators.flatMap((row, m) => {
       const mult = Math.fround(Math.fround(q.sx * q.sw[m]!) / q.sy);
-      for (let i = 0; i < HW; i++) {
-        for (let j = 0; j < HW; j++) {
-          let acc = bias[m]!;
-          for (let c = 0; c < C; c++) {
-            for (let di = -1; di <= 1; di++) {
-              for (let dj = -1; dj <= 1; dj++) {
-                const [ii, jj] = [i + di, j + dj];
-                if (ii < 0 || jj < 0 || ii >= HW || jj >= HW) continue; // padding is the zero point
-                acc += (xq[(c * HW + ii) * HW + jj]! - q.zx) * w[((m * C + c) * 3 + di + 1) * 3 + dj + 1]!;
-              }
-            }
-          }
-          const yq = clamp(rhe(Math.fround(acc * mult)), 0, 255);
-          const real = q.sy * yq + q.sadd * (addend[m]! - q.zadd);
-          cq.push(clamp(rhe(real / q.sc) + q.zc, 0, 255));
-        }
-      }
-    }
+      return row.map((acc) => {
+        const yq = clamp(rhe(Math.fround(acc * mult)), 0, 255);
+        const real = q.sy * yq + q.sadd * (addend[m]! - q.zadd);
+        return clamp(rhe(real / q.sc) + q.zc, 0, 255);
+      });
+    });
     const pq = Array.from({ length: M }, (_, m) => {
       const sum = cq.slice(m * HW * HW, (m + 1) * HW * HW).reduce((a, b) => a + b - q.zc, 0);
       return clamp(rhe((q.sc * sum) / (HW * HW) / q.sp) + q.zp, 0, 255);

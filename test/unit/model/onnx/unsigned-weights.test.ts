@@ -8,12 +8,8 @@ import type { ModelProto } from '../../../../src/model/onnx/types.js';
 import { DataType } from '../../../../src/model/onnx/types.js';
 import { unsignedWeightsModel } from '../../../../src/model/onnx/unsigned-weights.js';
 import { seededRandom as random } from '../../../../src/training/random.js';
+import { conv3x3Accumulators, roundHalfEven as rhe } from '../../../fixtures/quantized-reference.js';
 
-/** Round half to even, as integer requantisation rounds. */
-function rhe(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 const clampU8 = (v: number): number => Math.min(255, Math.max(0, v));
 
 // uint8 input xq [1,C,H,W] → QLinearConv 3×3 pad 1 (int8 weights, per-channel scales, one zero
@@ -54,25 +50,11 @@ function fixture(seed: number, convZeroPoint: number): { model: ModelProto; refe
   // Exact integer arithmetic from the operators' definitions; requantisation multipliers in
   // float32, (sx·sw)/sy, as integer kernels compute them.
   const reference = (xq: Uint8Array): number[] => {
-    const yq: number[] = [];
-    for (let m = 0; m < M; m++) {
+    const accumulators = conv3x3Accumulators({ xq, zx: s.zx, w, zw: convZeroPoint, bias, channels: C, outChannels: M, size: HW });
+    const yq = accumulators.flatMap((row, m) => {
       const mult = Math.fround(Math.fround(s.x * s.wConv[m]!) / s.y);
-      for (let i = 0; i < HW; i++) {
-        for (let j = 0; j < HW; j++) {
-          let acc = bias[m]!;
-          for (let c = 0; c < C; c++) {
-            for (let di = -1; di <= 1; di++) {
-              for (let dj = -1; dj <= 1; dj++) {
-                const [ii, jj] = [i + di, j + dj];
-                if (ii < 0 || jj < 0 || ii >= HW || jj >= HW) continue; // padding is the zero point
-                acc += (xq[(c * HW + ii) * HW + jj]! - s.zx) * (w[((m * C + c) * 3 + di + 1) * 3 + dj + 1]! - convZeroPoint);
-              }
-            }
-          }
-          yq.push(clampU8(rhe(Math.fround(acc * mult)) + s.zy));
-        }
-      }
-    }
+      return row.map((acc) => clampU8(rhe(Math.fround(acc * mult)) + s.zy));
+    });
     return Array.from({ length: K }, (_, k) => {
       let acc = 0;
       for (let f = 0; f < yq.length; f++) acc += (yq[f]! - s.zy) * (wm[f * K + k]! - zm[k]!);
