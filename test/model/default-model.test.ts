@@ -39,7 +39,10 @@ describe('the default model', function () {
     expect((res.body as { prediction: string }).prediction).to.equal('Cat');
   });
 
-  it('is at least 0.85 accurate on the labelled development photos', async () => {
+  // The default head was trained on these photos, so this checks that the served pipeline
+  // (decoding, resizing, normalisation, the composed graph) matches the one training used; it is
+  // not a measure of accuracy on new photos (see `make train`'s cross-validation for that).
+  it('is at least 0.85 accurate on the labelled development photos, served as trained', async () => {
     const images = await readLabelledFolder(path.join(dataDir, 'cats-dogs-others'));
     expect(images.length).to.be.greaterThan(50);
     const result = await evaluate(svc.classifier, images);
