@@ -1,15 +1,9 @@
 import { expect } from 'chai';
 import { parseManifest, ManifestError } from '../../../src/model/manifest.js';
+import { minimalManifest } from '../../fixtures/manifests.js';
 import defaultManifest from '../../../resources/models/catdog-mobilenetv2.json' with { type: 'json' };
 
-const base = {
-  name: 'm',
-  file: 'm.onnx',
-  sha256: 'a'.repeat(64),
-  input: { name: 'input', layout: 'NCHW', width: 224, height: 224 },
-  output: { name: 'output', activation: 'softmax' },
-  labels: ['Cat', 'Dog', 'Other'],
-};
+const base = minimalManifest;
 
 describe('model manifest', () => {
   it('accepts the default manifest', () => {

@@ -1,20 +1,8 @@
 import { expect } from 'chai';
 import { activate, createPostprocessor } from '../../../src/model/postprocess.js';
-import { parseManifest } from '../../../src/model/manifest.js';
+import { testManifest } from '../../fixtures/manifests.js';
 
-const manifest = (extra: Record<string, unknown>) =>
-  parseManifest(
-    {
-      name: 'm',
-      file: 'm.onnx',
-      sha256: 'a'.repeat(64),
-      input: { name: 'input', layout: 'NCHW', width: 8, height: 8 },
-      output: { name: 'output', activation: 'softmax' },
-      labels: ['Cat', 'Dog', 'Other'],
-      ...extra,
-    },
-    '/m.json',
-  );
+const manifest = (extra: Record<string, unknown>) => testManifest(extra);
 
 describe('postprocess', () => {
   it('softmax is stable for large logits and sums to 1', () => {

@@ -1,22 +1,11 @@
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { ImageTooLarge, ImageUndecodable } from '../../../src/errors.js';
-import { parseManifest } from '../../../src/model/manifest.js';
+import { testManifest } from '../../fixtures/manifests.js';
 import { createPreprocessor } from '../../../src/model/preprocess.js';
 import { pngDeclaring } from '../../fixtures/images.js';
 
-const input = (extra: Record<string, unknown>) =>
-  parseManifest(
-    {
-      name: 'm',
-      file: 'm.onnx',
-      sha256: 'a'.repeat(64),
-      input: { name: 'input', layout: 'NCHW', width: 2, height: 2, ...extra },
-      output: { name: 'output', activation: 'softmax' },
-      labels: ['a'],
-    },
-    '/m.json',
-  ).input;
+const input = (extra: Record<string, unknown>) => testManifest({}, { width: 2, height: 2, ...extra }).input;
 
 const limits = { maxImagePixels: 1_000_000 };
 
