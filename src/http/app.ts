@@ -52,8 +52,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     queued: () => admission.queued,
     ready: () => readiness.state === 'ready',
   });
+  // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
+  const definition = deps.metricsPublic === false ? withoutAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
+  const docs = docsMiddleware(definition);
   const { middleware, api } = await createApi({
-    definition: deps.metricsPublic === false ? withoutAnonymousAccess(readSpec(), 'getMetrics') : readSpec(),
+    definition,
     handlers: createHandlers({ classifier: deps.classifier, admission, readiness, metrics }),
     limits: deps.limits,
     ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),
@@ -66,7 +69,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   koa.use(requestMetrics(metrics));
   koa.use(closeConnectionsWhenDraining(readiness));
   koa.use(problemMiddleware(deps.log, deps.limits.maxUploadBytes + ENVELOPE_BYTES));
-  koa.use(docsMiddleware());
+  koa.use(docs);
   koa.use(middleware);
   return { koa, api, metrics, readiness };
 }

@@ -6,7 +6,8 @@ import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Middleware } from 'koa';
-import { readSpec, readSpecText } from '../spec.js';
+import type { Document } from 'openapi-backend';
+import { stringify } from 'yaml';
 
 const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -51,10 +52,13 @@ const redocPolicy =
   "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; worker-src 'self' blob:; " +
   "object-src 'none'; base-uri 'none'; form-action 'none'";
 
-/** Serves the spec and the docs; every other request passes through. */
-export function docsMiddleware(): Middleware {
-  const specJson = JSON.stringify(readSpec());
-  const specYaml = readSpecText();
+/**
+ * Serves `definition` (the spec as this app enforces it) and the docs; every other request
+ * passes through. The document is serialised here, before openapi-backend dereferences it.
+ */
+export function docsMiddleware(definition: Document): Middleware {
+  const specJson = JSON.stringify(definition);
+  const specYaml = stringify(definition);
   return async function docs(ctx, next) {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     const p = ctx.path;

@@ -67,6 +67,15 @@ describe('access to GET /metrics with auth enabled', () => {
       expect(res.text).to.contain('catdog_model_info');
     });
 
+    it('documents what it enforces: the served spec requires a token for /metrics', async () => {
+      const spec = (await receive(`${svc.url}/openapi.json`)).body as {
+        paths: Record<string, { get: { security: Record<string, string[]>[] } }>;
+      };
+      const security = spec.paths['/metrics']!.get.security;
+      expect(security).to.not.be.empty;
+      expect(security.every((requirement) => Object.keys(requirement).length > 0), JSON.stringify(security)).to.equal(true);
+    });
+
     it('keeps the probes public', async () => {
       expect((await receive(`${svc.url}/health/live`)).status).to.equal(200);
       expect((await receive(`${svc.url}/health/ready`)).status).to.equal(200);
