@@ -2,10 +2,11 @@
  * `make model`, after `scripts/fetch-model.ts`: builds the served models from the verified
  * int8 backbone and the committed head, into resources/models/:
  *
- * - `catdog-mobilenetv2.onnx` + `catdog-mobilenetv2.json`: backbone (the int8 graph with its
- *   weights re-typed as uint8, so onnxruntime's exact u8u8 kernels run it: the same answers on
- *   every CPU, features bit-identical to the float32 form the head was trained on, about twice
- *   as fast) + trained head + softmax, outputs Cat, Dog, Other. The default served model.
+ * - `catdog-mobilenetv2.onnx` + `catdog-mobilenetv2.json`: backbone (the int8 graph as the Zoo
+ *   ships it, cut at its pooled features) + trained head + softmax, outputs Cat, Dog, Other. The
+ *   default served model. The classifier hands its int8 weights to onnxruntime in the form that
+ *   is exact on the CPU it runs on (src/model/int8-kernels.ts), so the features equal, bit for
+ *   bit, the float32 form the head was trained on, on every CPU.
  * - `mobilenetv2-12-exact.onnx` + `mobilenetv2-12-exact.json`: the whole ImageNet classifier in
  *   the same exact float32 form, zero-shot, classes grouped as in mobilenetv2-12-int8-grouped.json.
  *
@@ -66,9 +67,9 @@ await emit('mobilenetv2-12-exact.onnx', encodeModel(dequantizeModel(quantized)),
   grouping: { classes: 1000, groups: { Cat: [[281, 285]], Dog: [[151, 268]] }, rest: 'Other' },
   decision: { rule: 'threshold', among: ['Cat', 'Dog'], minSum: 0.2, otherwise: 'Other' },
 });
-await emit('catdog-mobilenetv2.onnx', encodeModel(composeClassifier(quantized, head, 'unsigned-int8')), {
+await emit('catdog-mobilenetv2.onnx', encodeModel(composeClassifier(quantized, head, 'int8')), {
   name: 'catdog-mobilenetv2-head',
-  description: `MobileNetV2 int8 backbone (uint8 weights: exact integer arithmetic on every CPU) + logistic-regression head trained on ${head.training.images} labelled photos (nested-CV accuracy ${head.training.nestedCvAccuracy.toFixed(3)}); softmax over Cat, Dog, Other`,
+  description: `MobileNetV2 int8 backbone (exact integer arithmetic on every CPU, see INT8_WEIGHTS) + logistic-regression head trained on ${head.training.images} labelled photos (nested-CV accuracy ${head.training.nestedCvAccuracy.toFixed(3)}); softmax over Cat, Dog, Other`,
   input: { ...MOBILENETV2_INPUT, resize: head.resize },
   output: { name: PROBABILITIES_OUTPUT, activation: 'none' },
   labels: head.labels,

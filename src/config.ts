@@ -8,6 +8,7 @@
  */
 import { Ajv } from 'ajv';
 import { classifierDefaults } from './model/defaults.js';
+import type { Int8WeightsSetting } from './model/int8-kernels.js';
 
 /** JSON Schema of the environment, by variable name. Descriptions feed the README table. */
 export const envSchema = {
@@ -66,6 +67,13 @@ export const envSchema = {
       maximum: 256,
       default: classifierDefaults.intraOpThreads,
       description: 'onnxruntime threads per session for one operator; 0 lets onnxruntime use one per core',
+    },
+    INT8_WEIGHTS: {
+      type: 'string',
+      enum: ['auto', 'unsigned', 'as-is'],
+      default: classifierDefaults.int8Weights,
+      description:
+        "How an int8 model's signed weights reach onnxruntime: `unsigned` re-types them as uint8 (exact on every CPU); `as-is` keeps them signed (about twice as fast, exact only on x86 CPUs with VNNI or AMX and on ARM64); `auto` keeps them where that is exact and re-types them elsewhere",
     },
     BATCH_MAX_SIZE: {
       type: 'integer',
@@ -191,6 +199,8 @@ export interface Config {
   readonly inferenceWorkers: number;
   /** onnxruntime intra-op threads per session (0: one per core). */
   readonly intraOpThreads: number;
+  /** How an int8 model's weights are handed to onnxruntime (see `src/model/int8-kernels.ts`). */
+  readonly int8Weights: Int8WeightsSetting;
   /** Most images per forward pass. */
   readonly batchMaxSize: number;
   /** Longest wait for a batch to fill when the model is idle. */
@@ -292,6 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
     keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
     inferenceWorkers: v.INFERENCE_WORKERS,
     intraOpThreads: v.INTRA_OP_THREADS,
+    int8Weights: v.INT8_WEIGHTS,
     batchMaxSize: v.BATCH_MAX_SIZE,
     batchMaxWaitMs: v.BATCH_MAX_WAIT_MS,
     maxInflight: v.MAX_INFLIGHT,

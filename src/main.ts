@@ -13,7 +13,7 @@ import { createApp } from './http/app.js';
 import { createReadiness } from './http/readiness.js';
 import { closeGracefully, createServer } from './http/server.js';
 import { createLogger } from './log.js';
-import { loadClassifier } from './model/classifier.js';
+import { classifierOptionsFrom, loadClassifier } from './model/classifier.js';
 import { loadManifest, ManifestError } from './model/manifest.js';
 import { warmUp } from './model/warm-up.js';
 import { readSpec } from './spec.js';
@@ -33,13 +33,11 @@ async function main(): Promise<void> {
   log.info({ config: redactConfig(config) }, 'configuration');
 
   const manifest = await loadManifest(config.modelManifestPath);
-  const classifier = await loadClassifier(manifest, { maxImagePixels: config.maxImagePixels }, {
-    workers: config.inferenceWorkers,
-    intraOpThreads: config.intraOpThreads,
-    batchMaxSize: config.batchMaxSize,
-    batchMaxWaitMs: config.batchMaxWaitMs,
-  });
-  log.info({ model: manifest.name, sha256: manifest.sha256, labels: manifest.labels }, 'model loaded');
+  const classifier = await loadClassifier(manifest, { maxImagePixels: config.maxImagePixels }, classifierOptionsFrom(config));
+  log.info(
+    { model: manifest.name, sha256: manifest.sha256, labels: manifest.labels, int8Weights: classifier.int8Weights },
+    'model loaded',
+  );
 
   // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.
   const securityHandlers = createSecurityHandlers(readSpec(), { verifier: verifierFromConfig(config.auth, log) });

@@ -11,7 +11,7 @@ import type { ClassificationTimings } from './model/classifier.js';
 
 /** What the metrics read when scraped. */
 export interface MetricsSources {
-  readonly model: { readonly name: string; readonly sha256: string; readonly labels: readonly string[] };
+  readonly model: { readonly name: string; readonly sha256: string; readonly labels: readonly string[]; readonly int8Weights: string };
   /** Classifications running now. */
   readonly inflight: () => number;
   /** Classifications waiting for a slot now. */
@@ -99,11 +99,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
   });
   const modelInfo = new Gauge({
     name: 'catdog_model_info',
-    help: 'The model served: always 1, with its manifest name, SHA-256 and comma-separated labels.',
-    labelNames: ['name', 'sha256', 'labels'] as const,
+    help: 'The model served: always 1, with its manifest name, SHA-256, comma-separated labels and how its int8 weights run (as-is, unsigned or none).',
+    labelNames: ['name', 'sha256', 'labels', 'int8_weights'] as const,
     registers,
   });
-  modelInfo.set({ name: sources.model.name, sha256: sources.model.sha256, labels: sources.model.labels.join(',') }, 1);
+  const { name, sha256, labels, int8Weights } = sources.model;
+  modelInfo.set({ name, sha256, labels: labels.join(','), int8_weights: int8Weights }, 1);
 
   return {
     registry,

@@ -17,10 +17,12 @@ import { readFile } from 'node:fs/promises';
 import { Batcher } from './batcher.js';
 import { classifierDefaults } from './defaults.js';
 import { createInferenceEngine, type SessionOptions, type SessionSignature } from './inference.js';
+import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8-kernels.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
 import { createPostprocessor, type Classification } from './postprocess.js';
 import { createDecoder, type PreprocessLimits } from './preprocess.js';
+import type { Config } from '../config.js';
 
 export type { Classification } from './postprocess.js';
 export type { SessionOptions } from './inference.js';
@@ -39,6 +41,8 @@ export interface Classifier {
   readonly name: string;
   readonly sha256: string;
   readonly labels: readonly string[];
+  /** How the model's int8 weights were handed to onnxruntime (`none`: it has none). */
+  readonly int8Weights: Int8WeightsForm;
   /** Decodes and classifies one image; rejects with ImageUndecodable / ImageTooLarge on bad input. */
   classify(image: Uint8Array): Promise<Classification & { readonly timings?: ClassificationTimings }>;
   /** Releases the onnxruntime session. */
@@ -59,11 +63,25 @@ export interface ClassifierOptions extends SessionOptions {
   readonly batchMaxSize?: number;
   /** Longest wait, in milliseconds, for more images when the model is idle. Default 0. */
   readonly batchMaxWaitMs?: number;
+  /** Signed int8 weights as they are, re-typed as uint8, or chosen by the CPU (see `int8-kernels.ts`). Default `auto`. */
+  readonly int8Weights?: Int8WeightsSetting;
+}
+
+/** The classifier options the configuration sets (the service and the benchmark's bare pipeline alike). */
+export function classifierOptionsFrom(config: Config): ClassifierOptions {
+  return {
+    workers: config.inferenceWorkers,
+    intraOpThreads: config.intraOpThreads,
+    int8Weights: config.int8Weights,
+    batchMaxSize: config.batchMaxSize,
+    batchMaxWaitMs: config.batchMaxWaitMs,
+  };
 }
 
 /**
- * Loads the ONNX file named by the manifest, verifies its SHA-256, creates the sessions and checks
- * that the model's input and output match the manifest. Any mismatch throws a ManifestError.
+ * Loads the ONNX file named by the manifest, verifies its SHA-256, hands its int8 weights to
+ * onnxruntime as `int8Weights` says, creates the sessions and checks that the model's input and
+ * output match the manifest. Any mismatch throws a ManifestError.
  */
 export async function loadClassifier(
   manifest: Manifest,
@@ -85,8 +103,10 @@ export async function loadClassifier(
   const settings = { ...classifierDefaults, ...options };
   const { input, output } = manifest;
   let engine;
+  let prepared;
   try {
-    engine = await createInferenceEngine(bytes, { input, outputName: output.name }, settings, settings.workers);
+    prepared = prepareInt8Weights(bytes, settings.int8Weights);
+    engine = await createInferenceEngine(prepared.bytes, { input, outputName: output.name }, settings, settings.workers);
   } catch (err) {
     throw new ManifestError(manifest.file, [`onnxruntime cannot load the model: ${(err as Error).message}`]);
   }
@@ -116,6 +136,7 @@ export async function loadClassifier(
     name: manifest.name,
     sha256: manifest.sha256,
     labels: manifest.labels,
+    int8Weights: prepared.int8Weights,
     async classify(image) {
       const started = performance.now();
       // Undecodable images fail here, alone, before they could join a batch.

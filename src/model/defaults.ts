@@ -8,6 +8,8 @@ export const classifierDefaults = Object.freeze({
   intraOpThreads: 1,
   /** Worker threads running sessions. */
   workers: 1,
+  /** int8 weights kept signed where the CPU's kernels are exact, re-typed as uint8 elsewhere. */
+  int8Weights: 'auto' as const,
   /** Most images in one forward pass. */
   batchMaxSize: 8,
   /** Longest wait for more images when the model is idle, in milliseconds. */

@@ -1,14 +1,15 @@
 /**
  * The feature extractor: the int8 ImageNet backbone cut at its global average pool (the pooled
- * layer before ImageNet's classifier), in a form whose features are the same on every CPU: the
- * exact float32 form (`float-steps`) or the int8 graph with uint8 weights (`unsigned-int8`,
- * faster; same integer arithmetic). Output `features`, float32 [N, C] (C = 1280 for MobileNetV2).
+ * layer before ImageNet's classifier), as the exact float32 form (`float-steps`, the same features
+ * on every CPU; what training uses) or as the int8 graph itself (`int8`, what is served: the
+ * classifier hands its weights to onnxruntime so that it computes the same exact integer
+ * arithmetic, see src/model/int8-kernels.ts). Output `features`, float32 [N, C] (C = 1280 for
+ * MobileNetV2).
  */
 import type { Manifest } from '../model/manifest.js';
 import type { GraphProto, ModelProto, NodeProto } from '../model/onnx/types.js';
 import { floatValueInfo, node } from '../model/onnx/builder.js';
 import { dequantizeModel } from '../model/onnx/dequantize.js';
-import { unsignedWeightsModel } from '../model/onnx/unsigned-weights.js';
 
 /**
  * Input contract of the MobileNetV2 backbone (ONNX Model Zoo): `input`, NCHW 224×224 RGB,
@@ -29,11 +30,12 @@ export const MOBILENETV2_INPUT: Omit<Manifest['input'], 'resize'> = Object.freez
 export const FEATURES_OUTPUT = 'features';
 
 /**
- * How the extractor computes the backbone's integer arithmetic (the same arithmetic either way):
- * `float-steps` ({@link dequantizeModel}, `steps`: float32 ops on integer values) or
- * `unsigned-int8` ({@link unsignedWeightsModel}: onnxruntime's u8u8 int8 kernels, about twice as fast).
+ * How the extractor computes the backbone's integer arithmetic: `float-steps`
+ * ({@link dequantizeModel}, `steps`: float32 ops on integer values, exact on any CPU) or `int8`
+ * (the quantised operators kept: several times faster, exact where the int8 kernels are, which
+ * src/model/int8-kernels.ts ensures when serving).
  */
-export type BackboneArithmetic = 'float-steps' | 'unsigned-int8';
+export type BackboneArithmetic = 'float-steps' | 'int8';
 
 /** Keeps the nodes needed to compute `outputs`, in their original (topological) order. */
 function ancestors(nodes: readonly NodeProto[], outputs: readonly string[]): NodeProto[] {
@@ -75,15 +77,18 @@ export function buildFeatureExtractor(quantized: ModelProto, arithmetic: Backbon
     node('Flatten', ['pooled_real'], [FEATURES_OUTPUT], { axis: 1 }, 'features_flatten'),
   ];
   const batch = graph.input?.[0]?.type?.tensorType?.shape?.dim?.[0]?.dimParam ?? 'N';
+  // ImageNet's classifier weights are no longer read (onnxruntime would warn about each).
+  const read = new Set(nodes.flatMap((n) => n.input ?? []));
   const cut: ModelProto = {
     ...quantized,
     graph: {
       ...graph,
       name: `${graph.name ?? 'backbone'}_features`,
       node: nodes,
+      initializer: (graph.initializer ?? []).filter((t) => read.has(t.name ?? '')),
       output: [floatValueInfo(FEATURES_OUTPUT, [batch, pooledChannels(graph, pooledInput ?? '')])],
       valueInfo: [],
     },
   };
-  return arithmetic === 'unsigned-int8' ? unsignedWeightsModel(cut) : dequantizeModel(cut, { representation: 'steps' });
+  return arithmetic === 'int8' ? cut : dequantizeModel(cut, { representation: 'steps' });
 }

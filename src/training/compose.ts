@@ -1,6 +1,6 @@
 /**
- * Composes the served model: backbone features (the int8 backbone's exact integer arithmetic,
- * as int8 with uint8 weights or in float32, see {@link BackboneArithmetic}) →
+ * Composes the served model: backbone features (the int8 backbone, as int8 or as its exact
+ * integer arithmetic in float32, see {@link BackboneArithmetic}) →
  * trained head (standardisation folded into one MatMul + Add) → Softmax, one ONNX graph whose
  * output `probabilities` [N, labels] is in the head's label order.
  */
@@ -42,7 +42,7 @@ export function foldStandardization(head: HeadFile): { weights: Float32Array; bi
  */
 export function composeClassifier(quantizedBackbone: ModelProto, head: HeadFile, arithmetic: BackboneArithmetic = 'float-steps'): ModelProto {
   const extractor = buildFeatureExtractor(quantizedBackbone, arithmetic);
-  const form = arithmetic === 'unsigned-int8' ? 'int8 with uint8 weights, exact integer arithmetic' : 'int8 arithmetic reproduced in float32';
+  const form = arithmetic === 'int8' ? 'int8' : 'int8 arithmetic reproduced in float32';
   const graph = extractor.graph ?? {};
   const k = head.labels.length;
   const { weights, bias } = foldStandardization(head);

@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
+import { loadClassifier } from '../../src/model/classifier.js';
 import { evaluate, readLabelledFolder } from '../../src/model/evaluate.js';
+import { loadManifest } from '../../src/model/manifest.js';
 import { rootDir } from '../../src/spec.js';
 import { uploadForm } from '../fixtures/images.js';
 import { expectMatchesSpec, receive } from '../support/contract.js';
@@ -51,5 +53,26 @@ describe('the default model', function () {
         `${result.msPerImage.toFixed(1)} ms/image, confusion ${JSON.stringify(result.confusion)}`,
     );
     expect(result.accuracy).to.be.at.least(0.85);
+  });
+
+  // The head was trained on features from the exact float32 form; the served int8 graph gives
+  // them only if onnxruntime's int8 kernels are exact on this CPU (src/model/int8-kernels.ts).
+  it('answers bit for bit the same with its int8 weights as chosen for this CPU and re-typed as uint8', async () => {
+    const images = await readLabelledFolder(path.join(dataDir, 'cats-dogs-others'));
+    const manifest = await loadManifest(manifestPath);
+    const unsigned = await loadClassifier(manifest, { maxImagePixels: 40_000_000 }, { int8Weights: 'unsigned' });
+    try {
+      expect(unsigned.int8Weights).to.equal('unsigned');
+      let identical = 0;
+      for (const image of images) {
+        const bytes = await readFile(image.file);
+        const [a, b] = await Promise.all([svc.classifier.classify(bytes), unsigned.classify(bytes)]);
+        if (a.values.every((v, i) => Object.is(v, b.values[i]))) identical++;
+      }
+      console.log(`      INT8_WEIGHTS=auto chose ${svc.classifier.int8Weights} on this CPU; ${identical}/${images.length} identical`);
+      expect(identical).to.equal(images.length);
+    } finally {
+      await unsigned.close();
+    }
   });
 });

@@ -38,14 +38,27 @@ function shifted(t: TensorProto): TensorProto {
   return uint8Tensor(t.name ?? '', t.dims ?? [], Uint8Array.from(values as Int8Array, (v) => v + 128));
 }
 
+/** The int8 weight zero point of a QLinearConv / QLinearMatMul node, if it has one. */
+function int8WeightZeroPoint(n: NodeProto, inits: ReadonlyMap<string, TensorProto>): TensorProto | undefined {
+  const zw = inits.get(n.input?.[WEIGHT_ZERO_POINT] ?? '');
+  // No weight zero point means uint8 with zero point 0: already the u8u8 path.
+  return zw?.dataType === DataType.INT8 ? zw : undefined;
+}
+
+/** Whether the model has int8 QLinearConv or QLinearMatMul weights that {@link unsignedWeightsModel} would re-type. */
+export function hasSignedWeights(model: ModelProto): boolean {
+  const graph = model.graph ?? {};
+  const inits = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));
+  return (graph.node ?? []).some((n) => isLinear(n) && int8WeightZeroPoint(n, inits) !== undefined);
+}
+
 /** Names of the int8 weights and weight zero points to shift, checked to be read nowhere else. */
 function signedWeights(graph: GraphProto, inits: ReadonlyMap<string, TensorProto>): Set<string> {
   const names = new Set<string>();
   for (const n of (graph.node ?? []).filter(isLinear)) {
     const where = `${n.opType ?? '?'} ${n.name ?? n.output?.[0] ?? ''}`;
-    const zw = inits.get(n.input?.[WEIGHT_ZERO_POINT] ?? '');
-    // No weight zero point means uint8 with zero point 0: already the u8u8 path.
-    if (!zw || zw.dataType !== DataType.INT8) continue;
+    const zw = int8WeightZeroPoint(n, inits);
+    if (!zw) continue;
     const w = inits.get(n.input?.[WEIGHT] ?? '');
     if (!w || w.dataType !== DataType.INT8) throw new UnsupportedQuantizedGraph(`${where}: int8 weights must be an int8 initializer`);
     const zx = inits.get(n.input?.[ACTIVATION_ZERO_POINT] ?? '');
