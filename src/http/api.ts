@@ -116,6 +116,10 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
     api.registerSecurityHandler(name, handler);
   }
   await api.init();
+  // openapi-backend rebuilds its list of operations from the document (a lodash chain over every
+  // path) at each match, several times per request; after init the document no longer changes.
+  const operations = api.router.getOperations();
+  api.router.getOperations = () => operations;
 
   const middleware: Middleware = async (ctx) => {
     const req: Request = {

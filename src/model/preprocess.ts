@@ -3,8 +3,8 @@
  *
  * sharp decodes (JPEG, PNG, WebP, GIF first frame, TIFF, AVIF), applies the EXIF orientation,
  * flattens transparency onto white, converts to sRGB 8-bit RGB, and resizes with its default
- * Lanczos-3 kernel. The pixel count is read from the header first, so a decompression bomb
- * is refused before any pixel is decoded.
+ * Lanczos-3 kernel. sharp reads the pixel count from the header first, so a decompression bomb
+ * is refused before any pixel is decoded; only then is the header read again, for the answer.
  */
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
@@ -23,6 +23,26 @@ const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']
 
 /** Turns bytes into a Float32Array of one image laid out as the model's input expects. */
 export type Preprocessor = (image: Uint8Array) => Promise<Float32Array>;
+
+/**
+ * The error for an image sharp could not decode, from its header alone (only refused uploads pay
+ * for this second look): too many pixels, a format we do not accept, or corrupt data.
+ */
+async function whyUndecodable(image: Uint8Array, limits: PreprocessLimits, cause: unknown): Promise<ImageUndecodable | ImageTooLarge> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(image, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    return new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)', err);
+  }
+  if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
+    return new ImageUndecodable(`Images of format ${meta.format ?? 'unknown'} are not accepted`);
+  }
+  const w = meta.width ?? 0;
+  const h = meta.height ?? 0;
+  if (w * h > limits.maxImagePixels) return new ImageTooLarge(w, h, limits.maxImagePixels);
+  return new ImageUndecodable('The image data is corrupt or truncated', cause);
+}
 
 /** Turns bytes into the decoded, resized image: interleaved RGB, 8 bits per channel. */
 export type Decoder = (image: Uint8Array) => Promise<Uint8Array>;
@@ -52,23 +72,9 @@ export function createDecoder(input: Manifest['input'], limits: PreprocessLimits
     if (!hasSupportedSignature(image)) {
       throw new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)');
     }
-    let meta: Metadata;
-    try {
-      // The header alone: sharp's own pixel limit is applied to the decode below, after our
-      // check has answered with the dimensions.
-      meta = await sharp(image, { limitInputPixels: false }).metadata();
-    } catch (err) {
-      throw new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)', err);
-    }
-    if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
-      throw new ImageUndecodable(`Images of format ${meta.format ?? 'unknown'} are not accepted`);
-    }
-    const w = meta.width ?? 0;
-    const h = meta.height ?? 0;
-    if (w * h > limits.maxImagePixels) throw new ImageTooLarge(w, h, limits.maxImagePixels);
-
     let pixels: Buffer;
     try {
+      // sharp reads the header first and refuses more than `limitInputPixels` before decoding.
       pixels = await sharp(image, { failOn: 'error', limitInputPixels: limits.maxImagePixels, animated: false })
         .rotate() // EXIF orientation
         .flatten({ background: '#ffffff' })
@@ -78,7 +84,7 @@ export function createDecoder(input: Manifest['input'], limits: PreprocessLimits
         .raw({ depth: 'uchar' })
         .toBuffer();
     } catch (err) {
-      throw new ImageUndecodable('The image data is corrupt or truncated', err);
+      throw await whyUndecodable(image, limits, err);
     }
     if (pixels.length !== plane * 3) {
       throw new ImageUndecodable(`The image decoded to ${pixels.length} bytes, expected ${plane * 3}`);
