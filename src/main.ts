@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.
   const securityHandlers = createSecurityHandlers(readSpec(), { verifier: verifierFromConfig(config.auth, log) });
 
-  const readiness = createReadiness();
+  const readiness = createReadiness('warming-up', classifier.health);
   const app = await createApp({
     classifier,
     log,
@@ -61,8 +61,9 @@ async function main(): Promise<void> {
   });
 
   let stopping = false;
-  const stop = async (signal: string): Promise<void> => {
+  const stop = async (signal: string, failure = false): Promise<void> => {
     if (stopping) {
+      if (failure) return;
       log.warn({ signal }, 'second signal: exiting without waiting for in-flight requests');
       process.exit(1);
     }
@@ -73,10 +74,15 @@ async function main(): Promise<void> {
     if (!clean) log.warn({ graceMs: config.shutdownGraceMs }, 'grace period over: remaining connections closed');
     await classifier.close();
     log.info({ clean }, 'stopped');
-    process.exit(clean ? 0 : 1);
+    process.exit(clean && !failure ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // Crash-only: a model that can no longer run is left to the supervisor to restart.
+  void classifier.failed.then((err) => {
+    log.fatal({ err }, 'the model can no longer run: stopping');
+    void stop('model-failed', true);
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -8,9 +8,14 @@ type Ready = operations['getReadiness']['responses'][200]['content']['applicatio
 const reasons = {
   'warming-up': 'The model is warming up',
   draining: 'The service is shutting down',
+  recovering: 'A crashed inference worker is being replaced',
+  failed: 'The inference workers keep crashing; the process is stopping',
 } as const;
 
-/** `GET /health/ready`: 200 once warmed up, 503 not-ready before that and while draining. */
+/**
+ * `GET /health/ready`: 200 once warmed up, 503 not-ready before that, while draining, and while
+ * the model cannot run.
+ */
 export function getReadiness(readiness: Readiness, model: string): OperationHandler {
   const body: Ready = { status: 'ready', model };
   return (_c, ctx) => {

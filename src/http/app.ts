@@ -44,7 +44,7 @@ export interface App {
 
 /** Builds the application. */
 export async function createApp(deps: AppDeps): Promise<App> {
-  const readiness = deps.readiness ?? createReadiness('ready');
+  const readiness = deps.readiness ?? createReadiness('ready', deps.classifier.health);
   const admission = createAdmission(deps.admission ?? defaultAdmissionOptions);
   const metrics = createMetrics({
     model: deps.classifier,

@@ -9,8 +9,15 @@
  */
 import type { Middleware } from 'koa';
 
-/** `warming-up` until one inference has run; `draining` from the stop signal to the exit. */
-export type ReadinessState = 'warming-up' | 'ready' | 'draining';
+/**
+ * `warming-up` until one inference has run; `draining` from the stop signal to the exit;
+ * `recovering` while a crashed inference worker is replaced, `failed` once the model's engine
+ * gave up (see src/model/worker-pool.ts).
+ */
+export type ReadinessState = 'warming-up' | 'ready' | 'draining' | 'recovering' | 'failed';
+
+/** The model's side of readiness, as the classifier reports it. */
+export type ModelHealth = () => 'ok' | 'recovering' | 'failed';
 
 /** The readiness of one process; `main.ts` moves it forward, the probes and metrics read it. */
 export interface Readiness {
@@ -21,12 +28,17 @@ export interface Readiness {
   startDraining(): void;
 }
 
-/** A readiness that starts `warming-up`, or `ready` when `initial` says so (tests). */
-export function createReadiness(initial: 'warming-up' | 'ready' = 'warming-up'): Readiness {
-  let state: ReadinessState = initial;
+/**
+ * A readiness that starts `warming-up`, or `ready` when `initial` says so (tests); once warmed
+ * up, `modelHealth` can still make it `recovering` or `failed`.
+ */
+export function createReadiness(initial: 'warming-up' | 'ready' = 'warming-up', modelHealth: ModelHealth = () => 'ok'): Readiness {
+  let state: 'warming-up' | 'ready' | 'draining' = initial;
   return {
     get state() {
-      return state;
+      if (state !== 'ready') return state;
+      const health = modelHealth();
+      return health === 'ok' ? 'ready' : health;
     },
     markWarmedUp() {
       if (state === 'warming-up') state = 'ready';

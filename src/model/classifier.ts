@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Batcher } from './batcher.js';
 import { classifierDefaults } from './defaults.js';
-import { createInferenceEngine, type SessionOptions, type SessionSignature } from './inference.js';
+import { createInferenceEngine, type EngineHealth, type InferenceEngine, type SessionOptions, type SessionSignature } from './inference.js';
 import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8-kernels.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
@@ -43,6 +43,10 @@ export interface Classifier {
   readonly labels: readonly string[];
   /** How the model's int8 weights were handed to onnxruntime (`none`: it has none). */
   readonly int8Weights: Int8WeightsForm;
+  /** Whether forward passes can run: see {@link InferenceEngine.health}. */
+  health(): EngineHealth;
+  /** Resolves with the reason when the model can no longer run (the process should exit). */
+  readonly failed: Promise<Error>;
   /** Decodes and classifies one image; rejects with ImageUndecodable / ImageTooLarge on bad input. */
   classify(image: Uint8Array): Promise<Classification & { readonly timings?: ClassificationTimings }>;
   /** Releases the onnxruntime session. */
@@ -137,6 +141,8 @@ export async function loadClassifier(
     sha256: manifest.sha256,
     labels: manifest.labels,
     int8Weights: prepared.int8Weights,
+    health: () => engine.health,
+    failed: engine.failed,
     async classify(image) {
       const started = performance.now();
       // Undecodable images fail here, alone, before they could join a batch.

@@ -5,10 +5,10 @@
  * decoded images into its batch tensor and runs the pass; the event loop only parses
  * requests, waits for sharp and post-processes.
  */
-import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { Manifest } from './manifest.js';
 import { createNormaliser } from './normalise.js';
+import { createWorkerPool } from './worker-pool.js';
 
 /** onnxruntime session settings. */
 export interface SessionOptions {
@@ -55,8 +55,22 @@ export interface InferenceEngine extends SessionSignature {
    * normalised into one batch tensor; resolves with the output, `images.length` rows.
    */
   run(images: readonly Uint8Array[]): Promise<Float32Array>;
+  /**
+   * `ok`; `recovering` while a crashed worker is being replaced (no forward pass can start
+   * when none is left); `failed` once workers crashed too often to keep replacing them.
+   */
+  readonly health: EngineHealth;
+  /** Resolves with the reason when the engine gives up (never, while it can serve). */
+  readonly failed: Promise<Error>;
   close(): Promise<void>;
 }
+
+/** See {@link InferenceEngine.health}. */
+export type EngineHealth = 'ok' | 'recovering' | 'failed';
+
+/** How many worker crashes within {@link CRASH_WINDOW_MS} the engine survives by replacing the worker. */
+export const MAX_CRASHES = 3;
+export const CRASH_WINDOW_MS = 60_000;
 
 /** Messages between the engine and an inference worker. */
 export type WorkerReply =
@@ -141,7 +155,7 @@ export async function createInferenceEngine(
   options: SessionOptions,
   workers: number,
 ): Promise<InferenceEngine> {
-  return workers === 0 ? inProcess(model, io, options) : workerPool(model, io, options, workers);
+  return workers === 0 ? inProcess(model, io, options) : createWorkerPool(model, io, options, workers);
 }
 
 async function inProcess(model: Uint8Array, io: ModelIO, options: SessionOptions): Promise<InferenceEngine> {
@@ -150,100 +164,11 @@ async function inProcess(model: Uint8Array, io: ModelIO, options: SessionOptions
     ...signatureOf(session),
     slots: 1,
     run: batchRunner(session, io),
+    health: 'ok',
+    failed: new Promise<Error>(() => {}),
     async close() {
       await session.release();
     },
   };
 }
 
-// The worker's own file: .ts under tsx (tests, `make run`), .js once compiled.
-const fromSource = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`./inference-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
-
-function spawnWorker(init: WorkerInit): Worker {
-  if (!fromSource) return new Worker(workerUrl, { workerData: init });
-  // tsx's loader, registered with --import in this thread, does not reach worker threads:
-  // import the TypeScript entry through tsx's API instead (tsx is present whenever .ts runs).
-  const code = `import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(workerUrl.href)}, ${JSON.stringify(import.meta.url)}))`;
-  return new Worker(code, { eval: true, workerData: init });
-}
-
-interface Waiter {
-  readonly resolve: (data: Float32Array) => void;
-  readonly reject: (err: Error) => void;
-}
-
-interface Slot {
-  readonly worker: Worker;
-  /** The forward pass in progress, if any: a worker runs one at a time. */
-  waiter: Waiter | undefined;
-}
-
-async function workerPool(model: Uint8Array, io: ModelIO, options: SessionOptions, size: number): Promise<InferenceEngine> {
-  let nextId = 0;
-  let closing = false;
-  let crashed: Error | undefined;
-
-  const start = (): Promise<{ slot: Slot; signature: SessionSignature }> =>
-    new Promise((resolve, reject) => {
-      const init: WorkerInit = { model, io, options };
-      const worker = spawnWorker(init);
-      const slot: Slot = { worker, waiter: undefined };
-      worker.on('message', (reply: WorkerReply) => {
-        if (reply.type === 'ready') {
-          const { type: _type, ...signature } = reply;
-          resolve({ slot, signature });
-        } else if (reply.type === 'failed') {
-          reject(new Error(reply.message));
-        } else {
-          const waiter = slot.waiter;
-          slot.waiter = undefined;
-          if (reply.type === 'result') waiter?.resolve(reply.data);
-          else waiter?.reject(new Error(`inference failed: ${reply.message}`));
-        }
-      });
-      worker.on('error', reject);
-      worker.on('exit', (code) => {
-        const err = new Error(`inference worker exited with code ${code}`);
-        reject(err);
-        if (!closing) {
-          // A crashed worker takes its forward pass with it; later requests fail loudly too.
-          crashed = err;
-          slot.waiter?.reject(err);
-          slot.waiter = undefined;
-        }
-      });
-    });
-
-  const started = await Promise.allSettled(Array.from({ length: size }, start));
-  const failed = started.find((s) => s.status === 'rejected');
-  const ok = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  if (failed) {
-    closing = true;
-    await Promise.all(ok.map(({ slot }) => slot.worker.terminate()));
-    throw failed.reason;
-  }
-  const slots = ok.map((s) => s.slot);
-
-  return {
-    ...ok[0]!.signature,
-    slots: size,
-    run(images) {
-      if (crashed) return Promise.reject(crashed);
-      // The batcher never runs more passes than there are slots, so one is free.
-      const slot = slots.find((s) => s.waiter === undefined);
-      if (!slot) return Promise.reject(new Error('every inference worker is busy'));
-      return new Promise<Float32Array>((resolve, reject) => {
-        slot.waiter = { resolve, reject };
-        // The decoded images are copied (about 150 KB each at 224 × 224): sharp's buffers
-        // cannot always be transferred.
-        const message: WorkerRequest = { id: nextId++, images };
-        slot.worker.postMessage(message);
-      });
-    },
-    async close() {
-      closing = true;
-      await Promise.all(slots.map((s) => s.worker.terminate()));
-    },
-  };
-}

@@ -66,6 +66,28 @@ describe('operations', () => {
     });
   });
 
+  describe('when the inference worker crashes', () => {
+    let health: 'ok' | 'recovering' | 'failed' = 'ok';
+    let svc: RunningService;
+    before(async () => {
+      svc = await startService({ model, readiness: createReadiness('ready', () => health) });
+    });
+    after(() => svc.close());
+
+    for (const [state, detail] of [['recovering', /being replaced/], ['failed', /keep crashing/]] as const) {
+      it(`GET /health/ready answers 503 not-ready while the model is ${state}, and /health/live stays 200`, async () => {
+        health = state;
+        const ready = await receive(`${svc.url}/health/ready`);
+        expectProblem(ready, 503, 'not-ready');
+        expect((ready.body as { detail: string }).detail).to.match(detail);
+        expectMatchesSpec(svc.api, 'getReadiness', ready);
+        expect((await receive(`${svc.url}/health/live`)).status).to.equal(200);
+        health = 'ok';
+        expect((await receive(`${svc.url}/health/ready`)).status).to.equal(200);
+      });
+    }
+  });
+
   describe('metrics and request log', () => {
     const lines: Record<string, unknown>[] = [];
     let svc: RunningService;

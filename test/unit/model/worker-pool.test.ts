@@ -1,0 +1,67 @@
+import type { Worker } from 'node:worker_threads';
+import { expect } from 'chai';
+import { MAX_CRASHES, type InferenceEngine, type ModelIO } from '../../../src/model/inference.js';
+import { createWorkerPool, InferenceWorkerExited, spawnWorker, type SpawnWorker } from '../../../src/model/worker-pool.js';
+import { buildImagenetLikeModel, IMAGENET_LIKE_CLASSES, IMAGENET_MEAN, IMAGENET_STD } from '../../fixtures/onnx-models.js';
+
+const io: ModelIO = {
+  input: {
+    name: 'input', layout: 'NCHW', width: 224, height: 224, channels: 'RGB', resize: 'fill',
+    scale: 1 / 255, mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD],
+  },
+  outputName: 'output',
+};
+const red = new Uint8Array(224 * 224 * 3).map((_, i) => (i % 3 === 0 ? 255 : 0));
+const argmax = (row: Float32Array): number => row.indexOf(Math.max(...row));
+
+describe('model/worker-pool: inference worker threads that survive a crash', function () {
+  this.timeout(60_000);
+  let engine: InferenceEngine | undefined;
+  let workers: Worker[];
+  const recording: SpawnWorker = (init) => {
+    const worker = spawnWorker(init);
+    workers.push(worker);
+    return worker;
+  };
+  beforeEach(() => {
+    workers = [];
+  });
+  afterEach(() => engine?.close());
+
+  it('replaces a worker that died, and the next forward pass runs on the replacement', async () => {
+    engine = await createWorkerPool(buildImagenetLikeModel(), io, { intraOpThreads: 1 }, 1, recording);
+    expect(argmax(await engine.run([red]))).to.equal(IMAGENET_LIKE_CLASSES.red);
+    await workers[0]!.terminate(); // not asked for by the pool: a crash, as far as it knows
+    expect(engine.health).to.equal('recovering');
+    expect(argmax(await engine.run([red]))).to.equal(IMAGENET_LIKE_CLASSES.red);
+    expect(workers).to.have.length(2);
+    expect(engine.health).to.equal('ok');
+  });
+
+  it(`gives up after ${MAX_CRASHES} crashes within a minute: failed, and every pass refused`, async () => {
+    engine = await createWorkerPool(buildImagenetLikeModel(), io, { intraOpThreads: 1 }, 1, recording);
+    for (let i = 0; i < MAX_CRASHES; i++) {
+      await engine.run([red]);
+      await workers.at(-1)!.terminate();
+    }
+    const reason = await engine.failed;
+    expect(reason.message).to.match(/crashed 3 times/);
+    expect(engine.health).to.equal('failed');
+    let refused: unknown;
+    await engine.run([red]).catch((err: unknown) => (refused = err));
+    expect(refused).to.equal(reason);
+  });
+
+  it('fails the pass a worker was running when it died', async () => {
+    engine = await createWorkerPool(buildImagenetLikeModel(), io, { intraOpThreads: 1 }, 1, recording);
+    await engine.run([red]);
+    // A worker that dies with the pass in hand: it exits instead of answering.
+    workers[0]!.removeAllListeners('message');
+    const pass = engine.run([red]);
+    workers[0]!.once('message', () => void workers[0]!.terminate());
+    let failure: unknown;
+    await pass.catch((err: unknown) => (failure = err));
+    expect(failure).to.be.instanceOf(InferenceWorkerExited);
+    expect(argmax(await engine.run([red]))).to.equal(IMAGENET_LIKE_CLASSES.red);
+  });
+});
