@@ -57,8 +57,9 @@ export interface paths {
         /**
          * Readiness probe
          * @description Answers 200 once the model is loaded and one warm-up inference has run, and 503
-         *     `not-ready` before that and from the moment the process is asked to stop (SIGTERM or
-         *     SIGINT) while it drains. For a Kubernetes `readinessProbe`: send traffic only on 200.
+         *     `not-ready` before that, while a crashed inference worker is being replaced, and from
+         *     the moment the process is asked to stop (SIGTERM or SIGINT, or inference workers that
+         *     keep crashing) while it drains. For a Kubernetes `readinessProbe`: send traffic only on 200.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -337,7 +338,7 @@ export interface operations {
                 };
             };
             405: components["responses"]["MethodNotAllowed"];
-            /** @description Not ready: the model is warming up, or the process is draining before it stops. */
+            /** @description Not ready: the model is warming up or its inference worker is being replaced, or the process is draining before it stops. */
             503: {
                 headers: {
                     /** @description Seconds to wait before probing again. */
