@@ -54,6 +54,13 @@ export const envSchema = {
       description:
         'How long an idle keep-alive connection is kept open, in milliseconds; behind a load balancer, set it above the balancer\'s idle timeout',
     },
+    MAX_CONNECTIONS: {
+      type: 'integer',
+      minimum: 1,
+      default: 256,
+      description:
+        'Client connections open at once; beyond it, new connections are closed at once (counted as `connection-limit` in the metrics). Each can hold one upload in memory before it is admitted, so uploads use at most about MAX_CONNECTIONS × MAX_UPLOAD_BYTES',
+    },
     INFERENCE_WORKERS: {
       type: 'integer',
       minimum: 0,
@@ -195,6 +202,8 @@ export interface Config {
   readonly headersTimeoutMs: number;
   /** Idle keep-alive connection lifetime; Node's `server.keepAliveTimeout`. */
   readonly keepAliveTimeoutMs: number;
+  /** Client connections open at once; Node's `server.maxConnections`. */
+  readonly maxConnections: number;
   /** Model worker threads (0: the event loop runs the model). */
   readonly inferenceWorkers: number;
   /** onnxruntime intra-op threads per session (0: one per core). */
@@ -300,6 +309,7 @@ export function loadConfig(env: Env = process.env): Config {
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
     keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
+    maxConnections: v.MAX_CONNECTIONS,
     inferenceWorkers: v.INFERENCE_WORKERS,
     intraOpThreads: v.INTRA_OP_THREADS,
     int8Weights: v.INT8_WEIGHTS,

@@ -56,9 +56,21 @@ async function main(): Promise<void> {
     readiness,
     metricsPublic: config.metricsPublic,
   });
-  const server = createServer(app, config, (problem) => {
-    log.info({ status: problem.status, problem: problem.code }, 'connection refused before routing');
-  });
+  // Dropped connections come in floods: one warning per 10 s at most, with the count.
+  let dropped = 0;
+  let dropWarnedAt = 0;
+  const server = createServer(
+    app,
+    config,
+    (problem) => log.info({ status: problem.status, problem: problem.code }, 'connection refused before routing'),
+    () => {
+      dropped++;
+      if (Date.now() - dropWarnedAt < 10_000) return;
+      log.warn({ dropped, maxConnections: config.maxConnections }, 'MAX_CONNECTIONS reached: new connections closed');
+      dropWarnedAt = Date.now();
+      dropped = 0;
+    },
+  );
 
   let stopping = false;
   const stop = async (signal: string, failure = false): Promise<void> => {

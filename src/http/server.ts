@@ -22,7 +22,12 @@ export interface ServerLimits {
   readonly headersTimeoutMs: number;
   /** Idle keep-alive connection lifetime, in milliseconds. */
   readonly keepAliveTimeoutMs: number;
+  /** Client connections open at once; more are closed as soon as they are accepted. Default: no limit. */
+  readonly maxConnections?: number;
 }
+
+/** The metrics' refusal reason for a connection closed by {@link ServerLimits.maxConnections}. */
+export const CONNECTION_LIMIT = 'connection-limit';
 
 /**
  * How often Node checks the request and headers deadlines, in milliseconds. Node's default
@@ -44,12 +49,14 @@ function connectionProblem(err: NodeJS.ErrnoException, limits: ServerLimits): Pr
  * over Node's `maxHeaderSize` (16 KiB) or unparsable HTTP gets a problem+json answer (408, 431,
  * 400) and its connection is closed. Those that never reached the app are counted in the app's
  * metrics here and passed to `onConnectionProblem` (to log them); the app's request log and
- * metrics record the others.
+ * metrics record the others. Connections beyond `maxConnections` are closed unanswered,
+ * counted, and reported to `onConnectionDropped`.
  */
 export function createServer(
   app: App,
   limits: ServerLimits,
   onConnectionProblem: (problem: ProblemError) => void = () => {},
+  onConnectionDropped: () => void = () => {},
 ): http.Server {
   const server = http.createServer(
     {
@@ -60,6 +67,15 @@ export function createServer(
     },
     app.koa.callback(),
   );
+  if (limits.maxConnections !== undefined) {
+    // Uploads are buffered before admission: the limit bounds that memory. Node closes the
+    // connections beyond it without reading them (no HTTP answer is possible at that point).
+    server.maxConnections = limits.maxConnections;
+    server.on('drop', () => {
+      app.metrics.countRejection(CONNECTION_LIMIT);
+      onConnectionDropped();
+    });
+  }
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const problem = connectionProblem(err, limits);
     // As Node's default handler: answer only when no response has started on this connection.

@@ -2,6 +2,7 @@
  * What a platform team relies on: the probes, the metrics, the request log, the overload
  * guard and the connection-level limits, over real HTTP.
  */
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { pino } from 'pino';
@@ -249,6 +250,37 @@ describe('operations', () => {
       const res = await rawExchange(svc.url, { head: requestHead('GET', '/health/live', {}), timeoutMs: 5_000 });
       expect(res.status).to.equal(200);
       expect(res.headers.get('keep-alive')).to.equal('timeout=1');
+    });
+
+    it('closes connections beyond MAX_CONNECTIONS at once, counts them, and serves again once one closes', async () => {
+      const limited = await startService({ model, server: { maxConnections: 2 } });
+      const port = Number(new URL(limited.url).port);
+      const open = (): Promise<net.Socket> =>
+        new Promise((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+          socket.once('error', reject);
+        });
+      const closedWithin = (socket: net.Socket, ms: number): Promise<boolean> =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => resolve(false), ms);
+          socket.once('close', () => {
+            clearTimeout(timer);
+            resolve(true);
+          });
+          socket.resume();
+        });
+      try {
+        const held = [await open(), await open()];
+        const third = await open();
+        expect(await closedWithin(third, 2_000)).to.equal(true);
+        expect(await closedWithin(held[0]!, 300)).to.equal(false); // the first two stay open
+        held.forEach((s) => s.destroy());
+        await new Promise((r) => setTimeout(r, 100));
+        const text = (await receive(`${limited.url}/metrics`)).text;
+        expect(sample(text, 'catdog_requests_rejected_total', 'reason="connection-limit"')).to.equal(1);
+      } finally {
+        await limited.close();
+      }
     });
 
     it('counts connection-level refusals in the metrics, and keeps serving', async () => {
