@@ -7,8 +7,9 @@
  * identity provider (the one `make dev` uses). Checks, in order: `/health` answers
  * `{"status":"OK"}`; the built `predict` command, run from that folder with a real token,
  * classifies `../shared/data/cat.png` as Cat; an upload without a token is answered 401; the
- * process stops with status 0 on SIGTERM (the image's STOPSIGNAL). Prints the resident memory of
- * the service (the figures behind deploy/'s resource requests).
+ * process stops with status 0 on SIGTERM (the image's STOPSIGNAL); started again with
+ * `INT8_WEIGHTS=unsigned` (what a CPU without VNNI runs), it gives the same values bit for bit.
+ * Prints the resident memory of the service (the figures behind deploy/'s resource requests).
  *
  * Environment: `CAT_IMAGE` (default `../shared/data/cat.png`; where it is absent, a generated
  * image is classified without the Cat check), `KEEP=1` keeps the folder.
@@ -69,6 +70,12 @@ async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: Math.round(kib('VmRSS') / 1024), peak: Math.round(kib('VmHWM') / 1024) };
 }
 
+/** How the service's `model loaded` log line says the int8 weights run. */
+function loadedInt8Weights(log: string): string | undefined {
+  const line = log.split('\n').find((l) => l.includes('"msg":"model loaded"'));
+  return line === undefined ? undefined : (JSON.parse(line) as { int8Weights?: string }).int8Weights;
+}
+
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(what);
   step(`ok: ${what}`);
@@ -78,6 +85,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cdo-prod-'));
   let service: ChildProcess | undefined;
+  let unsigned: ChildProcess | undefined;
   const idp = await startIdentityProvider();
   let log = '';
   try {
@@ -131,7 +139,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 5_000));
       predict = await predictCat();
     }
-    const answer = JSON.parse(predict.stdout || '{}') as { prediction?: string };
+    const answer = JSON.parse(predict.stdout || '{}') as { prediction?: string; values?: number[] };
     check(
       predict.code === 0 && (answer.prediction === 'Cat' || (!catImageAvailable && answer.prediction !== undefined)),
       `predict ${path.basename(image)} with a token: ${predict.stdout.trim()}${predict.stderr}`,
@@ -172,13 +180,36 @@ async function main(): Promise<void> {
     service.kill('SIGTERM');
     const code = await Promise.race([exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
     check(code === 0, `SIGTERM: exited with status ${code} after ${Date.now() - stopAt} ms`);
+    const chosen = loadedInt8Weights(log);
+    step(`INT8_WEIGHTS=auto ran the int8 weights ${chosen ?? '(not logged)'} on this CPU`);
+
+    // A CPU without VNNI re-types the int8 weights as uint8 at start-up (INT8_WEIGHTS=auto): that
+    // path, forced here, must start from the built output and give the very same answer.
+    const firstLog = log.length;
+    const port2 = await freePort();
+    unsigned = spawn(process.execPath, ['dist/src/main.js'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: String(port2), HOST: '127.0.0.1', AUTH_DISABLED: 'true', INT8_WEIGHTS: 'unsigned' },
+    });
+    unsigned.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    unsigned.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    await waitForHealth(`http://127.0.0.1:${port2}`, unsigned, 60_000);
+    const body = new FormData();
+    body.append('file', new Blob([await readFile(image)]), path.basename(image));
+    const again = (await (await fetch(`http://127.0.0.1:${port2}/upload`, { method: 'POST', body })).json()) as { values?: number[] };
+    check(
+      loadedInt8Weights(log.slice(firstLog)) === 'unsigned' && JSON.stringify(again.values) === JSON.stringify(answer.values),
+      `INT8_WEIGHTS=unsigned: the same values, bit for bit (${JSON.stringify(again.values)})`,
+    );
+    unsigned.kill('SIGTERM');
     step(`passed in ${Math.round((Date.now() - started) / 1000)} s`);
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
     process.stderr.write(`prod-smoke: FAILED: ${(err as Error).message}${cause ? ` (${String(cause)})` : ''}\n--- service output ---\n${log}\n`);
     process.exitCode = 1;
   } finally {
-    if (service && service.exitCode === null) service.kill('SIGKILL');
+    for (const child of [service, unsigned]) if (child && child.exitCode === null) child.kill('SIGKILL');
     await idp.close();
     if (process.env.KEEP) step(`kept ${dir}`);
     else await rm(dir, { recursive: true, force: true });
