@@ -71,8 +71,11 @@ export async function createWorkerPool(
   let giveUp: (err: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => (giveUp = resolve));
   const slots: Slot[] = [];
-  // Passes waiting for a replacement worker.
+  // Passes waiting for a worker while one is being replaced.
   const waitingForWorker: (() => void)[] = [];
+  const wakeWaiting = (): void => {
+    for (const wake of waitingForWorker.splice(0)) wake();
+  };
 
   const start = (slot: Slot): Promise<{ worker: Worker; signature: SessionSignature }> =>
     new Promise((resolve, reject) => {
@@ -88,6 +91,7 @@ export async function createWorkerPool(
           slot.waiter = undefined;
           if (reply.type === 'result') waiter?.resolve(reply.data);
           else waiter?.reject(new Error(`inference failed: ${reply.message}`));
+          wakeWaiting();
         }
       });
       worker.on('error', reject);
@@ -106,20 +110,20 @@ export async function createWorkerPool(
     if (crashes.length >= MAX_CRASHES) {
       gaveUp = new Error(`inference workers crashed ${crashes.length} times within ${CRASH_WINDOW_MS / 1000} s (last exit code ${code})`);
       giveUp(gaveUp);
-      for (const wake of waitingForWorker.splice(0)) wake();
+      wakeWaiting();
       return;
     }
     slot.worker = start(slot).then(
       ({ worker }) => {
         slot.worker = worker;
-        for (const wake of waitingForWorker.splice(0)) wake();
+        wakeWaiting();
         return worker;
       },
       (err: Error) => {
         // A replacement that cannot even load the model will not get better.
         gaveUp = new Error(`an inference worker crashed and its replacement failed: ${err.message}`);
         giveUp(gaveUp);
-        for (const wake of waitingForWorker.splice(0)) wake();
+        wakeWaiting();
         throw err;
       },
     );
@@ -145,7 +149,7 @@ export async function createWorkerPool(
       if (gaveUp) throw gaveUp;
       const slot = slots.find((s) => s.waiter === undefined && s.worker instanceof Worker);
       if (slot) return { slot, worker: slot.worker as Worker };
-      // The batcher never runs more passes than there are workers: a free one is restarting.
+      // The batcher never runs more passes than there are workers: one is being replaced.
       await new Promise<void>((resolve) => waitingForWorker.push(resolve));
     }
   }
