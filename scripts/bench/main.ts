@@ -7,7 +7,8 @@
  *
  * Options: --duration S (per point, default 15), --rounds N (default 2), --concurrency 1,4,16,64,
  * --variant NAME:VAR=VALUE,VAR=VALUE (repeatable: service variants to compare, e.g. levers; the
- * pseudo-variable `entry=PATH` runs another build's main.js, e.g. the previous commit's),
+ * pseudo-variable `entry=PATH` runs another build's main.js, e.g. the previous commit's, and
+ * `node=FLAGS` passes options to node itself, e.g. V8 flags NODE_OPTIONS refuses),
  * --no-peer, --no-bare, --json FILE, --chart FILE.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -47,13 +48,15 @@ interface Variant {
   readonly name: string;
   readonly env: Record<string, string>;
   readonly entry: string;
+  /** Options for node itself (V8 flags that NODE_OPTIONS refuses). */
+  readonly nodeArgs: string[];
 }
 const variants: Variant[] = (opt.variant ?? ['service:']).map((spec) => {
   const [name, vars = ''] = spec.split(/:(.*)/s) as [string, string?];
-  const { entry = path.join(rootDir, 'dist', 'src', 'main.js'), ...env } = Object.fromEntries(
+  const { entry = path.join(rootDir, 'dist', 'src', 'main.js'), node: nodeArgs = '', ...env } = Object.fromEntries(
     vars.split(',').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]),
   );
-  return { name, env, entry };
+  return { name, env, entry, nodeArgs: nodeArgs.split(' ').filter(Boolean) };
 });
 
 /** One measured point. */
@@ -116,7 +119,7 @@ const load0 = os.loadavg();
 try {
   let port = 18480;
   for (const v of variants) {
-    servers.push(await startServer(v.name, node, [v.entry], port, '/health', serviceEnv(v.env, port)));
+    servers.push(await startServer(v.name, node, [...v.nodeArgs, v.entry], port, '/health', serviceEnv(v.env, port)));
     port++;
   }
   let peer: Server | undefined;
