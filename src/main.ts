@@ -40,7 +40,8 @@ async function main(): Promise<void> {
   );
 
   // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.
-  const securityHandlers = createSecurityHandlers(readSpec(), { verifier: verifierFromConfig(config.auth, log) });
+  const verifier = verifierFromConfig(config.auth, log);
+  const securityHandlers = createSecurityHandlers(readSpec(), { verifier });
 
   const readiness = createReadiness('warming-up', classifier.health);
   const app = await createApp({
@@ -55,6 +56,8 @@ async function main(): Promise<void> {
     },
     readiness,
     metricsPublic: config.metricsPublic,
+    // Swagger UI's "Authorize" then asks the issuer the service trusts for a token.
+    tokenUrl: () => verifier?.tokenEndpoint?.(),
   });
   // Dropped connections come in floods: one warning per 10 s at most, with the count.
   let dropped = 0;

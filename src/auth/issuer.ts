@@ -31,6 +31,11 @@ export interface KeySetLocator {
    * @throws {@link KeySetUnreachable} when discovery failed now or less than the cooldown ago.
    */
   locate(): Promise<URL>;
+  /**
+   * The issuer's `token_endpoint`, once discovery has found it (never with a known key set URL,
+   * which needs no discovery): the served spec's OAuth2 token URL.
+   */
+  tokenEndpoint(): string | undefined;
 }
 
 /** Discovery failed: the token can be neither accepted nor refused. */
@@ -48,11 +53,12 @@ const resourceServerClientId = 'cat-dog-other-resource-server';
 export function createKeySetLocator(options: KeySetLocatorOptions): KeySetLocator {
   if (options.jwksUri !== undefined) {
     const url = new URL(options.jwksUri);
-    return { locate: async () => url };
+    return { locate: async () => url, tokenEndpoint: () => undefined };
   }
   const now = options.now ?? Date.now;
   const issuer = new URL(options.issuer);
   let found: URL | undefined;
+  let tokenEndpoint: string | undefined;
   let pending: Promise<URL> | undefined;
   let failure: { at: number; error: KeySetUnreachable } | undefined;
 
@@ -63,8 +69,10 @@ export function createKeySetLocator(options: KeySetLocatorOptions): KeySetLocato
         // Config accepts plain http for loopback issuers only (development and tests).
         execute: issuer.protocol === 'http:' ? [allowInsecureRequests] : [],
       });
-      const jwksUri = configuration.serverMetadata().jwks_uri;
+      const metadata = configuration.serverMetadata();
+      const jwksUri = metadata.jwks_uri;
       if (typeof jwksUri !== 'string') throw new Error('the discovery document has no jwks_uri');
+      if (typeof metadata.token_endpoint === 'string') tokenEndpoint = metadata.token_endpoint;
       return new URL(jwksUri);
     } catch (cause) {
       throw new KeySetUnreachable(`discovery of ${issuer.href} failed`, { cause });
@@ -72,6 +80,7 @@ export function createKeySetLocator(options: KeySetLocatorOptions): KeySetLocato
   };
 
   return {
+    tokenEndpoint: () => tokenEndpoint,
     async locate() {
       if (found) return found;
       if (pending) return pending;

@@ -57,6 +57,8 @@ export interface AccessTokenVerifier {
    * {@link AuthUnavailable} when the issuer cannot be reached. Never required: `verify` does the same lazily.
    */
   warmUp(): Promise<void>;
+  /** The issuer's token endpoint, once discovered (see {@link KeySetLocator.tokenEndpoint}); optional for verifiers that never discover. */
+  tokenEndpoint?(): string | undefined;
 }
 
 type RemoteKeySet = ReturnType<typeof createRemoteJWKSet>;
@@ -154,5 +156,6 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         throw new AuthUnavailable(cause);
       });
     },
+    tokenEndpoint: () => locator.tokenEndpoint(),
   };
 }

@@ -31,6 +31,11 @@ export interface AppDeps {
   readonly readiness?: Readiness;
   /** `false`: `GET /metrics` requires a token (METRICS_PUBLIC); default `true`. */
   readonly metricsPublic?: boolean;
+  /**
+   * The issuer's token endpoint once known, for the served spec's OAuth2 flow; while it answers
+   * `undefined` (and by default) the spec's own token URL is served.
+   */
+  readonly tokenUrl?: () => string | undefined;
 }
 
 /** The app and the initialised openapi-backend (tests use it to validate responses). */
@@ -54,7 +59,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
   const definition = deps.metricsPublic === false ? withoutAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
-  const docs = docsMiddleware(definition);
+  const docs = docsMiddleware(definition, deps.tokenUrl);
   const { middleware, api } = await createApi({
     definition,
     handlers: createHandlers({ classifier: deps.classifier, admission, readiness, metrics }),

@@ -53,21 +53,46 @@ const redocPolicy =
   "object-src 'none'; base-uri 'none'; form-action 'none'";
 
 /**
- * Serves `definition` (the spec as this app enforces it) and the docs; every other request
- * passes through. The document is serialised here, before openapi-backend dereferences it.
+ * `definition` with `tokenUrl` as the token URL of every OAuth2 client-credentials flow (the
+ * committed spec names the local development issuer's).
  */
-export function docsMiddleware(definition: Document): Middleware {
-  const specJson = JSON.stringify(definition);
-  const specYaml = stringify(definition);
+function withTokenUrl(definition: Document, tokenUrl: string | undefined): Document {
+  if (tokenUrl === undefined) return definition;
+  const copy = structuredClone(definition);
+  for (const scheme of Object.values(copy.components?.securitySchemes ?? {})) {
+    const flow = (scheme as { type?: string; flows?: { clientCredentials?: { tokenUrl?: string } } }).flows?.clientCredentials;
+    if ((scheme as { type?: string }).type === 'oauth2' && flow) flow.tokenUrl = tokenUrl;
+  }
+  return copy;
+}
+
+/**
+ * Serves `definition` (the spec as this app enforces it) and the docs; every other request
+ * passes through. The document is serialised here, before openapi-backend dereferences it, and
+ * again when `tokenUrl` (the issuer's token endpoint, known once discovered) first answers or
+ * changes, so that Swagger UI's "Authorize" asks the issuer the service trusts.
+ */
+export function docsMiddleware(definition: Document, tokenUrl: () => string | undefined = () => undefined): Middleware {
+  const source = structuredClone(definition);
+  let served: { tokenUrl: string | undefined; json: string; yaml: string } | undefined;
+  const spec = (): { json: string; yaml: string } => {
+    const url = tokenUrl();
+    if (served?.tokenUrl !== url || served === undefined) {
+      const document = withTokenUrl(source, url);
+      served = { tokenUrl: url, json: JSON.stringify(document), yaml: stringify(document) };
+    }
+    return served;
+  };
+  spec();
   return async function docs(ctx, next) {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     const p = ctx.path;
     if (p === '/openapi.json') {
       ctx.type = 'application/json';
-      ctx.body = specJson;
+      ctx.body = spec().json;
     } else if (p === '/openapi.yaml') {
       ctx.type = 'application/yaml';
-      ctx.body = specYaml;
+      ctx.body = spec().yaml;
     } else if (p === '/docs' || p === '/docs/') {
       ctx.type = 'text/html; charset=utf-8';
       ctx.body = swaggerPage;

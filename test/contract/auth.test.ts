@@ -247,6 +247,27 @@ describe('POST /upload authorisation (issue 3)', () => {
     }
   });
 
+  it("serves the issuer's token endpoint as the OAuth2 token URL of its spec once discovered (Swagger UI's Authorize)", async () => {
+    const verifier = createAccessTokenVerifier(verifierOptions(idp));
+    const docs = await startService({ model, tokenUrl: () => verifier.tokenEndpoint?.() });
+    const tokenUrlOf = async (): Promise<string> => {
+      const spec = (await receive(`${docs.url}/openapi.json`)).body as {
+        components: { securitySchemes: { oauth2: { flows: { clientCredentials: { tokenUrl: string } } } } };
+      };
+      return spec.components.securitySchemes.oauth2.flows.clientCredentials.tokenUrl;
+    };
+    try {
+      const committed = await tokenUrlOf(); // before discovery: the spec's own
+      await verifier.warmUp();
+      const discovered = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
+      expect(await tokenUrlOf()).to.equal(discovered.token_endpoint);
+      expect(committed).to.equal('http://127.0.0.1:9400/token');
+      expect((await receive(`${docs.url}/openapi.yaml`)).text).to.contain(`tokenUrl: ${discovered.token_endpoint}`);
+    } finally {
+      await docs.close();
+    }
+  });
+
   it('accepts tokens signed with a rotated key without a restart (one key set refetch)', async () => {
     const before = await idp.token();
     await expectClassified(() => withToken(before));

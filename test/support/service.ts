@@ -61,6 +61,7 @@ export interface StartOptions {
   readonly admission?: AppDeps['admission'];
   readonly readiness?: AppDeps['readiness'];
   readonly metricsPublic?: boolean;
+  readonly tokenUrl?: AppDeps['tokenUrl'];
   /** Connection-level limits; default the configuration's defaults. */
   readonly server?: Partial<ServerLimits>;
   /** Awaited inside each classification, before the model runs (to hold requests in flight). */
@@ -97,6 +98,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
     ...(options.metricsPublic === undefined ? {} : { metricsPublic: options.metricsPublic }),
+    ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}),
   });
   const server: Server = createServer(app, {
     requestTimeoutMs: 30_000,
