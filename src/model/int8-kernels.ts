@@ -18,7 +18,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { decodeModel, encodeModel } from './onnx/codec.js';
-import { hasSignedWeights, unsignedWeightsModel } from './onnx/unsigned-weights.js';
+import { hasSignedWeights, LINEAR_OPERATORS, unsignedWeightsModel } from './onnx/unsigned-weights.js';
 
 /** The `INT8_WEIGHTS` setting: see the module comment. */
 export type Int8WeightsSetting = 'auto' | 'unsigned' | 'as-is';
@@ -73,6 +73,10 @@ export interface PreparedModel {
 export function prepareInt8Weights(bytes: Uint8Array, setting: Int8WeightsSetting, cpu: CpuFeatures = hostCpuFeatures()): PreparedModel {
   // Keeping the file as it is needs no decoding (a float model can be hundreds of megabytes).
   if (setting === 'as-is' || (setting === 'auto' && signedInt8IsExact(cpu))) return { bytes, int8Weights: 'as-is' };
+  // Operator types are stored as plain strings: a model that never names one has nothing to re-type.
+  if (!LINEAR_OPERATORS.some((op) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).includes(op))) {
+    return { bytes, int8Weights: 'none' };
+  }
   const model = decodeModel(bytes);
   if (!hasSignedWeights(model)) return { bytes, int8Weights: 'none' };
   return { bytes: encodeModel(unsignedWeightsModel(model)), int8Weights: 'unsigned' };

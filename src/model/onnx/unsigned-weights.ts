@@ -30,7 +30,10 @@ const WEIGHT = 3;
 const WEIGHT_ZERO_POINT = 5;
 const ACTIVATION_ZERO_POINT = 2;
 
-const isLinear = (n: NodeProto): boolean => n.opType === 'QLinearConv' || n.opType === 'QLinearMatMul';
+/** The operators whose int8 weights are re-typed. */
+export const LINEAR_OPERATORS: readonly string[] = ['QLinearConv', 'QLinearMatMul'];
+
+const isLinear = (n: NodeProto): boolean => LINEAR_OPERATORS.includes(n.opType ?? '');
 
 /** The int8 tensor shifted into uint8 by +128 (same name and dims). */
 function shifted(t: TensorProto): TensorProto {

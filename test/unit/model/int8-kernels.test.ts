@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { encodeModel } from '../../../src/model/onnx/codec.js';
 import { buildModel, floatValueInfo, node } from '../../../src/model/onnx/builder.js';
 import { floatTensor } from '../../../src/model/onnx/tensor.js';
+import { unsignedWeightsModel } from '../../../src/model/onnx/unsigned-weights.js';
 import { hostCpuFeatures, prepareInt8Weights, signedInt8IsExact, type CpuFeatures } from '../../../src/model/int8-kernels.js';
 import { runQuantized, saturatingInput, signedWeightsFixture } from '../../fixtures/signed-weights-model.js';
 
@@ -44,7 +45,7 @@ describe('model/int8-kernels: int8 weights in the form that is exact on this CPU
     expect(prepareInt8Weights(bytes, 'as-is', AVX2_ONLY)).to.deep.equal({ bytes, int8Weights: 'as-is' });
   });
 
-  it('leaves a model without int8 weights as it is', () => {
+  it('leaves a model without int8 weights as it is (float, or uint8 already)', () => {
     const bytes = encodeModel(
       buildModel({
         name: 'float',
@@ -55,6 +56,8 @@ describe('model/int8-kernels: int8 weights in the form that is exact on this CPU
       }),
     );
     expect(prepareInt8Weights(bytes, 'unsigned', AVX2_ONLY)).to.deep.equal({ bytes, int8Weights: 'none' });
+    const alreadyUnsigned = encodeModel(unsignedWeightsModel(signedWeightsFixture(1, 0).model));
+    expect(prepareInt8Weights(alreadyUnsigned, 'unsigned', AVX2_ONLY)).to.deep.equal({ bytes: alreadyUnsigned, int8Weights: 'none' });
   });
 
   // The check that matters: whatever `auto` picks on the machine running the tests gives exact
