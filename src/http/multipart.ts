@@ -106,6 +106,37 @@ function fromMulterError(err: { code?: string; field?: string; message: string }
   }
 }
 
+interface Parser {
+  readonly fileParts: readonly string[];
+  readonly upload: ReturnType<ReturnType<typeof koaMulter>['fields']>;
+}
+
+// One parser per operation (and limits): the spec does not change after start-up.
+const parsers = new WeakMap<Operation, WeakMap<MultipartLimits, Parser>>();
+
+/** The multer middleware that reads `operation`'s file parts within `limits`. */
+function parserFor(operation: Operation, limits: MultipartLimits): Parser {
+  let byLimits = parsers.get(operation);
+  if (!byLimits) parsers.set(operation, (byLimits = new WeakMap()));
+  let parser = byLimits.get(limits);
+  if (!parser) {
+    const fileParts = binaryParts(multipartSchema(operation) ?? {});
+    const upload = koaMulter({
+      storage: koaMulter.memoryStorage(),
+      limits: {
+        fileSize: limits.maxUploadBytes,
+        files: fileParts.length,
+        fields: 16,
+        fieldSize: 64 * 1024,
+        parts: fileParts.length + 16,
+        headerPairs: 32,
+      },
+    }).fields(fileParts.map((name) => ({ name, maxCount: 1 })));
+    byLimits.set(limits, (parser = { fileParts, upload }));
+  }
+  return parser;
+}
+
 /**
  * Reads the multipart body of `ctx` for `operation`. Refuses a declared `Content-Length` that
  * cannot fit before reading anything; stops reading at the first limit exceeded.
@@ -116,22 +147,10 @@ export async function readMultipart(
   limits: MultipartLimits,
   requiredFiles: readonly string[],
 ): Promise<MultipartBody> {
-  const schema = multipartSchema(operation) ?? {};
   const declared = Number(ctx.get('content-length') || 0);
   if (declared > limits.maxUploadBytes + ENVELOPE_BYTES) throw new PayloadTooLarge(limits.maxUploadBytes);
 
-  const fileParts = binaryParts(schema);
-  const upload = koaMulter({
-    storage: koaMulter.memoryStorage(),
-    limits: {
-      fileSize: limits.maxUploadBytes,
-      files: fileParts.length,
-      fields: 16,
-      fieldSize: 64 * 1024,
-      parts: fileParts.length + 16,
-      headerPairs: 32,
-    },
-  }).fields(fileParts.map((name) => ({ name, maxCount: 1 })));
+  const { fileParts, upload } = parserFor(operation, limits);
 
   try {
     await upload(ctx, async () => {});
