@@ -24,6 +24,11 @@ export interface LoadResult {
   readonly p90Ms: number | null;
   readonly p99Ms: number | null;
   readonly maxMs: number | null;
+  /**
+   * The load generator's own CPU per request (ms) over the measured requests: it runs on the
+   * same cores as the server, which the bare pipeline does not have to share.
+   */
+  readonly clientCpuMsPerRequest: number | null;
 }
 
 const { values: opt, positionals } = parseArgs({
@@ -104,6 +109,7 @@ await closedLoop(() => warm-- <= 0, () => {});
 const latencies: number[] = [];
 const errorKinds: Record<string, number> = {};
 let issued = 0;
+const cpuBefore = process.cpuUsage();
 const start = performance.now();
 let end = start;
 await closedLoop(
@@ -114,6 +120,7 @@ await closedLoop(
     else latencies.push(ms);
   },
 );
+const cpu = process.cpuUsage(cpuBefore);
 agent.destroy();
 
 latencies.sort((a, b) => a - b);
@@ -134,5 +141,6 @@ const result: LoadResult = {
   p90Ms: quantile(0.9),
   p99Ms: quantile(0.99),
   maxMs: latencies.length ? round(latencies.at(-1)!) : null,
+  clientCpuMsPerRequest: latencies.length + errors ? Math.round(((cpu.user + cpu.system) / 1000 / (latencies.length + errors)) * 100) / 100 : null,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

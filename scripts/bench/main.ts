@@ -106,7 +106,7 @@ async function measure(server: Server, target: string, round: number, concurrenc
     cpuMsPerRequest: Math.round(((after.cpuMs - before.cpuMs) / Math.max(1, result.ok)) * 10) / 10,
   };
   points.push(point);
-  log(`  ${target.padEnd(14)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req`);
+  log(`  ${target.padEnd(14)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req (load generator ${result.clientCpuMsPerRequest})`);
 }
 
 const servers: Server[] = [];
@@ -138,7 +138,7 @@ try {
       [path.join(scriptDir, 'bare.js'), '-c', '16', '-d', String(durationS), imageDir],
       serviceEnv(variants[0]!.env, 0),
     );
-    points.push({ round, target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage });
+    points.push({ round, target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage, clientCpuMsPerRequest: null });
     log(`  ${'bare'.padEnd(14)} c=16  ${String(bare.rps).padStart(6)} img/s  p99 ${bare.p99Ms} ms  CPU ${bare.cpuMsPerImage} ms/img`);
   };
   // The bare pipeline runs right before the service at c=16, the point it is compared with, so
@@ -179,14 +179,19 @@ const summary = targets.flatMap((target) =>
       errors: ps.reduce((a, p) => a + p.errors, 0),
       rssMiB: Math.max(...ps.map((p) => p.rssMiB ?? NaN)),
       cpuMsPerRequest: r2(median(ps.map((p) => p.cpuMsPerRequest ?? NaN))),
+      clientCpuMsPerRequest: r2(median(ps.map((p) => p.clientCpuMsPerRequest ?? NaN))),
     };
   }),
 );
 
-function ratio(a: string, b: string, c: number, bc: number, field: 'rps' | 'p99Ms'): { median: number; min: number; max: number } | undefined {
+type Field = (p: Point) => number | null | undefined;
+function ratio(a: string, b: string, c: number, bc: number, field: 'rps' | 'p99Ms' | Field, bField: Field = typeof field === 'function' ? field : (p) => p[field]): { median: number; min: number; max: number } | undefined {
+  const aField: Field = typeof field === 'function' ? field : (p) => p[field];
   const perRound = Array.from({ length: rounds }, (_, i) => {
-    const x = at(a, c).find((p) => p.round === i + 1)?.[field];
-    const y = at(b, bc).find((p) => p.round === i + 1)?.[field];
+    const pa = at(a, c).find((p) => p.round === i + 1);
+    const pb = at(b, bc).find((p) => p.round === i + 1);
+    const x = pa && aField(pa);
+    const y = pb && bField(pb);
     return x && y ? x / y : undefined;
   }).filter((x): x is number => x !== undefined);
   return perRound.length ? { median: r2(median(perRound)), min: r2(Math.min(...perRound)), max: r2(Math.max(...perRound)) } : undefined;
@@ -197,6 +202,12 @@ const ratios = {
   serviceOverPeerRpsC4: ratio(service, 'peer', 4, 4, 'rps'),
   serviceOverPeerRpsC16: ratio(service, 'peer', 16, 16, 'rps'),
   serviceOverPeerP99C16: ratio(service, 'peer', 16, 16, 'p99Ms'),
+  // Informative, no target: where the req/s gap comes from. CPU per image of the bare pipeline
+  // over CPU per request of the server alone, then of the server plus the load generator, which
+  // shares the same cores.
+  bareOverServiceCpuC16: ratio('bare', service, 16, 16, (p) => p.cpuMsPerRequest),
+  bareOverServiceWithClientCpuC16: ratio('bare', service, 16, 16, (p) => p.cpuMsPerRequest, (p) =>
+    p.cpuMsPerRequest !== undefined && p.clientCpuMsPerRequest ? p.cpuMsPerRequest + p.clientCpuMsPerRequest : undefined),
 };
 const targetsMet = {
   'service/bare rps c=16 >= 0.90': ratios.serviceOverBareRpsC16 && ratios.serviceOverBareRpsC16.median >= 0.9,
@@ -230,11 +241,11 @@ writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
 // The table.
 const cell = (x: unknown, w: number): string => String(x ?? '–').padStart(w);
 const lines = [
-  `| target | c | req/s | p50 ms | p90 ms | p99 ms | errors | server RSS MiB | CPU ms/req |`,
-  `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+  `| target | c | req/s | p50 ms | p90 ms | p99 ms | errors | server RSS MiB | server CPU ms/req | load generator CPU ms/req |`,
+  `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
   ...summary.map(
     (s) =>
-      `| ${s.target} | ${s.concurrency} | ${cell(s.rps, 6)} | ${cell(s.p50Ms, 6)} | ${cell(s.p90Ms, 6)} | ${cell(s.p99Ms, 6)} | ${cell(s.errors, 3)} | ${cell(Number.isFinite(s.rssMiB) ? s.rssMiB : '–', 4)} | ${cell(s.cpuMsPerRequest, 5)} |`,
+      `| ${s.target} | ${s.concurrency} | ${cell(s.rps, 6)} | ${cell(s.p50Ms, 6)} | ${cell(s.p90Ms, 6)} | ${cell(s.p99Ms, 6)} | ${cell(s.errors, 3)} | ${cell(Number.isFinite(s.rssMiB) ? s.rssMiB : '–', 4)} | ${cell(s.cpuMsPerRequest, 5)} | ${cell(Number.isFinite(s.clientCpuMsPerRequest) ? s.clientCpuMsPerRequest : '–', 5)} |`,
   ),
 ];
 const fmt = (r: { median: number; min: number; max: number } | undefined): string =>
@@ -248,6 +259,8 @@ process.stdout.write(
     `service ÷ peer, req/s at c=4:     ${fmt(ratios.serviceOverPeerRpsC4)}   (target ≥ 4)`,
     `service ÷ peer, req/s at c=16:    ${fmt(ratios.serviceOverPeerRpsC16)}   (target ≥ 4)`,
     `service ÷ peer, p99 at c=16:      ${fmt(ratios.serviceOverPeerP99C16)}   (target ≤ 0.25)`,
+    `bare ÷ service, CPU per image at c=16, server alone:                ${fmt(ratios.bareOverServiceCpuC16)}   (informative)`,
+    `bare ÷ service, CPU per image at c=16, server + load generator:     ${fmt(ratios.bareOverServiceWithClientCpuC16)}   (informative)`,
     ...Object.entries(targetsMet).map(([k, v]) => `  ${v ? 'met    ' : v === false ? 'NOT met' : 'n/a    '}  ${k}`),
     `raw figures: ${jsonFile}`,
     '',

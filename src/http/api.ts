@@ -81,6 +81,10 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
     notFound: (_c: Context, ctx: KoaContext) => {
       throw new NotFound(ctx.path);
     },
+    // For the request log and the metrics, whatever the outcome (401, 400...) turns out to be.
+    postRoutingHandler: (c: Context, ctx: KoaContext) => {
+      ctx.state.operationId = c.operation?.operationId;
+    },
     methodNotAllowed: (_c: Context, ctx: KoaContext) => {
       throw new MethodNotAllowed(ctx.method, ctx.path, allowedMethods(api, ctx.path));
     },
@@ -130,8 +134,6 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
       body: undefined,
     };
     ctx.state.api = { req, files: {} } satisfies RequestState;
-    // For the request log and the metrics, whatever the outcome (401, 400...) turns out to be.
-    ctx.state.operationId = api.router.matchOperation(req)?.operationId;
     await api.handleRequest(req, ctx);
   };
   return { middleware, api };
