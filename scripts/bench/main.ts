@@ -11,6 +11,7 @@
  * `node=FLAGS` passes options to node itself, e.g. V8 flags NODE_OPTIONS refuses),
  * --no-peer, --no-bare, --json FILE, --chart FILE.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +39,8 @@ const concurrencies = opt.concurrency.split(',').map(Number);
 const shared = path.resolve(rootDir, '..', 'shared');
 const imageDir = path.join(shared, 'data', 'cats-dogs-others', 'images');
 const peerScript = path.join(shared, 'bench', 'peer-fastapi', 'run.sh');
+/** Debian packages the peer runs on (../shared/bench/README.md). */
+const PEER_PACKAGES = 'python3-fastapi python3-uvicorn python3-multipart python3-opencv python3-numpy python3-pil';
 const node = process.execPath;
 const scriptDir = path.dirname(new URL(import.meta.url).pathname);
 const stamp = new Date().toISOString().replace(/[:.]/g, '').slice(0, 15);
@@ -127,6 +130,9 @@ try {
     log('peer: skipped (--no-peer)');
   } else if (!existsSync(peerScript)) {
     log(`peer: skipped, ${peerScript} is absent`);
+  } else if (spawnSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, multipart, cv2, numpy'], { stdio: 'ignore' }).status !== 0) {
+    // The peer runs on Debian's Python and packages (../shared/bench/README.md).
+    log(`peer: skipped, its Python packages are missing: apt-get install -y ${PEER_PACKAGES}`);
   } else {
     peer = await startServer('peer', peerScript, [String(port)], port, '/health', process.env);
     servers.push(peer);
