@@ -1,11 +1,14 @@
 /**
  * `make bench`: in one run, the bare pipeline, the service (compiled, AUTH_DISABLED=true) at
  * each concurrency over loopback, and the FastAPI peer from ../shared/bench when present, each
- * point interleaved round by round (at each concurrency service A, B… then peer; the bare
- * pipeline right before the services at c=16) so that the machine's noise hits them alike. Prints a table and the ratios, writes the raw
- * figures as JSON and the chart as PNG.
+ * point interleaved round by round (at each concurrency service A, B… then peer) so that the
+ * machine's noise hits them alike. At c=16 the bare pipeline and service A, the pair the main
+ * ratio compares, take turns in slices (bare, A, bare, A…; each slice duration/slices long) and a
+ * round's figures combine its slices. Prints a table and the ratios, writes the raw figures as
+ * JSON and the chart as PNG.
  *
- * Options: --duration S (per point, default 15), --rounds N (default 2), --concurrency 1,4,16,64,
+ * Options: --duration S (per point, default 15), --rounds N (default 2), --slices N (default 3),
+ * --concurrency 1,4,16,64,
  * --variant NAME:VAR=VALUE,VAR=VALUE (repeatable: service variants to compare, e.g. levers; the
  * pseudo-variable `entry=PATH` runs another build's main.js, e.g. the previous commit's, and
  * `node=FLAGS` passes options to node itself, e.g. V8 flags NODE_OPTIONS refuses),
@@ -25,6 +28,7 @@ const { values: opt } = parseArgs({
   options: {
     duration: { type: 'string', default: '15' },
     rounds: { type: 'string', default: '2' },
+    slices: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '1,4,16,64' },
     variant: { type: 'string', multiple: true },
     'no-peer': { type: 'boolean', default: false },
@@ -35,6 +39,7 @@ const { values: opt } = parseArgs({
 });
 const durationS = Number(opt.duration);
 const rounds = Number(opt.rounds);
+const slices = Math.max(1, Number(opt.slices));
 const concurrencies = opt.concurrency.split(',').map(Number);
 const shared = path.resolve(rootDir, '..', 'shared');
 const imageDir = path.join(shared, 'data', 'cats-dogs-others', 'images');
@@ -65,6 +70,8 @@ const variants: Variant[] = (opt.variant ?? ['service:']).map((spec) => {
 /** One measured point. */
 interface Point extends Omit<LoadResult, 'errorKinds'> {
   readonly round: number;
+  /** At c=16, the bare pipeline and the service alternate in slices within a round (1…slices). */
+  readonly slice?: number;
   readonly target: string;
   readonly errorKinds?: Record<string, number>;
   readonly rssMiB?: number;
@@ -86,7 +93,7 @@ const serviceEnv = (extra: Record<string, string>, port: number): NodeJS.Process
   ...extra,
 });
 
-async function measure(server: Server, target: string, round: number, concurrency: number): Promise<void> {
+async function measure(server: Server, target: string, round: number, concurrency: number, seconds = durationS, slice?: number): Promise<void> {
   const load = (...args: string[]) =>
     runJson<LoadResult>(node, [
       path.join(scriptDir, 'load.js'),
@@ -95,18 +102,23 @@ async function measure(server: Server, target: string, round: number, concurrenc
       ...args,
       imageDir,
     ]);
-  // Warm-up apart, so that the server's CPU time is read around the measured requests only.
+  // The server warms up apart; the load generator warms up again inside the measured process, so
+  // that its own JIT compiles before the measured seconds, not during them on the server's cores
+  // (it matters in short slices). The server's CPU is read around that process: its warm-up
+  // requests are counted in.
   await load('-n', String(Math.max(8, concurrency)));
+  const clientWarmup = Math.max(64, 4 * concurrency);
   const before = processFigures(server.pid);
-  const result = await load('-d', String(durationS));
+  const result = await load('--warmup', String(clientWarmup), '-d', String(seconds));
   const after = processFigures(server.pid);
   const point: Point = {
     round,
+    ...(slice ? { slice } : {}),
     target,
     ...result,
     rssMiB: Math.round(after.rssMiB),
     peakRssMiB: Math.round(after.peakRssMiB),
-    cpuMsPerRequest: Math.round(((after.cpuMs - before.cpuMs) / Math.max(1, result.ok)) * 10) / 10,
+    cpuMsPerRequest: Math.round(((after.cpuMs - before.cpuMs) / Math.max(1, result.ok + clientWarmup)) * 10) / 10,
   };
   points.push(point);
   log(`  ${target.padEnd(14)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req (load generator ${result.clientCpuMsPerRequest})`);
@@ -138,23 +150,32 @@ try {
     servers.push(peer);
   }
 
-  const measureBare = async (round: number): Promise<void> => {
+  const measureBare = async (round: number, seconds: number, slice: number): Promise<void> => {
     const bare = await runJson<LoadResult & { cpuMsPerImage: number }>(
       node,
-      [path.join(scriptDir, 'bare.js'), '-c', '16', '-d', String(durationS), imageDir],
+      [path.join(scriptDir, 'bare.js'), '-c', '16', '-d', String(seconds), imageDir],
       serviceEnv(variants[0]!.env, 0),
     );
-    points.push({ round, target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage, clientCpuMsPerRequest: null });
+    points.push({ round, slice, target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage, clientCpuMsPerRequest: null });
     log(`  ${'bare'.padEnd(14)} c=16  ${String(bare.rps).padStart(6)} img/s  p99 ${bare.p99Ms} ms  CPU ${bare.cpuMsPerImage} ms/img`);
   };
-  // The bare pipeline runs right before the service at c=16, the point it is compared with, so
-  // that the two are measured seconds apart rather than minutes.
-  const bareBefore = concurrencies.includes(16) ? 16 : concurrencies[0];
+  // At c=16 the bare pipeline and the (first) service, the pair the main ratio compares, take
+  // turns in short slices (bare, service, bare, service…), so that the neighbours' load, which
+  // changes over tens of seconds on a shared machine, falls on both alike.
+  const compareAt = concurrencies.includes(16) ? 16 : concurrencies[0];
+  const services = servers.filter((x) => x !== peer);
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round}/${rounds}`);
     for (const c of concurrencies) {
-      if (!opt['no-bare'] && c === bareBefore) await measureBare(round);
-      for (const s of servers.filter((x) => x !== peer)) await measure(s, s.name, round, c);
+      if (!opt['no-bare'] && c === compareAt) {
+        for (let slice = 1; slice <= slices; slice++) {
+          await measureBare(round, durationS / slices, slice);
+          await measure(services[0]!, services[0]!.name, round, c, durationS / slices, slice);
+        }
+        for (const s of services.slice(1)) await measure(s, s.name, round, c);
+      } else {
+        for (const s of services) await measure(s, s.name, round, c);
+      }
       if (peer) await measure(peer, 'peer', round, c);
     }
   }
@@ -169,8 +190,38 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const r2 = (x: number): number => Math.round(x * 100) / 100;
-const at = (target: string, c: number | undefined): Point[] =>
-  points.filter((p) => p.target === target && (c === undefined || p.concurrency === c));
+const sum = (xs: readonly number[]): number => xs.reduce((a, x) => a + x, 0);
+/** A round's figures for one target and concurrency: its slices combined (throughput over their total time, CPU per request over all requests, the slices' median latencies). */
+function combine(ps: readonly Point[]): Point {
+  if (ps.length === 1) return ps[0]!;
+  const ok = sum(ps.map((p) => p.ok));
+  const perRequest = (f: (p: Point) => number | null | undefined): number | null => {
+    const known = ps.filter((p) => typeof f(p) === 'number');
+    return known.length ? r2(sum(known.map((p) => f(p)! * p.ok)) / Math.max(1, sum(known.map((p) => p.ok)))) : null;
+  };
+  return {
+    ...ps[0]!,
+    slice: undefined,
+    durationS: r2(sum(ps.map((p) => p.durationS))),
+    ok,
+    errors: sum(ps.map((p) => p.errors)),
+    rps: r2(ok / sum(ps.map((p) => p.durationS))),
+    p50Ms: median(ps.map((p) => p.p50Ms ?? NaN)),
+    p90Ms: median(ps.map((p) => p.p90Ms ?? NaN)),
+    p99Ms: median(ps.map((p) => p.p99Ms ?? NaN)),
+    maxMs: Math.max(...ps.map((p) => p.maxMs ?? NaN)),
+    rssMiB: Math.max(...ps.map((p) => p.rssMiB ?? NaN)),
+    cpuMsPerRequest: perRequest((p) => p.cpuMsPerRequest) ?? undefined,
+    clientCpuMsPerRequest: perRequest((p) => p.clientCpuMsPerRequest),
+  };
+}
+/** One point per round for `target` at `c` (all concurrencies when undefined), slices combined. */
+const at = (target: string, c: number | undefined): Point[] => {
+  const raw = points.filter((p) => p.target === target && (c === undefined || p.concurrency === c));
+  const groups = new Map<string, Point[]>();
+  for (const p of raw) groups.set(`${p.round}/${p.concurrency}`, [...(groups.get(`${p.round}/${p.concurrency}`) ?? []), p]);
+  return [...groups.values()].map(combine);
+};
 const targets = [...new Set(points.map((p) => p.target))];
 const summary = targets.flatMap((target) =>
   [...new Set(at(target, undefined).map((p) => p.concurrency))].map((c) => {
@@ -235,7 +286,7 @@ const machine = {
 const report = {
   date: new Date().toISOString(),
   machine,
-  settings: { durationS, rounds, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: imageDir },
+  settings: { durationS, rounds, slicesAtC16: slices, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: imageDir },
   summary,
   ratios,
   targetsMet,
