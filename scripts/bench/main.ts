@@ -215,13 +215,16 @@ function combine(ps: readonly Point[]): Point {
     clientCpuMsPerRequest: perRequest((p) => p.clientCpuMsPerRequest),
   };
 }
-/** One point per round for `target` at `c` (all concurrencies when undefined), slices combined. */
-const at = (target: string, c: number | undefined): Point[] => {
-  const raw = points.filter((p) => p.target === target && (c === undefined || p.concurrency === c));
-  const groups = new Map<string, Point[]>();
-  for (const p of raw) groups.set(`${p.round}/${p.concurrency}`, [...(groups.get(`${p.round}/${p.concurrency}`) ?? []), p]);
-  return [...groups.values()].map(combine);
-};
+// One point per target, round and concurrency: the slices of a round combined, once.
+const slicesOf = new Map<string, Point[]>();
+for (const p of points) {
+  const key = `${p.target}/${p.round}/${p.concurrency}`;
+  slicesOf.set(key, [...(slicesOf.get(key) ?? []), p]);
+}
+const roundPoints = [...slicesOf.values()].map(combine);
+/** The round points of `target` at `c` (all concurrencies when undefined). */
+const at = (target: string, c: number | undefined): Point[] =>
+  roundPoints.filter((p) => p.target === target && (c === undefined || p.concurrency === c));
 const targets = [...new Set(points.map((p) => p.target))];
 const summary = targets.flatMap((target) =>
   [...new Set(at(target, undefined).map((p) => p.concurrency))].map((c) => {
@@ -241,29 +244,29 @@ const summary = targets.flatMap((target) =>
   }),
 );
 
-type Field = (p: Point) => number | null | undefined;
-function ratio(a: string, b: string, c: number, bc: number, field: 'rps' | 'p99Ms' | Field, bField: Field = typeof field === 'function' ? field : (p) => p[field]): { median: number; min: number; max: number } | undefined {
-  const aField: Field = typeof field === 'function' ? field : (p) => p[field];
+type Figure = (p: Point) => number | null | undefined;
+/** `a`'s figure over `b`'s at concurrency `c`, round by round: median and range. */
+function ratio(a: string, b: string, c: number, figureA: Figure, figureB: Figure = figureA): { median: number; min: number; max: number } | undefined {
   const perRound = Array.from({ length: rounds }, (_, i) => {
     const pa = at(a, c).find((p) => p.round === i + 1);
-    const pb = at(b, bc).find((p) => p.round === i + 1);
-    const x = pa && aField(pa);
-    const y = pb && bField(pb);
+    const pb = at(b, c).find((p) => p.round === i + 1);
+    const x = pa && figureA(pa);
+    const y = pb && figureB(pb);
     return x && y ? x / y : undefined;
   }).filter((x): x is number => x !== undefined);
   return perRound.length ? { median: r2(median(perRound)), min: r2(Math.min(...perRound)), max: r2(Math.max(...perRound)) } : undefined;
 }
 const service = variants[0]!.name;
 const ratios = {
-  serviceOverBareRpsC16: ratio(service, 'bare', 16, 16, 'rps'),
-  serviceOverPeerRpsC4: ratio(service, 'peer', 4, 4, 'rps'),
-  serviceOverPeerRpsC16: ratio(service, 'peer', 16, 16, 'rps'),
-  serviceOverPeerP99C16: ratio(service, 'peer', 16, 16, 'p99Ms'),
+  serviceOverBareRpsC16: ratio(service, 'bare', 16, (p) => p.rps),
+  serviceOverPeerRpsC4: ratio(service, 'peer', 4, (p) => p.rps),
+  serviceOverPeerRpsC16: ratio(service, 'peer', 16, (p) => p.rps),
+  serviceOverPeerP99C16: ratio(service, 'peer', 16, (p) => p.p99Ms),
   // Informative, no target: where the req/s gap comes from. CPU per image of the bare pipeline
   // over CPU per request of the server alone, then of the server plus the load generator, which
   // shares the same cores.
-  bareOverServiceCpuC16: ratio('bare', service, 16, 16, (p) => p.cpuMsPerRequest),
-  bareOverServiceWithClientCpuC16: ratio('bare', service, 16, 16, (p) => p.cpuMsPerRequest, (p) =>
+  bareOverServiceCpuC16: ratio('bare', service, 16, (p) => p.cpuMsPerRequest),
+  bareOverServiceWithClientCpuC16: ratio('bare', service, 16, (p) => p.cpuMsPerRequest, (p) =>
     p.cpuMsPerRequest !== undefined && p.clientCpuMsPerRequest ? p.cpuMsPerRequest + p.clientCpuMsPerRequest : undefined),
 };
 const targetsMet = {
