@@ -67,6 +67,12 @@ describe('access to GET /metrics with auth enabled', () => {
       expect(res.text).to.contain('catdog_model_info');
     });
 
+    it('counts a refused request under its operation, though it never reached the handler', async () => {
+      expectProblem(await receive(`${svc.url}/metrics`), 401, 'token-missing');
+      const res = await receive(`${svc.url}/metrics`, bearer('metrics'));
+      expect(res.text).to.match(/^catdog_http_requests_total\{[^}]*operation="getMetrics"[^}]*status="401"[^}]*\} [1-9]/m);
+    });
+
     it('documents what it enforces: the served spec requires a token for /metrics', async () => {
       const spec = (await receive(`${svc.url}/openapi.json`)).body as {
         paths: Record<string, { get: { security: Record<string, string[]>[] } }>;
