@@ -2,13 +2,14 @@
  * Closed-loop load generator for the upload contract, run as its own process so that its CPU
  * is not the server's: C connections each send one multipart upload at a time for D seconds.
  * Same load model and pass rule as ../shared/bench/load.mjs (HTTP 200 with a JSON
- * `prediction`), so the service and the peer are measured by one tool.
+ * `prediction`), so the service and the peer are measured by one tool. Each connection is
+ * one keep-alive HTTP/1.1 connection (`http1.ts`: lighter on the shared cores than node:http).
  *
  * @example node dist/scripts/bench/load.js --url http://127.0.0.1:8080/upload -c 16 -d 15 --warmup 32 IMAGE_DIR
  * Prints one JSON line ({@link LoadResult}) on stdout.
  */
-import http from 'node:http';
 import { parseArgs } from 'node:util';
+import { Http1Connection } from './http1.js';
 import { loadImages } from './images.js';
 
 /** What one load run measured. */
@@ -53,52 +54,56 @@ if (!(concurrency >= 1) || (durationMs === Infinity && maxRequests === Infinity)
   throw new Error('usage: load --url URL -c N (-d SECONDS | -n REQUESTS) [--warmup N] IMAGE_DIR');
 }
 
-// One multipart body per image, built once.
+// One request per image, built once, byte for byte: request line, headers, multipart body.
 const boundary = `----bench${Math.random().toString(16).slice(2)}`;
-const bodies = (await loadImages(positionals[0]!)).map(({ name, bytes, type }) =>
-  Buffer.concat([
+const requests = (await loadImages(positionals[0]!)).map(({ name, bytes, type }) => {
+  const body = Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`),
     bytes,
     Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]),
-);
-const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-const headers: Record<string, string> = {
-  'content-type': `multipart/form-data; boundary=${boundary}`,
-  accept: 'application/json',
-  ...(opt.token ? { authorization: `Bearer ${opt.token}` } : {}),
-};
+  ]);
+  const head = [
+    `POST ${url.pathname}${url.search} HTTP/1.1`,
+    `Host: ${url.host}`,
+    `Content-Type: multipart/form-data; boundary=${boundary}`,
+    'Accept: application/json',
+    ...(opt.token ? [`Authorization: Bearer ${opt.token}`] : []),
+    `Content-Length: ${body.length}`,
+  ];
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
+});
+const port = Number(url.port || 80);
+const hostname = url.hostname.replace(/^\[|\]$/g, '');
 
 let next = 0;
-function send(): Promise<{ ms: number; error?: string }> {
-  const body = bodies[next++ % bodies.length]!;
+/** Sends the next image on `connection`: the time taken, and the error kind if it did not pass. */
+async function send(connection: Http1Connection): Promise<{ ms: number; error?: string }> {
+  const request = requests[next++ % requests.length]!;
   const started = performance.now();
-  return new Promise((resolve) => {
-    const done = (error?: string) => resolve({ ms: performance.now() - started, ...(error ? { error } : {}) });
-    const req = http.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': body.length } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return done(`HTTP ${res.statusCode}`);
-        try {
-          const json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { prediction?: unknown };
-          done(typeof json.prediction === 'string' ? undefined : 'no prediction');
-        } catch {
-          done('not JSON');
-        }
-      });
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error('timeout')));
-    req.on('error', (e: NodeJS.ErrnoException) => done(e.message === 'timeout' ? 'timeout' : (e.code ?? e.message)));
-    req.end(body);
-  });
+  let error: string | undefined;
+  try {
+    const res = await connection.request(request);
+    if (res.status !== 200) error = `HTTP ${res.status}`;
+    else {
+      try {
+        const json = JSON.parse(res.body.toString('utf8')) as { prediction?: unknown };
+        if (typeof json.prediction !== 'string') error = 'no prediction';
+      } catch {
+        error = 'not JSON';
+      }
+    }
+  } catch (err) {
+    error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  }
+  return { ms: performance.now() - started, ...(error ? { error } : {}) };
 }
+
+const connections = Array.from({ length: concurrency }, () => new Http1Connection(hostname, port, timeoutMs));
 
 async function closedLoop(until: () => boolean, record: (r: { ms: number; error?: string }) => void): Promise<void> {
   await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (!until()) record(await send());
+    connections.map(async (connection) => {
+      while (!until()) record(await send(connection));
     }),
   );
 }
@@ -121,7 +126,7 @@ await closedLoop(
   },
 );
 const cpu = process.cpuUsage(cpuBefore);
-agent.destroy();
+for (const connection of connections) connection.close();
 
 latencies.sort((a, b) => a - b);
 const quantile = (q: number): number | null =>
