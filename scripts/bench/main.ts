@@ -4,8 +4,8 @@
  * point interleaved round by round (at each concurrency service A, B… then peer) so that the
  * machine's noise hits them alike. At c=16 the bare pipeline and service A, the pair the main
  * ratio compares, take turns in slices (bare, A, bare, A…; each slice duration/slices long) and a
- * round's figures combine its slices. Prints a table and the ratios, writes the raw figures as
- * JSON and the chart as PNG.
+ * round's figures combine its slices. Every server answers 1,000 uploads before the first
+ * measured point. Prints a table and the ratios, writes the raw figures as JSON and the chart as PNG.
  *
  * Options: --duration S (per point, default 15), --rounds N (default 2), --slices N (default 3),
  * --concurrency 1,4,16,64,
@@ -93,23 +93,31 @@ const serviceEnv = (extra: Record<string, string>, port: number): NodeJS.Process
   ...extra,
 });
 
+const load = (server: Server, concurrency: number, ...args: string[]) =>
+  runJson<LoadResult>(node, [
+    path.join(scriptDir, 'load.js'),
+    '--url', `http://127.0.0.1:${server.port}/upload`,
+    '-c', String(concurrency),
+    ...args,
+    imageDir,
+  ]);
+
+/**
+ * Uploads every server answers once started, before its first measured point: a fresh Node
+ * process costs ≈ 10 % more CPU per request over its first ≈ 700 uploads (JIT, heap sizing),
+ * which would otherwise fall on the first round only. The peer gets the same.
+ */
+const SERVER_WARMUP = 1000;
+
 async function measure(server: Server, target: string, round: number, concurrency: number, seconds = durationS, slice?: number): Promise<void> {
-  const load = (...args: string[]) =>
-    runJson<LoadResult>(node, [
-      path.join(scriptDir, 'load.js'),
-      '--url', `http://127.0.0.1:${server.port}/upload`,
-      '-c', String(concurrency),
-      ...args,
-      imageDir,
-    ]);
-  // The server warms up apart; the load generator warms up again inside the measured process, so
-  // that its own JIT compiles before the measured seconds, not during them on the server's cores
-  // (it matters in short slices). The server's CPU is read around that process: its warm-up
-  // requests are counted in.
-  await load('-n', String(Math.max(8, concurrency)));
+  // The server warms up apart (SERVER_WARMUP, then a few requests at this concurrency); the load
+  // generator warms up again inside the measured process, so that its own JIT compiles before the
+  // measured seconds, not during them on the server's cores (it matters in short slices). The
+  // server's CPU is read around that process: its warm-up requests are counted in.
+  await load(server, concurrency, '-n', String(Math.max(8, concurrency)));
   const clientWarmup = Math.max(64, 4 * concurrency);
   const before = processFigures(server.pid);
-  const result = await load('--warmup', String(clientWarmup), '-d', String(seconds));
+  const result = await load(server, concurrency, '--warmup', String(clientWarmup), '-d', String(seconds));
   const after = processFigures(server.pid);
   const point: Point = {
     round,
@@ -148,6 +156,11 @@ try {
   } else {
     peer = await startServer('peer', peerScript, [String(port)], port, '/health', process.env);
     servers.push(peer);
+  }
+
+  for (const s of servers) {
+    log(`${s.name}: warming up (${SERVER_WARMUP} uploads at c=16)`);
+    await load(s, 16, '-n', String(SERVER_WARMUP));
   }
 
   const measureBare = async (round: number, seconds: number, slice: number): Promise<void> => {
