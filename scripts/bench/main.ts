@@ -103,18 +103,17 @@ const load = (server: Server, concurrency: number, ...args: string[]) =>
   ]);
 
 /**
- * Uploads every server answers once started, before its first measured point: a fresh Node
- * process costs ≈ 10 % more CPU per request over its first ≈ 700 uploads (JIT, heap sizing),
+ * Uploads every server answers once started, before its first measured point: a fresh service
+ * took ≈ 10 % more CPU per request over its first ≈ 700 uploads (measured; the cause was not),
  * which would otherwise fall on the first round only. The peer gets the same.
  */
 const SERVER_WARMUP = 1000;
 
 async function measure(server: Server, target: string, round: number, concurrency: number, seconds = durationS, slice?: number): Promise<void> {
-  // The server warms up apart (SERVER_WARMUP, then a few requests at this concurrency); the load
-  // generator warms up again inside the measured process, so that its own JIT compiles before the
-  // measured seconds, not during them on the server's cores (it matters in short slices). The
-  // server's CPU is read around that process: its warm-up requests are counted in.
-  await load(server, concurrency, '-n', String(Math.max(8, concurrency)));
+  // The server warmed up once (SERVER_WARMUP); the load generator warms up inside the measured
+  // process, at this concurrency, so that its own JIT compiles before the measured seconds, not
+  // during them on the server's cores (it matters in short slices). The server's CPU is read
+  // around that process: its warm-up requests are counted in.
   const clientWarmup = Math.max(64, 4 * concurrency);
   const before = processFigures(server.pid);
   const result = await load(server, concurrency, '--warmup', String(clientWarmup), '-d', String(seconds));
