@@ -19,7 +19,7 @@ import { rootDir } from '../../src/spec.js';
 const run = promisify(execFile);
 const prediction = JSON.stringify({ prediction: 'Cat', values: [0.9, 0.05, 0.05] });
 
-/** What a server received: one entry per request, with the multipart body's size. */
+/** What a server received: the body of each request, in order. */
 interface Seen {
   readonly bodies: Buffer[];
 }
