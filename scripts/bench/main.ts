@@ -2,9 +2,9 @@
  * `make bench`: in one run, the bare pipeline, the service (compiled, AUTH_DISABLED=true) at
  * each concurrency over loopback, and the FastAPI peer from ../shared/bench when present, each
  * point interleaved round by round (at each concurrency service A, B… then peer) so that the
- * machine's noise hits them alike. At c=16 the bare pipeline and service A, the pair the main
- * ratio compares, take turns in slices (bare, A, bare, A…; each slice duration/slices long) and a
- * round's figures combine its slices. Every server answers 1,000 uploads before the first
+ * machine's noise hits them alike. At the concurrencies the ratios compare (4 and 16), the targets
+ * take turns in slices (bare at c=16, A, B…, peer, then again; each slice duration/slices long)
+ * and a round's figures combine its slices. Every server answers 1,000 uploads before the first
  * measured point. Prints a table and the ratios, writes the raw figures as JSON and the chart as PNG.
  *
  * Options: --duration S (per point, default 15), --rounds N (default 2), --slices N (default 3),
@@ -41,6 +41,10 @@ const durationS = Number(opt.duration);
 const rounds = Number(opt.rounds);
 const slices = Math.max(1, Number(opt.slices));
 const concurrencies = opt.concurrency.split(',').map(Number);
+/** Where the bare pipeline runs: c=16, or the first concurrency asked for. */
+const compareAt = concurrencies.includes(16) ? 16 : concurrencies[0]!;
+/** The concurrencies the ratios compare, where the targets take turns in slices. */
+const slicedConcurrencies = [...new Set([4, 16, compareAt])].filter((c) => concurrencies.includes(c));
 const shared = path.resolve(rootDir, '..', 'shared');
 const imageDir = path.join(shared, 'data', 'cats-dogs-others', 'images');
 const peerScript = path.join(shared, 'bench', 'peer-fastapi', 'run.sh');
@@ -70,7 +74,7 @@ const variants: Variant[] = (opt.variant ?? ['service:']).map((spec) => {
 /** One measured point. */
 interface Point extends Omit<LoadResult, 'errorKinds'> {
   readonly round: number;
-  /** At c=16, the bare pipeline and the service alternate in slices within a round (1…slices). */
+  /** At c=4 and c=16, the targets alternate in slices within a round (1…slices). */
   readonly slice?: number;
   readonly target: string;
   readonly errorKinds?: Record<string, number>;
@@ -162,33 +166,34 @@ try {
     await load(s, 16, '-n', String(SERVER_WARMUP));
   }
 
-  const measureBare = async (round: number, seconds: number, slice: number): Promise<void> => {
+  const measureBare = async (round: number, seconds: number, slice?: number): Promise<void> => {
     const bare = await runJson<LoadResult & { cpuMsPerImage: number }>(
       node,
       [path.join(scriptDir, 'bare.js'), '-c', '16', '-d', String(seconds), imageDir],
       serviceEnv(variants[0]!.env, 0),
     );
-    points.push({ round, slice, target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage, clientCpuMsPerRequest: null });
+    points.push({ round, ...(slice ? { slice } : {}), target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage, clientCpuMsPerRequest: null });
     log(`  ${'bare'.padEnd(14)} c=16  ${String(bare.rps).padStart(6)} img/s  p99 ${bare.p99Ms} ms  CPU ${bare.cpuMsPerImage} ms/img`);
   };
-  // At c=16 the bare pipeline and the (first) service, the pair the main ratio compares, take
-  // turns in short slices (bare, service, bare, service…), so that the neighbours' load, which
-  // changes over tens of seconds on a shared machine, falls on both alike.
-  const compareAt = concurrencies.includes(16) ? 16 : concurrencies[0];
+  // At the concurrencies the ratios compare, the targets measured there take turns in short
+  // slices (bare, service, peer, bare, service, peer…), so that the neighbours' load, which
+  // changes over tens of seconds on a shared machine, falls on every side alike. Elsewhere each
+  // target has one window.
   const services = servers.filter((x) => x !== peer);
+  type Turn = (seconds: number, slice?: number) => Promise<void>;
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round}/${rounds}`);
     for (const c of concurrencies) {
-      if (!opt['no-bare'] && c === compareAt) {
-        for (let slice = 1; slice <= slices; slice++) {
-          await measureBare(round, durationS / slices, slice);
-          await measure(services[0]!, services[0]!.name, round, c, durationS / slices, slice);
-        }
-        for (const s of services.slice(1)) await measure(s, s.name, round, c);
+      const turns: Turn[] = [
+        ...(!opt['no-bare'] && c === compareAt ? [(seconds: number, slice?: number) => measureBare(round, seconds, slice)] : []),
+        ...services.map((s): Turn => (seconds, slice) => measure(s, s.name, round, c, seconds, slice)),
+        ...(peer ? [(seconds: number, slice?: number) => measure(peer, 'peer', round, c, seconds, slice)] : []),
+      ];
+      if (slicedConcurrencies.includes(c) && slices > 1 && turns.length > 1) {
+        for (let slice = 1; slice <= slices; slice++) for (const turn of turns) await turn(durationS / slices, slice);
       } else {
-        for (const s of services) await measure(s, s.name, round, c);
+        for (const turn of turns) await turn(durationS);
       }
-      if (peer) await measure(peer, 'peer', round, c);
     }
   }
 } finally {
@@ -301,7 +306,7 @@ const machine = {
 const report = {
   date: new Date().toISOString(),
   machine,
-  settings: { durationS, rounds, slicesAtC16: slices, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: imageDir },
+  settings: { durationS, rounds, slices, slicedConcurrencies, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: imageDir },
   summary,
   ratios,
   targetsMet,
