@@ -184,11 +184,10 @@ try {
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round}/${rounds}`);
     for (const c of concurrencies) {
-      const turns: Turn[] = [
-        ...(!opt['no-bare'] && c === compareAt ? [(seconds: number, slice?: number) => measureBare(round, seconds, slice)] : []),
-        ...services.map((s): Turn => (seconds, slice) => measure(s, s.name, round, c, seconds, slice)),
-        ...(peer ? [(seconds: number, slice?: number) => measure(peer, 'peer', round, c, seconds, slice)] : []),
-      ];
+      const turns: Turn[] = [];
+      if (!opt['no-bare'] && c === compareAt) turns.push((seconds, slice) => measureBare(round, seconds, slice));
+      for (const s of services) turns.push((seconds, slice) => measure(s, s.name, round, c, seconds, slice));
+      if (peer) turns.push((seconds, slice) => measure(peer, 'peer', round, c, seconds, slice));
       if (slicedConcurrencies.includes(c) && slices > 1 && turns.length > 1) {
         for (let slice = 1; slice <= slices; slice++) for (const turn of turns) await turn(durationS / slices, slice);
       } else {
