@@ -57,6 +57,9 @@ try {
   const ok = growthMiB <= limitMiB && trendMiB <= limitMiB && run.errors === 0 && warm.errors === 0;
   const report = {
     date: new Date().toISOString(),
+    // The service runs on this same node binary and environment; these change its memory.
+    node: process.version,
+    memorySettings: { NODE_OPTIONS: process.env.NODE_OPTIONS ?? null, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? null },
     requests: run.ok + run.errors,
     concurrency: Number(opt.concurrency),
     warmupRequests: Number(opt.warmup),
