@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import { drawChart } from './chart.js';
 import type { LoadResult } from './load.js';
-import { processFigures, runJson, startServer, type Server } from './processes.js';
+import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer, type Server } from './processes.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -46,7 +46,6 @@ const compareAt = concurrencies.includes(16) ? 16 : concurrencies[0]!;
 /** The concurrencies the ratios compare, where the targets take turns in slices. */
 const slicedConcurrencies = [...new Set([4, 16, compareAt])].filter((c) => concurrencies.includes(c));
 const shared = path.resolve(rootDir, '..', 'shared');
-const imageDir = path.join(shared, 'data', 'cats-dogs-others', 'images');
 const peerScript = path.join(shared, 'bench', 'peer-fastapi', 'run.sh');
 /** Debian packages the peer runs on (../shared/bench/README.md). */
 const PEER_PACKAGES = 'python3-fastapi python3-uvicorn python3-multipart python3-opencv python3-numpy python3-pil';
@@ -88,51 +87,34 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-const serviceEnv = (extra: Record<string, string>, port: number): NodeJS.ProcessEnv => ({
-  ...process.env,
-  AUTH_DISABLED: 'true',
-  HOST: '127.0.0.1',
-  PORT: String(port),
-  LOG_LEVEL: 'warn',
-  ...extra,
-});
-
-const load = (server: Server, concurrency: number, ...args: string[]) =>
-  runJson<LoadResult>(node, [
-    path.join(scriptDir, 'load.js'),
-    '--url', `http://127.0.0.1:${server.port}/upload`,
-    '-c', String(concurrency),
-    ...args,
-    imageDir,
-  ]);
-
 /**
  * Uploads every server answers once started, before its first measured point: a fresh service
- * took ≈ 10 % more CPU per request over its first ≈ 700 uploads (measured; the cause was not),
- * which would otherwise fall on the first round only. The peer gets the same.
+ * took 12.3 ms of CPU per request over its first ≈ 700 uploads at c=16 against 10.5–11.6 after
+ * (measured; the cause was not), which would otherwise fall on the first round only. The peer
+ * gets the same.
  */
 const SERVER_WARMUP = 1000;
 
-async function measure(server: Server, target: string, round: number, concurrency: number, seconds = durationS, slice?: number): Promise<void> {
+async function measure(server: Server, round: number, concurrency: number, seconds = durationS, slice?: number): Promise<void> {
   // The server warmed up once (SERVER_WARMUP); the load generator warms up inside the measured
   // process, at this concurrency, so that its own JIT compiles before the measured seconds, not
   // during them on the server's cores (it matters in short slices). The server's CPU is read
   // around that process: its warm-up requests are counted in.
   const clientWarmup = Math.max(64, 4 * concurrency);
   const before = processFigures(server.pid);
-  const result = await load(server, concurrency, '--warmup', String(clientWarmup), '-d', String(seconds));
+  const result = await runLoad(server.port, concurrency, '--warmup', String(clientWarmup), '-d', String(seconds));
   const after = processFigures(server.pid);
   const point: Point = {
     round,
     ...(slice ? { slice } : {}),
-    target,
+    target: server.name,
     ...result,
     rssMiB: Math.round(after.rssMiB),
     peakRssMiB: Math.round(after.peakRssMiB),
     cpuMsPerRequest: Math.round(((after.cpuMs - before.cpuMs) / Math.max(1, result.ok + clientWarmup)) * 10) / 10,
   };
   points.push(point);
-  log(`  ${target.padEnd(14)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req (load generator ${result.clientCpuMsPerRequest})`);
+  log(`  ${server.name.padEnd(14)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req (load generator ${result.clientCpuMsPerRequest})`);
 }
 
 const servers: Server[] = [];
@@ -145,10 +127,9 @@ const load0 = os.loadavg();
 try {
   let port = 18480;
   for (const v of variants) {
-    servers.push(await startServer(v.name, node, [...v.nodeArgs, v.entry], port, '/health', serviceEnv(v.env, port)));
+    servers.push(await startServer(v.name, node, [...v.nodeArgs, v.entry], port, '/health', benchServiceEnv(port, v.env)));
     port++;
   }
-  let peer: Server | undefined;
   if (opt['no-peer']) {
     log('peer: skipped (--no-peer)');
   } else if (!existsSync(peerScript)) {
@@ -157,20 +138,19 @@ try {
     // The peer runs on Debian's Python and packages (../shared/bench/README.md).
     log(`peer: skipped, its Python packages are missing: apt-get install -y ${PEER_PACKAGES}`);
   } else {
-    peer = await startServer('peer', peerScript, [String(port)], port, '/health', process.env);
-    servers.push(peer);
+    servers.push(await startServer('peer', peerScript, [String(port)], port, '/health', process.env));
   }
 
   for (const s of servers) {
     log(`${s.name}: warming up (${SERVER_WARMUP} uploads at c=16)`);
-    await load(s, 16, '-n', String(SERVER_WARMUP));
+    await runLoad(s.port, 16, '-n', String(SERVER_WARMUP));
   }
 
   const measureBare = async (round: number, seconds: number, slice?: number): Promise<void> => {
     const bare = await runJson<LoadResult & { cpuMsPerImage: number }>(
       node,
-      [path.join(scriptDir, 'bare.js'), '-c', '16', '-d', String(seconds), imageDir],
-      serviceEnv(variants[0]!.env, 0),
+      [path.join(scriptDir, 'bare.js'), '-c', '16', '-d', String(seconds), benchImageDir],
+      benchServiceEnv(0, variants[0]!.env),
     );
     points.push({ round, ...(slice ? { slice } : {}), target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage, clientCpuMsPerRequest: null });
     log(`  ${'bare'.padEnd(14)} c=16  ${String(bare.rps).padStart(6)} img/s  p99 ${bare.p99Ms} ms  CPU ${bare.cpuMsPerImage} ms/img`);
@@ -179,15 +159,14 @@ try {
   // slices (bare, service, peer, bare, service, peer…), so that the neighbours' load, which
   // changes over tens of seconds on a shared machine, falls on every side alike. Elsewhere each
   // target has one window.
-  const services = servers.filter((x) => x !== peer);
   type Turn = (seconds: number, slice?: number) => Promise<void>;
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round}/${rounds}`);
     for (const c of concurrencies) {
       const turns: Turn[] = [];
       if (!opt['no-bare'] && c === compareAt) turns.push((seconds, slice) => measureBare(round, seconds, slice));
-      for (const s of services) turns.push((seconds, slice) => measure(s, s.name, round, c, seconds, slice));
-      if (peer) turns.push((seconds, slice) => measure(peer, 'peer', round, c, seconds, slice));
+      // The services, then the peer: the order they were started in.
+      for (const s of servers) turns.push((seconds, slice) => measure(s, round, c, seconds, slice));
       if (slicedConcurrencies.includes(c) && slices > 1 && turns.length > 1) {
         for (let slice = 1; slice <= slices; slice++) for (const turn of turns) await turn(durationS / slices, slice);
       } else {
@@ -305,7 +284,7 @@ const machine = {
 const report = {
   date: new Date().toISOString(),
   machine,
-  settings: { durationS, rounds, slices, slicedConcurrencies, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: imageDir },
+  settings: { durationS, rounds, slices, slicedConcurrencies, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: benchImageDir },
   summary,
   ratios,
   targetsMet,

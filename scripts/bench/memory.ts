@@ -9,8 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
-import type { LoadResult } from './load.js';
-import { processFigures, runJson, startServer } from './processes.js';
+import { benchServiceEnv, processFigures, runLoad, startServer } from './processes.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -21,25 +20,10 @@ const { values: opt } = parseArgs({
     json: { type: 'string' },
   },
 });
-const imageDir = path.resolve(rootDir, '..', 'shared', 'data', 'cats-dogs-others', 'images');
-const scriptDir = path.dirname(new URL(import.meta.url).pathname);
 const port = 18470;
-const load = (requests: string) =>
-  runJson<LoadResult>(process.execPath, [
-    path.join(scriptDir, 'load.js'),
-    '--url', `http://127.0.0.1:${port}/upload`,
-    '-c', opt.concurrency,
-    '-n', requests,
-    imageDir,
-  ]);
+const load = (requests: string) => runLoad(port, Number(opt.concurrency), '-n', requests);
 
-const server = await startServer('service', process.execPath, [path.join(rootDir, 'dist', 'src', 'main.js')], port, '/health', {
-  ...process.env,
-  AUTH_DISABLED: 'true',
-  HOST: '127.0.0.1',
-  PORT: String(port),
-  LOG_LEVEL: 'warn',
-});
+const server = await startServer('service', process.execPath, [path.join(rootDir, 'dist', 'src', 'main.js')], port, '/health', benchServiceEnv(port));
 try {
   const warm = await load(opt.warmup);
   const before = processFigures(server.pid);

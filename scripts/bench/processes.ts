@@ -1,6 +1,14 @@
-/** Child processes of the benchmark: servers started and stopped by PID, JSON-line tools, /proc figures. */
+/** Child processes of the benchmark: servers started and stopped by PID, the load generator and other JSON-line tools, /proc figures. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { rootDir } from '../../src/spec.js';
+import type { LoadResult } from './load.js';
+
+const scriptDir = path.dirname(new URL(import.meta.url).pathname);
+
+/** The labelled development photos beside the checkout, which `make bench` and `make bench-memory` send. */
+export const benchImageDir = path.resolve(rootDir, '..', 'shared', 'data', 'cats-dogs-others', 'images');
 
 /** A server started by the benchmark. */
 export interface Server {
@@ -94,4 +102,20 @@ export function runJson<T>(command: string, args: readonly string[], env: NodeJS
       resolve(JSON.parse(line) as T);
     });
   });
+}
+
+/** The environment the benchmark runs the service with: no tokens, loopback, no request log lines. */
+export function benchServiceEnv(port: number, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, AUTH_DISABLED: 'true', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extra };
+}
+
+/** Runs the load generator (`load.js`) against `port`'s `/upload` with the bench images; resolves with its figures. */
+export function runLoad(port: number, concurrency: number, ...args: string[]): Promise<LoadResult> {
+  return runJson<LoadResult>(process.execPath, [
+    path.join(scriptDir, 'load.js'),
+    '--url', `http://127.0.0.1:${port}/upload`,
+    '-c', String(concurrency),
+    ...args,
+    benchImageDir,
+  ]);
 }
