@@ -119,7 +119,7 @@ export interface paths {
          *     Needs an access token with the scope `get::prediction`.
          *
          *     ```sh
-         *     curl -s -H "Authorization: Bearer $TOKEN" -F file=@cat.png http://localhost:8080/upload
+         *     curl -s -H "Authorization: Bearer $TOKEN" -F file=@resources/samples/cat.png http://localhost:8080/upload
          *     ```
          */
         post: operations["classifyImage"];

@@ -33,7 +33,7 @@ process.stderr.write(
     '',
     'In another terminal:',
     `  TOKEN=$(make -s token)`,
-    `  curl -s -H "Authorization: Bearer $TOKEN" -F file=@cat.png http://127.0.0.1:${apiPort}/upload`,
+    `  curl -s -H "Authorization: Bearer $TOKEN" -F file=@resources/samples/cat.png http://127.0.0.1:${apiPort}/upload`,
     '',
   ].join('\n') + '\n',
 );

@@ -6,23 +6,21 @@
  * `resources/models/`; then `node dist/src/main.js` with OAuth2 settings pointing at a local
  * identity provider (the one `make dev` uses). Checks, in order: `/health` answers
  * `{"status":"OK"}`; the built `predict` command, run from that folder with a real token,
- * classifies `../shared/data/cat.png` as Cat; an upload without a token is answered 401; the
+ * classifies `resources/samples/cat.png` as Cat; an upload without a token is answered 401; the
  * process stops with status 0 on SIGTERM (the image's STOPSIGNAL); started again with
  * `INT8_WEIGHTS=unsigned` (what a CPU without VNNI runs), it gives the same values bit for bit.
  * Prints the resident memory of the service (the figures behind deploy/'s resource requests).
  *
- * Environment: `CAT_IMAGE` (default `../shared/data/cat.png`; where it is absent, a generated
- * image is classified without the Cat check), `KEEP=1` keeps the folder.
+ * Environment: `KEEP=1` keeps the folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { catImageAvailable, catImagePath } from '../test/fixtures/course-images.js';
+import { catImagePath } from '../test/fixtures/course-images.js';
 import { startIdentityProvider } from '../test/fixtures/identity-provider.js';
-import { solidImage } from '../test/fixtures/images.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const step = (text: string): void => void process.stdout.write(`prod-smoke: ${text}\n`);
@@ -99,13 +97,6 @@ async function main(): Promise<void> {
     await mkdir(path.join(dir, 'resources'), { recursive: true });
     await cp(path.join(root, 'resources', 'models'), path.join(dir, 'resources', 'models'), { recursive: true });
 
-    // Without the course's image (a fork's CI), a generated one proves the path, not the label.
-    const image = catImageAvailable ? catImagePath : path.join(dir, 'generated.png');
-    if (!catImageAvailable) {
-      step(`${catImagePath} not found: classifying a generated image, without the Cat check`);
-      await writeFile(image, await solidImage('red', 'png', 256));
-    }
-
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     service = spawn(process.execPath, ['dist/src/main.js'], {
@@ -129,7 +120,7 @@ async function main(): Promise<void> {
 
     const token = await idp.token();
     const predictCat = () =>
-      run(process.execPath, ['dist/src/client/cli.js', image, '--url', url, '--token', token, '--json'], dir);
+      run(process.execPath, ['dist/src/client/cli.js', catImagePath, '--url', url, '--token', token, '--json'], dir);
     let predict = await predictCat();
     // On a starved machine the issuer's discovery, started during the CPU-bound start-up, can
     // outlast OAUTH2_HTTP_TIMEOUT_MS; the service then answers 503 auth-unavailable until
@@ -141,8 +132,8 @@ async function main(): Promise<void> {
     }
     const answer = JSON.parse(predict.stdout || '{}') as { prediction?: string; values?: number[] };
     check(
-      predict.code === 0 && (answer.prediction === 'Cat' || (!catImageAvailable && answer.prediction !== undefined)),
-      `predict ${path.basename(image)} with a token: ${predict.stdout.trim()}${predict.stderr}`,
+      predict.code === 0 && answer.prediction === 'Cat',
+      `predict ${path.basename(catImagePath)} with a token: ${predict.stdout.trim()}${predict.stderr}`,
     );
 
     // A small body: the service refuses before reading an upload and closes the connection.
@@ -162,7 +153,7 @@ async function main(): Promise<void> {
         const statuses: number[] = [];
         for (let i = 0; i < 4; i++) {
           const body = new FormData();
-          body.append('file', new Blob([await readFile(image)]), 'cat.png');
+          body.append('file', new Blob([await readFile(catImagePath)]), 'cat.png');
           const res = await fetch(`${url}/upload`, { method: 'POST', body, headers: { authorization: `Bearer ${token}` } });
           await res.arrayBuffer();
           statuses.push(res.status);
@@ -196,7 +187,7 @@ async function main(): Promise<void> {
     unsigned.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     await waitForHealth(`http://127.0.0.1:${port2}`, unsigned, 60_000);
     const body = new FormData();
-    body.append('file', new Blob([await readFile(image)]), path.basename(image));
+    body.append('file', new Blob([await readFile(catImagePath)]), path.basename(catImagePath));
     const again = (await (await fetch(`http://127.0.0.1:${port2}/upload`, { method: 'POST', body })).json()) as { values?: number[] };
     check(
       loadedInt8Weights(log.slice(firstLog)) === 'unsigned' && JSON.stringify(again.values) === JSON.stringify(answer.values),

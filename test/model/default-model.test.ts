@@ -1,7 +1,8 @@
 /**
- * The real default model, served over HTTP: the course's own test (cat.png → Cat) and the
- * accuracy over the labelled development photos. Needs `make model` (weights) and the
- * workplace's ../shared/data; skipped with a message when the data is not there.
+ * The real default model, served over HTTP: the course's own test (resources/samples/cat.png →
+ * Cat) and the accuracy over the labelled development photos. Needs `make model` (weights); the
+ * photos are the workplace's ../shared/data, and their tests are skipped with a message where it
+ * is not there (a fork's CI).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -12,11 +13,12 @@ import { loadClassifier } from '../../src/model/classifier.js';
 import { evaluate, readLabelledFolder } from '../../src/model/evaluate.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { rootDir } from '../../src/spec.js';
+import { catImagePath } from '../fixtures/course-images.js';
 import { uploadForm } from '../fixtures/images.js';
 import { expectMatchesSpec, receive } from '../support/contract.js';
 import { startService, type RunningService } from '../support/service.js';
 
-const dataDir = path.resolve(rootDir, '..', 'shared', 'data');
+const photosDir = path.resolve(rootDir, '..', 'shared', 'data', 'cats-dogs-others');
 // The served default, whatever the configuration names.
 const manifestPath = path.join(rootDir, loadConfig({ AUTH_DISABLED: 'true' }).modelManifestPath);
 
@@ -24,17 +26,20 @@ describe('the default model', function () {
   this.timeout(180_000);
   let svc: RunningService;
 
-  before(async function () {
-    if (!existsSync(dataDir)) {
-      console.warn(`    (skipped: ${dataDir} not found; the labelled photos live in the workplace's shared folder)`);
-      this.skip();
-    }
+  before(async () => {
     svc = await startService({ model: { manifestPath } });
   });
   after(() => svc?.close());
 
+  /** Skips the calling test, saying so, where the labelled photos are not beside the checkout. */
+  function needPhotos(context: Mocha.Context): void {
+    if (existsSync(photosDir)) return;
+    console.warn(`      (skipped: ${photosDir} not found; the labelled photos live in the workplace's shared folder)`);
+    context.skip();
+  }
+
   it("classifies the course's cat.png as Cat over HTTP", async () => {
-    const image = await readFile(path.join(dataDir, 'cat.png'));
+    const image = await readFile(catImagePath);
     const res = await receive(`${svc.url}/upload`, { method: 'POST', body: uploadForm(image, 'cat.png') });
     expect(res.status, res.text).to.equal(200);
     expectMatchesSpec(svc.api, 'classifyImage', res);
@@ -44,8 +49,9 @@ describe('the default model', function () {
   // The default head was trained on these photos, so this checks that the served pipeline
   // (decoding, resizing, normalisation, the composed graph) matches the one training used; it is
   // not a measure of accuracy on new photos (see `make train`'s cross-validation for that).
-  it('is at least 0.85 accurate on the labelled development photos, served as trained', async () => {
-    const images = await readLabelledFolder(path.join(dataDir, 'cats-dogs-others'));
+  it('is at least 0.85 accurate on the labelled development photos, served as trained', async function () {
+    needPhotos(this);
+    const images = await readLabelledFolder(photosDir);
     expect(images.length).to.be.greaterThan(50);
     const result = await evaluate(svc.classifier, images);
     console.log(
@@ -57,8 +63,9 @@ describe('the default model', function () {
 
   // The head was trained on features from the exact float32 form; the served int8 graph gives
   // them only if onnxruntime's int8 kernels are exact on this CPU (src/model/int8-kernels.ts).
-  it('answers bit for bit the same with its int8 weights as chosen for this CPU and re-typed as uint8', async () => {
-    const images = await readLabelledFolder(path.join(dataDir, 'cats-dogs-others'));
+  it('answers bit for bit the same with its int8 weights as chosen for this CPU and re-typed as uint8', async function () {
+    needPhotos(this);
+    const images = await readLabelledFolder(photosDir);
     const manifest = await loadManifest(manifestPath);
     const unsigned = await loadClassifier(manifest, { maxImagePixels: 40_000_000 }, { int8Weights: 'unsigned' });
     try {

@@ -2,13 +2,11 @@
  * The tools users reach for, run against a live service (the default model, tokens verified
  * against a real identity provider over HTTP): the Postman collection that `make postman` wrote under
  * newman, the Bruno collection of `bruno/` under Bruno's CLI, and the `predict` command with a
- * real token. Each must classify the course's cat.png as Cat, and be refused without a token.
- *
- * Without ../shared/data/cat.png (a fork's CI), a generated image is sent and the label is not
- * checked; the runs say so.
+ * real token. Each must classify the course's cat.png (resources/samples/) as Cat, and be
+ * refused without a token.
  */
 import { spawn } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -20,27 +18,25 @@ import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { createReadiness } from '../../src/http/readiness.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 import { postmanDir } from '../../scripts/postman.js';
-import { catImageAvailable, catImagePath } from '../fixtures/course-images.js';
+import { catImagePath } from '../fixtures/course-images.js';
 import { startIdentityProvider, type IdentityProvider } from '../fixtures/identity-provider.js';
-import { solidImage } from '../fixtures/images.js';
 import { startService, type RunningService } from '../support/service.js';
 
-const expectedPrediction = catImageAvailable ? 'Cat' : '';
+const expectedPrediction = 'Cat';
 
 describe('Postman, Bruno and the predict command against the live service', function () {
   this.timeout(120_000);
   let idp: IdentityProvider;
   let svc: RunningService;
   let tmp: string;
-  /** `<tmp>/shared/data/cat.png`: the same place relative to `<tmp>/checkout/` as in the workplace. */
+  /** `<tmp>/checkout/resources/samples/cat.png`: the same place relative to `bruno/` as in the repository. */
   let image: string;
 
   before(async function () {
-    if (!catImageAvailable) console.log(`      (${catImagePath} not found: a generated image is sent, its label not checked)`);
     tmp = await mkdtemp(path.join(os.tmpdir(), 'cdo-collections-'));
-    image = path.join(tmp, 'shared', 'data', 'cat.png');
+    image = path.join(tmp, 'checkout', 'resources', 'samples', 'cat.png');
     await mkdir(path.dirname(image), { recursive: true });
-    await writeFile(image, catImageAvailable ? await readFile(catImagePath) : await solidImage('red', 'png', 256));
+    await cp(catImagePath, image);
     idp = await startIdentityProvider();
     const verifier = createAccessTokenVerifier({
       issuer: idp.issuer,
@@ -132,7 +128,7 @@ describe('Postman, Bruno and the predict command against the live service', func
     const err = { text: '', write(t: string) { this.text += t; } };
     const code = await predict([image, '--url', svc.url, '--token', await idp.token()], { stdout: out, stderr: err });
     expect(code, err.text).to.equal(0);
-    expect(out.text).to.match(new RegExp(`^${image}: ${expectedPrediction || '\\w+'} \\(\\d\\.\\d{3}\\)\\n$`));
+    expect(out.text).to.match(new RegExp(`^${image}: ${expectedPrediction} \\(\\d\\.\\d{3}\\)\\n$`));
     const refused = { text: '', write(t: string) { this.text += t; } };
     expect(await predict([image, '--url', svc.url], { stdout: out, stderr: refused })).to.equal(1);
     expect(refused.text).to.contain('401 token-missing');
