@@ -281,10 +281,13 @@ const machine = {
   node: process.version,
   loadAverage1mStartEnd: [r2(load0[0]!), r2(load1[0]!)],
 };
+// The photos' folder by name (`cats-dogs-others/images`), not by this machine's path: the raw
+// figures are published in docs/, which never points at the shared folder beside the checkout.
+const imagesName = path.relative(path.resolve(benchImageDir, '..', '..'), benchImageDir);
 const report = {
   date: new Date().toISOString(),
   machine,
-  settings: { durationS, rounds, slices, slicedConcurrencies, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: benchImageDir },
+  settings: { durationS, rounds, slices, slicedConcurrencies, concurrencies, variants, auth: 'AUTH_DISABLED=true', images: imagesName },
   summary,
   ratios,
   targetsMet,
