@@ -11,8 +11,8 @@
 # Node 20, although its support ended in April 2026: on Node 24.22 the tests and the production
 # start-up pass (GitHub Actions runs .ci/run on both), but the service's resident memory grew by
 # 64 MiB over 20,000 uploads (122 MiB over 80,000, still rising) where Node 20 stays flat; with
-# NODE_OPTIONS=--max-semi-space-size=16 and MALLOC_ARENA_MAX=2 it grew 18.5 MiB, 70-85 MiB above Node 20 (README,
-# "Node 24 and memory"). Move to node:24 once that is understood: --build-arg NODE_IMAGE=node:24-bookworm-slim.
+# NODE_OPTIONS=--max-semi-space-size=16 and MALLOC_ARENA_MAX=2 it grew 18.5 MiB, 70-85 MiB above Node 20
+# (docs/runtime-memory.md). Move to node:24 once that is understood: --build-arg NODE_IMAGE=node:24-bookworm-slim.
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 # --- build: all dependencies, compile to dist/, obtain and verify the model -------------------

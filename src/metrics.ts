@@ -3,7 +3,7 @@
  * global one), so that tests can build several apps in one process.
  *
  * Names and labels are part of the operations contract (dashboards and alerts use them); the
- * README lists them. Labels only take bounded values: operation ids from the spec (or `none`),
+ * docs/operations.md lists them. Labels only take bounded values: operation ids from the spec (or `none`),
  * status codes, problem codes.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';

@@ -1,5 +1,5 @@
 /**
- * The README's chart: throughput and p99 latency against concurrency, one line per server,
+ * The chart of docs/performance.md: throughput and p99 latency against concurrency, one line per server,
  * drawn as SVG and rasterised to PNG with sharp (already a dependency; librsvg draws the SVG).
  */
 import sharp from 'sharp';

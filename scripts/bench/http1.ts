@@ -6,7 +6,7 @@
  * Why not node:http: the load generator runs on the cores the server uses, which the bare
  * pipeline shares with nothing, so its CPU counts against the service ÷ bare ratio. At c=16 on
  * the 2-core bench machine node:http's client took 0.6–0.75 ms of CPU per upload (user + system),
- * this one ≈ 0.26 (README, performance section). wrk (Debian), the usual answer, took 0.86 ms,
+ * this one ≈ 0.26 (docs/performance.md, levers measured). wrk (Debian), the usual answer, took 0.86 ms,
  * mostly system time, with the Lua script that checks each response's body.
  */
 import net from 'node:net';

@@ -6,7 +6,7 @@
  * - VNNI (`VPDPBUSD`, AVX-512 VNNI or AVX-VNNI) or AMX (`TDPBUSD`) on x86: four products summed
  *   into an int32 accumulator, exact;
  * - `VPMADDUBSW` on other AVX2 / AVX-512 x86 CPUs: adjacent products summed into a *saturating*
- *   int16, wrong for full-range weights (../shared/models/README.md);
+ *   int16, wrong for full-range weights (docs/model.md, "The same answers on every CPU");
  * - widening or dot-product instructions on ARM64 (NEON, SDOT/UDOT), exact.
  *
  * With the weights re-typed as uint8 ({@link unsignedWeightsModel}), the u8u8 kernels widen both

@@ -87,7 +87,7 @@ describe('hostile-input corpus on POST /upload', function () {
       for (const c of corpus) await rawExchange(svc.url, { head: c.bytes, timeoutMs: 15_000 });
     }
     const grown = process.memoryUsage().rss - before;
-    // The figure for the README and the issue.
+    // The figure for docs/operations.md and the issue.
     console.log(`      RSS ${(before / 2 ** 20).toFixed(0)} MiB → ${((before + grown) / 2 ** 20).toFixed(0)} MiB over ${ROUNDS}×${corpus.length} hostile requests`);
     expect(grown).to.be.below(RSS_GROWTH_BOUND_BYTES);
 

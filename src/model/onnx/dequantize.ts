@@ -1,7 +1,7 @@
 /**
  * Converts an int8 "QOperator" ONNX graph (as onnxruntime's quantiser writes it) into a float32
  * graph with the same weights, so that its answers no longer depend on the CPU's int8 kernels
- * (../shared/models/README.md: onnxruntime's u8s8 kernels saturate on AVX2 CPUs without VNNI).
+ * (onnxruntime's u8s8 kernels saturate on AVX2 CPUs without VNNI: docs/model.md).
  *
  * Two forms, chosen by {@link DequantizeOptions.representation}:
  *

@@ -7,7 +7,7 @@
  * Why: with uint8 activations and int8 weights, onnxruntime's MLAS uses `VPMADDUBSW`
  * (u8 × s8, adjacent pairs summed into a *saturating* int16) on AVX2 CPUs without VNNI;
  * full-range int8 weights overflow that int16 (255·127·2 > 32767), so results differ from exact
- * integer arithmetic and from VNNI/AMX CPUs (../shared/models/README.md). With uint8 weights,
+ * integer arithmetic and from VNNI/AMX CPUs (docs/model.md). With uint8 weights,
  * MLAS's U8U8 kernels widen both operands to 16 bits before `VPMADDWD` (int16 × int16 summed
  * into int32), which cannot overflow: every x86 kernel computes the same exact int32 sums.
  *
