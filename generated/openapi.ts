@@ -203,16 +203,17 @@ export interface components {
              *     - `request-timeout` (408): the request was not received in time.
              *     - `headers-too-large` (431): the request headers are too large.
              *     - `payload-too-large` (413): the upload is over `MAX_UPLOAD_BYTES`.
-             *     - `image-too-large` (413): the image declares more than `MAX_IMAGE_PIXELS` pixels.
+             *     - `image-too-large` (413): the image declares more than `MAX_IMAGE_PIXELS` pixels, or its decode would need more memory than one image may use.
              *     - `unsupported-media-type` (415): wrong `Content-Type`.
              *     - `image-undecodable` (422): the file is not a decodable image.
+             *     - `image-too-complex` (422): the image costs far more to decode than its size suggests (too many JPEG scans, decode timeout).
              *     - `token-missing` (401), `invalid-token` (401), `insufficient-scope` (403): authentication.
              *     - `auth-unavailable` (503): the token issuer cannot be reached.
              *     - `overloaded` (503), `not-ready` (503): retry after `Retry-After` seconds.
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "payload-too-large" | "image-undecodable" | "image-too-large" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "not-ready" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "not-ready" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -454,7 +455,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The upload is over `MAX_UPLOAD_BYTES`, or the image declares more than `MAX_IMAGE_PIXELS` pixels. */
+            /**
+             * @description The upload is over `MAX_UPLOAD_BYTES`, the image declares more than `MAX_IMAGE_PIXELS`
+             *     pixels, or decoding it would need more memory than one image may use (estimated from
+             *     its header, before decoding; see `DECODE_MEMORY_BUDGET_MIB`).
+             */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -474,7 +479,12 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The `file` part is not an image the service can decode (not an image, truncated or corrupt). */
+            /**
+             * @description The `file` part is not an image the service can decode (`image-undecodable`: not an
+             *     image, truncated or corrupt), or decoding it costs far more than its size suggests
+             *     (`image-too-complex`: a JPEG with more than `JPEG_MAX_SCANS` scans, refused before
+             *     decoding, or a decode that ran past `DECODE_TIMEOUT_SECONDS`).
+             */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -495,7 +505,8 @@ export interface operations {
             500: components["responses"]["InternalError"];
             /**
              * @description The service cannot classify right now: `MAX_INFLIGHT` classifications are running and
-             *     `MAX_QUEUE` are waiting (`overloaded`, answered at once), or the token issuer's keys
+             *     `MAX_QUEUE` are waiting, or, for a large image, `MAX_LARGE_DECODES` large ones are
+             *     running and `MAX_LARGE_QUEUE` are waiting (`overloaded`, answered at once), or the token issuer's keys
              *     cannot be fetched to verify the access token (`auth-unavailable`; the token is neither
              *     accepted nor refused). Retry after `Retry-After` seconds.
              */

@@ -7,8 +7,11 @@
  * and to the mapping in {@link loadConfig}; then to the README's configuration table.
  */
 import { Ajv } from 'ajv';
+import { LARGE_DECODE_BYTES, ORDINARY_DECODE_RESERVE_BYTES } from './model/decode-cost.js';
 import { classifierDefaults } from './model/defaults.js';
 import type { Int8WeightsSetting } from './model/int8-kernels.js';
+
+const MiB = 1024 * 1024;
 
 /** JSON Schema of the environment, by variable name. Descriptions feed the README table. */
 export const envSchema = {
@@ -33,6 +36,43 @@ export const envSchema = {
       minimum: 1,
       default: 40_000_000,
       description: 'Largest accepted image, in pixels (width x height), checked from the header before decoding',
+    },
+    JPEG_MAX_SCANS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 10_000,
+      default: 100,
+      description:
+        'Most scans accepted in a JPEG, counted from its markers before decoding; more → 422 image-too-complex. Encoders write 1 (baseline) to about 10 (progressive), and each scan costs the decoder a pass over the whole image: 2,000 empty scans in 190 KB hold a decoder for 10 s',
+    },
+    DECODE_TIMEOUT_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 3_600,
+      default: 10,
+      description:
+        'Longest time the decoding and resizing of one image may take (sharp\'s timeout), in seconds; a slower image → 422 image-too-complex',
+    },
+    DECODE_MEMORY_BUDGET_MIB: {
+      type: 'integer',
+      minimum: 0,
+      default: 256,
+      description:
+        `Memory the image decodes admitted at once may need, in MiB, by estimates from each header (format and dimensions: an 8-bit AVIF needs about 19 bytes per pixel, a progressive JPEG 3-7, a baseline JPEG 0.5). Large decodes (over ${LARGE_DECODE_BYTES / MiB} MiB each) share all of it but ${ORDINARY_DECODE_RESERVE_BYTES / MiB} MiB, which stays for ordinary images; an image needing more than that share alone → 413 image-too-large, the others wait for memory. Size the container as about 250 MiB (process and model) + DECODE_MEMORY_BUDGET_MIB + MAX_CONNECTIONS × MAX_UPLOAD_BYTES (uploads held in memory) + a margin; 0 turns the budget off (not for production)`,
+    },
+    MAX_LARGE_DECODES: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description:
+        `Classifications of large images (estimated decode memory over ${LARGE_DECODE_BYTES / MiB} MiB: 8-bit AVIF over about 1.5 megapixels, GIF over 5, interlaced PNG over 7, progressive JPEG over 8, PNG over 19, baseline JPEG never) running at once. They queue apart from the others (MAX_LARGE_QUEUE) and never take their slots; keep it below libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), where sharp decodes, so that ordinary images always find a thread`,
+    },
+    MAX_LARGE_QUEUE: {
+      type: 'integer',
+      minimum: 0,
+      default: 8,
+      description: 'Classifications of large images waiting for a slot or for decode memory; beyond it they are refused at once with 503 overloaded',
     },
     REQUEST_TIMEOUT_MS: {
       type: 'integer',
@@ -196,6 +236,16 @@ export interface Config {
   readonly modelManifestPath: string;
   readonly maxUploadBytes: number;
   readonly maxImagePixels: number;
+  /** Most scans in a JPEG, counted before decoding. */
+  readonly maxJpegScans: number;
+  /** sharp's `timeout` for one image's decode and resize. */
+  readonly decodeTimeoutSeconds: number;
+  /** Decode memory of the classifications admitted at once, by their estimates; 0: no budget. */
+  readonly decodeMemoryBudgetBytes: number;
+  /** Classifications of large images running at once. */
+  readonly maxLargeDecodes: number;
+  /** Classifications of large images waiting. */
+  readonly maxLargeQueue: number;
   /** Whole request (headers and body) deadline; Node's `server.requestTimeout`. */
   readonly requestTimeoutMs: number;
   /** Request headers deadline; Node's `server.headersTimeout`, at most `requestTimeoutMs`. */
@@ -297,6 +347,12 @@ export function loadConfig(env: Env = process.env): Config {
     && raw.HEADERS_TIMEOUT_MS > raw.REQUEST_TIMEOUT_MS) {
     problems.push('HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS');
   }
+  // Large decodes leave a reserve to ordinary images: a budget must hold it and a large decode.
+  const minimumBudgetMib = (ORDINARY_DECODE_RESERVE_BYTES + LARGE_DECODE_BYTES) / MiB;
+  if (typeof raw.DECODE_MEMORY_BUDGET_MIB === 'number' && raw.DECODE_MEMORY_BUDGET_MIB > 0
+    && raw.DECODE_MEMORY_BUDGET_MIB < minimumBudgetMib) {
+    problems.push(`DECODE_MEMORY_BUDGET_MIB must be 0 (no budget) or at least ${minimumBudgetMib}`);
+  }
   const auth = authConfig(raw, problems);
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
   const v = raw as Record<string, never>;
@@ -306,6 +362,11 @@ export function loadConfig(env: Env = process.env): Config {
     modelManifestPath: v.MODEL_MANIFEST,
     maxUploadBytes: v.MAX_UPLOAD_BYTES,
     maxImagePixels: v.MAX_IMAGE_PIXELS,
+    maxJpegScans: v.JPEG_MAX_SCANS,
+    decodeTimeoutSeconds: v.DECODE_TIMEOUT_SECONDS,
+    decodeMemoryBudgetBytes: (v.DECODE_MEMORY_BUDGET_MIB as number) * 1024 * 1024,
+    maxLargeDecodes: v.MAX_LARGE_DECODES,
+    maxLargeQueue: v.MAX_LARGE_QUEUE,
     requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
     headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
     keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,

@@ -17,6 +17,7 @@ export type ProblemCode =
   | 'payload-too-large'
   | 'image-undecodable'
   | 'image-too-large'
+  | 'image-too-complex'
   | 'token-missing'
   | 'invalid-token'
   | 'insufficient-scope'
@@ -42,6 +43,7 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'payload-too-large': { status: 413, title: 'Payload too large' },
   'image-undecodable': { status: 422, title: 'Image cannot be decoded' },
   'image-too-large': { status: 413, title: 'Image dimensions too large' },
+  'image-too-complex': { status: 422, title: 'Image too costly to decode' },
   'token-missing': { status: 401, title: 'Authentication required' },
   'invalid-token': { status: 401, title: 'Invalid access token' },
   'insufficient-scope': { status: 403, title: 'Insufficient scope' },
@@ -150,12 +152,37 @@ export class ImageUndecodable extends ProblemError {
   }
 }
 
-/** An image whose declared dimensions exceed `maxImagePixels`; it is refused before decoding. */
+/** Why an image is too large: its pixel count, or the memory its decode would need. */
+export type ImageSizeLimit =
+  | { readonly maxPixels: number }
+  | { /** As told to the client: `AVIF`, `progressive JPEG`… */ readonly format: string; readonly decodeBytes: number; readonly maxDecodeBytes: number };
+
+const MiB = 1024 * 1024;
+
+/**
+ * An image refused from its header, before decoding: more pixels than `maxImagePixels`, or a
+ * decode that would need more memory than one decode may use (see `src/model/decode-cost.ts`).
+ */
 export class ImageTooLarge extends ProblemError {
-  constructor(width: number, height: number, maxPixels: number) {
+  constructor(width: number, height: number, limit: ImageSizeLimit) {
     super('image-too-large', {
-      detail: `The image declares ${width}x${height} pixels, over the limit of ${maxPixels} pixels`,
+      detail: 'maxPixels' in limit
+        ? `The image declares ${width}x${height} pixels, over the limit of ${limit.maxPixels} pixels`
+        : `Decoding this ${limit.format} image of ${width}x${height} pixels would need about `
+          + `${Math.ceil(limit.decodeBytes / MiB)} MiB, over the ${Math.floor(limit.maxDecodeBytes / MiB)} MiB one image may use; `
+          + 'send it smaller or as a baseline JPEG',
     });
+  }
+}
+
+/**
+ * An image whose decode costs far more than its size suggests: a progressive JPEG with more
+ * scans than `JPEG_MAX_SCANS` (refused before decoding), or a decode that ran past
+ * `DECODE_TIMEOUT_SECONDS`.
+ */
+export class ImageTooComplex extends ProblemError {
+  constructor(detail: string, cause?: unknown) {
+    super('image-too-complex', { detail, cause });
   }
 }
 
@@ -178,9 +205,9 @@ export class HeadersTooLarge extends ProblemError {
 
 /** Too many classifications in flight and queued. */
 export class Overloaded extends ProblemError {
-  constructor(retryAfterSeconds: number) {
+  constructor(retryAfterSeconds: number, detail = 'Too many requests in flight; retry later') {
     super('overloaded', {
-      detail: 'Too many requests in flight; retry later',
+      detail,
       headers: { 'Retry-After': String(retryAfterSeconds) },
     });
   }

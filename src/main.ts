@@ -13,7 +13,7 @@ import { createApp } from './http/app.js';
 import { createReadiness } from './http/readiness.js';
 import { closeGracefully, createServer } from './http/server.js';
 import { createLogger } from './log.js';
-import { classifierOptionsFrom, loadClassifier } from './model/classifier.js';
+import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from './model/classifier.js';
 import { loadManifest, ManifestError } from './model/manifest.js';
 import { warmUp } from './model/warm-up.js';
 import { readSpec } from './spec.js';
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   log.info({ config: redactConfig(config) }, 'configuration');
 
   const manifest = await loadManifest(config.modelManifestPath);
-  const classifier = await loadClassifier(manifest, { maxImagePixels: config.maxImagePixels }, classifierOptionsFrom(config));
+  const classifier = await loadClassifier(manifest, preprocessLimitsFrom(config), classifierOptionsFrom(config));
   log.info(
     { model: manifest.name, sha256: manifest.sha256, labels: manifest.labels, int8Weights: classifier.int8Weights },
     'model loaded',
@@ -53,6 +53,9 @@ async function main(): Promise<void> {
       maxInflight: config.maxInflight,
       maxQueue: config.maxQueue,
       retryAfterSeconds: config.overloadRetryAfterSeconds,
+      maxLargeInflight: config.maxLargeDecodes,
+      maxLargeQueue: config.maxLargeQueue,
+      memoryBudgetBytes: config.decodeMemoryBudgetBytes,
     },
     readiness,
     metricsPublic: config.metricsPublic,

@@ -16,6 +16,10 @@ export interface MetricsSources {
   readonly inflight: () => number;
   /** Classifications waiting for a slot now. */
   readonly queued: () => number;
+  /** Of those, the large images (running, waiting) now. */
+  readonly large?: () => { readonly inflight: number; readonly queued: number };
+  /** Estimated decode memory of the classifications running now, in bytes. */
+  readonly decodeMemoryBytes?: () => number;
   /** Whether `/health/ready` answers 200 now. */
   readonly ready: () => boolean;
 }
@@ -89,6 +93,36 @@ export function createMetrics(sources: MetricsSources): Metrics {
       this.set(sources.queued());
     },
   });
+  if (sources.large) {
+    const large = sources.large;
+    new Gauge({
+      name: 'catdog_large_classifications_inflight',
+      help: 'Classifications of large images (estimated decode memory over 32 MiB) running now (at most MAX_LARGE_DECODES); included in catdog_classifications_inflight.',
+      registers,
+      collect() {
+        this.set(large().inflight);
+      },
+    });
+    new Gauge({
+      name: 'catdog_large_classifications_queued',
+      help: 'Classifications of large images waiting now (at most MAX_LARGE_QUEUE); included in catdog_classifications_queued.',
+      registers,
+      collect() {
+        this.set(large().queued);
+      },
+    });
+  }
+  if (sources.decodeMemoryBytes) {
+    const memory = sources.decodeMemoryBytes;
+    new Gauge({
+      name: 'catdog_decode_memory_bytes',
+      help: 'Estimated decode memory of the classifications running now, in bytes (at most DECODE_MEMORY_BUDGET_MIB).',
+      registers,
+      collect() {
+        this.set(memory());
+      },
+    });
+  }
   new Gauge({
     name: 'catdog_ready',
     help: '1 when GET /health/ready answers 200, else 0 (warming up or draining).',

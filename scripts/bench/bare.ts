@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config.js';
-import { classifierOptionsFrom, loadClassifier } from '../../src/model/classifier.js';
+import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { loadImages } from './images.js';
 
@@ -25,7 +25,7 @@ const durationMs = Number(opt.duration) * 1000;
 
 const config = loadConfig();
 const images = await loadImages(positionals[0]!);
-const classifier = await loadClassifier(await loadManifest(config.modelManifestPath), config, classifierOptionsFrom(config));
+const classifier = await loadClassifier(await loadManifest(config.modelManifestPath), preprocessLimitsFrom(config), classifierOptionsFrom(config));
 
 let next = 0;
 async function loop(until: () => boolean, record: (ms: number) => void): Promise<void> {

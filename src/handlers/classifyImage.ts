@@ -8,12 +8,14 @@ import type { OperationHandler } from './index.js';
 type Prediction = operations['classifyImage']['responses'][200]['content']['application/json'];
 
 /**
- * `POST /upload`: classifies the `file` part (presence is checked against the spec before),
- * through the admission gate: a full queue answers 503 overloaded at once.
+ * `POST /upload`: classifies the `file` part (presence is checked against the spec before). Its
+ * header is read first: what can be refused without decoding is refused at once, and the decode's
+ * estimated memory chooses its lane in the admission gate (a full queue answers 503 overloaded).
  */
 export function classifyImage(classifier: Classifier, admission: Admission, metrics: Metrics): OperationHandler {
   return async (_c, ctx) => {
     const image = uploadedFiles(ctx).file!;
+    const header = await classifier.inspect(image);
     // A client that hangs up while its upload waits for a slot gives the slot up.
     const gone = new AbortController();
     const onClose = (): void => {
@@ -25,8 +27,8 @@ export function classifyImage(classifier: Classifier, admission: Admission, metr
       const result = await admission.run(() => {
         // elapsed_ms is the classification itself, without the wait for a slot.
         started = performance.now();
-        return classifier.classify(image);
-      }, gone.signal);
+        return classifier.classify(image, header);
+      }, { costBytes: header.decodeBytes, signal: gone.signal });
       if (result.timings) metrics.observeClassification(result.timings);
       const body: Prediction = {
         prediction: result.prediction,

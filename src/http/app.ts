@@ -55,6 +55,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     model: deps.classifier,
     inflight: () => admission.inflight,
     queued: () => admission.queued,
+    large: () => ({ inflight: admission.largeInflight, queued: admission.largeQueued }),
+    decodeMemoryBytes: () => admission.memoryBytes,
     ready: () => readiness.state === 'ready',
   });
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.

@@ -21,11 +21,15 @@ import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } fro
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
 import { createPostprocessor, type Classification } from './postprocess.js';
-import { createDecoder, type PreprocessLimits } from './preprocess.js';
+import type { ImageHeader } from './image-header.js';
+import { inspectImage } from './image-header.js';
+import { largestDecodeBytes } from './decode-cost.js';
+import { createDecoder, headerLimits, type PreprocessLimits } from './preprocess.js';
 import type { Config } from '../config.js';
 
 export type { Classification } from './postprocess.js';
 export type { SessionOptions } from './inference.js';
+export type { ImageHeader } from './image-header.js';
 
 /** Where the time of one classification went, in milliseconds (for the metrics). */
 export interface ClassificationTimings {
@@ -47,8 +51,17 @@ export interface Classifier {
   health(): EngineHealth;
   /** Resolves with the reason when the model can no longer run (the process should exit). */
   readonly failed: Promise<Error>;
-  /** Decodes and classifies one image; rejects with ImageUndecodable / ImageTooLarge on bad input. */
-  classify(image: Uint8Array): Promise<Classification & { readonly timings?: ClassificationTimings }>;
+  /**
+   * Reads an image's header: format, size and the memory its decode will need. Rejects with
+   * ImageUndecodable / ImageTooLarge / ImageTooComplex what can be refused without decoding.
+   */
+  inspect(image: Uint8Array): Promise<ImageHeader>;
+  /**
+   * Decodes and classifies one image; rejects with ImageUndecodable / ImageTooLarge /
+   * ImageTooComplex on bad input. Pass the header {@link Classifier.inspect} returned to spare a
+   * second reading; without it, the image is inspected here.
+   */
+  classify(image: Uint8Array, header?: ImageHeader): Promise<Classification & { readonly timings?: ClassificationTimings }>;
   /** Releases the onnxruntime session. */
   close(): Promise<void>;
 }
@@ -79,6 +92,16 @@ export function classifierOptionsFrom(config: Config): ClassifierOptions {
     int8Weights: config.int8Weights,
     batchMaxSize: config.batchMaxSize,
     batchMaxWaitMs: config.batchMaxWaitMs,
+  };
+}
+
+/** The decoding limits the configuration sets (the service and the benchmark's bare pipeline alike). */
+export function preprocessLimitsFrom(config: Config): PreprocessLimits {
+  return {
+    maxImagePixels: config.maxImagePixels,
+    maxJpegScans: config.maxJpegScans,
+    maxDecodeBytes: largestDecodeBytes(config.decodeMemoryBudgetBytes),
+    decodeTimeoutSeconds: config.decodeTimeoutSeconds,
   };
 }
 
@@ -125,6 +148,7 @@ export async function loadClassifier(
   const batchDim = engine.inputMetadata.find((m) => m.name === input.name)?.shape[0];
   const maxBatchSize = typeof batchDim === 'number' ? 1 : settings.batchMaxSize;
   const decode = createDecoder(input, limits);
+  const checks = headerLimits(limits);
   const postprocess = createPostprocessor(manifest);
 
   const batcher = new Batcher<Uint8Array, Float32Array>(
@@ -143,10 +167,11 @@ export async function loadClassifier(
     int8Weights: prepared.int8Weights,
     health: () => engine.health,
     failed: engine.failed,
-    async classify(image) {
+    inspect: (image) => inspectImage(image, checks),
+    async classify(image, header) {
       const started = performance.now();
       // Undecodable images fail here, alone, before they could join a batch.
-      const pixels = await decode(image);
+      const pixels = await decode(image, header);
       const preprocessed = performance.now();
       const row = await batcher.submit(pixels);
       const timings = { preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };

@@ -1,51 +1,48 @@
 /**
  * Image bytes → input tensor data, as the manifest's `input` describes.
  *
- * sharp decodes (JPEG, PNG, WebP, GIF first frame, TIFF, AVIF), applies the EXIF orientation,
- * flattens transparency onto white, converts to sRGB 8-bit RGB, and resizes with its default
- * Lanczos-3 kernel. sharp reads the pixel count from the header first, so a decompression bomb
- * is refused before any pixel is decoded; only then is the header read again, for the answer.
+ * The header is read first (`image-header.ts`): bytes that are not an accepted image, too many
+ * pixels, too many JPEG scans or too much decode memory are refused before any pixel is decoded.
+ * sharp then decodes (JPEG, PNG, WebP, GIF first frame, TIFF, AVIF), applies the EXIF
+ * orientation, flattens transparency onto white, converts to sRGB 8-bit RGB, and resizes with
+ * its default Lanczos-3 kernel, within `decodeTimeoutSeconds`.
  */
 import sharp from 'sharp';
-import type { Metadata } from 'sharp';
-import { ImageTooLarge, ImageUndecodable } from '../errors.js';
+import { envSchema } from '../config.js';
+import { ImageTooComplex, ImageUndecodable } from '../errors.js';
+import { inspectImage, type HeaderLimits, type ImageHeader } from './image-header.js';
 import type { Manifest } from './manifest.js';
 import { createNormaliser } from './normalise.js';
-import { hasSupportedSignature } from './signature.js';
 
-/** Decoding limits, from the configuration. */
-export interface PreprocessLimits {
+/** Decoding limits, from the configuration; only `maxImagePixels` has no default. */
+export interface PreprocessLimits extends Partial<HeaderLimits> {
   /** Largest accepted width × height, checked from the header before decoding. */
   readonly maxImagePixels: number;
+  /** Longest decode and resize of one image, in whole seconds (sharp's `timeout`); default `DECODE_TIMEOUT_SECONDS`'s. */
+  readonly decodeTimeoutSeconds?: number;
 }
 
-const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+/** The limits with every default filled in. */
+export function headerLimits(limits: PreprocessLimits): HeaderLimits {
+  return {
+    maxImagePixels: limits.maxImagePixels,
+    maxJpegScans: limits.maxJpegScans ?? envSchema.properties.JPEG_MAX_SCANS.default,
+    maxDecodeBytes: limits.maxDecodeBytes ?? Infinity,
+  };
+}
+
+// Every upload is a different image: libvips' operation cache would only hold on to memory
+// (up to 50 MB of decoded pixels) that the decode budget does not count.
+sharp.cache(false);
 
 /** Turns bytes into a Float32Array of one image laid out as the model's input expects. */
 export type Preprocessor = (image: Uint8Array) => Promise<Float32Array>;
 
 /**
- * The error for an image sharp could not decode, from its header alone (only refused uploads pay
- * for this second look): too many pixels, a format we do not accept, or corrupt data.
+ * Turns bytes into the decoded, resized image: interleaved RGB, 8 bits per channel. Given the
+ * image's {@link ImageHeader} (already inspected, as admission needs it), it does not read it again.
  */
-async function whyUndecodable(image: Uint8Array, limits: PreprocessLimits, cause: unknown): Promise<ImageUndecodable | ImageTooLarge> {
-  let meta: Metadata;
-  try {
-    meta = await sharp(image, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    return new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)', err);
-  }
-  if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
-    return new ImageUndecodable(`Images of format ${meta.format ?? 'unknown'} are not accepted`);
-  }
-  const w = meta.width ?? 0;
-  const h = meta.height ?? 0;
-  if (w * h > limits.maxImagePixels) return new ImageTooLarge(w, h, limits.maxImagePixels);
-  return new ImageUndecodable('The image data is corrupt or truncated', cause);
-}
-
-/** Turns bytes into the decoded, resized image: interleaved RGB, 8 bits per channel. */
-export type Decoder = (image: Uint8Array) => Promise<Uint8Array>;
+export type Decoder = (image: Uint8Array, header?: ImageHeader) => Promise<Uint8Array>;
 
 /** Builds the preprocessing function for a model input: {@link createDecoder} then {@link createNormaliser}. */
 export function createPreprocessor(input: Manifest['input'], limits: PreprocessLimits): Preprocessor {
@@ -66,16 +63,17 @@ export function createDecoder(input: Manifest['input'], limits: PreprocessLimits
   const { width, height } = input;
   const plane = width * height;
   const fit = ({ fill: 'fill', cover: 'cover', contain: 'contain' } as const)[input.resize];
+  const checks = headerLimits(limits);
+  const timeoutSeconds = limits.decodeTimeoutSeconds ?? envSchema.properties.DECODE_TIMEOUT_SECONDS.default;
 
-  return async function decode(image: Uint8Array): Promise<Uint8Array> {
-    // Anything else (SVG, PDF, text...) never reaches a libvips loader.
-    if (!hasSupportedSignature(image)) {
-      throw new ImageUndecodable('The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)');
-    }
+  return async function decode(image: Uint8Array, header?: ImageHeader): Promise<Uint8Array> {
+    // Inspected by the caller already (admission needs the header), or here.
+    if (header === undefined) await inspectImage(image, checks);
     let pixels: Buffer;
     try {
-      // sharp reads the header first and refuses more than `limitInputPixels` before decoding.
-      pixels = await sharp(image, { failOn: 'error', limitInputPixels: limits.maxImagePixels, animated: false })
+      // limitInputPixels again: the header was read once already, but never trust a second parse blindly.
+      pixels = await sharp(image, { failOn: 'error', limitInputPixels: checks.maxImagePixels, animated: false })
+        .timeout({ seconds: timeoutSeconds })
         .rotate() // EXIF orientation
         .flatten({ background: '#ffffff' })
         .toColourspace('srgb')
@@ -84,7 +82,11 @@ export function createDecoder(input: Manifest['input'], limits: PreprocessLimits
         .raw({ depth: 'uchar' })
         .toBuffer();
     } catch (err) {
-      throw await whyUndecodable(image, limits, err);
+      // sharp reports its timeout as "timeout: NN% complete".
+      if (err instanceof Error && err.message.startsWith('timeout')) {
+        throw new ImageTooComplex(`Decoding the image took longer than ${timeoutSeconds} s`, err);
+      }
+      throw new ImageUndecodable('The image data is corrupt or truncated', err);
     }
     if (pixels.length !== plane * 3) {
       throw new ImageUndecodable(`The image decoded to ${pixels.length} bytes, expected ${plane * 3}`);

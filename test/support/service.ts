@@ -84,10 +84,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
   let count = 0;
   const classifier: Classifier = {
     ...inner,
-    classify: async (image) => {
+    classify: async (image, header) => {
       count++;
       await options.beforeClassify?.();
-      return inner.classify(image);
+      return inner.classify(image, header);
     },
   };
   const app = await createApp({

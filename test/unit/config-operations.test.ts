@@ -60,4 +60,44 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
     expect(problems).to.match(/METRICS_PUBLIC/);
     expect(problems).to.match(/HEADERS_TIMEOUT_MS must not exceed REQUEST_TIMEOUT_MS/);
   });
+
+  describe('decoding limits and the decode memory budget', () => {
+    const MiB = 1024 * 1024;
+
+    it('has documented defaults', () => {
+      expect(loadConfig(base)).to.include({
+        maxJpegScans: 100,
+        decodeTimeoutSeconds: 10,
+        decodeMemoryBudgetBytes: 256 * MiB,
+        maxLargeDecodes: 2,
+        maxLargeQueue: 8,
+      });
+    });
+
+    it('reads each from its variable; 0 turns the budget off', () => {
+      const config = loadConfig({
+        ...base,
+        JPEG_MAX_SCANS: '250',
+        DECODE_TIMEOUT_SECONDS: '3',
+        DECODE_MEMORY_BUDGET_MIB: '0',
+        MAX_LARGE_DECODES: '1',
+        MAX_LARGE_QUEUE: '0',
+      });
+      expect(config).to.include({ maxJpegScans: 250, decodeTimeoutSeconds: 3, decodeMemoryBudgetBytes: 0, maxLargeDecodes: 1, maxLargeQueue: 0 });
+    });
+
+    it('refuses a budget too small to hold a large decode beside the reserve of ordinary ones, with the other wrong values', () => {
+      let error: unknown;
+      try {
+        loadConfig({ ...base, DECODE_MEMORY_BUDGET_MIB: '64', JPEG_MAX_SCANS: '0', MAX_LARGE_DECODES: '0' });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).to.be.instanceOf(ConfigError);
+      const problems = (error as ConfigError).problems.join('\n');
+      expect(problems).to.match(/DECODE_MEMORY_BUDGET_MIB must be 0 \(no budget\) or at least 96/);
+      expect(problems).to.match(/JPEG_MAX_SCANS/);
+      expect(problems).to.match(/MAX_LARGE_DECODES/);
+    });
+  });
 });
