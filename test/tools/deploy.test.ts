@@ -14,6 +14,12 @@ import { envSchema } from '../../src/config.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 
 const deployDir = path.join(rootDir, 'deploy');
+/** Environment variables the runtime reads, not the service (glibc's malloc). */
+const runtimeVariables = ['MALLOC_ARENA_MAX'];
+/** The production process's resident peak with cat.png bursts (measured 235 MiB; deployment.yaml). */
+const PROCESS_PEAK_MIB = 240;
+/** What the limit keeps above the worst case: fragmentation, estimates' error. */
+const MARGIN_MIB = 64;
 const schemasDir = path.join(path.dirname(createRequire(import.meta.url).resolve('kubernetes-models/package.json')), '_schemas');
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -109,8 +115,8 @@ describe('deploy/ (Kubernetes manifests)', () => {
       expect(container.readinessProbe.httpGet.path).to.equal('/health/ready');
     });
 
-    it('sets only settings that src/config.ts knows, and the OAuth2 ones it requires', () => {
-      const known = Object.keys(envSchema.properties);
+    it('sets only settings that src/config.ts knows (and the C library reads), and the OAuth2 ones it requires', () => {
+      const known = [...Object.keys(envSchema.properties), ...runtimeVariables];
       const set = [...Object.keys(config.data), ...(container.env ?? []).map((e) => e.name)];
       for (const name of set) expect(known, `${name} is a setting`).to.include(name);
       expect(set).to.include.members(['OAUTH2_ISSUER', 'OAUTH2_AUDIENCE']);
@@ -124,11 +130,19 @@ describe('deploy/ (Kubernetes manifests)', () => {
       expect(pauseS + graceMs / 1000).to.be.below(pod.terminationGracePeriodSeconds);
     });
 
-    it('requests memory and CPU, and leaves room above the request to decode the largest image accepted', () => {
+    it('bounds glibc malloc arenas (MALLOC_ARENA_MAX)', () => {
+      expect((container.env ?? []).find((e) => e.name === 'MALLOC_ARENA_MAX')?.value).to.equal('2');
+    });
+
+    it('requests memory and CPU, and limits memory above the worst case its settings allow: process + uploads held + decode budget', () => {
       const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? NaN);
-      const maxImagePixels = Number(config.data.MAX_IMAGE_PIXELS ?? envSchema.properties.MAX_IMAGE_PIXELS.default);
-      const decodedMiB = (maxImagePixels * 3) / 2 ** 20; // RGB, one byte per channel
-      expect(mib(container.resources.limits.memory) - mib(container.resources.requests.memory)).to.be.at.least(decodedMiB);
+      const setting = (name: keyof typeof envSchema.properties) =>
+        Number(config.data[name] ?? (envSchema.properties[name] as { default?: number }).default);
+      const uploadsMiB = (setting('MAX_CONNECTIONS') * setting('MAX_UPLOAD_BYTES')) / 2 ** 20;
+      const worstMiB = PROCESS_PEAK_MIB + uploadsMiB + setting('DECODE_MEMORY_BUDGET_MIB');
+      expect(setting('DECODE_MEMORY_BUDGET_MIB'), 'a decode budget').to.be.above(0);
+      expect(mib(container.resources.limits.memory), `limit ≥ ${worstMiB} MiB + margin`).to.be.at.least(worstMiB + MARGIN_MIB);
+      expect(mib(container.resources.requests.memory)).to.be.at.least(PROCESS_PEAK_MIB);
       expect(container.resources.requests.cpu, 'the HPA scales on CPU utilisation of the request').to.be.a('string');
     });
 
@@ -161,7 +175,7 @@ interface DeploymentShape {
         terminationGracePeriodSeconds: number;
         containers: {
           ports: { name: string }[];
-          env?: { name: string }[];
+          env?: { name: string; value?: string }[];
           envFrom: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
           resources: { requests: { memory: string; cpu: string }; limits: { memory: string } };
           livenessProbe: Probe;
