@@ -2,58 +2,14 @@
  * Graceful shutdown of the real process (`src/main.ts`) under load: on SIGTERM it stops
  * accepting connections, every request it had accepted gets a complete answer, and it exits 0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { uploadRequest } from '../fixtures/hostile/index.js';
 import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';
-import { rootDir } from '../../src/spec.js';
+import { spawnService } from '../support/process.js';
 import { writeFixtureModel } from '../support/service.js';
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly exited: Promise<number | null>;
-  readonly output: () => string;
-}
-
-/**
- * Spawns the service on a free port and resolves once it logged `ready`.
- *
- * `node --import tsx`, not the `tsx` command: the command runs the program in a child process
- * and relays SIGTERM to it, but sends SIGKILL when the child has not acknowledged the signal
- * within 30 ms — which a child busy classifying does not. Under load that kills the drain.
- */
-async function spawnService(env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: rootDir,
-    env: { ...process.env, AUTH_DISABLED: 'true', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready within 60 s:\n${out}`)), 60_000);
-    const poll = setInterval(() => {
-      const listening = /"port":(\d+),"msg":"listening"/.exec(out);
-      if (listening && out.includes('"msg":"ready"')) {
-        clearInterval(poll);
-        clearTimeout(timer);
-        resolve(Number(listening[1]));
-      }
-    }, 50);
-    void exited.then((code) => {
-      clearInterval(poll);
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before ready:\n${out}`));
-    });
-  });
-  return { child, url: `http://127.0.0.1:${port}`, exited, output: () => out };
-}
 
 /** Outcome of one request on a connection of its own. */
 type Outcome =

@@ -1,0 +1,104 @@
+/**
+ * Issue 17, failure 3, on the real process with the memory settings of `deploy/` (its decode
+ * budget and connection cap, and `MALLOC_ARENA_MAX=2`): images that decode at full size cannot
+ * take the process past the pod's memory limit (768 MiB in `deploy/deployment.yaml`). Each
+ * decode's memory is estimated from the header and counted against DECODE_MEMORY_BUDGET_MIB;
+ * what does not fit waits or is refused (413 / 503), and the process keeps classifying.
+ *
+ * Before: one AVIF of 6000 × 6000 peaked at 871 MiB, eight at 2.8 GiB; sixteen progressive JPEGs
+ * of 7000 × 5700 at 1.6 GiB.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'chai';
+import { parseAllDocuments } from 'yaml';
+import { rootDir } from '../../src/spec.js';
+import { catImageAvailable, catImagePath } from '../fixtures/course-images.js';
+import { largeAvif, largeProgressiveJpeg } from '../fixtures/costly-images.js';
+import { solidImage } from '../fixtures/images.js';
+import { sampleResidentMemory, spawnService, upload, type Answered, type SpawnedService } from '../support/process.js';
+
+const MiB = 1024 * 1024;
+
+interface DeployMemory {
+  /** The container's memory limit, in bytes. */
+  readonly limitBytes: number;
+  /** What the pod sets that bears on memory: the configmap's settings and the container's environment. */
+  readonly env: Record<string, string>;
+}
+
+/** The memory limit and settings of deploy/. */
+async function deployMemory(): Promise<DeployMemory> {
+  const read = async (file: string) =>
+    parseAllDocuments(await readFile(path.join(rootDir, 'deploy', file), 'utf8'))[0]!.toJS() as unknown;
+  const config = (await read('configmap.yaml')) as { data: Record<string, string> };
+  const deployment = (await read('deployment.yaml')) as {
+    spec: { template: { spec: { containers: { env: { name: string; value: string }[]; resources: { limits: { memory: string } } }[] } } };
+  };
+  const container = deployment.spec.template.spec.containers[0]!;
+  const limit = /^(\d+)Mi$/.exec(container.resources.limits.memory);
+  expect(limit, 'a limit in Mi').to.not.equal(null);
+  const memorySettings = ['DECODE_MEMORY_BUDGET_MIB', 'MAX_CONNECTIONS', 'MAX_UPLOAD_BYTES', 'MAX_LARGE_DECODES', 'MAX_LARGE_QUEUE', 'MAX_INFLIGHT', 'MAX_QUEUE'];
+  const env: Record<string, string> = {};
+  for (const name of memorySettings) if (config.data[name] !== undefined) env[name] = config.data[name]!;
+  for (const { name, value } of container.env) if (name.startsWith('MALLOC_')) env[name] = value;
+  return { limitBytes: Number(limit![1]) * MiB, env };
+}
+
+function statuses(answers: readonly Answered[]): Record<number, number> {
+  const counts: Record<number, number> = {};
+  for (const a of answers) counts[a.status] = (counts[a.status] ?? 0) + 1;
+  return counts;
+}
+
+describe('issue 17: memory of large decodes (real process)', function () {
+  this.timeout(300_000);
+  let svc: SpawnedService;
+  let cat: Buffer;
+  let avif: Buffer;
+  let jpeg: Buffer;
+  let pod: DeployMemory;
+
+  before(async () => {
+    pod = await deployMemory();
+    expect(pod.env).to.include({ MALLOC_ARENA_MAX: '2' });
+    cat = catImageAvailable ? await readFile(catImagePath) : await solidImage('red', 'png', 256);
+    [avif, jpeg] = await Promise.all([largeAvif(), largeProgressiveJpeg()]);
+    svc = await spawnService(pod.env);
+    expect((await upload(svc.url, cat, 'cat.png')).status).to.equal(200);
+  });
+  after(() => svc.stop());
+
+  it('answers eight 6000 × 6000 AVIFs, then sixteen 7000 × 5700 progressive JPEGs, all at once, under the pod\'s 768 MiB limit, and still classifies cat.png', async () => {
+    const memory = sampleResidentMemory(svc.child.pid!);
+
+    const avifs = await Promise.all(Array.from({ length: 8 }, () => upload(svc.url, avif, 'photo.avif')));
+    const jpegs = await Promise.all(Array.from({ length: 16 }, () => upload(svc.url, jpeg, 'photo.jpg')));
+    const { peakBytes, samples } = memory.stop();
+    console.log(
+      `      AVIF ${avif.length} B ×8: ${JSON.stringify(statuses(avifs))}; progressive JPEG ${jpeg.length} B ×16: ${JSON.stringify(statuses(jpegs))}; `
+      + `peak resident ${(peakBytes / MiB).toFixed(0)} MiB (${samples} samples and VmHWM), limit ${pod.limitBytes / MiB} MiB, settings ${JSON.stringify(pod.env)}`,
+    );
+
+    // An 8-bit AVIF of 36 megapixels needs about 650 MiB to decode: more than one image may use.
+    for (const a of avifs) {
+      expect(a.status, JSON.stringify(a.body)).to.equal(413);
+      expect(a.body.code).to.equal('image-too-large');
+      expect(a.body.detail).to.match(/^Decoding this AVIF image of 6000x6000 pixels would need about \d+ MiB/);
+    }
+    // About 130 MiB each: decoded in turn, the excess refused at once with Retry-After.
+    for (const j of jpegs) {
+      expect([200, 503], JSON.stringify(j.body)).to.include(j.status);
+      if (j.status === 503) {
+        expect(j.body.code).to.equal('overloaded');
+        expect(j.headers.get('retry-after')).to.match(/^\d+$/);
+      }
+    }
+    expect(jpegs.filter((j) => j.status === 200).length, 'some classified').to.be.above(0);
+    expect(peakBytes, 'peak resident memory').to.be.below(pod.limitBytes);
+
+    const after = await upload(svc.url, cat, 'cat.png');
+    expect(after.status).to.equal(200);
+    if (catImageAvailable) expect(after.body.prediction).to.equal('Cat');
+  });
+});
