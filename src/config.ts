@@ -205,14 +205,19 @@ export const envSchema = {
       minimum: 0,
       maximum: 300,
       default: 5,
-      description: 'Clock skew tolerated when checking `exp` and `nbf`, in seconds',
+      description: 'Clock skew tolerated when checking `exp`, `nbf` and `iat` (a token issued later than now plus this is refused), in seconds',
+    },
+    OAUTH2_MAX_TOKEN_AGE_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Oldest access token accepted, from its `iat` claim (then required), in seconds, whatever its `exp`; unset: no bound beyond `exp`',
     },
     OAUTH2_JWKS_COOLDOWN_MS: {
       type: 'integer',
       minimum: 0,
       default: 30_000,
       description:
-        'Least time between two fetches of the key set (a token with an unknown `kid` triggers one) and between two discovery attempts, in milliseconds',
+        'Least time between two requests for the key set, whatever they answered (within it the last answer stands: the same keys, or the same failure), and between two discovery attempts, in milliseconds. Keys need fetching at start-up, when the cache is older than OAUTH2_JWKS_CACHE_MAX_AGE_MS, and for a token with an unknown `kid`; a key set over 256 KiB counts as the issuer being unavailable',
     },
     OAUTH2_JWKS_CACHE_MAX_AGE_MS: {
       type: 'integer',
@@ -297,6 +302,8 @@ export interface AuthEnabledConfig {
   /** Allow-list of asymmetric JWS algorithms. */
   readonly algorithms: readonly string[];
   readonly clockToleranceSeconds: number;
+  /** Oldest token accepted, from `iat`; `undefined`: no bound. */
+  readonly maxTokenAgeSeconds: number | undefined;
   readonly jwksCooldownMs: number;
   readonly jwksCacheMaxAgeMs: number;
   readonly httpTimeoutMs: number;
@@ -419,6 +426,7 @@ function authConfig(raw: Record<string, unknown>, problems: string[]): AuthConfi
     jwksUri: jwksUri as string | undefined,
     algorithms: Object.freeze(algorithms),
     clockToleranceSeconds: raw.OAUTH2_CLOCK_TOLERANCE_SECONDS as number,
+    maxTokenAgeSeconds: raw.OAUTH2_MAX_TOKEN_AGE_SECONDS as number | undefined,
     jwksCooldownMs: raw.OAUTH2_JWKS_COOLDOWN_MS as number,
     jwksCacheMaxAgeMs: raw.OAUTH2_JWKS_CACHE_MAX_AGE_MS as number,
     httpTimeoutMs: raw.OAUTH2_HTTP_TIMEOUT_MS as number,

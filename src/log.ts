@@ -14,3 +14,32 @@ export function createLogger(level: string): Logger {
     redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token'], censor: '[redacted]' },
   });
 }
+
+/**
+ * Lets one warning through per `intervalMs` and counts the others, for events that come in
+ * floods (an issuer outage seen by every request): `limit((held) => log.warn({ held }, '...'))`
+ * runs its callback at most once per interval, with how many calls were held back since the last.
+ */
+export function createWarningLimiter(intervalMs: number, now: () => number = Date.now): (warn: (held: number) => void) => void {
+  let lastAt = -Infinity;
+  let held = 0;
+  return (warn) => {
+    if (now() - lastAt < intervalMs) {
+      held++;
+      return;
+    }
+    lastAt = now();
+    warn(held);
+    held = 0;
+  };
+}
+
+/** An error and its causes on one line (`fetch failed: connect ECONNREFUSED …`), without stack. */
+export function errorSummary(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(': ');
+}

@@ -14,7 +14,7 @@
 import type { Context, Document } from 'openapi-backend';
 import { AuthUnavailable, InsufficientScope, InvalidToken, ProblemError, TokenMissing } from '../errors.js';
 import { defaultRealm, extractBearerToken } from './bearer.js';
-import type { Logger } from '../log.js';
+import { createWarningLimiter, errorSummary, type Logger } from '../log.js';
 import { satisfiesAny } from './scopes.js';
 import type { AccessTokenVerifier, VerifiedAccessToken } from './verifier.js';
 
@@ -36,6 +36,10 @@ export interface SecurityHandlerOptions {
   readonly verifier: AccessTokenVerifier | undefined;
   /** `realm` of the challenges; default {@link defaultRealm}. */
   readonly realm?: string;
+  /** Least time between two warnings about an issuer outage, in milliseconds; default 10 s. */
+  readonly outageWarningIntervalMs?: number;
+  /** Clock of those warnings, for tests; default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** The operation's required scopes for `scheme`: one list per security requirement naming it. */
@@ -54,10 +58,12 @@ export function requiredScopes(context: Pick<Context, 'operation'>, scheme: stri
  */
 export function createSecurityHandlers(
   document: Document,
-  options: SecurityHandlerOptions,
+  options: SecurityHandlerOptions & { readonly warnOutage?: OutageWarning },
 ): Record<string, SecurityHandler> {
   const schemes = document.components?.securitySchemes ?? {};
   const handlers: Record<string, SecurityHandler> = {};
+  // One limiter for every scheme: an outage is one event however many schemes see it.
+  const shared = { ...options, warnOutage: options.warnOutage ?? outageWarning(options) };
   for (const [name, scheme] of Object.entries(schemes)) {
     const carriesBearer = 'type' in scheme && (
       scheme.type === 'oauth2'
@@ -67,7 +73,7 @@ export function createSecurityHandlers(
     if (!carriesBearer) {
       throw new Error(`security scheme "${name}" is not supported: only oauth2, openIdConnect and http bearer are enforced`);
     }
-    handlers[name] = createSecurityHandler(name, options);
+    handlers[name] = createSecurityHandler(name, shared);
   }
   return handlers;
 }
@@ -75,20 +81,35 @@ export function createSecurityHandlers(
 /** Verified tokens by request: the handlers of several schemes verify the same token once. */
 const verifications = new WeakMap<Context, Promise<VerifiedAccessToken>>();
 
+/** Logs an issuer outage through the request's logger; see {@link outageWarning}. */
+type OutageWarning = (log: Pick<Logger, 'warn'> | undefined, error: AuthUnavailable) => void;
+
+/**
+ * While the issuer is down every request that needs a key fails alike: one warning per interval,
+ * with the reason on one line and how many were held back, never a stack per request.
+ */
+function outageWarning(options: SecurityHandlerOptions): OutageWarning {
+  const limit = createWarningLimiter(options.outageWarningIntervalMs ?? 10_000, options.now);
+  return (log, error) =>
+    limit((held) => log?.warn({ reason: errorSummary(error.cause), held }, 'token issuer unavailable: answering 503'));
+}
+
 /** The handler of one scheme: bearer token → verified token → the operation's scopes for `scheme`. */
-export function createSecurityHandler(scheme: string, options: SecurityHandlerOptions): SecurityHandler {
+export function createSecurityHandler(
+  scheme: string,
+  options: SecurityHandlerOptions & { readonly warnOutage?: OutageWarning },
+): SecurityHandler {
   const realm = options.realm ?? defaultRealm;
   const { verifier } = options;
+  const warnOutage = options.warnOutage ?? outageWarning(options);
   return async (context, koa) => {
     if (verifier === undefined) return { anonymous: true };
     let verification = verifications.get(context);
     if (verification === undefined) {
       verification = Promise.resolve().then(() => verifier.verify(extractBearerToken(context.request, realm)));
-      // An issuer outage is the operator's problem, not the client's: say it once per request.
+      // An issuer outage is the operator's problem, not the client's: say it, without flooding.
       verification.catch((error: unknown) => {
-        if (error instanceof AuthUnavailable) {
-          koa?.state?.log?.warn({ err: error.cause }, 'token issuer unavailable: answering 503');
-        }
+        if (error instanceof AuthUnavailable) warnOutage(koa?.state?.log, error);
       });
       verifications.set(context, verification);
     }

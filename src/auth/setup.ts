@@ -6,7 +6,7 @@
  * ```
  */
 import type { AuthConfig } from '../config.js';
-import type { Logger } from '../log.js';
+import { errorSummary, type Logger } from '../log.js';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './verifier.js';
 
 /**
@@ -24,7 +24,7 @@ export function verifierFromConfig(auth: AuthConfig, log: Logger): AccessTokenVe
     () => log.info({ issuer: auth.issuer, audience: auth.audience }, 'token issuer keys fetched'),
     (error: unknown) =>
       log.warn(
-        { issuer: auth.issuer, err: error instanceof Error && error.cause !== undefined ? error.cause : error },
+        { issuer: auth.issuer, reason: errorSummary(error instanceof Error && error.cause !== undefined ? error.cause : error) },
         'token issuer unreachable; protected operations answer 503 until it is back',
       ),
   );

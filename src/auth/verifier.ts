@@ -1,18 +1,20 @@
 /**
  * Access-token verification with jose, everything pinned: the issuer's key set (fetched over
- * HTTP, cached, refetched at most once per cooldown for an unknown `kid`), an allow-list of
- * asymmetric algorithms, the exact issuer, the audience, a required `exp`, and a small clock
- * tolerance for `exp` and `nbf`.
+ * HTTP, at most 256 KiB, cached, asked for at most once per cooldown whether it answers or not:
+ * `key-set-fetch.ts`), an allow-list of asymmetric algorithms, the exact issuer, the audience, a
+ * required `exp`, an `iat` not in the future, an optional maximum token age, and a small clock
+ * tolerance for all of them.
  *
  * Outcomes: a {@link VerifiedAccessToken}; {@link InvalidToken} (401) for anything wrong with the
  * token; {@link AuthUnavailable} (503) when the keys cannot be obtained (discovery or key set
  * unreachable, timing out, or answering garbage), so that an issuer outage never accepts a token
  * and never shows as a 500. jose errors are told apart by `err.code`, never by message.
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AuthUnavailable, InvalidToken } from '../errors.js';
 import { defaultRealm } from './bearer.js';
 import { createKeySetLocator, type KeySetLocator } from './issuer.js';
+import { createKeySetFetch } from './key-set-fetch.js';
 import { grantedScopes } from './scopes.js';
 
 /** Verification settings; `src/config.ts` (`AuthEnabledConfig`) provides every one of them. */
@@ -25,8 +27,10 @@ export interface AccessTokenVerifierOptions {
   readonly jwksUri?: string | undefined;
   /** Accepted JWS algorithms; asymmetric only (config refuses the others). */
   readonly algorithms: readonly string[];
-  /** Tolerated clock skew for `exp` and `nbf`, in seconds. */
+  /** Tolerated clock skew for `exp`, `nbf` and `iat`, in seconds. */
   readonly clockToleranceSeconds: number;
+  /** Oldest accepted token, from its `iat` (then required), in seconds; `undefined`: no bound. */
+  readonly maxTokenAgeSeconds?: number | undefined;
   /** Least time between two key set fetches, and between two discovery attempts, in milliseconds. */
   readonly jwksCooldownMs: number;
   /** How long a fetched key set is trusted before it is fetched again, in milliseconds. */
@@ -35,6 +39,8 @@ export interface AccessTokenVerifierOptions {
   readonly httpTimeoutMs: number;
   /** `realm` of the challenges; default {@link defaultRealm}. */
   readonly realm?: string;
+  /** Clock, in milliseconds since the epoch, for tests; default `Date.now`. */
+  readonly now?: () => number;
 }
 
 /** A token that passed every check. */
@@ -86,20 +92,40 @@ const claimDescriptions: Readonly<Record<string, string>> = {
   iat: 'The access token has an invalid issue time',
 };
 
+/** `iat` later than now plus the tolerance: a token from the future, or a forged one. */
+const IAT_IN_FUTURE = 'The access token is issued in the future';
+/** Older than `maxTokenAgeSeconds` (jose reports it as an expiry of `iat`). */
+const TOO_OLD = 'The access token is older than the service accepts';
+
+/** The fixed text a client is told for a jose error. */
+function describe(error: errors.JOSEError): string {
+  if (error.code === 'ERR_JWT_EXPIRED' && (error as errors.JWTExpired).claim === 'iat') return TOO_OLD;
+  if (error.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') {
+    const failed = error as errors.JWTClaimValidationFailed;
+    if (failed.claim === 'iat' && failed.reason === 'check_failed') return IAT_IN_FUTURE;
+    return claimDescriptions[failed.claim] ?? 'The access token has an invalid claim';
+  }
+  return descriptions[error.code] ?? 'The access token is invalid';
+}
+
 /** Creates the verifier; with a known `jwksUri`, the remote key set is created here, once. */
 export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): AccessTokenVerifier {
   const realm = options.realm ?? defaultRealm;
+  const now = options.now ?? Date.now;
   const locator: KeySetLocator = createKeySetLocator({
     issuer: options.issuer,
     jwksUri: options.jwksUri,
     httpTimeoutMs: options.httpTimeoutMs,
     retryCooldownMs: options.jwksCooldownMs,
+    now,
   });
   const createKeySet = (url: URL): RemoteKeySet =>
     createRemoteJWKSet(url, {
-      cooldownDuration: options.jwksCooldownMs,
+      // The fetch enforces the cooldown, after failures too: jose's own applies after successes only.
+      cooldownDuration: 0,
       cacheMaxAge: options.jwksCacheMaxAgeMs,
       timeoutDuration: options.httpTimeoutMs,
+      [customFetch]: createKeySetFetch({ cooldownMs: options.jwksCooldownMs, now }),
     });
   let keySet: RemoteKeySet | undefined = options.jwksUri === undefined ? undefined : createKeySet(new URL(options.jwksUri));
   const remoteKeySet = async (): Promise<RemoteKeySet> => {
@@ -127,23 +153,28 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
 
   return {
     async verify(token) {
+      const at = now();
+      let payload: JWTPayload;
       try {
-        const { payload } = await jwtVerify(token, getKey, {
+        ({ payload } = await jwtVerify(token, getKey, {
           issuer: options.issuer,
           audience: options.audience,
           algorithms: [...options.algorithms],
           requiredClaims: ['exp'],
           clockTolerance: options.clockToleranceSeconds,
-        });
-        return { claims: payload, scopes: grantedScopes(payload), subject: payload.sub };
+          currentDate: new Date(at),
+          ...(options.maxTokenAgeSeconds === undefined ? {} : { maxTokenAge: options.maxTokenAgeSeconds }),
+        }));
       } catch (error) {
         if (error instanceof AuthUnavailable) throw error;
         if (!(error instanceof errors.JOSEError)) throw error;
-        const description = error.code === 'ERR_JWT_CLAIM_VALIDATION_FAILED'
-          ? claimDescriptions[(error as errors.JWTClaimValidationFailed).claim] ?? 'The access token has an invalid claim'
-          : descriptions[error.code] ?? 'The access token is invalid';
-        throw new InvalidToken(realm, description, error);
+        throw new InvalidToken(realm, describe(error), error);
       }
+      // jose checks `iat` against the clock only with maxTokenAge; a future one is refused always.
+      if (typeof payload.iat === 'number' && payload.iat > at / 1000 + options.clockToleranceSeconds) {
+        throw new InvalidToken(realm, IAT_IN_FUTURE);
+      }
+      return { claims: payload, scopes: grantedScopes(payload), subject: payload.sub };
     },
     async warmUp() {
       let keys;

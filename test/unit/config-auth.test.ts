@@ -23,6 +23,7 @@ describe('config: auth settings', () => {
       jwksUri: undefined,
       algorithms: ['RS256', 'ES256'],
       clockToleranceSeconds: 5,
+      maxTokenAgeSeconds: undefined,
       jwksCooldownMs: 30_000,
       jwksCacheMaxAgeMs: 600_000,
       httpTimeoutMs: 5_000,
@@ -56,9 +57,11 @@ describe('config: auth settings', () => {
       OAUTH2_ALGORITHMS: 'RS256, HS256,none',
       OAUTH2_CLOCK_TOLERANCE_SECONDS: '-1',
       OAUTH2_JWKS_URI: 'not a url',
+      OAUTH2_MAX_TOKEN_AGE_SECONDS: '0',
     });
     expect(problems).to.have.members([
       'OAUTH2_CLOCK_TOLERANCE_SECONDS must be >= 0',
+      'OAUTH2_MAX_TOKEN_AGE_SECONDS must be >= 1',
       'OAUTH2_ISSUER must use https (http is accepted for loopback hosts only)',
       'OAUTH2_JWKS_URI must be an absolute URL',
       'OAUTH2_ALGORITHMS must list asymmetric JWS algorithms only (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, Ed25519); refused: HS256, none',
@@ -73,5 +76,10 @@ describe('config: auth settings', () => {
       OAUTH2_ALGORITHMS: 'ES256',
     });
     expect(auth).to.include({ enabled: true, jwksUri: 'http://127.0.0.1:9000/jwks' });
+  });
+
+  it('reads an optional maximum token age', () => {
+    expect(loadConfig({ OAUTH2_ISSUER: issuer, OAUTH2_AUDIENCE: audience, OAUTH2_MAX_TOKEN_AGE_SECONDS: '3600' }).auth)
+      .to.include({ maxTokenAgeSeconds: 3600 });
   });
 });

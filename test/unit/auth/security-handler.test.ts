@@ -117,6 +117,44 @@ describe('auth/security-handler', () => {
     expect(verifications).to.equal(0);
   });
 
+  it('warns about an issuer outage once per interval, with the reason on one line and no stack (issue 17)', async () => {
+    const failing = await startIdentityProvider();
+    try {
+      let at = Date.now();
+      const now = () => at;
+      const down = createAccessTokenVerifier({
+        issuer: failing.issuer,
+        audience: failing.audience,
+        jwksUri: failing.jwksUri,
+        algorithms: ['ES256'],
+        clockToleranceSeconds: 5,
+        jwksCooldownMs: 30_000,
+        jwksCacheMaxAgeMs: 600_000,
+        httpTimeoutMs: 2_000,
+        now,
+      });
+      const token = await failing.token();
+      failing.misbehave('fail');
+      const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+      const log = { warn: (fields: Record<string, unknown>, message: string) => void warnings.push({ fields, message }) };
+      const { oauth2 } = createSecurityHandlers(document, { verifier: down, outageWarningIntervalMs: 10_000, now });
+      const request = () =>
+        rejectionOf(oauth2!(contextFor([{ oauth2: ['get::prediction'] }], { authorization: `Bearer ${token}` }), { state: { log } as never }));
+      for (let i = 0; i < 30; i++) expect(await request()).to.be.instanceOf(AuthUnavailable);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).to.have.length(1);
+      expect(warnings[0]!.message).to.equal('token issuer unavailable: answering 503');
+      expect(warnings[0]!.fields).to.deep.equal({ reason: 'the key set answered HTTP 500', held: 0 });
+      at += 10_000;
+      await request();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((w) => w.fields.held)).to.deep.equal([0, 29]);
+      expect(JSON.stringify(warnings)).not.to.match(/stack|at .*\.ts:/);
+    } finally {
+      await failing.close();
+    }
+  });
+
   describe('unauthorizedError', () => {
     const realm = 'cat-dog-other';
     it('prefers issuer outage, then missing, then invalid token, then scope', () => {

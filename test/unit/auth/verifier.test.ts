@@ -177,6 +177,28 @@ describe('auth/verifier against a real identity provider', () => {
       await expectInvalid(verifier, token, 'The access token has no valid expiry');
     });
 
+    it('a token issued in the future, beyond the clock tolerance (issue 17), and not one within it', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      await expectInvalid(verifier, await signToken(claimsFor(idp, { iat: now + 60 }), idp.currentKey), 'The access token is issued in the future');
+      await verifier.verify(await signToken(claimsFor(idp, { iat: now + 3 }), idp.currentKey));
+    });
+
+    it('with a maximum token age: a token older than it, and one without iat, whatever their exp', async () => {
+      const aged = verifierFor(idp, { maxTokenAgeSeconds: 600 });
+      const now = Math.floor(Date.now() / 1000);
+      await expectInvalid(aged, await signToken(claimsFor(idp, { iat: now - 700, exp: now + 300 }), idp.currentKey), 'The access token is older than the service accepts');
+      await expectInvalid(aged, await signToken(without(claimsFor(idp), 'iat'), idp.currentKey), 'The access token has an invalid issue time');
+      await expectInvalid(aged, await signToken(claimsFor(idp, { iat: now + 60 }), idp.currentKey), 'The access token is issued in the future');
+      expect((await aged.verify(await signToken(claimsFor(idp, { iat: now - 500 }), idp.currentKey))).subject).to.equal('forging-client');
+    });
+
+    it('judges exp, nbf and iat by the injected clock', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const token = await signToken(claimsFor(idp, { iat: now, exp: now + 300 }), idp.currentKey);
+      await expectInvalid(verifierFor(idp, { now: () => (now + 400) * 1000 }), token, 'The access token has expired');
+      await expectInvalid(verifierFor(idp, { now: () => (now - 100) * 1000 }), token, 'The access token is issued in the future');
+    });
+
     for (const iss of ['https://evil.example', () => `${idp.issuer}/`]) {
       it(`a token from another issuer (compared exactly: ${typeof iss === 'string' ? iss : 'issuer + "/"'})`, async () => {
         const token = await signToken(claimsFor(idp, { iss: typeof iss === 'string' ? iss : iss() }), idp.currentKey);
