@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model train generate check-generated lint typecheck build test run dev token docs postman prod-smoke bench bench-memory soak clean
+.PHONY: help install model train generate check-generated lint typecheck build test run dev token docs postman prod-smoke bench bench-memory soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench-memory: build ## Resident memory growth of the service across 20,000 uploa
 
 soak: ## Soak: 20,000 uploads at concurrency 32 on loopback, valid and invalid, against a fresh service (SOAK_ARGS="--url ... --requests ...")
 	node --import tsx scripts/soak.ts $(SOAK_ARGS)
+
+attack: ## Issue 17's attacks on loopback, each against a fresh service, with figures (ATTACK_ARGS="decode-bombs large-decodes")
+	node --import tsx scripts/attack/main.ts $(ATTACK_ARGS)
 
 clean: ## Remove build output and downloaded weights
 	rm -rf dist resources/models/*.onnx

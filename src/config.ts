@@ -53,27 +53,6 @@ export const envSchema = {
       description:
         'Longest time the decoding and resizing of one image may take (sharp\'s timeout), in seconds; a slower image → 422 image-too-complex',
     },
-    DECODE_MEMORY_BUDGET_MIB: {
-      type: 'integer',
-      minimum: 0,
-      default: 256,
-      description:
-        `Memory the image decodes admitted at once may need, in MiB, by estimates from each header (format and dimensions: an 8-bit AVIF needs about 19 bytes per pixel, a progressive JPEG 3-7, a baseline JPEG 0.5). Large decodes (over ${LARGE_DECODE_BYTES / MiB} MiB each) share all of it but ${ORDINARY_DECODE_RESERVE_BYTES / MiB} MiB, which stays for ordinary images; an image needing more than that share alone → 413 image-too-large, the others wait for memory. Size the container as about 250 MiB (process and model) + DECODE_MEMORY_BUDGET_MIB + MAX_CONNECTIONS × MAX_UPLOAD_BYTES (uploads held in memory) + a margin; 0 turns the budget off (not for production)`,
-    },
-    MAX_LARGE_DECODES: {
-      type: 'integer',
-      minimum: 1,
-      maximum: 64,
-      default: 2,
-      description:
-        `Classifications of large images (estimated decode memory over ${LARGE_DECODE_BYTES / MiB} MiB: 8-bit AVIF over about 1.5 megapixels, GIF over 5, interlaced PNG over 7, progressive JPEG over 8, PNG over 19, baseline JPEG never) running at once. They queue apart from the others (MAX_LARGE_QUEUE) and never take their slots; keep it below libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), where sharp decodes, so that ordinary images always find a thread`,
-    },
-    MAX_LARGE_QUEUE: {
-      type: 'integer',
-      minimum: 0,
-      default: 8,
-      description: 'Classifications of large images waiting for a slot or for decode memory; beyond it they are refused at once with 503 overloaded',
-    },
     REQUEST_TIMEOUT_MS: {
       type: 'integer',
       minimum: 1,
@@ -100,6 +79,13 @@ export const envSchema = {
       default: 256,
       description:
         'Client connections open at once; beyond it, new connections are closed at once (counted as `connection-limit` in the metrics). Each can hold one upload in memory before it is admitted, so uploads use at most about MAX_CONNECTIONS × MAX_UPLOAD_BYTES',
+    },
+    DECODE_MEMORY_BUDGET_MIB: {
+      type: 'integer',
+      minimum: 0,
+      default: 256,
+      description:
+        `Memory the image decodes admitted at once may need, in MiB, by estimates from each header (format and dimensions: an 8-bit AVIF needs about 19 bytes per pixel, a progressive JPEG 3-7, a baseline JPEG 0.5). Large decodes (over ${LARGE_DECODE_BYTES / MiB} MiB each) share all of it but ${ORDINARY_DECODE_RESERVE_BYTES / MiB} MiB, which stays for ordinary images; an image needing more than that share alone → 413 image-too-large, the others wait for memory. Size the container as about 250 MiB (process and model) + DECODE_MEMORY_BUDGET_MIB + MAX_CONNECTIONS × MAX_UPLOAD_BYTES (uploads held in memory) + a margin; 0 turns the budget off (not for production)`,
     },
     INFERENCE_WORKERS: {
       type: 'integer',
@@ -148,6 +134,20 @@ export const envSchema = {
       minimum: 0,
       default: 128,
       description: 'Classifications waiting for a slot; beyond it, uploads are refused at once with 503 overloaded',
+    },
+    MAX_LARGE_DECODES: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description:
+        `Classifications of large images (estimated decode memory over ${LARGE_DECODE_BYTES / MiB} MiB: 8-bit AVIF over about 1.5 megapixels, GIF over 5, interlaced PNG over 7, progressive JPEG over 8, PNG over 19, baseline JPEG never) running at once. They queue apart from the others (MAX_LARGE_QUEUE) and never take their slots; keep it below libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), where sharp decodes, so that ordinary images always find a thread`,
+    },
+    MAX_LARGE_QUEUE: {
+      type: 'integer',
+      minimum: 0,
+      default: 8,
+      description: 'Classifications of large images waiting for a slot or for decode memory; beyond it they are refused at once with 503 overloaded',
     },
     OVERLOAD_RETRY_AFTER_SECONDS: {
       type: 'integer',

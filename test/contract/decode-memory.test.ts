@@ -9,41 +9,13 @@
  * of 7000 × 5700 at 1.6 GiB.
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { expect } from 'chai';
-import { parseAllDocuments } from 'yaml';
-import { rootDir } from '../../src/spec.js';
-import { catImageAvailable, catImagePath } from '../fixtures/course-images.js';
+import { catImagePath } from '../fixtures/course-images.js';
 import { largeAvif, largeProgressiveJpeg } from '../fixtures/costly-images.js';
-import { solidImage } from '../fixtures/images.js';
+import { deployMemory, type DeployMemory } from '../support/deploy.js';
 import { sampleResidentMemory, spawnService, upload, type Answered, type SpawnedService } from '../support/process.js';
 
 const MiB = 1024 * 1024;
-
-interface DeployMemory {
-  /** The container's memory limit, in bytes. */
-  readonly limitBytes: number;
-  /** What the pod sets that bears on memory: the configmap's settings and the container's environment. */
-  readonly env: Record<string, string>;
-}
-
-/** The memory limit and settings of deploy/. */
-async function deployMemory(): Promise<DeployMemory> {
-  const read = async (file: string) =>
-    parseAllDocuments(await readFile(path.join(rootDir, 'deploy', file), 'utf8'))[0]!.toJS() as unknown;
-  const config = (await read('configmap.yaml')) as { data: Record<string, string> };
-  const deployment = (await read('deployment.yaml')) as {
-    spec: { template: { spec: { containers: { env: { name: string; value: string }[]; resources: { limits: { memory: string } } }[] } } };
-  };
-  const container = deployment.spec.template.spec.containers[0]!;
-  const limit = /^(\d+)Mi$/.exec(container.resources.limits.memory);
-  expect(limit, 'a limit in Mi').to.not.equal(null);
-  const memorySettings = ['DECODE_MEMORY_BUDGET_MIB', 'MAX_CONNECTIONS', 'MAX_UPLOAD_BYTES', 'MAX_LARGE_DECODES', 'MAX_LARGE_QUEUE', 'MAX_INFLIGHT', 'MAX_QUEUE'];
-  const env: Record<string, string> = {};
-  for (const name of memorySettings) if (config.data[name] !== undefined) env[name] = config.data[name]!;
-  for (const { name, value } of container.env) if (name.startsWith('MALLOC_')) env[name] = value;
-  return { limitBytes: Number(limit![1]) * MiB, env };
-}
 
 function statuses(answers: readonly Answered[]): Record<number, number> {
   const counts: Record<number, number> = {};
@@ -62,7 +34,7 @@ describe('issue 17: memory of large decodes (real process)', function () {
   before(async () => {
     pod = await deployMemory();
     expect(pod.env).to.include({ MALLOC_ARENA_MAX: '2' });
-    cat = catImageAvailable ? await readFile(catImagePath) : await solidImage('red', 'png', 256);
+    cat = await readFile(catImagePath);
     [avif, jpeg] = await Promise.all([largeAvif(), largeProgressiveJpeg()]);
     svc = await spawnService(pod.env);
     expect((await upload(svc.url, cat, 'cat.png')).status).to.equal(200);
@@ -99,6 +71,6 @@ describe('issue 17: memory of large decodes (real process)', function () {
 
     const after = await upload(svc.url, cat, 'cat.png');
     expect(after.status).to.equal(200);
-    if (catImageAvailable) expect(after.body.prediction).to.equal('Cat');
+    expect(after.body.prediction).to.equal('Cat');
   });
 });
