@@ -30,7 +30,7 @@ export interface KeySetFetchOptions {
 }
 
 /** The key set could not be obtained: unreachable, an error status, too large, not a key set. */
-export class KeySetFetchFailed extends Error {
+class KeySetFetchFailed extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'KeySetFetchFailed';

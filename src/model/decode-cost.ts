@@ -63,7 +63,7 @@ export function largestDecodeBytes(memoryBudgetBytes: number): number {
 }
 
 /** Thread buffers, the resized output and libvips' bookkeeping of one decode. */
-export const DECODE_OVERHEAD_BYTES = 4 * MiB;
+const DECODE_OVERHEAD_BYTES = 4 * MiB;
 
 /** Estimated peak memory of decoding one image, in bytes. */
 export function estimateDecodeBytes(input: DecodeCostInput): number {
