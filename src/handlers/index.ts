@@ -2,11 +2,11 @@
  * The operation handler map, typed from the generated spec types: an operation in the spec
  * without a handler here does not compile.
  */
-import type { Context as KoaContext } from 'koa';
 import type { Context } from 'openapi-backend';
 import type { operations } from '../../generated/openapi.js';
 import type { Admission } from '../http/admission.js';
 import type { Readiness } from '../http/readiness.js';
+import type { AppContext } from '../http/state.js';
 import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
 import { classifyImage } from './classifyImage.js';
@@ -23,8 +23,11 @@ export interface HandlerDeps {
   readonly metrics: Metrics;
 }
 
-/** One operation handler: writes the response to the Koa context, or throws a ProblemError. */
-export type OperationHandler = (c: Context, ctx: KoaContext) => Promise<void> | void;
+/**
+ * One operation handler: writes the response to the Koa context, or throws a ProblemError. What
+ * the request carries (the upload, the logger) is in the typed `ctx.state`.
+ */
+export type OperationHandler = (c: Context, ctx: AppContext) => Promise<void> | void;
 
 /** A handler for every operationId in the spec. */
 export type OperationHandlers = { readonly [K in keyof operations]: OperationHandler };

@@ -3,31 +3,24 @@
  * against the spec, in strict mode. Every failure becomes a typed error thrown to the one
  * problem renderer (`problem.ts`).
  */
-import type { Context as KoaContext, Middleware } from 'koa';
 import { OpenAPIBackend, type Context, type Document, type Request } from 'openapi-backend';
 import type { ErrorObject } from 'ajv';
 import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
 import type { OperationHandlers } from '../handlers/index.js';
-import { assertAcceptedMediaType } from './media-type.js';
-import { readMultipart, requiredFileParts, takesMultipart, type MultipartLimits } from './multipart.js';
+import type { AppContext, AppMiddleware } from './state.js';
+import { createUploadReader, type UploadLimits } from './upload.js';
 
 /** A security handler as openapi-backend calls it; it throws a ProblemError to refuse. */
-export type SecurityHandler = (context: Context, ctx: KoaContext) => unknown | Promise<unknown>;
+export type SecurityHandler = (context: Context, ctx: AppContext) => unknown;
 
 /** What the API middleware needs. */
 export interface ApiOptions {
   readonly definition: Document;
   readonly handlers: OperationHandlers;
-  readonly limits: MultipartLimits;
+  readonly limits: UploadLimits;
   /** One handler per `components.securitySchemes` entry the spec uses. */
   readonly securityHandlers?: Readonly<Record<string, SecurityHandler>>;
-}
-
-/** Per-request state shared between the middleware and openapi-backend's hooks. */
-interface RequestState {
-  readonly req: Request;
-  files: Readonly<Record<string, Buffer>>;
 }
 
 function issues(errors: readonly ErrorObject[] | null | undefined): ValidationIssue[] {
@@ -48,11 +41,6 @@ function allowedMethods(api: OpenAPIBackend, path: string): string[] {
   return [...new Set(methods)];
 }
 
-/** The uploaded file parts of the current request, by field name (for operation handlers). */
-export function uploadedFiles(ctx: KoaContext): Readonly<Record<string, Buffer>> {
-  return (ctx.state.api as RequestState | undefined)?.files ?? {};
-}
-
 /**
  * openapi-backend checks the document against the OpenAPI 3.0 schema only; ours is 3.1. The
  * document is validated as 3.1 by `redocly lint` (`make lint`, run in CI) instead. Everything
@@ -65,9 +53,11 @@ class OpenAPI31Backend extends OpenAPIBackend {
 }
 
 /** Creates and initialises the backend; returns the Koa middleware and the backend itself. */
-export async function createApi(options: ApiOptions): Promise<{ middleware: Middleware; api: OpenAPIBackend }> {
+export async function createApi(options: ApiOptions): Promise<{ middleware: AppMiddleware; api: OpenAPIBackend }> {
   // Before init: openapi-backend drops binary parts from `required` when it builds its validators.
-  const fileParts = requiredFileParts(options.definition);
+  const readUpload = createUploadReader(options.definition, options.limits);
+  // The request openapi-backend validates, by Koa context: the body is set once it has been read.
+  const requests = new WeakMap<AppContext, Request>();
   const api = new OpenAPI31Backend({
     definition: options.definition,
     strict: true,
@@ -77,31 +67,27 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
   });
 
   api.register({
-    ...(options.handlers as unknown as Record<string, (c: Context, ctx: KoaContext) => unknown>),
-    notFound: (_c: Context, ctx: KoaContext) => {
+    ...options.handlers,
+    notFound: (_c: Context, ctx: AppContext) => {
       throw new NotFound(ctx.path);
     },
     // For the request log and the metrics, whatever the outcome (401, 400...) turns out to be.
-    postRoutingHandler: (c: Context, ctx: KoaContext) => {
+    postRoutingHandler: (c: Context, ctx: AppContext) => {
       ctx.state.operationId = c.operation?.operationId;
     },
-    methodNotAllowed: (_c: Context, ctx: KoaContext) => {
+    methodNotAllowed: (_c: Context, ctx: AppContext) => {
       throw new MethodNotAllowed(ctx.method, ctx.path, allowedMethods(api, ctx.path));
     },
     // Runs after authentication and before validation: the body is read only for authorised
     // requests, and what is read is what gets validated.
-    postSecurityHandler: async (c: Context, ctx: KoaContext) => {
+    postSecurityHandler: async (c: Context, ctx: AppContext) => {
       const operation = c.operation;
       // openapi-backend reports `authorized: false` also when nothing is required.
       const required = (operation.security ?? []).length > 0;
       if (required && !c.security?.authorized) return;
-      assertAcceptedMediaType(operation, ctx.get('content-type') || undefined);
-      if (takesMultipart(operation)) {
-        const state = ctx.state.api as RequestState;
-        const body = await readMultipart(ctx, operation, options.limits, fileParts.get(operation.operationId ?? '') ?? []);
-        state.req.body = body.validatable;
-        state.files = body.files;
-      }
+      const body = await readUpload(ctx, operation);
+      const req = requests.get(ctx);
+      if (body !== undefined && req) req.body = body;
     },
     validationFail: (c: Context) => {
       const found = issues(c.validation.errors);
@@ -125,7 +111,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
   const operations = api.router.getOperations();
   api.router.getOperations = () => operations;
 
-  const middleware: Middleware = async (ctx) => {
+  const middleware: AppMiddleware = async (ctx) => {
     const req: Request = {
       method: ctx.method,
       path: ctx.path,
@@ -133,7 +119,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: Midd
       headers: ctx.headers as Request['headers'],
       body: undefined,
     };
-    ctx.state.api = { req, files: {} } satisfies RequestState;
+    requests.set(ctx, req);
     await api.handleRequest(req, ctx);
   };
   return { middleware, api };

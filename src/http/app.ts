@@ -12,11 +12,12 @@ import { readSpec, withoutAnonymousAccess } from '../spec.js';
 import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from './admission.js';
 import { createApi, type SecurityHandler } from './api.js';
 import { docsMiddleware } from './docs.js';
-import { ENVELOPE_BYTES } from './multipart.js';
 import { problemMiddleware } from './problem.js';
 import { closeConnectionsWhenDraining, createReadiness, type Readiness } from './readiness.js';
 import { requestLogger } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
+import type { AppState } from './state.js';
+import { ENVELOPE_BYTES } from './upload.js';
 
 /** Everything the app depends on, created by `main.ts` (or by a test). */
 export interface AppDeps {
@@ -40,7 +41,7 @@ export interface AppDeps {
 
 /** The app and the initialised openapi-backend (tests use it to validate responses). */
 export interface App {
-  readonly koa: Koa;
+  readonly koa: Koa<AppState>;
   readonly api: OpenAPIBackend;
   /** The app's own metrics registry (`main.ts` adds connection-level refusals to it). */
   readonly metrics: Metrics;
@@ -68,7 +69,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     limits: deps.limits,
     ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),
   });
-  const koa = new Koa();
+  const koa = new Koa<AppState>();
   koa.proxy = false;
   // Errors are rendered by problemMiddleware; Koa's default handler would only log them twice.
   koa.silent = true;

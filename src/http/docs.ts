@@ -5,9 +5,9 @@
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { Middleware } from 'koa';
 import type { Document } from 'openapi-backend';
 import { stringify } from 'yaml';
+import type { AppMiddleware } from './state.js';
 
 const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
@@ -72,7 +72,7 @@ function withTokenUrl(definition: Document, tokenUrl: string | undefined): Docum
  * again when `tokenUrl` (the issuer's token endpoint, known once discovered) first answers or
  * changes, so that Swagger UI's "Authorize" asks the issuer the service trusts.
  */
-export function docsMiddleware(definition: Document, tokenUrl: () => string | undefined = () => undefined): Middleware {
+export function docsMiddleware(definition: Document, tokenUrl: () => string | undefined = () => undefined): AppMiddleware {
   const source = structuredClone(definition);
   let served: { tokenUrl: string | undefined; json: string; yaml: string } | undefined;
   const spec = (): { json: string; yaml: string } => {

@@ -6,9 +6,9 @@
  * generic 500: logged in full, never shown.
  */
 import { STATUS_CODES, type ServerResponse } from 'node:http';
-import type { Context, Middleware } from 'koa';
 import { InternalError, PayloadTooLarge, ProblemError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { AppContext, AppMiddleware } from './state.js';
 
 /** The problem body of an error, as the spec's `Problem` schema describes it. */
 export function problemBody(err: ProblemError, instance?: string): Record<string, unknown> {
@@ -55,7 +55,7 @@ export function rawProblemResponse(err: ProblemError): string {
 export const answeredByServer = new WeakMap<ServerResponse, ProblemError>();
 
 /** Writes `err` to the response as problem+json. */
-export function renderProblem(ctx: Context, err: ProblemError): void {
+export function renderProblem(ctx: AppContext, err: ProblemError): void {
   // Read by the request log and the request metrics.
   ctx.state.problem = err.code;
   ctx.status = err.status;
@@ -70,14 +70,14 @@ export function renderProblem(ctx: Context, err: ProblemError): void {
  * Node, after the answer), so that a client still uploading receives the answer instead of a
  * connection reset; a larger, undeclared or never-ending body gets `Connection: close`.
  */
-export function problemMiddleware(log: Logger, drainLimitBytes = 0): Middleware {
+export function problemMiddleware(log: Logger, drainLimitBytes = 0): AppMiddleware {
   return async function problems(ctx, next) {
     try {
       await next();
     } catch (thrown) {
       let err = answeredByServer.get(ctx.res) ?? (thrown instanceof ProblemError ? thrown : fromHttpError(thrown));
       if (!err) {
-        (ctx.state.log as Logger | undefined ?? log).error({ err: thrown }, 'unexpected error');
+        (ctx.state.log ?? log).error({ err: thrown }, 'unexpected error');
         err = new InternalError(thrown);
       }
       renderProblem(ctx, err);

@@ -7,7 +7,7 @@
  * readiness.startDraining();             // 'draining', for good
  * ```
  */
-import type { Middleware } from 'koa';
+import type { AppMiddleware } from './state.js';
 
 /**
  * `warming-up` until one inference has run; `draining` from the stop signal to the exit;
@@ -55,7 +55,7 @@ export function createReadiness(initial: 'warming-up' | 'ready' = 'warming-up', 
  * RFC 9112 §9.6: "A server that sends a "close" connection option MUST initiate closure of the
  * connection [...] after it sends the response containing "close"."
  */
-export function closeConnectionsWhenDraining(readiness: Readiness): Middleware {
+export function closeConnectionsWhenDraining(readiness: Readiness): AppMiddleware {
   return async function closeWhenDraining(ctx, next) {
     try {
       await next();

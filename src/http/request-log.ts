@@ -4,13 +4,13 @@
  * prediction. Never logs headers, the query string (a token could be there), nor the body.
  */
 import { randomUUID } from 'node:crypto';
-import type { Middleware } from 'koa';
 import type { Logger } from '../log.js';
+import type { AppMiddleware } from './state.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** Creates the request-logging middleware; handlers find their child logger in `ctx.state.log`. */
-export function requestLogger(log: Logger): Middleware {
+export function requestLogger(log: Logger): AppMiddleware {
   return async function logRequest(ctx, next) {
     const incoming = ctx.get('x-request-id');
     const id = REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -25,9 +25,9 @@ export function requestLogger(log: Logger): Middleware {
         {
           method: ctx.method,
           path: ctx.path,
-          ...(typeof ctx.state.operationId === 'string' ? { operation: ctx.state.operationId } : {}),
+          ...(ctx.state.operationId === undefined ? {} : { operation: ctx.state.operationId }),
           status: ctx.status,
-          ...(typeof ctx.state.problem === 'string' ? { problem: ctx.state.problem } : {}),
+          ...(ctx.state.problem === undefined ? {} : { problem: ctx.state.problem }),
           durationMs: Math.round((performance.now() - started) * 100) / 100,
           ...(ctx.state.prediction ? { prediction: ctx.state.prediction } : {}),
         },

@@ -2,11 +2,11 @@
  * Records every answered request in the metrics: count and latency by operation and status,
  * and refusals by problem code. Sits above the problem renderer, so it sees the final status.
  */
-import type { Middleware } from 'koa';
 import type { Metrics } from '../metrics.js';
+import type { AppMiddleware } from './state.js';
 
 /** Creates the middleware; the operation id comes from the API wiring (`ctx.state.operationId`). */
-export function requestMetrics(metrics: Metrics): Middleware {
+export function requestMetrics(metrics: Metrics): AppMiddleware {
   return async function measureRequest(ctx, next) {
     const started = performance.now();
     try {
@@ -14,9 +14,9 @@ export function requestMetrics(metrics: Metrics): Middleware {
     } finally {
       // Paths outside the spec (docs, unknown paths) share one label: a label per path would be
       // unbounded.
-      const operation = typeof ctx.state.operationId === 'string' ? ctx.state.operationId : 'none';
+      const operation = ctx.state.operationId ?? 'none';
       metrics.observeRequest(operation, ctx.status, (performance.now() - started) / 1000);
-      if (typeof ctx.state.problem === 'string') metrics.countRejection(ctx.state.problem);
+      if (ctx.state.problem !== undefined) metrics.countRejection(ctx.state.problem);
     }
   };
 }
