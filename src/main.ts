@@ -10,12 +10,13 @@ import { createSecurityHandlers } from './auth/security-handler.js';
 import { verifierFromConfig } from './auth/setup.js';
 import { ConfigError, loadConfig, redactConfig } from './config.js';
 import { createApp } from './http/app.js';
-import { createReadiness } from './http/readiness.js';
-import { closeGracefully, createServer } from './http/server.js';
+import { createServer } from './http/server.js';
+import { createReadiness } from './lifecycle/readiness.js';
+import { closeGracefully } from './lifecycle/shutdown.js';
+import { warmUp } from './lifecycle/warm-up.js';
 import { createLogger } from './log.js';
 import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from './model/classifier.js';
 import { loadManifest, ManifestError } from './model/manifest.js';
-import { warmUp } from './model/warm-up.js';
 import { readSpec } from './spec.js';
 
 async function main(): Promise<void> {

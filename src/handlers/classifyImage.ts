@@ -1,5 +1,5 @@
 import type { operations } from '../../generated/openapi.js';
-import type { Admission } from '../http/admission.js';
+import type { Admission } from '../lifecycle/admission.js';
 import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
 import type { OperationHandler } from './index.js';

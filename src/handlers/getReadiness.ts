@@ -1,6 +1,6 @@
 import type { operations } from '../../generated/openapi.js';
 import { NotReady } from '../errors.js';
-import type { Readiness } from '../http/readiness.js';
+import type { Readiness } from '../lifecycle/readiness.js';
 import type { OperationHandler } from './index.js';
 
 type Ready = operations['getReadiness']['responses'][200]['content']['application/json'];

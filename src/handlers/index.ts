@@ -4,8 +4,8 @@
  */
 import type { Context } from 'openapi-backend';
 import type { operations } from '../../generated/openapi.js';
-import type { Admission } from '../http/admission.js';
-import type { Readiness } from '../http/readiness.js';
+import type { Admission } from '../lifecycle/admission.js';
+import type { Readiness } from '../lifecycle/readiness.js';
 import type { AppContext } from '../http/state.js';
 import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';

@@ -1,12 +1,13 @@
 /**
- * The `http.Server` around the app, with the connection-level limits, and its graceful close.
+ * The `http.Server` around the app, with the connection-level limits.
  * It does not listen: only `src/main.ts` does (tests listen on port 0).
  *
  * ```ts
  * const server = createServer(app, { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 });
  * server.listen(8080);
- * const clean = await closeGracefully(server, 10_000);
  * ```
+ *
+ * Its graceful close is part of the process's life cycle: `src/lifecycle/shutdown.ts`.
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -96,27 +97,4 @@ export function createServer(
     }
   });
   return server;
-}
-
-/**
- * Stops accepting connections, lets the requests in progress finish, and resolves once every
- * connection is closed: `true` if that happened within `graceMs`, `false` if the remaining
- * connections had to be cut.
- *
- * Idle keep-alive connections are closed at once; busy ones close after their response (the
- * app answers `Connection: close` while draining).
- */
-export function closeGracefully(server: http.Server, graceMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let clean = true;
-    const timer = setTimeout(() => {
-      clean = false;
-      server.closeAllConnections();
-    }, graceMs);
-    server.close(() => {
-      clearTimeout(timer);
-      resolve(clean);
-    });
-    server.closeIdleConnections();
-  });
 }

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { pino } from 'pino';
-import { createReadiness } from '../../src/http/readiness.js';
+import { createReadiness } from '../../src/lifecycle/readiness.js';
 import { httpRequest, multipart, uploadRequest } from '../fixtures/hostile/index.js';
 import { solidImage, uploadForm } from '../fixtures/images.js';
 import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';

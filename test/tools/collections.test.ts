@@ -15,7 +15,7 @@ import { predict } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config.js';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
 import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
-import { createReadiness } from '../../src/http/readiness.js';
+import { createReadiness } from '../../src/lifecycle/readiness.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 import { postmanDir } from '../../scripts/postman.js';
 import { catImagePath } from '../fixtures/course-images.js';

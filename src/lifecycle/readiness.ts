@@ -7,7 +7,6 @@
  * readiness.startDraining();             // 'draining', for good
  * ```
  */
-import type { AppMiddleware } from './state.js';
 
 /**
  * `warming-up` until one inference has run; `draining` from the stop signal to the exit;
@@ -46,21 +45,5 @@ export function createReadiness(initial: 'warming-up' | 'ready' = 'warming-up', 
     startDraining() {
       state = 'draining';
     },
-  };
-}
-
-/**
- * While draining, asks each client to close its connection after the response
- * (`Connection: close`), so that keep-alive connections end and the server can close.
- * RFC 9112 §9.6: "A server that sends a "close" connection option MUST initiate closure of the
- * connection [...] after it sends the response containing "close"."
- */
-export function closeConnectionsWhenDraining(readiness: Readiness): AppMiddleware {
-  return async function closeWhenDraining(ctx, next) {
-    try {
-      await next();
-    } finally {
-      if (readiness.state === 'draining') ctx.set('Connection', 'close');
-    }
   };
 }

@@ -3,7 +3,7 @@
  * codecs on first use, so the first real request would otherwise pay for both.
  */
 import sharp from 'sharp';
-import type { Classifier } from './classifier.js';
+import type { Classifier } from '../model/classifier.js';
 
 /** Classifies a generated grey image once; rejects when the model cannot run it. */
 export async function warmUp(classifier: Classifier): Promise<void> {

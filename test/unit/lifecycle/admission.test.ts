@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { Overloaded } from '../../../src/errors.js';
-import { createAdmission } from '../../../src/http/admission.js';
+import { createAdmission } from '../../../src/lifecycle/admission.js';
 import { LARGE_DECODE_BYTES } from '../../../src/model/decode-cost.js';
 
 /** A task that finishes when the test says so. */
