@@ -11,7 +11,7 @@
 /**
  * `warming-up` until one inference has run; `draining` from the stop signal to the exit;
  * `recovering` while a crashed inference worker is replaced, `failed` once the model's engine
- * gave up (see src/model/worker-pool.ts).
+ * gave up (see src/model/engine/worker-pool.ts).
  */
 export type ReadinessState = 'warming-up' | 'ready' | 'draining' | 'recovering' | 'failed';
 

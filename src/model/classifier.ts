@@ -1,6 +1,6 @@
 /**
  * The classifier: onnxruntime sessions created once at start-up (in worker threads, see
- * `inference.ts`), fed by a micro-batcher (`batcher.ts`), behind preprocessing and
+ * `engine/`), fed by a micro-batcher (`batcher.ts`), behind preprocessing and
  * postprocessing built from the model's manifest.
  *
  * Model contract (what a manifest promises about its ONNX file):
@@ -16,7 +16,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Batcher } from './batcher.js';
 import { classifierDefaults } from './defaults.js';
-import { createInferenceEngine, type EngineHealth, type InferenceEngine, type SessionOptions, type SessionSignature } from './inference.js';
+import { createInferenceEngine } from './engine/create.js';
+import type { EngineHealth, InferenceEngine, SessionOptions, SessionSignature } from './engine/types.js';
 import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8-kernels.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
@@ -28,7 +29,7 @@ import { createDecoder, headerLimits, type PreprocessLimits } from './preprocess
 import type { Config } from '../config.js';
 
 export type { Classification } from './postprocess.js';
-export type { SessionOptions } from './inference.js';
+export type { SessionOptions } from './engine/types.js';
 export type { ImageHeader } from './image-header.js';
 
 /** Where the time of one classification went, in milliseconds (for the metrics). */

@@ -1,11 +1,11 @@
 /**
- * Entry point of an inference worker thread (see `inference.ts`): one onnxruntime session,
+ * Entry point of an inference worker thread (see `worker-pool.ts`): one onnxruntime session,
  * one forward pass at a time over decoded images it normalises itself.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { batchRunner, ortSessionOptions, signatureOf } from './inference.js';
-import type { WorkerInit, WorkerReply, WorkerRequest } from './inference.js';
+import { batchRunner, ortSessionOptions, signatureOf } from './session.js';
+import type { WorkerInit, WorkerReply, WorkerRequest } from './types.js';
 
 const port = parentPort!;
 const { model, io, options } = workerData as WorkerInit;

@@ -1,5 +1,5 @@
 /**
- * The inference engine on worker threads (see `inference.ts`): one onnxruntime session per
+ * The inference engine on worker threads (see `create.ts`): one onnxruntime session per
  * worker, one forward pass per worker at a time.
  *
  * A worker that dies (a native crash in onnxruntime, memory exhaustion) takes its forward pass
@@ -17,15 +17,19 @@ import type {
   WorkerInit,
   WorkerReply,
   WorkerRequest,
-} from './inference.js';
-import { CRASH_WINDOW_MS, MAX_CRASHES } from './inference.js';
+} from './types.js';
+
+/** How many worker crashes within {@link CRASH_WINDOW_MS} the engine survives by replacing the worker. */
+export const MAX_CRASHES = 3;
+/** The window of {@link MAX_CRASHES}, in milliseconds. */
+export const CRASH_WINDOW_MS = 60_000;
 
 /** Starts one worker thread; replaceable in tests, to reach the workers. */
 export type SpawnWorker = (init: WorkerInit) => Worker;
 
 // The worker's own file: .ts under tsx (tests, `make run`), .js once compiled.
 const fromSource = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`./inference-worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
+const workerUrl = new URL(`./worker${fromSource ? '.ts' : '.js'}`, import.meta.url);
 
 /** Starts an inference worker from this module's sibling file. */
 export const spawnWorker: SpawnWorker = (init) => {

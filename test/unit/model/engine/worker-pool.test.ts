@@ -1,8 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import { expect } from 'chai';
-import { MAX_CRASHES, type InferenceEngine, type ModelIO } from '../../../src/model/inference.js';
-import { createWorkerPool, InferenceWorkerExited, spawnWorker, type SpawnWorker } from '../../../src/model/worker-pool.js';
-import { buildImagenetLikeModel, IMAGENET_LIKE_CLASSES, IMAGENET_MEAN, IMAGENET_STD } from '../../fixtures/onnx-models.js';
+import type { InferenceEngine, ModelIO } from '../../../../src/model/engine/types.js';
+import { createWorkerPool, InferenceWorkerExited, MAX_CRASHES, spawnWorker, type SpawnWorker } from '../../../../src/model/engine/worker-pool.js';
+import { buildImagenetLikeModel, IMAGENET_LIKE_CLASSES, IMAGENET_MEAN, IMAGENET_STD } from '../../../fixtures/onnx-models.js';
 
 const io: ModelIO = {
   input: {
@@ -14,7 +14,7 @@ const io: ModelIO = {
 const red = new Uint8Array(224 * 224 * 3).map((_, i) => (i % 3 === 0 ? 255 : 0));
 const argmax = (row: Float32Array): number => row.indexOf(Math.max(...row));
 
-describe('model/worker-pool: inference worker threads that survive a crash', function () {
+describe('model/engine/worker-pool: inference worker threads that survive a crash', function () {
   this.timeout(60_000);
   let engine: InferenceEngine | undefined;
   let workers: Worker[];
