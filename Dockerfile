@@ -27,6 +27,7 @@ COPY openapi openapi
 COPY generated generated
 COPY types types
 COPY scripts scripts
+COPY tools tools
 COPY src src
 COPY resources resources
 RUN make build

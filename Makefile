@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model train generate check-generated lint typecheck build test run dev token docs postman prod-smoke bench bench-memory soak attack clean
+.PHONY: help install model train generate check-generated lint typecheck build bench-build test run dev token docs postman prod-smoke bench bench-memory soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -39,11 +39,16 @@ check-generated: generate ## Fail when generated/ is stale
 lint: ## Lint the OpenAPI spec (redocly)
 	$(BIN)/redocly lint openapi/openapi.yaml --format=stylish
 
-typecheck: ## Type-check src, scripts and tests
+typecheck: ## Type-check src, tools, scripts and tests
 	$(BIN)/tsc -p tsconfig.json --noEmit
 
-build: ## Compile to dist/
+build: ## Compile the service and the predict CLI (src/) to dist/
 	$(BIN)/tsc -p tsconfig.build.json
+
+# The benchmark's own build, apart from dist/ (which holds only what the image runs): its load
+# generator and bare pipeline run compiled, as the service does.
+bench-build:
+	$(BIN)/tsc -p tsconfig.bench.json
 
 test: check-generated lint typecheck docs postman ## Everything CI checks: generated types fresh, spec lint, types, tests, production start-up
 	$(BIN)/mocha
@@ -74,11 +79,11 @@ docs: ## Static Redoc HTML of the spec in dist/docs/index.html (self-contained: 
 postman: ## Postman collection + environment from the spec in dist/postman/ (import both; newman runs them in make test)
 	$(BIN)/tsx scripts/postman.ts
 
-bench: build ## Throughput: bare pipeline, service (AUTH_DISABLED=true) and ../shared/bench peer at c=1/4/16/64 (BENCH_ARGS="--duration 15 --rounds 2 ...")
-	node dist/scripts/bench/main.js $(BENCH_ARGS)
+bench: build bench-build ## Throughput: bare pipeline, service (AUTH_DISABLED=true) and ../shared/bench peer at c=1/4/16/64 (BENCH_ARGS="--duration 15 --rounds 2 ...")
+	node .bench/build/scripts/bench/main.js $(BENCH_ARGS)
 
-bench-memory: build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
-	node dist/scripts/bench/memory.js $(BENCH_ARGS)
+bench-memory: build bench-build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
+	node .bench/build/scripts/bench/memory.js $(BENCH_ARGS)
 
 soak: ## Soak: 20,000 uploads at concurrency 32 on loopback, valid and invalid, against a fresh service (SOAK_ARGS="--url ... --requests ...")
 	node --import tsx scripts/soak.ts $(SOAK_ARGS)
@@ -87,4 +92,4 @@ attack: ## Issue 17's attacks on loopback, each against a fresh service, with fi
 	node --import tsx scripts/attack/main.ts $(ATTACK_ARGS)
 
 clean: ## Remove build output and downloaded weights
-	rm -rf dist resources/models/*.onnx
+	rm -rf dist .bench/build resources/models/*.onnx

@@ -5,7 +5,7 @@
  * - `catdog-mobilenetv2.onnx` + `catdog-mobilenetv2.json`: backbone (the int8 graph as the Zoo
  *   ships it, cut at its pooled features) + trained head + softmax, outputs Cat, Dog, Other. The
  *   default served model. The classifier hands its int8 weights to onnxruntime in the form that
- *   is exact on the CPU it runs on (src/model/int8-kernels.ts), so the features equal, bit for
+ *   is exact on the CPU it runs on (src/model/int8/kernels.ts), so the features equal, bit for
  *   bit, the float32 form the head was trained on, on every CPU.
  * - `mobilenetv2-12-exact.onnx` + `mobilenetv2-12-exact.json`: the whole ImageNet classifier in
  *   the same exact float32 form, zero-shot, classes grouped as in mobilenetv2-12-int8-grouped.json.
@@ -23,10 +23,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseManifest } from '../src/model/manifest.js';
 import { decodeModel, encodeModel } from '../src/model/onnx/codec.js';
-import { dequantizeModel } from '../src/model/onnx/dequantize.js';
-import { MOBILENETV2_INPUT } from '../src/training/backbone.js';
-import { PROBABILITIES_OUTPUT, composeClassifier } from '../src/training/compose.js';
-import { readHeadFile } from '../src/training/head-file.js';
+import { dequantizeModel } from '../tools/onnx/dequantize.js';
+import { MOBILENETV2_INPUT } from '../tools/training/backbone.js';
+import { PROBABILITIES_OUTPUT, composeClassifier } from '../tools/training/compose.js';
+import { readHeadFile } from '../tools/training/head-file.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -9,7 +9,7 @@
 import { Ajv } from 'ajv';
 import { LARGE_DECODE_BYTES, ORDINARY_DECODE_RESERVE_BYTES } from './model/decode-cost.js';
 import { classifierDefaults } from './model/defaults.js';
-import type { Int8WeightsSetting } from './model/int8-kernels.js';
+import type { Int8WeightsSetting } from './model/int8/kernels.js';
 
 const MiB = 1024 * 1024;
 
@@ -263,7 +263,7 @@ export interface Config {
   readonly inferenceWorkers: number;
   /** onnxruntime intra-op threads per session (0: one per core). */
   readonly intraOpThreads: number;
-  /** How an int8 model's weights are handed to onnxruntime (see `src/model/int8-kernels.ts`). */
+  /** How an int8 model's weights are handed to onnxruntime (see `src/model/int8/kernels.ts`). */
   readonly int8Weights: Int8WeightsSetting;
   /** Most images per forward pass. */
   readonly batchMaxSize: number;

@@ -3,7 +3,7 @@
  * in-process, with no HTTP, through the same `loadClassifier` and the same settings (read from
  * the environment by `loadConfig`, as the service reads them), C callers in a closed loop.
  *
- * @example AUTH_DISABLED=true node dist/scripts/bench/bare.js -c 16 -d 15 IMAGE_DIR
+ * @example AUTH_DISABLED=true node .bench/build/scripts/bench/bare.js -c 16 -d 15 IMAGE_DIR
  * Prints one JSON line: images/s, latency quantiles, CPU milliseconds per image.
  */
 import { parseArgs } from 'node:util';

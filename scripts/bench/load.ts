@@ -5,7 +5,7 @@
  * `prediction`), so the service and the peer are measured by one tool. Each connection is
  * one keep-alive HTTP/1.1 connection (`http1.ts`: lighter on the shared cores than node:http).
  *
- * @example node dist/scripts/bench/load.js --url http://127.0.0.1:8080/upload -c 16 -d 15 --warmup 32 IMAGE_DIR
+ * @example node .bench/build/scripts/bench/load.js --url http://127.0.0.1:8080/upload -c 16 -d 15 --warmup 32 IMAGE_DIR
  * Prints one JSON line ({@link LoadResult}) on stdout.
  */
 import { parseArgs } from 'node:util';

@@ -18,7 +18,7 @@ import { Batcher } from './batcher.js';
 import { classifierDefaults } from './defaults.js';
 import { createInferenceEngine } from './engine/create.js';
 import type { EngineHealth, InferenceEngine, SessionOptions, SessionSignature } from './engine/types.js';
-import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8-kernels.js';
+import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8/kernels.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
 import { createPostprocessor, type Classification } from './postprocess.js';
@@ -81,7 +81,7 @@ export interface ClassifierOptions extends SessionOptions {
   readonly batchMaxSize?: number;
   /** Longest wait, in milliseconds, for more images when the model is idle. Default 0. */
   readonly batchMaxWaitMs?: number;
-  /** Signed int8 weights as they are, re-typed as uint8, or chosen by the CPU (see `int8-kernels.ts`). Default `auto`. */
+  /** Signed int8 weights as they are, re-typed as uint8, or chosen by the CPU (see `int8/kernels.ts`). Default `auto`. */
   readonly int8Weights?: Int8WeightsSetting;
 }
 

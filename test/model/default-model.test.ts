@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '../../src/config.js';
 import { loadClassifier } from '../../src/model/classifier.js';
-import { evaluate, readLabelledFolder } from '../../src/model/evaluate.js';
+import { evaluate, readLabelledFolder } from '../../tools/evaluate.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { rootDir } from '../../src/spec.js';
 import { catImagePath } from '../fixtures/course-images.js';
@@ -62,7 +62,7 @@ describe('the default model', function () {
   });
 
   // The head was trained on features from the exact float32 form; the served int8 graph gives
-  // them only if onnxruntime's int8 kernels are exact on this CPU (src/model/int8-kernels.ts).
+  // them only if onnxruntime's int8 kernels are exact on this CPU (src/model/int8/kernels.ts).
   it('answers bit for bit the same with its int8 weights as chosen for this CPU and re-typed as uint8', async function () {
     needPhotos(this);
     const images = await readLabelledFolder(photosDir);

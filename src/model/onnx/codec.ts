@@ -2,15 +2,8 @@
  * Reading and writing ONNX model files (`ModelProto`) as plain objects.
  */
 import type { ModelProto } from './types.js';
+import { OnnxFormatError } from './errors.js';
 import { ModelProtoType } from './schema.js';
-
-/** Thrown when bytes are not an ONNX model or a model object cannot be encoded. */
-export class OnnxFormatError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'OnnxFormatError';
-  }
-}
 
 /**
  * Decodes an ONNX file into a plain {@link ModelProto}: int64 fields become `number`

@@ -2,8 +2,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import * as ort from 'onnxruntime-node';
-import { attribute, buildModel, floatValueInfo, node } from '../../../../src/model/onnx/builder.js';
-import { OnnxFormatError, decodeModel, encodeModel } from '../../../../src/model/onnx/codec.js';
+import { attribute, buildModel, floatValueInfo, node } from '../../../../tools/onnx/builder.js';
+import { decodeModel, encodeModel } from '../../../../src/model/onnx/codec.js';
+import { OnnxFormatError } from '../../../../src/model/onnx/errors.js';
 import { floatTensor, int64Tensor, int8Tensor, tensorNumbers, tensorValues } from '../../../../src/model/onnx/tensor.js';
 import { AttributeType, DataType } from '../../../../src/model/onnx/types.js';
 

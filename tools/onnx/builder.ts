@@ -10,8 +10,8 @@ import type {
   OperatorSetIdProto,
   TensorProto,
   ValueInfoProto,
-} from './types.js';
-import { AttributeType, DataType } from './types.js';
+} from '../../src/model/onnx/types.js';
+import { AttributeType, DataType } from '../../src/model/onnx/types.js';
 
 /** An attribute value: numbers become INT when integral, FLOAT otherwise, unless wrapped. */
 export type AttributeValue =

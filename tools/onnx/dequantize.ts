@@ -24,17 +24,10 @@
  * | QLinearGlobalAveragePool (com.microsoft, NCHW) | GlobalAveragePool, then requantisation |
  * | other operators (Shape, Reshape, Concat of shapes…) | unchanged |
  */
-import type { GraphProto, ModelProto, NodeProto, TensorProto } from './types.js';
+import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../../src/model/onnx/types.js';
 import type { Representation, Rewrite } from './dequantize-ops.js';
+import { UnsupportedQuantizedGraph } from '../../src/model/onnx/errors.js';
 import { dequantizeLinear, elementwise, globalAveragePool, linear, quantizeLinear } from './dequantize-ops.js';
-
-/** Thrown for a graph this converter cannot translate (an unknown quantised operator, say). */
-export class UnsupportedQuantizedGraph extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedQuantizedGraph';
-  }
-}
 
 /** Options of {@link dequantizeModel}. */
 export interface DequantizeOptions {

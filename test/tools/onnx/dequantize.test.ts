@@ -4,16 +4,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import * as ort from 'onnxruntime-node';
-import { buildModel, floatValueInfo, node } from '../../../../src/model/onnx/builder.js';
-import { decodeModel, encodeModel } from '../../../../src/model/onnx/codec.js';
-import { UnsupportedQuantizedGraph, dequantizeModel } from '../../../../src/model/onnx/dequantize.js';
-import { floatTensor, int32Tensor, int8Tensor, tensorNumbers, uint8Tensor } from '../../../../src/model/onnx/tensor.js';
-import type { ModelProto } from '../../../../src/model/onnx/types.js';
-import { seededRandom as random } from '../../../../src/training/random.js';
-import { conv3x3Accumulators, roundHalfEven as rhe } from '../../../fixtures/quantized-reference.js';
+import { buildModel, floatValueInfo, node } from '../../../tools/onnx/builder.js';
+import { decodeModel, encodeModel } from '../../../src/model/onnx/codec.js';
+import { UnsupportedQuantizedGraph } from '../../../src/model/onnx/errors.js';
+import { dequantizeModel } from '../../../tools/onnx/dequantize.js';
+import { floatTensor, int32Tensor, int8Tensor, tensorNumbers, uint8Tensor } from '../../../src/model/onnx/tensor.js';
+import type { ModelProto } from '../../../src/model/onnx/types.js';
+import { seededRandom as random } from '../../../tools/training/random.js';
+import { conv3x3Accumulators, roundHalfEven as rhe } from '../../fixtures/quantized-reference.js';
 
 // The backbone `make model` obtained (SHA-256 verified); the test is skipped before it has run.
-const realModel = fileURLToPath(new URL('../../../../resources/models/mobilenetv2-12-int8.onnx', import.meta.url));
+const realModel = fileURLToPath(new URL('../../../resources/models/mobilenetv2-12-int8.onnx', import.meta.url));
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v));
 
@@ -104,7 +105,7 @@ function input(seed: number, amplitude = 2): Float32Array {
   return Float32Array.from({ length: C * HW * HW }, () => (rnd() * 2 - 1) * amplitude);
 }
 
-describe('model/onnx dequantizeModel (issue 7: the same answers on every CPU)', () => {
+describe('tools/onnx dequantizeModel (issue 7: the same answers on every CPU)', () => {
   it('leaves no quantised operator and no int8 weights behind', () => {
     const float = dequantizeModel(quantizedFixture(1).model);
     const ops = float.graph!.node!.map((n) => n.opType);

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { buildModel, floatValueInfo, node } from '../../../../src/model/onnx/builder.js';
-import { UnsupportedQuantizedGraph } from '../../../../src/model/onnx/dequantize.js';
+import { buildModel, floatValueInfo, node } from '../../../../tools/onnx/builder.js';
+import { UnsupportedQuantizedGraph } from '../../../../src/model/onnx/errors.js';
 import { floatTensor, tensorNumbers } from '../../../../src/model/onnx/tensor.js';
 import { DataType } from '../../../../src/model/onnx/types.js';
-import { hasSignedWeights, unsignedWeightsModel } from '../../../../src/model/onnx/unsigned-weights.js';
+import { hasSignedWeights, unsignedWeightsModel } from '../../../../src/model/int8/unsigned-weights.js';
 import { runQuantized as run, saturatingInput as input, signedWeightsFixture as fixture } from '../../../fixtures/signed-weights-model.js';
 
-describe('model/onnx unsignedWeightsModel (exact int8 arithmetic on every CPU)', () => {
+describe('model/int8 unsignedWeightsModel (exact int8 arithmetic on every CPU)', () => {
   it('re-types the weights and their zero points as uint8, shifted by 128', () => {
     const { model } = fixture(1, 0);
     const unsigned = unsignedWeightsModel(model);

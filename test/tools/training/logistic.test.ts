@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { fitLogistic, predictProba } from '../../../src/training/logistic.js';
-import { seededRandom } from '../../../src/training/random.js';
+import { fitLogistic, predictProba } from '../../../tools/training/logistic.js';
+import { seededRandom } from '../../../tools/training/random.js';
 
 /** Three Gaussian clusters in `d` dimensions, `perClass` points each. */
 function clusters(d: number, perClass: number, seed: number, spread = 1): { x: Float64Array[]; y: number[] } {
@@ -35,7 +35,7 @@ function gradientNorm(x: Float64Array[], y: number[], l2: number, fit: ReturnTyp
   return max;
 }
 
-describe('training/logistic fitLogistic', () => {
+describe('tools/training/logistic fitLogistic', () => {
   it('separates well-separated classes', () => {
     const { x, y } = clusters(5, 30, 1, 0.3);
     const fit = fitLogistic(x, y, 3, { l2: 0.01 });

@@ -3,13 +3,13 @@
  * layer before ImageNet's classifier), as the exact float32 form (`float-steps`, the same features
  * on every CPU; what training uses) or as the int8 graph itself (`int8`, what is served: the
  * classifier hands its weights to onnxruntime so that it computes the same exact integer
- * arithmetic, see src/model/int8-kernels.ts). Output `features`, float32 [N, C] (C = 1280 for
+ * arithmetic, see src/model/int8/kernels.ts). Output `features`, float32 [N, C] (C = 1280 for
  * MobileNetV2).
  */
-import type { Manifest } from '../model/manifest.js';
-import type { GraphProto, ModelProto, NodeProto } from '../model/onnx/types.js';
-import { floatValueInfo, node } from '../model/onnx/builder.js';
-import { dequantizeModel } from '../model/onnx/dequantize.js';
+import type { Manifest } from '../../src/model/manifest.js';
+import type { GraphProto, ModelProto, NodeProto } from '../../src/model/onnx/types.js';
+import { floatValueInfo, node } from '../onnx/builder.js';
+import { dequantizeModel } from '../onnx/dequantize.js';
 
 /**
  * Input contract of the MobileNetV2 backbone (ONNX Model Zoo): `input`, NCHW 224×224 RGB,
@@ -33,7 +33,7 @@ export const FEATURES_OUTPUT = 'features';
  * How the extractor computes the backbone's integer arithmetic: `float-steps`
  * ({@link dequantizeModel}, `steps`: float32 ops on integer values, exact on any CPU) or `int8`
  * (the quantised operators kept: several times faster, exact where the int8 kernels are, which
- * src/model/int8-kernels.ts ensures when serving).
+ * src/model/int8/kernels.ts ensures when serving).
  */
 export type BackboneArithmetic = 'float-steps' | 'int8';
 

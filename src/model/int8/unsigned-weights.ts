@@ -21,10 +21,10 @@
  * AVX2 and later), not by construction as the `steps` form does; on MobileNetV2-12-int8 and the
  * 85 development images the features equal the `steps` form's bit for bit.
  */
-import type { GraphProto, ModelProto, NodeProto, TensorProto } from './types.js';
-import { DataType } from './types.js';
-import { UnsupportedQuantizedGraph } from './dequantize.js';
-import { tensorValues, uint8Tensor } from './tensor.js';
+import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/types.js';
+import { DataType } from '../onnx/types.js';
+import { UnsupportedQuantizedGraph } from '../onnx/errors.js';
+import { tensorValues, uint8Tensor } from '../onnx/tensor.js';
 
 const WEIGHT = 3;
 const WEIGHT_ZERO_POINT = 5;

@@ -5,9 +5,9 @@
  * ONNX linear quantisation: `real = scale · (q − zero_point)`, with q an int8/uint8 (or int32
  * for biases) value; scale and zero point are per tensor (scalars) or per axis (1-D).
  */
-import type { TensorProto } from './types.js';
-import { DataType } from './types.js';
-import { tensorNumbers } from './tensor.js';
+import type { TensorProto } from '../../src/model/onnx/types.js';
+import { DataType } from '../../src/model/onnx/types.js';
+import { tensorNumbers } from '../../src/model/onnx/tensor.js';
 
 /** Smallest and largest value of a quantised data type. */
 export function quantRange(dataType: number): readonly [number, number] {

@@ -4,9 +4,9 @@
  * trained head (standardisation folded into one MatMul + Add) → Softmax, one ONNX graph whose
  * output `probabilities` [N, labels] is in the head's label order.
  */
-import type { ModelProto } from '../model/onnx/types.js';
-import { floatValueInfo, node } from '../model/onnx/builder.js';
-import { floatTensor } from '../model/onnx/tensor.js';
+import type { ModelProto } from '../../src/model/onnx/types.js';
+import { floatValueInfo, node } from '../onnx/builder.js';
+import { floatTensor } from '../../src/model/onnx/tensor.js';
 import type { BackboneArithmetic } from './backbone.js';
 import { FEATURES_OUTPUT, buildFeatureExtractor } from './backbone.js';
 import type { HeadFile } from './head-file.js';

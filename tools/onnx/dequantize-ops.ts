@@ -4,9 +4,9 @@
  * `steps` (activations hold `q − zero_point`, integer-valued floats, so sums are exact and each
  * output is rounded as integer arithmetic rounds it).
  */
-import type { NodeProto, TensorProto } from './types.js';
+import type { NodeProto, TensorProto } from '../../src/model/onnx/types.js';
 import { node } from './builder.js';
-import { floatTensor } from './tensor.js';
+import { floatTensor } from '../../src/model/onnx/tensor.js';
 import type { Initializers, QuantParams } from './quant-params.js';
 import { constantOf, dequantizeConstant, quantParams, quantRange, realRange } from './quant-params.js';
 

@@ -2,18 +2,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { encodeModel } from '../../../src/model/onnx/codec.js';
-import { buildModel, floatValueInfo, node } from '../../../src/model/onnx/builder.js';
-import { floatTensor } from '../../../src/model/onnx/tensor.js';
-import { unsignedWeightsModel } from '../../../src/model/onnx/unsigned-weights.js';
-import { hostCpuFeatures, prepareInt8Weights, signedInt8IsExact, type CpuFeatures } from '../../../src/model/int8-kernels.js';
-import { runQuantized, saturatingInput, signedWeightsFixture } from '../../fixtures/signed-weights-model.js';
+import { encodeModel } from '../../../../src/model/onnx/codec.js';
+import { buildModel, floatValueInfo, node } from '../../../../tools/onnx/builder.js';
+import { floatTensor } from '../../../../src/model/onnx/tensor.js';
+import { unsignedWeightsModel } from '../../../../src/model/int8/unsigned-weights.js';
+import { hostCpuFeatures, prepareInt8Weights, signedInt8IsExact, type CpuFeatures } from '../../../../src/model/int8/kernels.js';
+import { runQuantized, saturatingInput, signedWeightsFixture } from '../../../fixtures/signed-weights-model.js';
 
 const cpu = (arch: string, ...flags: string[]): CpuFeatures => ({ arch, flags: new Set(flags) });
 const AVX2_ONLY = cpu('x64', 'sse4_1', 'avx2', 'fma');
 const VNNI = cpu('x64', 'avx2', 'avx512bw', 'avx512_vnni');
 
-describe('model/int8-kernels: int8 weights in the form that is exact on this CPU', () => {
+describe('model/int8/kernels: int8 weights in the form that is exact on this CPU', () => {
   it('trusts signed weights only where onnxruntime picks an exact u8s8 kernel', () => {
     expect(signedInt8IsExact(AVX2_ONLY)).to.equal(false);
     expect(signedInt8IsExact(cpu('x64', 'avx2', 'avx512f', 'avx512bw'))).to.equal(false);

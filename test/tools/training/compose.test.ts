@@ -4,11 +4,11 @@ import path from 'node:path';
 import { expect } from 'chai';
 import * as ort from 'onnxruntime-node';
 import { encodeModel } from '../../../src/model/onnx/codec.js';
-import { FEATURES_OUTPUT, buildFeatureExtractor } from '../../../src/training/backbone.js';
-import { PROBABILITIES_OUTPUT, composeClassifier } from '../../../src/training/compose.js';
-import { flipHorizontal } from '../../../src/training/features.js';
-import type { HeadFile } from '../../../src/training/head-file.js';
-import { HEAD_FORMAT, parseHeadFile, readHeadFile, writeHeadFile } from '../../../src/training/head-file.js';
+import { FEATURES_OUTPUT, buildFeatureExtractor } from '../../../tools/training/backbone.js';
+import { PROBABILITIES_OUTPUT, composeClassifier } from '../../../tools/training/compose.js';
+import { flipHorizontal } from '../../../tools/training/features.js';
+import type { HeadFile } from '../../../tools/training/head-file.js';
+import { HEAD_FORMAT, parseHeadFile, readHeadFile, writeHeadFile } from '../../../tools/training/head-file.js';
 import { QUANTIZED_BACKBONE_FEATURES, buildQuantizedBackbone } from '../../fixtures/quantized-backbone.js';
 
 const F = QUANTIZED_BACKBONE_FEATURES;
@@ -31,7 +31,7 @@ function images(n: number): ort.Tensor {
   return new ort.Tensor('float32', Float32Array.from({ length: n * 48 }, (_, i) => Math.sin(i * 0.37) * 2), [n, 3, 4, 4]);
 }
 
-describe('training: backbone cut, composition, head file', () => {
+describe('tools/training: backbone cut, composition, head file', () => {
   it('cuts the backbone at its pool: output features [N, C], no quantised op left', async () => {
     const extractor = buildFeatureExtractor(buildQuantizedBackbone());
     expect(extractor.graph!.node!.some((n) => /^Q|Dequantize|MatMul/.test(n.opType ?? ''))).to.equal(false);

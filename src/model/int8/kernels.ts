@@ -17,8 +17,8 @@
  * (checked on the 85 development photos by test/model/default-model.test.ts).
  */
 import { readFileSync } from 'node:fs';
-import { decodeModel, encodeModel } from './onnx/codec.js';
-import { hasSignedWeights, LINEAR_OPERATORS, unsignedWeightsModel } from './onnx/unsigned-weights.js';
+import { decodeModel, encodeModel } from '../onnx/codec.js';
+import { hasSignedWeights, LINEAR_OPERATORS, unsignedWeightsModel } from './unsigned-weights.js';
 
 /** The `INT8_WEIGHTS` setting: see the module comment. */
 export type Int8WeightsSetting = 'auto' | 'unsigned' | 'as-is';

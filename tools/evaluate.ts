@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Classifier } from './classifier.js';
+import type { Classifier } from '../src/model/classifier.js';
 
 /** Per-folder figures. */
 export interface Evaluation {

@@ -2,11 +2,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { LabelsError, parseLabelEntries, readLabels } from '../../../src/training/labels.js';
+import { LabelsError, parseLabelEntries, readLabels } from '../../../tools/training/labels.js';
 
 const LABELS = ['Cat', 'Dog', 'Other'];
 
-describe('training/labels', () => {
+describe('tools/training/labels', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'labels-'));

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { crossValidate, nestedCrossValidate, selectL2, stratifiedFolds } from '../../../src/training/cross-validate.js';
-import type { ImageFeatures } from '../../../src/training/features.js';
-import { seededRandom } from '../../../src/training/random.js';
+import { crossValidate, nestedCrossValidate, selectL2, stratifiedFolds } from '../../../tools/training/cross-validate.js';
+import type { ImageFeatures } from '../../../tools/training/features.js';
+import { seededRandom } from '../../../tools/training/random.js';
 
 /** Feature vectors of three separated classes; the flipped copy is a small perturbation. */
 function dataset(perClass: number, d: number, seed: number): { features: ImageFeatures[]; labels: number[] } {
@@ -18,7 +18,7 @@ function dataset(perClass: number, d: number, seed: number): { features: ImageFe
   return { features, labels };
 }
 
-describe('training/cross-validate', () => {
+describe('tools/training/cross-validate', () => {
   it('assigns stratified, balanced, reproducible folds', () => {
     const labels = [...new Array<number>(10).fill(0), ...new Array<number>(7).fill(1), ...new Array<number>(5).fill(2)];
     const folds = stratifiedFolds(labels, 5, 42);
