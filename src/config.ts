@@ -3,13 +3,14 @@
  *
  * Every setting is an environment variable, validated once at start-up against
  * {@link envSchema}; every problem is reported at once, and the result is frozen.
- * To add a setting: add it to `envSchema` (with a description and default), to {@link Config},
- * and to the mapping in {@link loadConfig}; then to the README's configuration table.
+ * To add a setting: add it to `envSchema` (with a description and default) and to `fields` (its
+ * name in {@link Config}; its type follows from the schema); then to the README's configuration
+ * table.
  */
 import { Ajv } from 'ajv';
+import type { FromSchema } from 'json-schema-to-ts';
 import { LARGE_DECODE_BYTES, ORDINARY_DECODE_RESERVE_BYTES } from './model/decode-cost.js';
 import { classifierDefaults } from './model/defaults.js';
-import type { Int8WeightsSetting } from './model/int8/kernels.js';
 
 const MiB = 1024 * 1024;
 
@@ -234,53 +235,64 @@ export const envSchema = {
   },
 } as const;
 
-/** The validated, frozen configuration. Names carry their units. */
-export interface Config {
-  readonly port: number;
-  readonly host: string;
-  readonly modelManifestPath: string;
-  readonly maxUploadBytes: number;
-  readonly maxImagePixels: number;
+/** The environment as {@link envSchema} describes it, once validated (defaults applied). */
+type Settings = FromSchema<typeof envSchema>;
+
+/**
+ * Each field of {@link Config} (but `auth`), by the variable it is read from; the field's type is
+ * the variable's, from {@link envSchema}. Names carry their units.
+ */
+const fields = {
+  port: 'PORT',
+  host: 'HOST',
+  modelManifestPath: 'MODEL_MANIFEST',
+  maxUploadBytes: 'MAX_UPLOAD_BYTES',
+  maxImagePixels: 'MAX_IMAGE_PIXELS',
   /** Most scans in a JPEG, counted before decoding. */
-  readonly maxJpegScans: number;
+  maxJpegScans: 'JPEG_MAX_SCANS',
   /** sharp's `timeout` for one image's decode and resize. */
-  readonly decodeTimeoutSeconds: number;
-  /** Decode memory of the classifications admitted at once, by their estimates; 0: no budget. */
-  readonly decodeMemoryBudgetBytes: number;
+  decodeTimeoutSeconds: 'DECODE_TIMEOUT_SECONDS',
+  /**
+   * Decode memory of the classifications admitted at once, by their estimates; 0: no budget.
+   * The variable is in MiB; loadConfig converts it to bytes.
+   */
+  decodeMemoryBudgetBytes: 'DECODE_MEMORY_BUDGET_MIB',
   /** Classifications of large images running at once. */
-  readonly maxLargeDecodes: number;
+  maxLargeDecodes: 'MAX_LARGE_DECODES',
   /** Classifications of large images waiting. */
-  readonly maxLargeQueue: number;
+  maxLargeQueue: 'MAX_LARGE_QUEUE',
   /** Whole request (headers and body) deadline; Node's `server.requestTimeout`. */
-  readonly requestTimeoutMs: number;
+  requestTimeoutMs: 'REQUEST_TIMEOUT_MS',
   /** Request headers deadline; Node's `server.headersTimeout`, at most `requestTimeoutMs`. */
-  readonly headersTimeoutMs: number;
+  headersTimeoutMs: 'HEADERS_TIMEOUT_MS',
   /** Idle keep-alive connection lifetime; Node's `server.keepAliveTimeout`. */
-  readonly keepAliveTimeoutMs: number;
+  keepAliveTimeoutMs: 'KEEP_ALIVE_TIMEOUT_MS',
   /** Client connections open at once; Node's `server.maxConnections`. */
-  readonly maxConnections: number;
+  maxConnections: 'MAX_CONNECTIONS',
   /** Model worker threads (0: the event loop runs the model). */
-  readonly inferenceWorkers: number;
+  inferenceWorkers: 'INFERENCE_WORKERS',
   /** onnxruntime intra-op threads per session (0: one per core). */
-  readonly intraOpThreads: number;
+  intraOpThreads: 'INTRA_OP_THREADS',
   /** How an int8 model's weights are handed to onnxruntime (see `src/model/int8/kernels.ts`). */
-  readonly int8Weights: Int8WeightsSetting;
+  int8Weights: 'INT8_WEIGHTS',
   /** Most images per forward pass. */
-  readonly batchMaxSize: number;
+  batchMaxSize: 'BATCH_MAX_SIZE',
   /** Longest wait for a batch to fill when the model is idle. */
-  readonly batchMaxWaitMs: number;
+  batchMaxWaitMs: 'BATCH_MAX_WAIT_MS',
   /** Classifications running at once. */
-  readonly maxInflight: number;
+  maxInflight: 'MAX_INFLIGHT',
   /** Classifications waiting for a slot before uploads are refused with 503. */
-  readonly maxQueue: number;
-  readonly overloadRetryAfterSeconds: number;
+  maxQueue: 'MAX_QUEUE',
+  overloadRetryAfterSeconds: 'OVERLOAD_RETRY_AFTER_SECONDS',
   /** Time given to in-flight requests after SIGTERM / SIGINT. */
-  readonly shutdownGraceMs: number;
+  shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
   /** Whether `GET /metrics` is served without a token. */
-  readonly metricsPublic: boolean;
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  readonly auth: AuthConfig;
-}
+  metricsPublic: 'METRICS_PUBLIC',
+  logLevel: 'LOG_LEVEL',
+} as const satisfies Record<string, keyof Settings>;
+
+/** The validated, frozen configuration: one field per entry of `fields`, plus `auth`. */
+export type Config = { readonly [F in keyof typeof fields]: Settings[(typeof fields)[F]] } & { readonly auth: AuthConfig };
 
 /** Access-token verification: either off (explicitly) or fully pinned. */
 export type AuthConfig = AuthDisabledConfig | AuthEnabledConfig;
@@ -301,12 +313,12 @@ export interface AuthEnabledConfig {
   readonly jwksUri: string | undefined;
   /** Allow-list of asymmetric JWS algorithms. */
   readonly algorithms: readonly string[];
-  readonly clockToleranceSeconds: number;
+  readonly clockToleranceSeconds: Settings['OAUTH2_CLOCK_TOLERANCE_SECONDS'];
   /** Oldest token accepted, from `iat`; `undefined`: no bound. */
-  readonly maxTokenAgeSeconds: number | undefined;
-  readonly jwksCooldownMs: number;
-  readonly jwksCacheMaxAgeMs: number;
-  readonly httpTimeoutMs: number;
+  readonly maxTokenAgeSeconds: Settings['OAUTH2_MAX_TOKEN_AGE_SECONDS'];
+  readonly jwksCooldownMs: Settings['OAUTH2_JWKS_COOLDOWN_MS'];
+  readonly jwksCacheMaxAgeMs: Settings['OAUTH2_JWKS_CACHE_MAX_AGE_MS'];
+  readonly httpTimeoutMs: Settings['OAUTH2_HTTP_TIMEOUT_MS'];
 }
 
 /** JWS algorithms whose verification key is public (RFC 7518 §3.1, RFC 8037): the only ones accepted. */
@@ -324,6 +336,7 @@ export class ConfigError extends Error {
   }
 }
 
+/** The process environment, or a test's. */
 type Env = Readonly<Record<string, string | undefined>>;
 
 const ajv = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false });
@@ -362,35 +375,11 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const auth = authConfig(raw, problems);
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);
-  const v = raw as Record<string, never>;
-  return Object.freeze({
-    port: v.PORT,
-    host: v.HOST,
-    modelManifestPath: v.MODEL_MANIFEST,
-    maxUploadBytes: v.MAX_UPLOAD_BYTES,
-    maxImagePixels: v.MAX_IMAGE_PIXELS,
-    maxJpegScans: v.JPEG_MAX_SCANS,
-    decodeTimeoutSeconds: v.DECODE_TIMEOUT_SECONDS,
-    decodeMemoryBudgetBytes: (v.DECODE_MEMORY_BUDGET_MIB as number) * 1024 * 1024,
-    maxLargeDecodes: v.MAX_LARGE_DECODES,
-    maxLargeQueue: v.MAX_LARGE_QUEUE,
-    requestTimeoutMs: v.REQUEST_TIMEOUT_MS,
-    headersTimeoutMs: v.HEADERS_TIMEOUT_MS,
-    keepAliveTimeoutMs: v.KEEP_ALIVE_TIMEOUT_MS,
-    maxConnections: v.MAX_CONNECTIONS,
-    inferenceWorkers: v.INFERENCE_WORKERS,
-    intraOpThreads: v.INTRA_OP_THREADS,
-    int8Weights: v.INT8_WEIGHTS,
-    batchMaxSize: v.BATCH_MAX_SIZE,
-    batchMaxWaitMs: v.BATCH_MAX_WAIT_MS,
-    maxInflight: v.MAX_INFLIGHT,
-    maxQueue: v.MAX_QUEUE,
-    overloadRetryAfterSeconds: v.OVERLOAD_RETRY_AFTER_SECONDS,
-    shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
-    metricsPublic: v.METRICS_PUBLIC,
-    logLevel: v.LOG_LEVEL,
-    auth,
-  });
+  // Validated above: `raw` now holds every variable with its type and default.
+  const valid = raw as Settings;
+  const settings = Object.fromEntries(Object.entries(fields).map(([field, name]) => [field, valid[name]]));
+  settings.decodeMemoryBudgetBytes = valid.DECODE_MEMORY_BUDGET_MIB * MiB;
+  return Object.freeze({ ...settings, auth }) as Config;
 }
 
 /** Cross-field rules of the auth settings; pushes every problem and returns `undefined` if any. */

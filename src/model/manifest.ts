@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Ajv } from 'ajv';
+import type { FromSchema } from 'json-schema-to-ts';
 
 /** JSON Schema of a manifest file. */
 export const manifestSchema = {
@@ -69,7 +70,14 @@ export const manifestSchema = {
           additionalProperties: {
             type: 'array',
             minItems: 1,
-            items: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'integer', minimum: 0 } },
+            // The tuple form of `items` (rather than one item schema and two bounds) gives the
+            // derived type `[number, number]`; it accepts the same arrays.
+            items: {
+              type: 'array',
+              minItems: 2,
+              maxItems: 2,
+              items: [{ type: 'integer', minimum: 0 }, { type: 'integer', minimum: 0 }],
+            },
           },
         },
         rest: { type: 'string', description: 'Served label that receives every class not in a group' },
@@ -101,42 +109,35 @@ export const manifestSchema = {
     },
   },
   $defs: {
-    perChannel: { type: 'array', minItems: 3, maxItems: 3, items: { type: 'number' } },
+    perChannel: {
+      type: 'array',
+      minItems: 3,
+      maxItems: 3,
+      items: [{ type: 'number' }, { type: 'number' }, { type: 'number' }],
+    },
   },
 } as const;
 
-/** Decision rule, see {@link manifestSchema}. */
-export type Decision =
-  | { readonly rule: 'argmax' }
-  | { readonly rule: 'threshold'; readonly among: readonly string[]; readonly minSum: number; readonly otherwise: string };
+/** A manifest file as {@link manifestSchema} describes it, once validated (defaults applied). */
+type ManifestFile = FromSchema<typeof manifestSchema>;
 
-/** A validated manifest, with defaults applied and `file` resolved to an absolute path. */
-export interface Manifest {
-  readonly name: string;
-  readonly description?: string;
-  /** Absolute path of the ONNX file. */
-  readonly file: string;
-  readonly sha256: string;
-  readonly input: {
-    readonly name: string;
-    readonly layout: 'NCHW' | 'NHWC';
-    readonly width: number;
-    readonly height: number;
-    readonly channels: 'RGB' | 'BGR';
-    readonly resize: 'fill' | 'cover' | 'contain';
-    readonly scale: number;
-    readonly mean: readonly [number, number, number];
-    readonly std: readonly [number, number, number];
-  };
-  readonly output: { readonly name: string; readonly activation: 'softmax' | 'sigmoid' | 'none' };
-  readonly labels: readonly string[];
-  readonly grouping?: {
-    readonly classes: number;
-    readonly groups: Readonly<Record<string, readonly (readonly [number, number])[]>>;
-    readonly rest: string;
-  };
-  readonly decision: Decision;
-}
+/** `T` with every member, at every depth, read-only (arrays and tuples included). */
+type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
+
+/** Decision rule, see {@link manifestSchema}. */
+export type Decision = DeepReadonly<NonNullable<ManifestFile['decision']>>;
+
+/**
+ * A validated manifest, as {@link parseManifest} returns it: the file's own members with the
+ * schema's defaults, `file` resolved to an absolute path, and the defaults the schema does not
+ * state filled in (`input.mean` [0, 0, 0], `input.std` [1, 1, 1], `decision` argmax).
+ */
+export type Manifest = DeepReadonly<
+  Omit<ManifestFile, '$schema' | 'input' | 'decision'> & {
+    readonly input: Required<ManifestFile['input']>;
+    readonly decision: NonNullable<ManifestFile['decision']>;
+  }
+>;
 
 /** A manifest that cannot be served; the message names the file and every problem. */
 export class ManifestError extends Error {
@@ -147,7 +148,7 @@ export class ManifestError extends Error {
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
-const validate = ajv.compile(manifestSchema);
+const validate = ajv.compile<ManifestFile>(manifestSchema);
 
 /** Checks what the schema cannot: that labels, groups and rules refer to each other. */
 function crossCheck(m: Manifest): string[] {
@@ -174,20 +175,19 @@ function crossCheck(m: Manifest): string[] {
 
 /** Parses and validates a manifest object; `manifestPath` resolves the relative `file`. */
 export function parseManifest(value: unknown, manifestPath: string): Manifest {
-  const data = structuredClone(value) as Record<string, unknown>;
+  const data: unknown = structuredClone(value);
   if (!validate(data)) {
     throw new ManifestError(
       manifestPath,
       (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`),
     );
   }
-  const input = data.input as Record<string, unknown>;
-  const manifest = {
+  const manifest: Manifest = {
     ...data,
-    file: path.resolve(path.dirname(manifestPath), data.file as string),
-    input: { ...input, mean: input.mean ?? [0, 0, 0], std: input.std ?? [1, 1, 1] },
+    file: path.resolve(path.dirname(manifestPath), data.file),
+    input: { ...data.input, mean: data.input.mean ?? [0, 0, 0], std: data.input.std ?? [1, 1, 1] },
     decision: data.decision ?? { rule: 'argmax' },
-  } as unknown as Manifest;
+  };
   const problems = crossCheck(manifest);
   if (problems.length > 0) throw new ManifestError(manifestPath, problems);
   return Object.freeze(manifest);
