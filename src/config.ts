@@ -328,6 +328,7 @@ export const asymmetricAlgorithms: readonly string[] = Object.freeze([
 
 /** Thrown when the environment is invalid; `problems` lists every one of them. */
 export class ConfigError extends Error {
+  readonly code = 'invalid-config';
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
     super(`invalid configuration: ${problems.join('; ')}`);

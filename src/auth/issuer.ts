@@ -40,6 +40,7 @@ export interface KeySetLocator {
 
 /** Discovery failed: the token can be neither accepted nor refused. */
 export class KeySetUnreachable extends Error {
+  readonly code = 'key-set-unreachable';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'KeySetUnreachable';

@@ -120,13 +120,16 @@ export async function loadClassifier(
   try {
     bytes = await readFile(manifest.file);
   } catch (err) {
-    throw new ManifestError(manifest.file, [
-      `model file cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); run "make model"`,
-    ]);
+    throw new ManifestError(
+      'model-unreadable',
+      manifest.file,
+      [`model file cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)}); run "make model"`],
+      { cause: err },
+    );
   }
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== manifest.sha256) {
-    throw new ManifestError(manifest.file, [`SHA-256 is ${actual}, the manifest pins ${manifest.sha256}`]);
+    throw new ManifestError('model-checksum-mismatch', manifest.file, [`SHA-256 is ${actual}, the manifest pins ${manifest.sha256}`]);
   }
   const settings = { ...classifierDefaults, ...options };
   const { input, output } = manifest;
@@ -136,7 +139,9 @@ export async function loadClassifier(
     prepared = prepareInt8Weights(bytes, settings.int8Weights);
     engine = await createInferenceEngine(prepared.bytes, { input, outputName: output.name }, settings, settings.workers);
   } catch (err) {
-    throw new ManifestError(manifest.file, [`onnxruntime cannot load the model: ${(err as Error).message}`]);
+    throw new ManifestError('model-unloadable', manifest.file, [`onnxruntime cannot load the model: ${(err as Error).message}`], {
+      cause: err,
+    });
   }
   try {
     checkSignature(engine, manifest);
@@ -209,5 +214,5 @@ function checkSignature(session: SessionSignature, manifest: Manifest): void {
       problems.push(`output has ${last} classes, the manifest expects ${classes}`);
     }
   }
-  if (problems.length > 0) throw new ManifestError(manifest.file, problems);
+  if (problems.length > 0) throw new ManifestError('model-mismatch', manifest.file, problems);
 }

@@ -139,11 +139,29 @@ export type Manifest = DeepReadonly<
   }
 >;
 
-/** A manifest that cannot be served; the message names the file and every problem. */
+/**
+ * Why a model cannot be served: its manifest cannot be read or is invalid (`manifest.ts`), or
+ * the ONNX file it names cannot be read, does not match its SHA-256, cannot be loaded by
+ * onnxruntime, or does not have the input and output the manifest describes (`classifier.ts`).
+ */
+export type ManifestErrorCode =
+  | 'manifest-unreadable'
+  | 'manifest-invalid'
+  | 'model-unreadable'
+  | 'model-checksum-mismatch'
+  | 'model-unloadable'
+  | 'model-mismatch';
+
+/** A model that cannot be served; the message names the file and every problem. */
 export class ManifestError extends Error {
-  constructor(file: string, problems: readonly string[]) {
-    super(`model manifest ${file}: ${problems.join('; ')}`);
+  readonly code: ManifestErrorCode;
+  /** Each problem found, as the message lists them. */
+  readonly problems: readonly string[];
+  constructor(code: ManifestErrorCode, file: string, problems: readonly string[], options?: ErrorOptions) {
+    super(`model manifest ${file}: ${problems.join('; ')}`, options);
     this.name = 'ManifestError';
+    this.code = code;
+    this.problems = problems;
   }
 }
 
@@ -178,6 +196,7 @@ export function parseManifest(value: unknown, manifestPath: string): Manifest {
   const data: unknown = structuredClone(value);
   if (!validate(data)) {
     throw new ManifestError(
+      'manifest-invalid',
       manifestPath,
       (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`),
     );
@@ -189,7 +208,7 @@ export function parseManifest(value: unknown, manifestPath: string): Manifest {
     decision: data.decision ?? { rule: 'argmax' },
   };
   const problems = crossCheck(manifest);
-  if (problems.length > 0) throw new ManifestError(manifestPath, problems);
+  if (problems.length > 0) throw new ManifestError('manifest-invalid', manifestPath, problems);
   return Object.freeze(manifest);
 }
 
@@ -199,13 +218,15 @@ export async function loadManifest(manifestPath: string): Promise<Manifest> {
   try {
     text = await readFile(manifestPath, 'utf8');
   } catch (err) {
-    throw new ManifestError(manifestPath, [`cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`]);
+    throw new ManifestError('manifest-unreadable', manifestPath, [`cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`], {
+      cause: err,
+    });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new ManifestError(manifestPath, [`is not JSON (${(err as Error).message})`]);
+    throw new ManifestError('manifest-invalid', manifestPath, [`is not JSON (${(err as Error).message})`], { cause: err });
   }
   return parseManifest(value, path.resolve(manifestPath));
 }

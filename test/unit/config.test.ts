@@ -29,7 +29,7 @@ describe('config', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).to.be.instanceOf(ConfigError);
+    expect(err).to.be.instanceOf(ConfigError).with.property('code', 'invalid-config');
     const problems = (err as ConfigError).problems.join('\n');
     expect(problems).to.contain('PORT').and.contain('MAX_IMAGE_PIXELS').and.contain('LOG_LEVEL');
   });

@@ -14,8 +14,9 @@ export interface LabelledImage {
 
 /** A labels file that cannot be used; the message names the file and every problem. */
 export class LabelsError extends Error {
-  constructor(file: string, problems: readonly string[]) {
-    super(`labels ${file}: ${problems.join('; ')}`);
+  readonly code = 'invalid-labels';
+  constructor(file: string, problems: readonly string[], options?: ErrorOptions) {
+    super(`labels ${file}: ${problems.join('; ')}`, options);
     this.name = 'LabelsError';
   }
 }
@@ -51,7 +52,7 @@ export async function readLabels(labelsFile: string, imagesDir: string, servedLa
   try {
     value = JSON.parse(await readFile(labelsFile, 'utf8'));
   } catch (err) {
-    throw new LabelsError(labelsFile, [`cannot be read as JSON (${(err as Error).message})`]);
+    throw new LabelsError(labelsFile, [`cannot be read as JSON (${(err as Error).message})`], { cause: err });
   }
   const entries = parseLabelEntries(value);
   if (!entries) throw new LabelsError(labelsFile, ['is neither [{"file","label"}] nor {"annotations": [{"fileName","annotation":{"label"}}]}']);

@@ -8,6 +8,7 @@
  * that the process can exit and its supervisor start a fresh one, rather than serve errors.
  */
 import { Worker } from 'node:worker_threads';
+import { InferenceError, InferenceWorkerExited } from './errors.js';
 import type {
   EngineHealth,
   InferenceEngine,
@@ -39,14 +40,6 @@ export const spawnWorker: SpawnWorker = (init) => {
   const code = `import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(workerUrl.href)}, ${JSON.stringify(import.meta.url)}))`;
   return new Worker(code, { eval: true, workerData: init });
 };
-
-/** Thrown to the forward pass a crashed worker was running. */
-export class InferenceWorkerExited extends Error {
-  constructor(code: number) {
-    super(`inference worker exited with code ${code}`);
-    this.name = 'InferenceWorkerExited';
-  }
-}
 
 interface Waiter {
   readonly resolve: (data: Float32Array) => void;
@@ -89,12 +82,12 @@ export async function createWorkerPool(
           const { type: _type, ...signature } = reply;
           resolve({ worker, signature });
         } else if (reply.type === 'failed') {
-          reject(new Error(reply.message));
+          reject(new InferenceError('session-failed', reply.message));
         } else {
           const waiter = slot.waiter;
           slot.waiter = undefined;
           if (reply.type === 'result') waiter?.resolve(reply.data);
-          else waiter?.reject(new Error(`inference failed: ${reply.message}`));
+          else waiter?.reject(new InferenceError('inference-failed', `inference failed: ${reply.message}`));
           wakeWaiting();
         }
       });
@@ -106,13 +99,18 @@ export async function createWorkerPool(
     });
 
   function crashed(slot: Slot, code: number): void {
-    slot.waiter?.reject(new InferenceWorkerExited(code));
+    const exited = new InferenceWorkerExited(code);
+    slot.waiter?.reject(exited);
     slot.waiter = undefined;
     const now = Date.now();
     crashes.push(now);
     while (crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
     if (crashes.length >= MAX_CRASHES) {
-      gaveUp = new Error(`inference workers crashed ${crashes.length} times within ${CRASH_WINDOW_MS / 1000} s (last exit code ${code})`);
+      gaveUp = new InferenceError(
+        'engine-failed',
+        `inference workers crashed ${crashes.length} times within ${CRASH_WINDOW_MS / 1000} s (last exit code ${code})`,
+        { cause: exited },
+      );
       giveUp(gaveUp);
       wakeWaiting();
       return;
@@ -125,7 +123,9 @@ export async function createWorkerPool(
       },
       (err: Error) => {
         // A replacement that cannot even load the model will not get better.
-        gaveUp = new Error(`an inference worker crashed and its replacement failed: ${err.message}`);
+        gaveUp = new InferenceError('engine-failed', `an inference worker crashed and its replacement failed: ${err.message}`, {
+          cause: err,
+        });
         giveUp(gaveUp);
         wakeWaiting();
         throw err;

@@ -2,6 +2,7 @@
 
 /** Thrown when bytes are not an ONNX model or a model object cannot be encoded. */
 export class OnnxFormatError extends Error {
+  readonly code = 'onnx-format-invalid';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'OnnxFormatError';
@@ -13,8 +14,9 @@ export class OnnxFormatError extends Error {
  * weights that are not initialisers, a weight tensor read as another input…
  */
 export class UnsupportedQuantizedGraph extends Error {
-  constructor(message: string) {
-    super(message);
+  readonly code = 'unsupported-quantized-graph';
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'UnsupportedQuantizedGraph';
   }
 }

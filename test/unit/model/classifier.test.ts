@@ -2,10 +2,29 @@ import { expect } from 'chai';
 import { rm } from 'node:fs/promises';
 import { ImageUndecodable } from '../../../src/errors.js';
 import { loadClassifier, type Classifier } from '../../../src/model/classifier.js';
-import { loadManifest } from '../../../src/model/manifest.js';
+import { loadManifest, ManifestError, parseManifest } from '../../../src/model/manifest.js';
 import { solidImage } from '../../fixtures/images.js';
 import { buildImagenetLikeModel, imagenetLikeManifest } from '../../fixtures/onnx-models.js';
 import { writeFixtureModel } from '../../support/service.js';
+
+describe('loadClassifier: a model that cannot be served', () => {
+  it('refuses a missing model file: code model-unreadable, the file system error as cause', async () => {
+    const manifest = parseManifest(imagenetLikeManifest('absent.onnx', 'a'.repeat(64)), '/nonexistent/manifest.json');
+    const err = await loadClassifier(manifest, { maxImagePixels: 1_000_000 }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ManifestError).with.property('code', 'model-unreadable');
+    expect((err as Error).cause).to.have.property('code', 'ENOENT');
+  });
+
+  it('refuses a model file whose SHA-256 differs from the manifest: code model-checksum-mismatch', async () => {
+    const { dir, manifestPath } = await writeFixtureModel({ bytes: buildImagenetLikeModel(), manifest: (file) => imagenetLikeManifest(file, 'b'.repeat(64)) });
+    try {
+      const err = await loadClassifier(await loadManifest(manifestPath), { maxImagePixels: 1_000_000 }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ManifestError).with.property('code', 'model-checksum-mismatch');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('loadClassifier: worker threads and batching', () => {
   let dir: string;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseManifest, ManifestError } from '../../../src/model/manifest.js';
+import { loadManifest, parseManifest, ManifestError } from '../../../src/model/manifest.js';
 import { minimalManifest } from '../../fixtures/manifests.js';
 import defaultManifest from '../../../resources/models/catdog-mobilenetv2.json' with { type: 'json' };
 
@@ -29,10 +29,17 @@ describe('model manifest', () => {
     try {
       parseManifest(broken, 'broken.json');
     } catch (err) {
-      expect(err).to.be.instanceOf(ManifestError);
+      expect(err).to.be.instanceOf(ManifestError).with.property('code', 'manifest-invalid');
       message = (err as Error).message;
     }
     expect(message).to.contain('broken.json').and.contain('/sha256').and.contain('/input/layout').and.contain('/output/activation');
+  });
+
+  it('says why a manifest cannot be read: code manifest-unreadable, the file system error as cause', async () => {
+    const err = await loadManifest('/nonexistent/manifest.json').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ManifestError).with.property('code', 'manifest-unreadable');
+    expect((err as Error).message).to.contain('/nonexistent/manifest.json').and.contain('ENOENT');
+    expect((err as Error).cause).to.have.property('code', 'ENOENT');
   });
 
   it('refuses groups and decision rules that name unknown labels', () => {

@@ -1,7 +1,8 @@
 import type { Worker } from 'node:worker_threads';
 import { expect } from 'chai';
 import type { InferenceEngine, ModelIO } from '../../../../src/model/engine/types.js';
-import { createWorkerPool, InferenceWorkerExited, MAX_CRASHES, spawnWorker, type SpawnWorker } from '../../../../src/model/engine/worker-pool.js';
+import { InferenceError, InferenceWorkerExited } from '../../../../src/model/engine/errors.js';
+import { createWorkerPool, MAX_CRASHES, spawnWorker, type SpawnWorker } from '../../../../src/model/engine/worker-pool.js';
 import { buildImagenetLikeModel, IMAGENET_LIKE_CLASSES, IMAGENET_MEAN, IMAGENET_STD } from '../../../fixtures/onnx-models.js';
 
 const io: ModelIO = {
@@ -46,6 +47,8 @@ describe('model/engine/worker-pool: inference worker threads that survive a cras
     }
     const reason = await engine.failed;
     expect(reason.message).to.match(/crashed 3 times/);
+    expect(reason).to.be.instanceOf(InferenceError).with.property('code', 'engine-failed');
+    expect(reason.cause).to.be.instanceOf(InferenceWorkerExited);
     expect(engine.health).to.equal('failed');
     let refused: unknown;
     await engine.run([red]).catch((err: unknown) => (refused = err));
@@ -61,7 +64,7 @@ describe('model/engine/worker-pool: inference worker threads that survive a cras
     workers[0]!.once('message', () => void workers[0]!.terminate());
     let failure: unknown;
     await pass.catch((err: unknown) => (failure = err));
-    expect(failure).to.be.instanceOf(InferenceWorkerExited);
+    expect(failure).to.be.instanceOf(InferenceWorkerExited).with.property('code', 'worker-exited');
     expect(argmax(await engine.run([red]))).to.equal(IMAGENET_LIKE_CLASSES.red);
   });
 });
