@@ -44,7 +44,12 @@ function allowedMethods(api: OpenAPIBackend, path: string): string[] {
 /**
  * openapi-backend checks the document against the OpenAPI 3.0 schema only; ours is 3.1. The
  * document is validated as 3.1 by `redocly lint` (`make lint`, run in CI) instead. Everything
- * else (routing, eager validator compilation, strict mode) is unchanged.
+ * else (routing, eager validator compilation, strict mode) is unchanged. Its only option that
+ * skips the check, `quick`, also compiles validators lazily and dereferences differently.
+ *
+ * This and the memoised `router.getOperations` below rely on openapi-backend's internals: its
+ * version is pinned exactly in package.json, and test/unit/http/api.test.ts fails when what
+ * they rely on changes.
  */
 class OpenAPI31Backend extends OpenAPIBackend {
   override validateDefinition(): Document {
@@ -108,6 +113,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
   await api.init();
   // openapi-backend rebuilds its list of operations from the document (a lodash chain over every
   // path) at each match, several times per request; after init the document no longer changes.
+  // It has no option for this (see the note on OpenAPI31Backend).
   const operations = api.router.getOperations();
   api.router.getOperations = () => operations;
 
