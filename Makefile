@@ -36,8 +36,9 @@ generate: ## Regenerate generated/ from the spec
 check-generated: generate ## Fail when generated/ is stale
 	git diff --exit-code -- generated/
 
-lint: ## Lint the OpenAPI spec (redocly)
+lint: ## Lint the OpenAPI spec (redocly); no unused files, exports or dependencies (knip)
 	$(BIN)/redocly lint openapi/openapi.yaml --format=stylish
+	$(BIN)/knip --no-progress
 
 typecheck: ## Type-check src, tools, scripts and tests
 	$(BIN)/tsc -p tsconfig.json --noEmit

@@ -322,7 +322,7 @@ export interface AuthEnabledConfig {
 }
 
 /** JWS algorithms whose verification key is public (RFC 7518 §3.1, RFC 8037): the only ones accepted. */
-export const asymmetricAlgorithms: readonly string[] = Object.freeze([
+const asymmetricAlgorithms: readonly string[] = Object.freeze([
   'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519',
 ]);
 

@@ -22,7 +22,7 @@ function packageRoot(): string {
 export const rootDir = packageRoot();
 
 /** Absolute path of the spec. */
-export const specPath = path.join(rootDir, 'openapi', 'openapi.yaml');
+const specPath = path.join(rootDir, 'openapi', 'openapi.yaml');
 
 /** The spec as written (YAML text). */
 export function readSpecText(): string {

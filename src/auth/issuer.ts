@@ -38,7 +38,10 @@ export interface KeySetLocator {
   tokenEndpoint(): string | undefined;
 }
 
-/** Discovery failed: the token can be neither accepted nor refused. */
+/**
+ * Discovery failed: the token can be neither accepted nor refused.
+ * @public thrown by {@link KeySetLocator.locate}
+ */
 export class KeySetUnreachable extends Error {
   readonly code = 'key-set-unreachable';
   constructor(message: string, options?: { cause?: unknown }) {

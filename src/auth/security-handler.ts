@@ -95,7 +95,7 @@ function outageWarning(options: SecurityHandlerOptions): OutageWarning {
 }
 
 /** The handler of one scheme: bearer token → verified token → the operation's scopes for `scheme`. */
-export function createSecurityHandler(
+function createSecurityHandler(
   scheme: string,
   options: SecurityHandlerOptions & { readonly warnOutage?: OutageWarning },
 ): SecurityHandler {

@@ -23,9 +23,9 @@ export interface PredictIo {
 }
 
 /** Default of `--url`: the service as `make run` starts it. */
-export const defaultUrl = 'http://localhost:8080';
+const defaultUrl = 'http://localhost:8080';
 
-export const usage = `usage: predict IMAGE... [--url URL] [--token TOKEN] [--json]
+const usage = `usage: predict IMAGE... [--url URL] [--token TOKEN] [--json]
 
 Classifies each image as Cat, Dog or Other with the service at URL.
 

@@ -55,7 +55,7 @@ export function rawProblemResponse(err: ProblemError): string {
 export const answeredByServer = new WeakMap<ServerResponse, ProblemError>();
 
 /** Writes `err` to the response as problem+json. */
-export function renderProblem(ctx: AppContext, err: ProblemError): void {
+function renderProblem(ctx: AppContext, err: ProblemError): void {
   // Read by the request log and the request metrics.
   ctx.state.problem = err.code;
   ctx.status = err.status;

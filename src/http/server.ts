@@ -28,7 +28,7 @@ export interface ServerLimits {
 }
 
 /** The metrics' refusal reason for a connection closed by {@link ServerLimits.maxConnections}. */
-export const CONNECTION_LIMIT = 'connection-limit';
+const CONNECTION_LIMIT = 'connection-limit';
 
 /**
  * How often Node checks the request and headers deadlines, in milliseconds. Node's default

@@ -29,7 +29,6 @@ import { createDecoder, headerLimits, type PreprocessLimits } from './preprocess
 import type { Config } from '../config.js';
 
 export type { Classification } from './postprocess.js';
-export type { SessionOptions } from './engine/types.js';
 export type { ImageHeader } from './image-header.js';
 
 /** Where the time of one classification went, in milliseconds (for the metrics). */

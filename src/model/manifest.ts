@@ -124,9 +124,6 @@ type ManifestFile = FromSchema<typeof manifestSchema>;
 /** `T` with every member, at every depth, read-only (arrays and tuples included). */
 type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T;
 
-/** Decision rule, see {@link manifestSchema}. */
-export type Decision = DeepReadonly<NonNullable<ManifestFile['decision']>>;
-
 /**
  * A validated manifest, as {@link parseManifest} returns it: the file's own members with the
  * schema's defaults, `file` resolved to an absolute path, and the defaults the schema does not

@@ -15,7 +15,7 @@ import { createApp, type App, type AppDeps } from '../../src/http/app.js';
 import { createServer, type ServerLimits } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
-import { loadManifest, parseManifest } from '../../src/model/manifest.js';
+import { loadManifest } from '../../src/model/manifest.js';
 import { readSpec } from '../../src/spec.js';
 
 /** A running service. */
@@ -124,4 +124,3 @@ export async function startService(options: StartOptions): Promise<RunningServic
 }
 
 /** Parses a manifest object without touching the disk (unit tests). */
-export { parseManifest };

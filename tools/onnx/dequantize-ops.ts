@@ -41,7 +41,7 @@ function constant(rw: Rewrite, name: string, dims: readonly number[], values: Ar
  * The float operand for input `op` of node `n`: an activation's own name, or a constant
  * converted to the representation (`axis`: the axis of per-axis parameters).
  */
-export function operand(rw: Rewrite, n: NodeProto, op: Operand, axis: number): string {
+function operand(rw: Rewrite, n: NodeProto, op: Operand, axis: number): string {
   const name = n.input?.[op[0]] ?? '';
   const q = rw.inits.get(name);
   if (!q) return name;
@@ -56,7 +56,7 @@ export function operand(rw: Rewrite, n: NodeProto, op: Operand, axis: number): s
  * clipped to the output's range; in `steps`, `x` is in output steps (before rounding) and becomes
  * `Clip(Round(x), qmin − zp, qmax − zp)`.
  */
-export function requantize(rw: Rewrite, x: string, out: string, p: QuantParams, where: string): void {
+function requantize(rw: Rewrite, x: string, out: string, p: QuantParams, where: string): void {
   if (rw.representation === 'real') {
     const [min, max] = realRange(p, where);
     rw.nodes.push(node('Clip', [x, constant(rw, `${out}_min`, [], [min]), constant(rw, `${out}_max`, [], [max])], [out]));

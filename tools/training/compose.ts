@@ -18,7 +18,7 @@ export const PROBABILITIES_OUTPUT = 'probabilities';
  * Folds `(x − mean) / std` into the head: `W'[j][c] = W[c][j] / std[j]` (features × labels,
  * as MatMul wants it) and `b'[c] = b[c] − Σ_j W[c][j]·mean[j]/std[j]`.
  */
-export function foldStandardization(head: HeadFile): { weights: Float32Array; bias: Float32Array } {
+function foldStandardization(head: HeadFile): { weights: Float32Array; bias: Float32Array } {
   const k = head.labels.length;
   const d = head.backbone.features;
   const weights = new Float32Array(d * k);

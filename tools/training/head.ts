@@ -27,7 +27,7 @@ export interface HeadOptions {
 }
 
 /** Mean and std (population; a constant feature gets std 1) of rows. */
-export function fitStandardizer(rows: readonly Float32Array[]): Standardizer {
+function fitStandardizer(rows: readonly Float32Array[]): Standardizer {
   const d = rows[0]?.length ?? 0;
   const mean = new Float64Array(d);
   const std = new Float64Array(d);
@@ -38,7 +38,7 @@ export function fitStandardizer(rows: readonly Float32Array[]): Standardizer {
 }
 
 /** Standardises one feature vector. */
-export function standardize(s: Standardizer, row: Float32Array): Float64Array {
+function standardize(s: Standardizer, row: Float32Array): Float64Array {
   return Float64Array.from(row, (v, j) => (v - s.mean[j]!) / s.std[j]!);
 }
 

@@ -14,11 +14,3 @@ export function formatConfusion(labels: readonly string[], confusion: readonly (
   });
   return lines.join('\n');
 }
-
-/** Per-class recall (correct / images of that class), in label order. */
-export function perClassRecall(confusion: readonly (readonly number[])[]): number[] {
-  return confusion.map((row, i) => {
-    const total = row.reduce((a, b) => a + b, 0);
-    return total === 0 ? 0 : row[i]! / total;
-  });
-}

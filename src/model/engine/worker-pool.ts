@@ -23,7 +23,7 @@ import type {
 /** How many worker crashes within {@link CRASH_WINDOW_MS} the engine survives by replacing the worker. */
 export const MAX_CRASHES = 3;
 /** The window of {@link MAX_CRASHES}, in milliseconds. */
-export const CRASH_WINDOW_MS = 60_000;
+const CRASH_WINDOW_MS = 60_000;
 
 /** Starts one worker thread; replaceable in tests, to reach the workers. */
 export type SpawnWorker = (init: WorkerInit) => Worker;

@@ -132,7 +132,7 @@ message OperatorSetIdProto {
 `;
 
 /** The parsed schema; field names are camelCased (`op_type` → `opType`). */
-export const onnxRoot: protobuf.Root = protobuf.parse(onnxProto).root;
+const onnxRoot: protobuf.Root = protobuf.parse(onnxProto).root;
 
 /** The `onnx.ModelProto` message type. */
 export const ModelProtoType: protobuf.Type = onnxRoot.lookupType('onnx.ModelProto');

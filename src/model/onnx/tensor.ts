@@ -50,7 +50,7 @@ export function int32Tensor(name: string, dims: readonly number[], values: Array
 }
 
 /** Number of values a tensor holds according to its dims. */
-export function tensorSize(tensor: TensorProto): number {
+function tensorSize(tensor: TensorProto): number {
   return (tensor.dims ?? []).reduce((a, b) => a * b, 1);
 }
 
