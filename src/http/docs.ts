@@ -13,14 +13,18 @@ const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 const redocBundle = require.resolve('redoc/bundles/redoc.standalone.js');
 
-const swaggerAssets: Record<string, string> = {
-  'swagger-ui.css': 'text/css; charset=utf-8',
-  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
-  'swagger-ui-standalone-preset.js': 'application/javascript; charset=utf-8',
-  'oauth2-redirect.html': 'text/html; charset=utf-8',
-  'oauth2-redirect.js': 'application/javascript; charset=utf-8',
-  'favicon-32x32.png': 'image/png',
-};
+/**
+ * The Swagger UI files served under `/docs/`, with their media types. A Map, not an object: a
+ * path such as `/docs/constructor` must not find Object.prototype's members.
+ */
+const swaggerAssets: ReadonlyMap<string, string> = new Map([
+  ['swagger-ui.css', 'text/css; charset=utf-8'],
+  ['swagger-ui-bundle.js', 'application/javascript; charset=utf-8'],
+  ['swagger-ui-standalone-preset.js', 'application/javascript; charset=utf-8'],
+  ['oauth2-redirect.html', 'text/html; charset=utf-8'],
+  ['oauth2-redirect.js', 'application/javascript; charset=utf-8'],
+  ['favicon-32x32.png', 'image/png'],
+]);
 
 const title = 'Cat / Dog / Other classifier';
 
@@ -87,6 +91,8 @@ export function docsMiddleware(definition: Document, tokenUrl: () => string | un
   return async function docs(ctx, next) {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     const p = ctx.path;
+    const asset = p.startsWith('/docs/') ? p.slice(6) : '';
+    const assetType = swaggerAssets.get(asset);
     if (p === '/openapi.json') {
       ctx.type = 'application/json';
       ctx.body = spec().json;
@@ -99,10 +105,10 @@ export function docsMiddleware(definition: Document, tokenUrl: () => string | un
     } else if (p === '/docs/init.js') {
       ctx.type = 'application/javascript; charset=utf-8';
       ctx.body = swaggerInit;
-    } else if (p.startsWith('/docs/') && swaggerAssets[p.slice(6)]) {
-      ctx.type = swaggerAssets[p.slice(6)]!;
+    } else if (assetType !== undefined) {
+      ctx.type = assetType;
       ctx.set('Cache-Control', 'public, max-age=86400');
-      ctx.body = createReadStream(path.join(swaggerDir, p.slice(6)));
+      ctx.body = createReadStream(path.join(swaggerDir, asset));
     } else if (p === '/redoc' || p === '/redoc/') {
       ctx.type = 'text/html; charset=utf-8';
       ctx.set('Content-Security-Policy', redocPolicy);

@@ -33,6 +33,13 @@ describe('public routes', () => {
     expectProblem(res, 404, 'not-found');
   });
 
+  it('a path under /docs/ that names no asset, even an Object.prototype member, answers 404 problem+json', async () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'nothing.js']) {
+      const res = await receive(`${svc.url}/docs/${name}`);
+      expectProblem(res, 404, 'not-found');
+    }
+  });
+
   it('serves the spec as JSON and YAML, the same document', async () => {
     const json = await receive(`${svc.url}/openapi.json`);
     const yaml = await receive(`${svc.url}/openapi.yaml`);
