@@ -2,7 +2,7 @@ import type { operations } from '../../generated/openapi.js';
 import type { Admission } from '../lifecycle/admission.js';
 import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
-import type { OperationHandler } from './index.js';
+import type { OperationHandler } from './handler.js';
 
 type Prediction = operations['classifyImage']['responses'][200]['content']['application/json'];
 

@@ -1,5 +1,5 @@
 import type { operations } from '../../generated/openapi.js';
-import type { OperationHandler } from './index.js';
+import type { OperationHandler } from './handler.js';
 
 type Health = operations['getHealth']['responses'][200]['content']['application/json'];
 

@@ -1,5 +1,5 @@
 import type { Metrics } from '../metrics.js';
-import type { OperationHandler } from './index.js';
+import type { OperationHandler } from './handler.js';
 
 /** `GET /metrics`: the Prometheus text exposition of the app's registry. */
 export function getMetrics(metrics: Metrics): OperationHandler {

@@ -1,7 +1,7 @@
 import type { operations } from '../../generated/openapi.js';
 import { NotReady } from '../errors.js';
 import type { Readiness } from '../lifecycle/readiness.js';
-import type { OperationHandler } from './index.js';
+import type { OperationHandler } from './handler.js';
 
 type Ready = operations['getReadiness']['responses'][200]['content']['application/json'];
 

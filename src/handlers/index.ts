@@ -2,11 +2,8 @@
  * The operation handler map, typed from the generated spec types: an operation in the spec
  * without a handler here does not compile.
  */
-import type { Context } from 'openapi-backend';
-import type { operations } from '../../generated/openapi.js';
 import type { Admission } from '../lifecycle/admission.js';
 import type { Readiness } from '../lifecycle/readiness.js';
-import type { AppContext } from '../http/state.js';
 import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
 import { classifyImage } from './classifyImage.js';
@@ -14,6 +11,7 @@ import { getHealth } from './getHealth.js';
 import { getLiveness } from './getLiveness.js';
 import { getMetrics } from './getMetrics.js';
 import { getReadiness } from './getReadiness.js';
+import type { OperationHandlers } from './handler.js';
 
 /** Dependencies of the handlers. */
 export interface HandlerDeps {
@@ -22,15 +20,6 @@ export interface HandlerDeps {
   readonly readiness: Readiness;
   readonly metrics: Metrics;
 }
-
-/**
- * One operation handler: writes the response to the Koa context, or throws a ProblemError. What
- * the request carries (the upload, the logger) is in the typed `ctx.state`.
- */
-export type OperationHandler = (c: Context, ctx: AppContext) => Promise<void> | void;
-
-/** A handler for every operationId in the spec. */
-export type OperationHandlers = { readonly [K in keyof operations]: OperationHandler };
 
 /** Builds the handler map. */
 export function createHandlers(deps: HandlerDeps): OperationHandlers {

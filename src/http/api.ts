@@ -7,7 +7,7 @@ import { OpenAPIBackend, type Context, type Document, type Request } from 'opena
 import type { ErrorObject } from 'ajv';
 import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
-import type { OperationHandlers } from '../handlers/index.js';
+import type { OperationHandlers } from '../handlers/handler.js';
 import type { AppContext, AppMiddleware } from './state.js';
 import { createUploadReader, type UploadLimits } from './upload.js';
 

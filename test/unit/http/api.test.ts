@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { OpenAPIBackend } from 'openapi-backend';
-import type { OperationHandlers } from '../../../src/handlers/index.js';
+import type { OperationHandlers } from '../../../src/handlers/handler.js';
 import { createApi } from '../../../src/http/api.js';
 import { readSpec, rootDir } from '../../../src/spec.js';
 
@@ -48,7 +48,7 @@ describe('http/api: what it relies on inside openapi-backend', () => {
     const operations = api.router.getOperations();
     expect(api.router.getOperations(), 'the same list at each call').to.equal(operations);
     let calls = 0;
-    const memoised = api.router.getOperations;
+    const memoised = api.router.getOperations.bind(api.router);
     api.router.getOperations = () => {
       calls++;
       return memoised();
