@@ -26,8 +26,11 @@ export function batchRunner(
     if (!data) buffers.set(n, (data = new Float32Array(n * imageSize)));
     images.forEach((pixels, i) => normalise(pixels, data, i * imageSize));
     const result = await session.run({ [input.name]: new ort.Tensor('float32', data, [n, ...imageDims]) });
+    // Checked against the manifest at load time (classifier.ts), so this is onnxruntime's fault.
+    const output = result[outputName];
+    if (!output) throw new Error(`onnxruntime returned no output "${outputName}"`);
     // A copy of the (small) output: onnxruntime may own the original buffer.
-    return (result[outputName]!.data as Float32Array).slice();
+    return (output.data as Float32Array).slice();
   };
 }
 

@@ -104,7 +104,7 @@ export async function createWorkerPool(
     slot.waiter = undefined;
     const now = Date.now();
     crashes.push(now);
-    while (crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
+    while ((crashes[0] ?? now) < now - CRASH_WINDOW_MS) crashes.shift();
     if (crashes.length >= MAX_CRASHES) {
       gaveUp = new InferenceError(
         'engine-failed',
@@ -137,16 +137,18 @@ export async function createWorkerPool(
 
   for (let i = 0; i < size; i++) slots.push({ worker: undefined, waiter: undefined });
   const started = await Promise.allSettled(slots.map((slot) => start(slot)));
-  const failedStart = started.find((s) => s.status === 'rejected');
-  started.forEach((s, i) => {
-    if (s.status === 'fulfilled') slots[i]!.worker = s.value.worker;
-  });
-  if (failedStart) {
+  const running = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const [first] = running;
+  if (!first || running.length < size) {
     closing = true;
-    await Promise.all(started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.worker.terminate()] : [])));
-    throw failedStart.reason;
+    await Promise.all(running.map(({ worker }) => worker.terminate()));
+    throw started.find((s) => s.status === 'rejected')?.reason ?? new Error('no inference worker was started');
   }
-  const signature = (started[0] as PromiseFulfilledResult<{ signature: SessionSignature }>).value.signature;
+  running.forEach(({ worker }, i) => {
+    const slot = slots[i];
+    if (slot) slot.worker = worker;
+  });
+  const signature: SessionSignature = first.signature;
 
   async function freeWorker(): Promise<{ slot: Slot; worker: Worker }> {
     for (;;) {

@@ -7,7 +7,8 @@ import * as ort from 'onnxruntime-node';
 import { batchRunner, ortSessionOptions, signatureOf } from './session.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './types.js';
 
-const port = parentPort!;
+if (!parentPort) throw new Error('worker.ts is the entry point of an inference worker thread, not a module to import');
+const port = parentPort;
 const { model, io, options } = workerData as WorkerInit;
 
 function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
