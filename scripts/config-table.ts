@@ -6,7 +6,7 @@
 import { envSchema } from '../src/config.js';
 
 interface Property {
-  readonly default?: unknown;
+  readonly default?: string | number | boolean;
   readonly description?: string;
 }
 

@@ -135,7 +135,7 @@ export function tokenRequired(spec: Document, method: string, p: string): boolea
 export async function buildPostman(): Promise<{ collection: PostmanCollection; environment: Record<string, unknown> }> {
   const converted = await new Promise<PostmanCollection>((resolve, reject) => {
     convertV2({ type: 'string', data: readSpecText() }, { folderStrategy: 'Tags', parametersResolution: 'Example' }, (err, result) => {
-      if (err) return reject(err);
+      if (err) return reject(err instanceof Error ? err : new Error(`openapi-to-postmanv2: ${err.message}`));
       if (!result?.result || !result.output?.[0]) return reject(new Error(`openapi-to-postmanv2: ${result?.reason}`));
       resolve(result.output[0].data as PostmanCollection);
     });

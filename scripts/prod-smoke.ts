@@ -197,7 +197,8 @@ async function main(): Promise<void> {
     step(`passed in ${Math.round((Date.now() - started) / 1000)} s`);
   } catch (err) {
     const cause = (err as { cause?: unknown }).cause;
-    process.stderr.write(`prod-smoke: FAILED: ${(err as Error).message}${cause ? ` (${String(cause)})` : ''}\n--- service output ---\n${log}\n`);
+    const because = cause instanceof Error ? ` (${String(cause)})` : cause === undefined ? '' : ` (${JSON.stringify(cause)})`;
+    process.stderr.write(`prod-smoke: FAILED: ${(err as Error).message}${because}\n--- service output ---\n${log}\n`);
     process.exitCode = 1;
   } finally {
     for (const child of [service, unsigned]) if (child && child.exitCode === null) child.kill('SIGKILL');

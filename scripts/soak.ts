@@ -90,12 +90,12 @@ async function startService(): Promise<{ url: string; child: ChildProcess; exite
       const m = /"port":(\d+),"msg":"listening"/.exec(out);
       if (m) {
         // From here on the log is read and dropped.
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
+        child.stdout.off('data', onData);
+        child.stdout.resume();
         resolve(`http://127.0.0.1:${m[1]}`);
       }
     };
-    child.stdout!.on('data', onData);
+    child.stdout.on('data', onData);
     void exited.then((code) => reject(new Error(`service exited with ${code}:\n${out}`)));
   });
   for (;;) {

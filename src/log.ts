@@ -2,6 +2,7 @@
  * The one logger: pino, JSON lines on stdout. Request handlers use a child logger carrying the
  * request id (`ctx.state.log`).
  */
+import { inspect } from 'node:util';
 import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
@@ -34,11 +35,17 @@ export function createWarningLimiter(intervalMs: number, now: () => number = Dat
   };
 }
 
+/** One link of a cause chain: an Error's message, an object inspected on one line, or the value as text. */
+function describe(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return typeof e === 'object' && e !== null ? inspect(e, { breakLength: Infinity }) : String(e);
+}
+
 /** An error and its causes on one line (`fetch failed: connect ECONNREFUSED …`), without stack. */
 export function errorSummary(error: unknown): string {
   const parts: string[] = [];
   for (let e = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
-    parts.push(e instanceof Error ? e.message : String(e));
+    parts.push(describe(e));
     e = e instanceof Error ? e.cause : undefined;
   }
   return parts.join(': ');

@@ -2,7 +2,7 @@
 declare module '@koa/multer' {
   import type { Middleware } from 'koa';
   import type { Field, Options } from 'multer';
-  import multer from 'multer';
+  import type multer from 'multer';
   interface KoaMulter {
     fields(fields: readonly Field[]): Middleware;
     single(name: string): Middleware;

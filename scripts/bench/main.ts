@@ -297,7 +297,7 @@ mkdirSync(path.dirname(jsonFile), { recursive: true });
 writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
 
 // The table.
-const cell = (x: unknown, w: number): string => String(x ?? '–').padStart(w);
+const cell = (x: string | number | undefined, w: number): string => String(x ?? '–').padStart(w);
 const lines = [
   `| target | c | req/s | p50 ms | p90 ms | p99 ms | errors | server RSS MiB | server CPU ms/req | load generator CPU ms/req |`,
   `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,

@@ -51,7 +51,8 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = response.body?.getReader();
+  // Node's fetch types the body's chunks as any; they are bytes.
+  const reader = response.body?.getReader() as ReadableStreamDefaultReader<Uint8Array> | undefined;
   if (reader) {
     for (;;) {
       const { done, value } = await reader.read();

@@ -89,7 +89,10 @@ export function docsMiddleware(definition: Document, tokenUrl: () => string | un
   };
   spec();
   return async function docs(ctx, next) {
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      await next();
+      return;
+    }
     const p = ctx.path;
     const asset = p.startsWith('/docs/') ? p.slice(6) : '';
     const assetType = swaggerAssets.get(asset);
@@ -118,8 +121,7 @@ export function docsMiddleware(definition: Document, tokenUrl: () => string | un
       ctx.set('Cache-Control', 'public, max-age=86400');
       ctx.body = createReadStream(redocBundle);
     } else {
-      return next();
+      await next();
     }
-    return undefined;
   };
 }

@@ -59,6 +59,8 @@ export function createServer(
   onConnectionProblem: (problem: ProblemError) => void = () => {},
   onConnectionDropped: () => void = () => {},
 ): http.Server {
+  // Koa's handler settles its own errors (its promise never rejects): nothing to await here.
+  const handleRequest = app.koa.callback();
   const server = http.createServer(
     {
       requestTimeout: limits.requestTimeoutMs,
@@ -66,7 +68,7 @@ export function createServer(
       keepAliveTimeout: limits.keepAliveTimeoutMs,
       connectionsCheckingInterval: Math.min(DEADLINE_CHECK_INTERVAL_MS, limits.headersTimeoutMs),
     },
-    app.koa.callback(),
+    (req, res) => void handleRequest(req, res),
   );
   if (limits.maxConnections !== undefined) {
     // Uploads are buffered before admission: the limit bounds that memory. Node closes the

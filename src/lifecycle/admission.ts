@@ -7,7 +7,7 @@
  * ones run at most `maxLargeInflight` at once with `maxLargeQueue` waiting, in a lane of their own,
  * so that large decodes (seconds each) never hold the slots of ordinary ones. Across both lanes the
  * estimates of the running classifications stay within `memoryBudgetBytes`, of which large ones may
- * take all but {@link ORDINARY_DECODE_RESERVE_BYTES}. Each lane starts its tasks in arrival order;
+ * take all but `ORDINARY_DECODE_RESERVE_BYTES` (decode-cost.ts). Each lane starts its tasks in arrival order;
  * anything beyond a full queue is refused at once with `503 overloaded` and `Retry-After`, instead
  * of piling up work the machine cannot finish or memory it does not have.
  *
@@ -19,7 +19,7 @@
  */
 import { envSchema } from '../config.js';
 import { Overloaded } from '../errors.js';
-import { LARGE_DECODE_BYTES, largestDecodeBytes, ORDINARY_DECODE_RESERVE_BYTES } from '../model/decode-cost.js';
+import { LARGE_DECODE_BYTES, largestDecodeBytes } from '../model/decode-cost.js';
 
 /** Limits, from the configuration (`MAX_INFLIGHT`, `MAX_QUEUE`, `MAX_LARGE_DECODES`…). */
 export interface AdmissionOptions {

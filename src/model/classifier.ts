@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { Batcher } from './batcher.js';
 import { classifierDefaults } from './defaults.js';
 import { createInferenceEngine } from './engine/create.js';
-import type { EngineHealth, InferenceEngine, SessionOptions, SessionSignature } from './engine/types.js';
+import type { EngineHealth, SessionOptions, SessionSignature } from './engine/types.js';
 import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8/kernels.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
@@ -47,8 +47,8 @@ export interface Classifier {
   readonly labels: readonly string[];
   /** How the model's int8 weights were handed to onnxruntime (`none`: it has none). */
   readonly int8Weights: Int8WeightsForm;
-  /** Whether forward passes can run: see {@link InferenceEngine.health}. */
-  health(): EngineHealth;
+  /** Whether forward passes can run: see `InferenceEngine.health` (engine/types.ts). */
+  readonly health: () => EngineHealth;
   /** Resolves with the reason when the model can no longer run (the process should exit). */
   readonly failed: Promise<Error>;
   /**

@@ -23,7 +23,7 @@ export function createNormaliser(input: Manifest['input']): Normaliser {
     return table;
   }) as [Float32Array, Float32Array, Float32Array];
   // Destination channel of each RGB source channel.
-  const [d0, d1, d2] = (channels === 'RGB' ? [0, 1, 2] : [2, 1, 0]) as [number, number, number];
+  const [d0, d1, d2] = (channels === 'RGB' ? [0, 1, 2] : [2, 1, 0]);
 
   if (layout === 'NCHW') {
     return (pixels, out, offset) => {

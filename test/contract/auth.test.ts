@@ -275,7 +275,7 @@ describe('POST /upload authorisation (issue 3)', () => {
     const rotated = await idp.rotateKeys();
     await new Promise((resolve) => setTimeout(resolve, 150)); // past the test's 100 ms cooldown
     const after = await idp.token();
-    expect(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid).to.equal(rotated.kid);
+    expect((JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()) as { kid?: string }).kid).to.equal(rotated.kid);
     await expectClassified(() => withToken(after));
     await expectClassified(() => withToken(after));
     await expectClassified(() => withToken(before));

@@ -78,7 +78,7 @@ describe('access to GET /metrics with auth enabled', () => {
         paths: Record<string, { get: { security: Record<string, string[]>[] } }>;
       };
       const security = spec.paths['/metrics']!.get.security;
-      expect(security).to.not.be.empty;
+      expect(security).to.have.length.greaterThan(0);
       expect(security.every((requirement) => Object.keys(requirement).length > 0), JSON.stringify(security)).to.equal(true);
     });
 

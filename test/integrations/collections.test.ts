@@ -68,8 +68,8 @@ describe('Postman, Bruno and the predict command against the live service', func
     const summary = await new Promise<newman.NewmanRunSummary>((resolve, reject) => {
       newman.run(
         {
-          collection: collection as unknown as newman.NewmanRunOptions['collection'],
-          environment: environment as unknown as newman.NewmanRunOptions['environment'],
+          collection: collection as newman.NewmanRunOptions['collection'],
+          environment: environment as newman.NewmanRunOptions['environment'],
           // The collection's pre-request script obtains the token from the provider itself.
           envVar: [
             { key: 'baseUrl', value: svc.url },

@@ -87,7 +87,8 @@ describe('deploy/ (Kubernetes manifests)', () => {
   }
 
   it('the strict check refuses a misspelt field and a wrong type', async () => {
-    const deployment = structuredClone(find('Deployment')) as Manifest & { spec: { replicas: unknown; template: { spec: Record<string, unknown> } } };
+    type Deployment = Manifest & { spec: { replicas: unknown; template: { spec: Record<string, unknown> } } };
+    const deployment: Deployment = structuredClone(find<Deployment>('Deployment'));
     deployment.spec.replicas = 'two';
     deployment.spec.template.spec.terminationGracePeriod = 30;
     const { errors, unknown } = validateStrict(await validator(deployment), deployment);

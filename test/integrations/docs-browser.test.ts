@@ -69,7 +69,11 @@ describe('docs in a browser', function () {
     const { page, outside } = await openPage(ours);
     await page.goto(`${svc.url}/docs`);
     await page.waitForSelector('.opblock-summary', { timeout: 30_000 });
-    const rendered = await page.$$eval('.opblock-summary', (els) =>
+    // Runs in the browser; the project's types have no DOM, so the little used of it is spelt out.
+    interface Node {
+      querySelector(selector: string): { textContent: string | null; getAttribute(name: string): string | null } | null;
+    }
+    const rendered = await page.$$eval('.opblock-summary', (els: Node[]) =>
       els.map((el) => {
         const method = el.querySelector('.opblock-summary-method')?.textContent ?? '';
         const p = el.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? '';

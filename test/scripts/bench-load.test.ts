@@ -86,7 +86,10 @@ describe('benchmark load generator', function () {
     const seen: Seen = { bodies: [] };
     const server = httpServer(seen, (n, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }); // no length: node:http sends it chunked
-      if (n % 3 === 0) res.write(prediction.slice(0, 10)), res.end(prediction.slice(10));
+      if (n % 3 === 0) {
+        res.write(prediction.slice(0, 10));
+        res.end(prediction.slice(10));
+      }
       else if (n % 3 === 1) res.end(JSON.stringify({ status: 'OK' }));
       else res.end('<html>');
     });

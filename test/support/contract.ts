@@ -61,5 +61,5 @@ export function expectProblem(res: Received, status: number, code: string): void
   expect(body.status).to.equal(status);
   expect(body.code).to.equal(code);
   expect(body.type).to.equal(`urn:cat-dog-other:problem:${code}`);
-  expect(body.title).to.be.a('string').and.not.empty;
+  expect(body.title).to.be.a('string').with.length.greaterThan(0);
 }

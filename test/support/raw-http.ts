@@ -49,7 +49,6 @@ export function rawExchange(url: string, request: RawRequest): Promise<RawReceiv
     const socket = net.connect(Number(port), hostname);
     const chunks: Buffer[] = [];
     let settled = false;
-    let timer: NodeJS.Timeout | undefined;
     const trickle: NodeJS.Timeout[] = [];
     const finish = (closed: boolean): void => {
       if (settled) return;
@@ -69,12 +68,13 @@ export function rawExchange(url: string, request: RawRequest): Promise<RawReceiv
       const body = /json/.test(type) && parsed.text ? (JSON.parse(parsed.text) as unknown) : parsed.text;
       resolve({ status: parsed.status, headers: parsed.headers, body, text: parsed.text, closed, elapsedMs: performance.now() - started });
     };
+    // Declared before the timer starts; called only once it exists (from the handlers below).
     const cleanup = (): void => {
       clearTimeout(timer);
       for (const t of trickle) clearTimeout(t);
       socket.destroy();
     };
-    timer = setTimeout(() => {
+    const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
       cleanup();

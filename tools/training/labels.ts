@@ -21,12 +21,15 @@ export class LabelsError extends Error {
   }
 }
 
+/** A file name or label as the labels file gives it: a string or a number, else empty (refused later). */
+const text = (value: unknown): string => (typeof value === 'string' || typeof value === 'number' ? String(value) : '');
+
 /** Extracts `{file, label}` pairs from either accepted format. */
 export function parseLabelEntries(value: unknown): { file: string; label: string }[] | undefined {
   const pairs = (list: unknown[], file: (e: Record<string, unknown>) => unknown, label: (e: Record<string, unknown>) => unknown) =>
     list.map((e) => {
       const entry = (e ?? {}) as Record<string, unknown>;
-      return { file: String(file(entry) ?? ''), label: String(label(entry) ?? '') };
+      return { file: text(file(entry)), label: text(label(entry)) };
     });
   if (Array.isArray(value)) return pairs(value, (e) => e.file, (e) => e.label);
   const annotations = (value as { annotations?: unknown } | null)?.annotations;

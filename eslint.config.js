@@ -1,0 +1,85 @@
+// ESLint (flat config): typescript-eslint's type-aware rules and import-x's cycle and layering
+// rules over src/, tools/, scripts/ and test/. `make lint` runs it with --max-warnings 0.
+import js from '@eslint/js';
+import { defineConfig, globalIgnores } from 'eslint/config';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { importX } from 'eslint-plugin-import-x';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  globalIgnores(['generated/', 'dist/', '.bench/', 'node_modules/', 'bruno/', 'deploy/', 'docs/']),
+  {
+    files: ['**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      // A runtime import cycle is a module that can run before what it imports is initialised.
+      'import-x/no-cycle': 'error',
+      'import-x/no-self-import': 'error',
+      'import-x/no-duplicates': 'error',
+      // Named exports only (STYLE.md).
+      'import-x/no-default-export': 'error',
+      // `import type` for types (STYLE.md; verbatimModuleSyntax needs it to erase them).
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      '@typescript-eslint/no-import-type-side-effects': 'error',
+      // Names starting with `_` are deliberately unused (a rest sibling dropped, a placeholder).
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
+      // No enums (STYLE.md).
+      'no-restricted-syntax': ['error', { selector: 'TSEnumDeclaration', message: 'Use a union of literals, not an enum.' }],
+      // Off: an `async` function without `await` is used on purpose where a Promise-typed API
+      // (an interface method, a task for the admission gate, a token provider) is implemented:
+      // it turns a throw into a rejection. Forgotten awaits are caught by no-floating-promises
+      // and no-misused-promises, which stay on.
+      '@typescript-eslint/require-await': 'off',
+      // Re-rejecting what a `catch` caught, as it is, is fine; new rejections must be Errors.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
+    },
+  },
+  {
+    // Declarations of untyped packages describe their shape, default export included.
+    files: ['types/**/*.d.ts'],
+    rules: { 'import-x/no-default-export': 'off' },
+  },
+  {
+    // The service and the CLI: what dist/ holds. They never reach into the offline tools, the
+    // scripts or the tests, and log through pino.
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-console': 'error',
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            { target: './src', from: './tools', message: 'The server does not load the offline tools (tools/ is not in dist/).' },
+            { target: './src', from: './scripts', message: 'The server does not load the make-target scripts.' },
+            { target: './src', from: './test', message: 'The server does not load test code.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Offline tools are reused by scripts and tests, never the other way round.
+    files: ['tools/**/*.ts'],
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            { target: './tools', from: './scripts', message: 'tools/ does not depend on the make-target scripts.' },
+            { target: './tools', from: './test', message: 'tools/ does not depend on test code.' },
+          ],
+        },
+      ],
+    },
+  },
+);
