@@ -31,6 +31,7 @@ export interface KeySetFetchOptions {
 
 /** The key set could not be obtained: unreachable, an error status, too large, not a key set. */
 class KeySetFetchFailed extends Error {
+  readonly code = 'key-set-fetch-failed';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'KeySetFetchFailed';
