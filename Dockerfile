@@ -29,6 +29,7 @@ COPY types types
 COPY scripts scripts
 COPY tools tools
 COPY src src
+COPY web web
 COPY resources resources
 RUN make build
 # A URL or a path inside the build context; empty: the model is mounted at run time.

@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model train generate check-generated lint typecheck build bench-build test run dev token docs postman prod-smoke bench bench-memory soak attack clean
+.PHONY: help install model train generate check-generated lint typecheck web build bench-build test run dev token docs postman prod-smoke bench bench-memory bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -38,13 +38,17 @@ check-generated: generate ## Fail when generated/ is stale
 
 lint: ## Lint the OpenAPI spec (redocly), the TypeScript (ESLint, type-aware, no import cycles; zero warnings), unused code (knip)
 	$(BIN)/redocly lint openapi/openapi.yaml --format=stylish
-	$(BIN)/eslint --max-warnings 0 src tools scripts test types
+	$(BIN)/eslint --max-warnings 0 src tools scripts test types web
 	$(BIN)/knip --no-progress
 
-typecheck: ## Type-check src, tools, scripts and tests
+typecheck: ## Type-check src, tools, scripts, tests and the web page
 	$(BIN)/tsc -p tsconfig.json --noEmit
+	$(BIN)/tsc -p web/tsconfig.json
 
-build: ## Compile the service and the predict CLI (src/) to dist/
+web: ## Bundle the web page served at GET / (web/ → dist/web/, esbuild)
+	$(BIN)/tsx scripts/build-web.ts
+
+build: web ## Compile the service and the predict CLI (src/) to dist/, and bundle the web page
 	$(BIN)/tsc -p tsconfig.build.json
 
 # The benchmark's own build, apart from dist/ (which holds only what the image runs): its load
@@ -52,7 +56,7 @@ build: ## Compile the service and the predict CLI (src/) to dist/
 bench-build:
 	$(BIN)/tsc -p tsconfig.bench.json
 
-test: check-generated lint typecheck docs postman ## Everything CI checks: generated types fresh, spec lint, types, tests, production start-up
+test: check-generated lint typecheck web docs postman ## Everything CI checks: generated types fresh, spec lint, types, tests, production start-up
 	$(BIN)/mocha
 	$(MAKE) prod-smoke
 
@@ -62,14 +66,14 @@ prod-smoke: build ## The Dockerfile's start-up without Docker: npm ci --omit=dev
 # Without an issuer configured, `make run` is `make dev`: the service with a local identity
 # provider, so that a fresh checkout serves real tokens. With OAUTH2_ISSUER (or AUTH_DISABLED)
 # set, the service alone.
-run: ## Serve on :8080 (with the local identity provider unless OAUTH2_ISSUER or AUTH_DISABLED is set)
+run: web ## Serve on :8080, the web page at / (with the local identity provider unless OAUTH2_ISSUER or AUTH_DISABLED is set)
 ifneq ($(OAUTH2_ISSUER)$(AUTH_DISABLED),)
 	node --import tsx src/main.ts
 else
 	$(BIN)/tsx scripts/dev.ts
 endif
 
-dev: ## Local identity provider (127.0.0.1:9400) and the API (127.0.0.1:8080) configured against it
+dev: web ## Local identity provider (127.0.0.1:9400) and the API and web page (127.0.0.1:8080) configured against it
 	$(BIN)/tsx scripts/dev.ts
 
 token: ## Print an access token from the `make dev` identity provider: TOKEN=$$(make -s token)
@@ -86,6 +90,9 @@ bench: build bench-build ## Throughput: bare pipeline, service (AUTH_DISABLED=tr
 
 bench-memory: build bench-build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
 	node .bench/build/scripts/bench/memory.js $(BENCH_ARGS)
+
+bench-explain: build bench-build ## Cost of POST /explain: ms per explanation at idle, /upload throughput with and without explanations running (BENCH_ARGS="--duration 15 --concurrency 4")
+	node .bench/build/scripts/bench/explain.js $(BENCH_ARGS)
 
 soak: ## Soak: 20,000 uploads at concurrency 32 on loopback, valid and invalid, against a fresh service (SOAK_ARGS="--url ... --requests ...")
 	node --import tsx scripts/soak.ts $(SOAK_ARGS)

@@ -45,6 +45,24 @@ export default defineConfig(
     },
   },
   {
+    // The web page (its own tsconfig, the DOM's types): it runs in the browser and takes from
+    // the service's sources only what is pure (src/model/heat-colours.ts).
+    files: ['web/**/*.ts'],
+    rules: {
+      'no-console': 'error',
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            { target: './web', from: './tools', message: 'The page does not load the offline tools.' },
+            { target: './web', from: './scripts', message: 'The page does not load the make-target scripts.' },
+            { target: './web', from: './test', message: 'The page does not load test code.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Declarations of untyped packages describe their shape, default export included.
     files: ['types/**/*.d.ts'],
     rules: { 'import-x/no-default-export': 'off' },

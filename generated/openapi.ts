@@ -102,6 +102,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/ui/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Settings of the web page
+         * @description What the web page served at `GET /` needs to sign a person in: the issuer to find through
+         *     its discovery document, the public client id (`OAUTH2_UI_CLIENT_ID`) to use with the
+         *     Authorization Code flow and PKCE, the audience of the API (sent as the RFC 8707 `resource`
+         *     and as Auth0's `audience`) and the scopes to ask for. Without authentication
+         *     (`AUTH_DISABLED=true`) `auth.required` is `false` and there is no sign-in; with
+         *     authentication but no `OAUTH2_UI_CLIENT_ID`, the page cannot sign in and says so.
+         */
+        get: operations["getUiConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/upload": {
         parameters: {
             query?: never;
@@ -123,6 +148,50 @@ export interface paths {
          *     ```
          */
         post: operations["classifyImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/explain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Explain a classification
+         * @description Classifies the image like `POST /upload` and shows where the answer comes from, by
+         *     occlusion sensitivity: the model's input is split into a grid (7 × 7 by default); for each
+         *     cell, the 3 × 3 cells centred on it are hidden (replaced by a blurred copy of the same
+         *     region) and the image classified again. `heatmap.values[r][c]` is how much the
+         *     predicted label's probability drops when the window of cell (r, c) is hidden: high where
+         *     the evidence is, about 0 where the model does not look, negative where hiding made the
+         *     label more likely. `heatmap.region` says where the grid lies on the photo (the model sees
+         *     the photo's centre, cropped to its input's shape).
+         *
+         *     The image is decoded once; the masked copies go through the same model and batches as
+         *     uploads, at a lower priority, so that uploads are served first. One explanation costs
+         *     `passes` forward passes (at most `EXPLAIN_MAX_PASSES`, 64 by default: 49 cells and the
+         *     image itself); at most `EXPLAIN_MAX_INFLIGHT` run at once and `EXPLAIN_MAX_QUEUE` wait,
+         *     beyond which the answer is `503 overloaded`.
+         *
+         *     With `Accept: image/png` the answer is the photo (at most 640 pixels a side) with the
+         *     heatmap laid over it, instead of JSON.
+         *
+         *     Needs an access token with the scope `get::prediction`; the same limits and errors as
+         *     `POST /upload`.
+         *
+         *     ```sh
+         *     curl -s -H "Authorization: Bearer $TOKEN" -F file=@cat.png http://localhost:8080/explain
+         *     curl -s -H "Authorization: Bearer $TOKEN" -H "Accept: image/png" -F file=@cat.png -o cat-heatmap.png http://localhost:8080/explain
+         *     ```
+         */
+        post: operations["explainImage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -179,6 +248,46 @@ export interface components {
             /** @description Time spent decoding and classifying the image, in milliseconds. */
             elapsed_ms?: number;
         };
+        /** @description A classification, as `POST /upload` answers it, with the heatmap of where it comes from. */
+        Explanation: components["schemas"]["Prediction"] & {
+            /** @description Forward passes of the model this explanation took (the cells and the image itself). */
+            passes: number;
+            heatmap: components["schemas"]["Heatmap"];
+        };
+        /** @description Occlusion sensitivity of the predicted label, on a grid over the model's view of the photo. */
+        Heatmap: {
+            /** @description The label explained (the prediction). */
+            label: string;
+            rows: number;
+            cols: number;
+            /** @description `rows` arrays of `cols` numbers, top row first: the drop of the label's probability when that cell's window is hidden. */
+            values: number[][];
+            /**
+             * @description Where the grid lies on the photo (after its EXIF orientation), as fractions of the
+             *     photo's width and height: the part of the photo the model sees. Values outside
+             *     [0, 1] mean the model's input reaches beyond the photo (a letterboxing model).
+             */
+            region: {
+                left: number;
+                top: number;
+                width: number;
+                height: number;
+            };
+        };
+        UiConfig: {
+            auth: {
+                /** @description Whether classifying needs an access token (`false` with `AUTH_DISABLED=true`). */
+                required: boolean;
+                /** @description `OAUTH2_ISSUER`: the issuer whose discovery document names the authorization and token endpoints. */
+                issuer?: string;
+                /** @description `OAUTH2_AUDIENCE`: the API identifier the access token must be issued for. */
+                audience?: string;
+                /** @description `OAUTH2_UI_CLIENT_ID`: the public client of the page; absent when not configured. */
+                client_id?: string;
+                /** @description The scopes to request, space-separated (`openid` and those the classifying operations require). */
+                scope?: string;
+            };
+        };
         /** @description An RFC 9457 problem detail. */
         Problem: {
             /**
@@ -205,6 +314,7 @@ export interface components {
              *     - `payload-too-large` (413): the upload is over `MAX_UPLOAD_BYTES`.
              *     - `image-too-large` (413): the image declares more than `MAX_IMAGE_PIXELS` pixels, or its decode would need more memory than one image may use.
              *     - `unsupported-media-type` (415): wrong `Content-Type`.
+             *     - `not-acceptable` (406): `Accept` allows none of the answer's media types.
              *     - `image-undecodable` (422): the file is not a decodable image.
              *     - `image-too-complex` (422): the image costs far more to decode than its size suggests (too many JPEG scans, decode timeout).
              *     - `token-missing` (401), `invalid-token` (401), `insufficient-scope` (403): authentication.
@@ -213,7 +323,7 @@ export interface components {
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "not-ready" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "not-ready" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -405,6 +515,27 @@ export interface operations {
             };
         };
     };
+    getUiConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page's settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UiConfig"];
+                };
+            };
+            405: components["responses"]["MethodNotAllowed"];
+        };
+    };
     classifyImage: {
         parameters: {
             query?: never;
@@ -509,6 +640,67 @@ export interface operations {
              *     running and `MAX_LARGE_QUEUE` are waiting (`overloaded`, answered at once), or the token issuer's keys
              *     cannot be fetched to verify the access token (`auth-unavailable`; the token is neither
              *     accepted nor refused). Retry after `Retry-After` seconds.
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    explainImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A multipart form with exactly one part, `file`, holding the image (as for `POST /upload`). */
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["UploadForm"];
+            };
+        };
+        responses: {
+            /** @description The classification and its heatmap, as JSON or, with `Accept: image/png`, as a picture. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Explanation"];
+                    "image/png": string;
+                };
+            };
+            400: paths["/upload"]["post"]["responses"]["400"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description The `Accept` header allows neither `application/json` nor `image/png`. */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            408: paths["/upload"]["post"]["responses"]["408"];
+            413: paths["/upload"]["post"]["responses"]["413"];
+            415: paths["/upload"]["post"]["responses"]["415"];
+            422: paths["/upload"]["post"]["responses"]["422"];
+            431: paths["/upload"]["post"]["responses"]["431"];
+            500: components["responses"]["InternalError"];
+            /**
+             * @description The service cannot explain right now: `EXPLAIN_MAX_INFLIGHT` explanations are running and
+             *     `EXPLAIN_MAX_QUEUE` are waiting, or the uploads' own bound is reached (`overloaded`,
+             *     answered at once), or the token issuer's keys cannot be fetched (`auth-unavailable`).
+             *     Retry after `Retry-After` seconds.
              */
             503: {
                 headers: {

@@ -1,6 +1,7 @@
 /**
  * `make dev`: a local OAuth 2.0 authorization server (oidc-provider, the one the tests use) and
- * the API configured against it, both on loopback. Ctrl-C stops both.
+ * the API configured against it, both on loopback, with the web page at `/` signing in through
+ * the provider (client `ui-client`). Ctrl-C stops both.
  *
  * Environment: `PORT` (API, default 8080), `IDP_PORT` (identity provider, default 9400), and any
  * setting of the service (`MODEL_MANIFEST`, `LOG_LEVEL`…), passed through. Get a token with
@@ -9,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultAudience, predictionScope, startIdentityProvider } from '../test/fixtures/identity-provider.js';
+import { defaultAudience, predictionScope, startIdentityProvider, uiClientId } from '../test/fixtures/identity-provider.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const apiPort = Number(process.env.PORT ?? 8080);
@@ -20,6 +21,7 @@ const idp = await startIdentityProvider({
   alg: 'RS256',
   accessTokenTtlSeconds: 3600,
   corsOrigins: [`http://127.0.0.1:${apiPort}`, `http://localhost:${apiPort}`],
+  webOrigins: [`http://127.0.0.1:${apiPort}`, `http://localhost:${apiPort}`],
 });
 
 process.stderr.write(
@@ -29,7 +31,10 @@ process.stderr.write(
     `  token endpoint   ${idp.tokenEndpoint}`,
     `  client           prediction-client / prediction-client-secret  (scope ${predictionScope})`,
     `  audience         ${defaultAudience}`,
+    `  web page client  ${uiClientId}  (Authorization Code + PKCE; any user name signs in, no password)`,
     `API                http://127.0.0.1:${apiPort}  (Swagger UI: /docs, Authorize with the client above)`,
+    '',
+    `Open the page:     http://127.0.0.1:${apiPort}/   (sign in, then drop a photo)`,
     '',
     'In another terminal:',
     `  TOKEN=$(make -s token)`,
@@ -50,6 +55,7 @@ const api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/mai
     HOST: process.env.HOST ?? '127.0.0.1',
     OAUTH2_ISSUER: idp.issuer,
     OAUTH2_AUDIENCE: idp.audience,
+    OAUTH2_UI_CLIENT_ID: uiClientId,
     AUTH_DISABLED: 'false',
   },
 });

@@ -5,9 +5,10 @@
  * `.npmrc`; `npm ci --omit=dev`; the built `dist/` (`make build`), the spec and the model files of
  * `resources/models/`; then `node dist/src/main.js` with OAuth2 settings pointing at a local
  * identity provider (the one `make dev` uses). Checks, in order: `/health` answers
- * `{"status":"OK"}`; the built `predict` command, run from that folder with a real token,
- * classifies `resources/samples/cat.png` as Cat; an upload without a token is answered 401; the
- * process stops with status 0 on SIGTERM (the image's STOPSIGNAL); started again with
+ * `{"status":"OK"}`; `GET /` serves the web page and its script, and `/ui/config` its client;
+ * the built `predict` command, run from that folder with a real token, classifies
+ * `resources/samples/cat.png` as Cat; an upload without a token is answered 401; the process
+ * stops with status 0 on SIGTERM (the image's STOPSIGNAL); started again with
  * `INT8_WEIGHTS=unsigned` (what a CPU without VNNI runs), it gives the same values bit for bit.
  * Prints the resident memory of the service (the figures behind deploy/'s resource requests).
  *
@@ -109,6 +110,7 @@ async function main(): Promise<void> {
         HOST: '127.0.0.1',
         OAUTH2_ISSUER: idp.issuer,
         OAUTH2_AUDIENCE: idp.audience,
+        OAUTH2_UI_CLIENT_ID: 'ui-client',
       },
     });
     service.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -117,6 +119,18 @@ async function main(): Promise<void> {
     const health = await waitForHealth(url, service, 60_000);
     check(health === '{"status":"OK"}', `GET /health answered ${health} after ${Date.now() - t0} ms`);
     const idle = await memoryMiB(service.pid!);
+
+    // The web page comes with dist/ (make build bundles it): served, with its script, under a CSP.
+    const page = await fetch(`${url}/`);
+    const html = await page.text();
+    const script = /<script type="module" src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    const scriptStatus = script === undefined ? 0 : (await fetch(`${url}${script}`).then(async (r) => (await r.arrayBuffer(), r.status)));
+    check(
+      page.status === 200 && /frame-ancestors 'none'/.test(page.headers.get('content-security-policy') ?? '') && scriptStatus === 200,
+      `GET / serves the web page (${page.status}, CSP ${page.headers.has('content-security-policy') ? 'set' : 'missing'}) and its script ${script} (${scriptStatus})`,
+    );
+    const ui = (await (await fetch(`${url}/ui/config`)).json()) as { auth?: { client_id?: string } };
+    check(ui.auth?.client_id === 'ui-client', `GET /ui/config names the page's client: ${JSON.stringify(ui)}`);
 
     const token = await idp.token();
     const predictCat = () =>

@@ -150,6 +150,25 @@ export const envSchema = {
       default: 8,
       description: 'Classifications of large images waiting for a slot or for decode memory; beyond it they are refused at once with 503 overloaded',
     },
+    EXPLAIN_MAX_PASSES: {
+      type: 'integer',
+      minimum: 50,
+      maximum: 1_025,
+      default: 64,
+      description: 'Forward passes per explanation (64: 7 × 7 cells)',
+    },
+    EXPLAIN_MAX_INFLIGHT: {
+      type: 'integer',
+      minimum: 1,
+      default: 1,
+      description: 'Explanations running at once',
+    },
+    EXPLAIN_MAX_QUEUE: {
+      type: 'integer',
+      minimum: 0,
+      default: 4,
+      description: 'Explanations waiting; beyond, 503 overloaded',
+    },
     OVERLOAD_RETRY_AFTER_SECONDS: {
       type: 'integer',
       minimum: 1,
@@ -194,6 +213,11 @@ export const envSchema = {
       type: 'string',
       minLength: 1,
       description: 'URL of the issuer\'s JSON Web Key Set; when unset, discovered from `{OAUTH2_ISSUER}/.well-known/openid-configuration`',
+    },
+    OAUTH2_UI_CLIENT_ID: {
+      type: 'string',
+      minLength: 1,
+      description: 'Public client id of the web page; unset: no sign-in',
     },
     OAUTH2_ALGORITHMS: {
       type: 'string',
@@ -283,6 +307,12 @@ const fields = {
   maxInflight: 'MAX_INFLIGHT',
   /** Classifications waiting for a slot before uploads are refused with 503. */
   maxQueue: 'MAX_QUEUE',
+  /** Forward passes one explanation may take (its grid follows). */
+  explainMaxPasses: 'EXPLAIN_MAX_PASSES',
+  /** Explanations running at once. */
+  explainMaxInflight: 'EXPLAIN_MAX_INFLIGHT',
+  /** Explanations waiting for a slot before they are refused with 503. */
+  explainMaxQueue: 'EXPLAIN_MAX_QUEUE',
   overloadRetryAfterSeconds: 'OVERLOAD_RETRY_AFTER_SECONDS',
   /** Time given to in-flight requests after SIGTERM / SIGINT. */
   shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
@@ -311,6 +341,8 @@ export interface AuthEnabledConfig {
   readonly audience: string;
   /** Key set URL; `undefined` means discover it from the issuer's metadata. */
   readonly jwksUri: string | undefined;
+  /** Public client id of the web page (`undefined`: the page cannot sign in). */
+  readonly uiClientId: string | undefined;
   /** Allow-list of asymmetric JWS algorithms. */
   readonly algorithms: readonly string[];
   readonly clockToleranceSeconds: Settings['OAUTH2_CLOCK_TOLERANCE_SECONDS'];
@@ -414,6 +446,7 @@ function authConfig(raw: Record<string, unknown>, problems: string[]): AuthConfi
     issuer: issuer as string,
     audience: audience as string,
     jwksUri: jwksUri as string | undefined,
+    uiClientId: raw.OAUTH2_UI_CLIENT_ID as string | undefined,
     algorithms: Object.freeze(algorithms),
     clockToleranceSeconds: raw.OAUTH2_CLOCK_TOLERANCE_SECONDS as number,
     maxTokenAgeSeconds: raw.OAUTH2_MAX_TOKEN_AGE_SECONDS as number | undefined,

@@ -14,6 +14,7 @@ export type ProblemCode =
   | 'not-found'
   | 'method-not-allowed'
   | 'unsupported-media-type'
+  | 'not-acceptable'
   | 'payload-too-large'
   | 'image-undecodable'
   | 'image-too-large'
@@ -40,6 +41,7 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'not-found': { status: 404, title: 'Not found' },
   'method-not-allowed': { status: 405, title: 'Method not allowed' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'not-acceptable': { status: 406, title: 'Not acceptable' },
   'payload-too-large': { status: 413, title: 'Payload too large' },
   'image-undecodable': { status: 422, title: 'Image cannot be decoded' },
   'image-too-large': { status: 413, title: 'Image dimensions too large' },
@@ -135,6 +137,16 @@ export class UnsupportedMediaType extends ProblemError {
       detail: `Content-Type ${received || '(none)'} is not accepted; use ${accepted.join(' or ')}`,
       headers: { Accept: accepted.join(', ') },
     });
+  }
+}
+
+/**
+ * The `Accept` header allows none of the media types the operation can answer with.
+ * RFC 9110 §15.5.7: the server "cannot produce a response [...] acceptable to the user agent".
+ */
+export class NotAcceptable extends ProblemError {
+  constructor(accept: string, available: readonly string[]) {
+    super('not-acceptable', { detail: `The answer can be ${available.join(' or ')}; Accept allows neither (${accept})` });
   }
 }
 

@@ -6,10 +6,13 @@
  * SIGINT: not ready, no new connections, in-flight requests finish within SHUTDOWN_GRACE_MS →
  * exit 0 (1 when connections had to be cut at the end of the grace period, or at a second signal).
  */
+import path from 'node:path';
 import { createSecurityHandlers } from './auth/security-handler.js';
 import { verifierFromConfig } from './auth/setup.js';
 import { ConfigError, loadConfig, redactConfig } from './config.js';
+import { uiConfigFor } from './handlers/getUiConfig.js';
 import { createApp } from './http/app.js';
+import { originOf } from './http/page.js';
 import { createServer } from './http/server.js';
 import { createReadiness } from './lifecycle/readiness.js';
 import { closeGracefully } from './lifecycle/shutdown.js';
@@ -17,7 +20,7 @@ import { warmUp } from './lifecycle/warm-up.js';
 import { createLogger } from './log.js';
 import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from './model/classifier.js';
 import { loadManifest, ManifestError } from './model/manifest.js';
-import { readSpec } from './spec.js';
+import { readSpec, rootDir } from './spec.js';
 
 async function main(): Promise<void> {
   let config;
@@ -58,11 +61,29 @@ async function main(): Promise<void> {
       maxLargeQueue: config.maxLargeQueue,
       memoryBudgetBytes: config.decodeMemoryBudgetBytes,
     },
+    explain: {
+      maxPasses: config.explainMaxPasses,
+      admission: {
+        maxInflight: config.explainMaxInflight,
+        maxQueue: config.explainMaxQueue,
+        retryAfterSeconds: config.overloadRetryAfterSeconds,
+      },
+    },
     readiness,
     metricsPublic: config.metricsPublic,
     // Swagger UI's "Authorize" then asks the issuer the service trusts for a token.
     tokenUrl: () => verifier?.tokenEndpoint?.(),
+    page: {
+      dir: path.join(rootDir, 'dist', 'web'),
+      // The page reads the issuer's discovery document and calls its token endpoint.
+      connectOrigins: () =>
+        config.auth.enabled
+          ? [originOf(config.auth.issuer), originOf(verifier?.tokenEndpoint?.())].filter((o): o is string => o !== undefined)
+          : [],
+    },
+    uiConfig: uiConfigFor(config.auth, readSpec()),
   });
+  if (!app.pageBuilt) log.warn({ dir: path.join(rootDir, 'dist', 'web') }, 'the web page is not built (make web): GET / answers 404');
   // Dropped connections come in floods: one warning per 10 s at most, with the count.
   let dropped = 0;
   let dropWarnedAt = 0;
@@ -111,7 +132,11 @@ async function main(): Promise<void> {
     });
   });
   const address = server.address();
-  log.info({ host: config.host, port: typeof address === 'object' && address ? address.port : config.port }, 'listening');
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  // Bound to every interface: this machine reaches it on loopback.
+  const host = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  // `port` last: tools read `"port":N,"msg":"listening"` from this line.
+  log.info({ host: config.host, page: app.pageBuilt ? `http://${host}:${port}/` : undefined, port }, 'listening');
 
   // Alive from here on; ready after one inference has run.
   await warmUp(classifier);

@@ -7,10 +7,12 @@ import type { Readiness } from '../lifecycle/readiness.js';
 import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
 import { classifyImage } from './classifyImage.js';
+import { explainImage, type ExplainSettings } from './explainImage.js';
 import { getHealth } from './getHealth.js';
 import { getLiveness } from './getLiveness.js';
 import { getMetrics } from './getMetrics.js';
 import { getReadiness } from './getReadiness.js';
+import { getUiConfig, type UiConfig } from './getUiConfig.js';
 import type { OperationHandlers } from './handler.js';
 
 /** Dependencies of the handlers. */
@@ -19,6 +21,10 @@ export interface HandlerDeps {
   readonly admission: Admission;
   readonly readiness: Readiness;
   readonly metrics: Metrics;
+  /** How `POST /explain` runs. */
+  readonly explain: ExplainSettings;
+  /** What `GET /ui/config` answers. */
+  readonly uiConfig: UiConfig;
 }
 
 /** Builds the handler map. */
@@ -29,5 +35,7 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
     getReadiness: getReadiness(deps.readiness, deps.classifier.name),
     getMetrics: getMetrics(deps.metrics),
     classifyImage: classifyImage(deps.classifier, deps.admission, deps.metrics),
+    explainImage: explainImage(deps.classifier, deps.explain),
+    getUiConfig: getUiConfig(deps.uiConfig),
   };
 }

@@ -4,6 +4,8 @@
  */
 import Koa from 'koa';
 import type { OpenAPIBackend } from 'openapi-backend';
+import { envSchema } from '../config.js';
+import type { UiConfig } from '../handlers/getUiConfig.js';
 import { createHandlers } from '../handlers/index.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
@@ -11,9 +13,11 @@ import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from 
 import { createReadiness, type Readiness } from '../lifecycle/readiness.js';
 import { closeConnectionsWhenDraining } from '../lifecycle/shutdown.js';
 import type { Classifier } from '../model/classifier.js';
+import { gridFor } from '../model/occlusion.js';
 import { readSpec, withoutAnonymousAccess } from '../spec.js';
 import { createApi, type SecurityHandler } from './api.js';
 import { docsMiddleware } from './docs.js';
+import { createPage, type PageOptions } from './page.js';
 import { problemMiddleware } from './problem.js';
 import { requestLogger } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
@@ -29,6 +33,11 @@ export interface AppDeps {
   readonly securityHandlers?: Readonly<Record<string, SecurityHandler>>;
   /** Bounds on classifications in flight and queued; default {@link defaultAdmissionOptions}. */
   readonly admission?: AdmissionOptions;
+  /**
+   * How `POST /explain` runs: its pass budget (`EXPLAIN_MAX_PASSES`) and its own admission
+   * bounds; default {@link defaultExplainOptions}.
+   */
+  readonly explain?: ExplainOptions;
   /** Moved forward by `main.ts` (warm-up, draining); default: ready at once. */
   readonly readiness?: Readiness;
   /** `false`: `GET /metrics` requires a token (METRICS_PUBLIC); default `true`. */
@@ -38,7 +47,29 @@ export interface AppDeps {
    * `undefined` (and by default) the spec's own token URL is served.
    */
   readonly tokenUrl?: () => string | undefined;
+  /** The built web page served at `GET /`; default none (`GET /` is then a 404). */
+  readonly page?: PageOptions;
+  /** What `GET /ui/config` tells the page; default `{auth: {required: false}}` (no sign-in). */
+  readonly uiConfig?: UiConfig;
 }
+
+/** The bounds of explanations, from the configuration (`EXPLAIN_*`). */
+export interface ExplainOptions {
+  /** Forward passes one explanation may take; its grid follows ({@link gridFor}). */
+  readonly maxPasses: number;
+  /** Explanations running at once, and waiting; the retry delay is the uploads'. */
+  readonly admission: AdmissionOptions;
+}
+
+/** The configuration's defaults for explanations. */
+const defaultExplainOptions: ExplainOptions = Object.freeze({
+  maxPasses: envSchema.properties.EXPLAIN_MAX_PASSES.default,
+  admission: Object.freeze({
+    maxInflight: envSchema.properties.EXPLAIN_MAX_INFLIGHT.default,
+    maxQueue: envSchema.properties.EXPLAIN_MAX_QUEUE.default,
+    retryAfterSeconds: envSchema.properties.OVERLOAD_RETRY_AFTER_SECONDS.default,
+  }),
+});
 
 /** The app and the initialised openapi-backend (tests use it to validate responses). */
 export interface App {
@@ -47,6 +78,8 @@ export interface App {
   /** The app's own metrics registry (`main.ts` adds connection-level refusals to it). */
   readonly metrics: Metrics;
   readonly readiness: Readiness;
+  /** Whether `deps.page` named a built page (`false`: none given, or `make web` not run). */
+  readonly pageBuilt: boolean;
 }
 
 /** Builds the application. */
@@ -64,9 +97,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
   const definition = deps.metricsPublic === false ? withoutAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
   const docs = docsMiddleware(definition, deps.tokenUrl);
+  const page = deps.page ? createPage(deps.page) : undefined;
+  const uiConfig = deps.uiConfig ?? { auth: { required: false } };
+  const explain = deps.explain ?? defaultExplainOptions;
   const { middleware, api } = await createApi({
     definition,
-    handlers: createHandlers({ classifier: deps.classifier, admission, readiness, metrics }),
+    handlers: createHandlers({
+      classifier: deps.classifier,
+      admission,
+      readiness,
+      metrics,
+      uiConfig,
+      // Explanations have a gate of their own: about 50 classifications each, they hold none of
+      // the uploads' slots, but for the length of their decodes (the decode memory budget).
+      explain: { grid: gridFor(explain.maxPasses), admission: createAdmission(explain.admission), decodes: admission },
+    }),
     limits: deps.limits,
     ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),
   });
@@ -79,6 +124,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   koa.use(closeConnectionsWhenDraining(readiness));
   koa.use(problemMiddleware(deps.log, deps.limits.maxUploadBytes + ENVELOPE_BYTES));
   koa.use(docs);
+  if (page) koa.use(page.middleware);
   koa.use(middleware);
-  return { koa, api, metrics, readiness };
+  return { koa, api, metrics, readiness, pageBuilt: page?.built ?? false };
 }

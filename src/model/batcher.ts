@@ -4,6 +4,13 @@
  * them in one call. Under load, batches form by themselves; at low load an item is dispatched
  * at once (`maxWaitMs` 0) or after at most `maxWaitMs` waiting for company.
  *
+ * Items are `high` priority (uploads) or `low` (the masked copies of an explanation). A batch
+ * holds high items only, whenever any wait; low items run, in batches of at most
+ * `maxLowBatchSize`, only when no high item waits. An upload then waits behind background work
+ * for at most one small batch, and background work uses the model's spare time rather than a
+ * share of it (measured by `make bench-explain`: topping up upload batches with an
+ * explanation's images halved the uploads served while explanations ran).
+ *
  * @example const b = new Batcher(async (xs) => xs.map(infer), { maxBatchSize: 8, maxWaitMs: 0 });
  */
 
@@ -24,11 +31,16 @@ export interface BatcherOptions {
    * batch is not full; 0 dispatches at once (batches then form only while slots are busy).
    */
   readonly maxWaitMs: number;
+  /** Most `low` items in one call; default `maxBatchSize`. */
+  readonly maxLowBatchSize?: number;
   /** Batches that may run at the same time (one per inference worker). Default 1. */
   readonly slots?: number;
   /** Timer implementation; default `setTimeout`. */
   readonly schedule?: Scheduler;
 }
+
+/** Whom a batch serves first: `high` items before any `low` one, each in arrival order. */
+export type Priority = 'high' | 'low';
 
 interface Pending<I, O> {
   readonly item: I;
@@ -45,10 +57,12 @@ const defaultScheduler: Scheduler = (callback, delayMs) => {
 export class Batcher<I, O> {
   readonly #run: BatchRunner<I, O>;
   readonly #maxBatchSize: number;
+  readonly #maxLowBatchSize: number;
   readonly #maxWaitMs: number;
   readonly #slots: number;
   readonly #schedule: Scheduler;
   #queue: Pending<I, O>[] = [];
+  #background: Pending<I, O>[] = [];
   #busy = 0;
   #cancelWait: Cancel | undefined;
 
@@ -59,28 +73,31 @@ export class Batcher<I, O> {
     if (!(options.maxWaitMs >= 0)) throw new RangeError('maxWaitMs must be ≥ 0');
     this.#run = run;
     this.#maxBatchSize = options.maxBatchSize;
+    this.#maxLowBatchSize = Math.max(1, Math.min(options.maxLowBatchSize ?? options.maxBatchSize, options.maxBatchSize));
     this.#maxWaitMs = options.maxWaitMs;
     this.#slots = options.slots ?? 1;
     this.#schedule = options.schedule ?? defaultScheduler;
   }
 
-  /** Items waiting for a slot. */
+  /** Items waiting for a slot, of both priorities. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#background.length;
   }
 
   /** Resolves with this item's own result, or rejects with the error of its batch. */
-  submit(item: I): Promise<O> {
+  submit(item: I, priority: Priority = 'high'): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.#queue.push({ item, resolve, reject });
+      (priority === 'high' ? this.#queue : this.#background).push({ item, resolve, reject });
       this.#pump(false);
     });
   }
 
   /** Dispatches as many batches as free slots and the wait rule allow. */
   #pump(waited: boolean): void {
-    while (this.#busy < this.#slots && this.#queue.length > 0) {
-      const full = this.#queue.length >= this.#maxBatchSize;
+    while (this.#busy < this.#slots && this.queued > 0) {
+      const queue = this.#queue.length > 0 ? this.#queue : this.#background;
+      const size = queue === this.#queue ? this.#maxBatchSize : this.#maxLowBatchSize;
+      const full = queue.length >= size;
       if (!full && !waited && this.#maxWaitMs > 0) {
         // A free slot and a short queue: give other requests maxWaitMs to join.
         this.#cancelWait ??= this.#schedule(() => {
@@ -91,7 +108,7 @@ export class Batcher<I, O> {
       }
       this.#cancelWait?.();
       this.#cancelWait = undefined;
-      this.#dispatch(this.#queue.splice(0, this.#maxBatchSize));
+      this.#dispatch(queue.splice(0, size));
     }
   }
 

@@ -19,6 +19,7 @@ import { classifierDefaults } from './defaults.js';
 import { createInferenceEngine } from './engine/create.js';
 import type { EngineHealth, SessionOptions, SessionSignature } from './engine/types.js';
 import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8/kernels.js';
+import { explain, type ExplainOptions, type Explanation } from './explain.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
 import { createPostprocessor, type Classification } from './postprocess.js';
@@ -29,6 +30,7 @@ import { createDecoder, headerLimits, type PreprocessLimits } from './preprocess
 import type { Config } from '../config.js';
 
 export type { Classification } from './postprocess.js';
+export type { ExplainOptions, Explanation } from './explain.js';
 export type { ImageHeader } from './image-header.js';
 
 /** Where the time of one classification went, in milliseconds (for the metrics). */
@@ -62,6 +64,12 @@ export interface Classifier {
    * second reading; without it, the image is inspected here.
    */
   classify(image: Uint8Array, header?: ImageHeader): Promise<Classification & { readonly timings?: ClassificationTimings }>;
+  /**
+   * Classifies `image` and explains the answer by occlusion sensitivity (`explain.ts`): decoded
+   * once, the image and its masked copies go through the same batcher at low priority, so that
+   * uploads go first. Rejects like {@link Classifier.classify} on a bad image.
+   */
+  explain(image: Uint8Array, options: ExplainOptions): Promise<Explanation>;
   /** Releases the onnxruntime session. */
   close(): Promise<void>;
 }
@@ -162,7 +170,13 @@ export async function loadClassifier(
       const classes = logits.length / images.length;
       return images.map((_, i) => logits.subarray(i * classes, (i + 1) * classes));
     },
-    { maxBatchSize, maxWaitMs: settings.batchMaxWaitMs, slots: engine.slots },
+    {
+      maxBatchSize,
+      // An explanation's images go in small batches when no upload waits (batcher.ts).
+      maxLowBatchSize: Math.max(1, Math.floor(maxBatchSize / 4)),
+      maxWaitMs: settings.batchMaxWaitMs,
+      slots: engine.slots,
+    },
   );
 
   return {
@@ -181,6 +195,19 @@ export async function loadClassifier(
       const row = await batcher.submit(pixels);
       const timings = { preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };
       return { ...postprocess(row), timings };
+    },
+    explain(image, options) {
+      return explain(
+        {
+          input,
+          decode,
+          submit: (pixels, priority) => batcher.submit(pixels, priority),
+          postprocess,
+          wave: maxBatchSize * engine.slots,
+        },
+        image,
+        options,
+      );
     },
     async close() {
       await engine.close();

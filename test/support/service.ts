@@ -27,6 +27,8 @@ export interface RunningService {
   readonly app: App;
   /** How many times the classifier ran an image (to prove a refused request did not). */
   classifications(): number;
+  /** How many explanations the classifier started. */
+  explanations(): number;
   close(): Promise<void>;
 }
 
@@ -59,13 +61,21 @@ export interface StartOptions {
    */
   readonly securityHandlers?: AppDeps['securityHandlers'];
   readonly admission?: AppDeps['admission'];
+  /** Bounds of `POST /explain`; default the configuration's. */
+  readonly explain?: AppDeps['explain'];
   readonly readiness?: AppDeps['readiness'];
   readonly metricsPublic?: boolean;
   readonly tokenUrl?: AppDeps['tokenUrl'];
+  /** The built web page to serve at `GET /` (`dist/web/`); default none. */
+  readonly page?: AppDeps['page'];
+  /** What `GET /ui/config` answers; default the app's (no sign-in). */
+  readonly uiConfig?: AppDeps['uiConfig'];
   /** Connection-level limits; default the configuration's defaults. */
   readonly server?: Partial<ServerLimits>;
   /** Awaited inside each classification, before the model runs (to hold requests in flight). */
   readonly beforeClassify?: () => Promise<void>;
+  /** Awaited inside each explanation, before the model runs. */
+  readonly beforeExplain?: () => Promise<void>;
   /** The app's logger; default silent (or TEST_LOG_LEVEL). */
   readonly log?: Logger;
 }
@@ -82,12 +92,18 @@ export async function startService(options: StartOptions): Promise<RunningServic
   const manifest = await loadManifest(manifestPath);
   const inner = await loadClassifier(manifest, { maxImagePixels: options.maxImagePixels ?? 40_000_000 });
   let count = 0;
+  let explained = 0;
   const classifier: Classifier = {
     ...inner,
     classify: async (image, header) => {
       count++;
       await options.beforeClassify?.();
       return inner.classify(image, header);
+    },
+    explain: async (image, explainOptions) => {
+      explained++;
+      await options.beforeExplain?.();
+      return inner.explain(image, explainOptions);
     },
   };
   const app = await createApp({
@@ -96,9 +112,12 @@ export async function startService(options: StartOptions): Promise<RunningServic
     limits: { maxUploadBytes: options.maxUploadBytes ?? 10 * 1024 * 1024 },
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
     ...(options.admission ? { admission: options.admission } : {}),
+    ...(options.explain ? { explain: options.explain } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
     ...(options.metricsPublic === undefined ? {} : { metricsPublic: options.metricsPublic }),
     ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}),
+    ...(options.page ? { page: options.page } : {}),
+    ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
   });
   const server: Server = createServer(app, {
     requestTimeoutMs: 30_000,
@@ -114,6 +133,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     app,
     classifier,
     classifications: () => count,
+    explanations: () => explained,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

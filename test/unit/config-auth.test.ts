@@ -21,6 +21,7 @@ describe('config: auth settings', () => {
       issuer,
       audience,
       jwksUri: undefined,
+      uiClientId: undefined,
       algorithms: ['RS256', 'ES256'],
       clockToleranceSeconds: 5,
       maxTokenAgeSeconds: undefined,

@@ -101,3 +101,27 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
     });
   });
 });
+
+describe('config: explanations and the web page', () => {
+  it('bounds explanations by default: 64 passes (a 7 × 7 grid), one at a time, four waiting', () => {
+    expect(loadConfig(base)).to.include({ explainMaxPasses: 64, explainMaxInflight: 1, explainMaxQueue: 4 });
+  });
+
+  it('reads them, and refuses a pass budget below a 7 × 7 grid with the other problems', () => {
+    expect(loadConfig({ ...base, EXPLAIN_MAX_PASSES: '100', EXPLAIN_MAX_INFLIGHT: '2', EXPLAIN_MAX_QUEUE: '0' }))
+      .to.include({ explainMaxPasses: 100, explainMaxInflight: 2, explainMaxQueue: 0 });
+    try {
+      loadConfig({ ...base, EXPLAIN_MAX_PASSES: '49', EXPLAIN_MAX_INFLIGHT: '0' });
+      expect.fail('expected a ConfigError');
+    } catch (error) {
+      expect(error).to.be.instanceOf(ConfigError);
+      expect((error as ConfigError).problems.join('\n')).to.match(/EXPLAIN_MAX_PASSES must be >= 50/).and.match(/EXPLAIN_MAX_INFLIGHT/);
+    }
+  });
+
+  it("names the page's client with OAUTH2_UI_CLIENT_ID, and none without it", () => {
+    const auth = { OAUTH2_ISSUER: 'https://tenant.example.com/', OAUTH2_AUDIENCE: 'https://cat-dog-other/api' };
+    expect(loadConfig({ ...auth, OAUTH2_UI_CLIENT_ID: 'page' }).auth).to.include({ uiClientId: 'page' });
+    expect(loadConfig(auth).auth).to.include({ uiClientId: undefined });
+  });
+});

@@ -120,3 +120,42 @@ describe('Batcher', () => {
     expect(() => new Batcher(async (xs) => xs, { maxBatchSize: 0, maxWaitMs: 0 })).to.throw(RangeError);
   });
 });
+
+describe('Batcher priorities', () => {
+  it('runs waiting high-priority items before any low one, each in arrival order', async () => {
+    const { run, calls } = manualRunner<number>();
+    const batcher = new Batcher(run, { maxBatchSize: 3, maxWaitMs: 0 });
+    const low = [1, 2, 3, 4, 5].map((i) => batcher.submit(i, 'low'));
+    expect(calls.map((c) => c.items)).to.deep.equal([[1]]);
+    // Uploads arrive while the explanation's first batch runs.
+    const high = [101, 102].map((i) => batcher.submit(i));
+    calls[0]!.finish([1]);
+    await settle();
+    expect(calls[1]!.items, 'uploads alone, not topped up with background items').to.deep.equal([101, 102]);
+    calls[1]!.finish([101, 102]);
+    await settle();
+    expect(calls[2]!.items).to.deep.equal([2, 3, 4]);
+    calls[2]!.finish([2, 3, 4]);
+    await settle();
+    expect(calls[3]!.items).to.deep.equal([5]);
+    calls[3]!.finish([5]);
+    expect(await Promise.all(high)).to.deep.equal([101, 102]);
+    expect(await Promise.all(low)).to.deep.equal([1, 2, 3, 4, 5]);
+  });
+
+  it('runs low-priority items in batches of maxLowBatchSize, so that an upload waits for one small batch at most', async () => {
+    const { run, calls } = manualRunner<number>();
+    const batcher = new Batcher(run, { maxBatchSize: 8, maxLowBatchSize: 2, maxWaitMs: 0 });
+    for (let i = 0; i < 48; i++) void batcher.submit(i, 'low');
+    expect(calls[0]!.items).to.deep.equal([0]);
+    expect(batcher.queued).to.equal(47);
+    const upload = batcher.submit(999);
+    calls[0]!.finish([0]);
+    await settle();
+    expect(calls[1]!.items, 'the upload rides in the very next batch, alone').to.deep.equal([999]);
+    calls[1]!.finish([999]);
+    expect(await upload).to.equal(999);
+    await settle();
+    expect(calls[2]!.items).to.deep.equal([1, 2]);
+  });
+});
