@@ -320,10 +320,12 @@ export interface components {
              *     - `token-missing` (401), `invalid-token` (401), `insufficient-scope` (403): authentication.
              *     - `auth-unavailable` (503): the token issuer cannot be reached.
              *     - `overloaded` (503), `not-ready` (503): retry after `Retry-After` seconds.
+             *     - `model-not-found` (404): the model repository has no model of that name, or no such version.
+             *     - `model-unavailable` (503): the model or version exists but is not READY (loading, refused by its checks, unloaded); retry after `Retry-After` seconds.
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "not-ready" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "not-ready" | "model-not-found" | "model-unavailable" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */

@@ -26,6 +26,12 @@ export const envSchema = {
       default: 'resources/models/catdog-mobilenetv2.json',
       description: 'Path of the model manifest (JSON); the ONNX file path inside it is relative to the manifest',
     },
+    DEFAULT_MODEL: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+      default: 'catdog',
+      description: 'Name of the model `/upload` serves: the model of MODEL_MANIFEST, or a model folder of the repository',
+    },
     MAX_UPLOAD_BYTES: {
       type: 'integer',
       minimum: 1024,
@@ -270,6 +276,8 @@ const fields = {
   port: 'PORT',
   host: 'HOST',
   modelManifestPath: 'MODEL_MANIFEST',
+  /** The model `/upload` serves. */
+  defaultModel: 'DEFAULT_MODEL',
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
   maxImagePixels: 'MAX_IMAGE_PIXELS',
   /** Most scans in a JPEG, counted before decoding. */

@@ -27,6 +27,8 @@ export type ProblemCode =
   | 'headers-too-large'
   | 'overloaded'
   | 'not-ready'
+  | 'model-not-found'
+  | 'model-unavailable'
   | 'internal';
 
 interface CatalogueEntry {
@@ -54,6 +56,8 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'headers-too-large': { status: 431, title: 'Request header fields too large' },
   'overloaded': { status: 503, title: 'Service overloaded' },
   'not-ready': { status: 503, title: 'Service not ready' },
+  'model-not-found': { status: 404, title: 'Model not found' },
+  'model-unavailable': { status: 503, title: 'Model unavailable' },
   'internal': { status: 500, title: 'Internal server error' },
 });
 
@@ -229,6 +233,28 @@ export class Overloaded extends ProblemError {
 export class NotReady extends ProblemError {
   constructor(detail: string) {
     super('not-ready', { detail, headers: { 'Retry-After': '1' } });
+  }
+}
+
+/** The model repository has no model of that name, or no such version of it. */
+export class ModelNotFound extends ProblemError {
+  constructor(name: string, version?: string) {
+    super('model-not-found', {
+      detail: version === undefined ? `No model named "${name}"` : `Model "${name}" has no version "${version}"`,
+    });
+  }
+}
+
+/**
+ * The model (or the version asked for) exists but cannot serve now: it is loading, it failed its
+ * checks, or it was unloaded; `reason` says which.
+ */
+export class ModelUnavailable extends ProblemError {
+  constructor(name: string, version: string | undefined, reason: string) {
+    super('model-unavailable', {
+      detail: `Model "${name}"${version === undefined ? '' : ` version "${version}"`} is not available: ${reason}`,
+      headers: { 'Retry-After': '5' },
+    });
   }
 }
 

@@ -20,6 +20,7 @@ import { warmUp } from './lifecycle/warm-up.js';
 import { createLogger } from './log.js';
 import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from './model/classifier.js';
 import { loadManifest, ManifestError } from './model/manifest.js';
+import { createStaticRepository } from './repository/static.js';
 import { readSpec, rootDir } from './spec.js';
 
 async function main(): Promise<void> {
@@ -47,9 +48,10 @@ async function main(): Promise<void> {
   const verifier = verifierFromConfig(config.auth, log);
   const securityHandlers = createSecurityHandlers(readSpec(), { verifier });
 
-  const readiness = createReadiness('warming-up', classifier.health);
+  const repository = createStaticRepository({ name: config.defaultModel, manifest, classifier });
+  const readiness = createReadiness('warming-up', () => repository.health());
   const app = await createApp({
-    classifier,
+    repository,
     log,
     securityHandlers,
     limits: { maxUploadBytes: config.maxUploadBytes },
@@ -112,14 +114,14 @@ async function main(): Promise<void> {
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'draining');
     const clean = await closeGracefully(server, config.shutdownGraceMs);
     if (!clean) log.warn({ graceMs: config.shutdownGraceMs }, 'grace period over: remaining connections closed');
-    await classifier.close();
+    await repository.close();
     log.info({ clean }, 'stopped');
     process.exit(clean && !failure ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
   // Crash-only: a model that can no longer run is left to the supervisor to restart.
-  void classifier.failed.then((err) => {
+  void repository.failed.then((err) => {
     log.fatal({ err }, 'the model can no longer run: stopping');
     void stop('model-failed', true);
   });

@@ -8,10 +8,12 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClassificationTimings } from './model/classifier.js';
+import type { ServedModel } from './repository/types.js';
 
 /** What the metrics read when scraped. */
 export interface MetricsSources {
-  readonly model: { readonly name: string; readonly sha256: string; readonly labels: readonly string[]; readonly int8Weights: string };
+  /** The model versions loaded now (one `catdog_model_info` series each). */
+  readonly models: () => readonly ServedModel[];
   /** Classifications running now. */
   readonly inflight: () => number;
   /** Classifications waiting for a slot now. */
@@ -131,14 +133,20 @@ export function createMetrics(sources: MetricsSources): Metrics {
       this.set(sources.ready() ? 1 : 0);
     },
   });
-  const modelInfo = new Gauge({
+  new Gauge({
     name: 'catdog_model_info',
-    help: 'The model served: always 1, with its manifest name, SHA-256, comma-separated labels and how its int8 weights run (as-is, unsigned or none).',
-    labelNames: ['name', 'sha256', 'labels', 'int8_weights'] as const,
+    help: 'The model versions loaded: 1 each, with the model and version, the manifest name, SHA-256, comma-separated labels and how its int8 weights run (as-is, unsigned or none).',
+    labelNames: ['model', 'version', 'name', 'sha256', 'labels', 'int8_weights'] as const,
     registers,
+    collect() {
+      // Versions come and go with swaps: only the loaded ones are reported.
+      this.reset();
+      for (const { name: model, version, classifier } of sources.models()) {
+        const { name, sha256, labels, int8Weights } = classifier;
+        this.set({ model, version, name, sha256, labels: labels.join(','), int8_weights: int8Weights }, 1);
+      }
+    },
   });
-  const { name, sha256, labels, int8Weights } = sources.model;
-  modelInfo.set({ name, sha256, labels: labels.join(','), int8_weights: int8Weights }, 1);
 
   return {
     registry,

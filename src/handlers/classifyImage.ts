@@ -1,47 +1,67 @@
 import type { operations } from '../../generated/openapi.js';
+import type { AppContext } from '../http/state.js';
 import type { Admission } from '../lifecycle/admission.js';
-import type { Metrics } from '../metrics.js';
 import type { Classifier } from '../model/classifier.js';
+import type { Metrics } from '../metrics.js';
+import type { ModelRepository } from '../repository/types.js';
 import type { OperationHandler } from './handler.js';
 
 type Prediction = operations['classifyImage']['responses'][200]['content']['application/json'];
 
 /**
- * `POST /upload`: classifies the `file` part (presence is checked against the spec before). Its
- * header is read first: what can be refused without decoding is refused at once, and the decode's
- * estimated memory chooses its lane in the admission gate (a full queue answers 503 overloaded).
+ * `POST /upload`: classifies the `file` part (presence is checked against the spec before) with
+ * the default model. The version is leased for the whole request, so that a swap lets it finish
+ * on the version it started on. The image's header is read first: what can be refused without
+ * decoding is refused at once, and the decode's estimated memory chooses its lane in the
+ * admission gate (a full queue answers 503 overloaded).
  */
-export function classifyImage(classifier: Classifier, admission: Admission, metrics: Metrics): OperationHandler {
+export function classifyImage(repository: ModelRepository, admission: Admission, metrics: Metrics): OperationHandler {
   return async (_c, ctx) => {
     const image = ctx.state.upload?.file;
     // upload.ts refuses a request without it (the spec requires it): this is a wiring bug, a 500.
     if (!image) throw new Error('classifyImage: no `file` part in the request state');
-    const header = await classifier.inspect(image);
-    // A client that hangs up while its upload waits for a slot gives the slot up.
-    const gone = new AbortController();
-    const onClose = (): void => {
-      if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
-    };
-    ctx.res.once('close', onClose);
-    let started = 0;
+    const lease = repository.acquire(repository.defaultModel);
     try {
-      const result = await admission.run(() => {
-        // elapsed_ms is the classification itself, without the wait for a slot.
-        started = performance.now();
-        return classifier.classify(image, header);
-      }, { costBytes: header.decodeBytes, signal: gone.signal });
-      if (result.timings) metrics.observeClassification(result.timings);
-      const body: Prediction = {
-        prediction: result.prediction,
-        values: [...result.values],
-        labels: [...result.labels],
-        model: classifier.name,
-        elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
-      };
-      ctx.state.prediction = result.prediction;
-      ctx.body = body;
+      await classifyWith(lease.model.classifier, image, ctx, admission, metrics);
     } finally {
-      ctx.res.off('close', onClose);
+      lease.release();
     }
   };
+}
+
+/** Classifies `image` with `classifier` and writes the answer (see {@link classifyImage}). */
+async function classifyWith(
+  classifier: Classifier,
+  image: Buffer,
+  ctx: AppContext,
+  admission: Admission,
+  metrics: Metrics,
+): Promise<void> {
+  const header = await classifier.inspect(image);
+  // A client that hangs up while its upload waits for a slot gives the slot up.
+  const gone = new AbortController();
+  const onClose = (): void => {
+    if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
+  };
+  ctx.res.once('close', onClose);
+  let started = 0;
+  try {
+    const result = await admission.run(() => {
+      // elapsed_ms is the classification itself, without the wait for a slot.
+      started = performance.now();
+      return classifier.classify(image, header);
+    }, { costBytes: header.decodeBytes, signal: gone.signal });
+    if (result.timings) metrics.observeClassification(result.timings);
+    const body: Prediction = {
+      prediction: result.prediction,
+      values: [...result.values],
+      labels: [...result.labels],
+      model: classifier.name,
+      elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
+    };
+    ctx.state.prediction = result.prediction;
+    ctx.body = body;
+  } finally {
+    ctx.res.off('close', onClose);
+  }
 }

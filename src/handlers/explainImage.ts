@@ -1,9 +1,11 @@
 import type { operations } from '../../generated/openapi.js';
 import { NotAcceptable } from '../errors.js';
 import type { Admission } from '../lifecycle/admission.js';
+import type { AppContext } from '../http/state.js';
 import type { Classifier } from '../model/classifier.js';
 import type { Grid } from '../model/occlusion.js';
 import { overlayPng } from '../model/overlay.js';
+import type { ModelRepository } from '../repository/types.js';
 import type { OperationHandler } from './handler.js';
 
 type Explanation = operations['explainImage']['responses'][200]['content']['application/json'];
@@ -32,58 +34,75 @@ export interface ExplainSettings {
  * An explanation costs about 50 classifications: explanations have their own admission gate,
  * and their model work yields to uploads in the batcher.
  */
-export function explainImage(classifier: Classifier, settings: ExplainSettings): OperationHandler {
+export function explainImage(repository: ModelRepository, settings: ExplainSettings): OperationHandler {
   return async (_c, ctx) => {
     const image = ctx.state.upload?.file;
     // upload.ts refuses a request without it (the spec requires it): this is a wiring bug, a 500.
     if (!image) throw new Error('explainImage: no `file` part in the request state');
     const wanted = ctx.accepts(...answers);
     if (wanted === false) throw new NotAcceptable(ctx.get('accept'), answers);
-    // What can be refused from the header (not an image, too many pixels, a decode bomb) is, at once.
-    const header = await classifier.inspect(image);
-    // A client that hangs up gives its slot up, or stops its explanation within a batch.
-    const gone = new AbortController();
-    const onClose = (): void => {
-      if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
-    };
-    ctx.res.once('close', onClose);
+    // The version is leased for the whole explanation: a swap lets it finish on the same model.
+    const lease = repository.acquire(repository.defaultModel);
     try {
-      let started = 0;
-      const decoding = <T>(decode: () => Promise<T>): Promise<T> =>
-        settings.decodes.run(decode, { costBytes: header.decodeBytes, signal: gone.signal });
-      const { result, picture } = await settings.admission.run(async () => {
-        started = performance.now();
-        const result = await classifier.explain(image, { grid: settings.grid, signal: gone.signal, header, decoding });
-        const picture = wanted === 'image/png'
-          ? await decoding(() => overlayPng(image, result.heatmap, result.region, { maxSide: pictureMaxSide }))
-          : undefined;
-        return { result, picture };
-      }, { signal: gone.signal });
-      ctx.state.prediction = result.prediction;
-      ctx.vary('Accept');
-      if (picture) {
-        ctx.type = 'image/png';
-        ctx.body = picture;
-        return;
-      }
-      const body: Explanation = {
-        prediction: result.prediction,
-        values: [...result.values],
-        labels: [...result.labels],
-        model: classifier.name,
-        elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
-        passes: result.passes,
-        heatmap: {
-          label: result.prediction,
-          rows: result.grid.rows,
-          cols: result.grid.cols,
-          values: result.heatmap,
-          region: result.region,
-        },
-      };
-      ctx.body = body;
+      await explainWith(lease.model.classifier, image, wanted, ctx, settings);
     } finally {
-      ctx.res.off('close', onClose);
+      lease.release();
     }
   };
+}
+
+/** Explains `image` with `classifier` and writes the answer (see {@link explainImage}). */
+async function explainWith(
+  classifier: Classifier,
+  image: Buffer,
+  wanted: string,
+  ctx: AppContext,
+  settings: ExplainSettings,
+): Promise<void> {
+  // What can be refused from the header (not an image, too many pixels, a decode bomb) is, at once.
+  const header = await classifier.inspect(image);
+  // A client that hangs up gives its slot up, or stops its explanation within a batch.
+  const gone = new AbortController();
+  const onClose = (): void => {
+    if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
+  };
+  ctx.res.once('close', onClose);
+  try {
+    let started = 0;
+    const decoding = <T>(decode: () => Promise<T>): Promise<T> =>
+      settings.decodes.run(decode, { costBytes: header.decodeBytes, signal: gone.signal });
+    const { result, picture } = await settings.admission.run(async () => {
+      started = performance.now();
+      const result = await classifier.explain(image, { grid: settings.grid, signal: gone.signal, header, decoding });
+      const picture = wanted === 'image/png'
+        ? await decoding(() => overlayPng(image, result.heatmap, result.region, { maxSide: pictureMaxSide }))
+        : undefined;
+      return { result, picture };
+    }, { signal: gone.signal });
+    ctx.state.prediction = result.prediction;
+    ctx.vary('Accept');
+    if (picture) {
+      ctx.type = 'image/png';
+      ctx.body = picture;
+      return;
+    }
+    const body: Explanation = {
+      prediction: result.prediction,
+      values: [...result.values],
+      labels: [...result.labels],
+      model: classifier.name,
+      elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
+      passes: result.passes,
+      heatmap: {
+        label: result.prediction,
+        rows: result.grid.rows,
+        cols: result.grid.cols,
+        values: result.heatmap,
+        region: result.region,
+      },
+    };
+    ctx.body = body;
+  } finally {
+    ctx.res.off('close', onClose);
+  }
 }

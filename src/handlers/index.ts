@@ -5,7 +5,7 @@
 import type { Admission } from '../lifecycle/admission.js';
 import type { Readiness } from '../lifecycle/readiness.js';
 import type { Metrics } from '../metrics.js';
-import type { Classifier } from '../model/classifier.js';
+import type { ModelRepository } from '../repository/types.js';
 import { classifyImage } from './classifyImage.js';
 import { explainImage, type ExplainSettings } from './explainImage.js';
 import { getHealth } from './getHealth.js';
@@ -17,7 +17,7 @@ import type { OperationHandlers } from './handler.js';
 
 /** Dependencies of the handlers. */
 export interface HandlerDeps {
-  readonly classifier: Classifier;
+  readonly repository: ModelRepository;
   readonly admission: Admission;
   readonly readiness: Readiness;
   readonly metrics: Metrics;
@@ -32,10 +32,10 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
   return {
     getHealth: getHealth(),
     getLiveness: getLiveness(),
-    getReadiness: getReadiness(deps.readiness, deps.classifier.name),
+    getReadiness: getReadiness(deps.readiness, deps.repository),
     getMetrics: getMetrics(deps.metrics),
-    classifyImage: classifyImage(deps.classifier, deps.admission, deps.metrics),
-    explainImage: explainImage(deps.classifier, deps.explain),
+    classifyImage: classifyImage(deps.repository, deps.admission, deps.metrics),
+    explainImage: explainImage(deps.repository, deps.explain),
     getUiConfig: getUiConfig(deps.uiConfig),
   };
 }

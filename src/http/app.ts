@@ -12,8 +12,8 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from '../lifecycle/admission.js';
 import { createReadiness, type Readiness } from '../lifecycle/readiness.js';
 import { closeConnectionsWhenDraining } from '../lifecycle/shutdown.js';
-import type { Classifier } from '../model/classifier.js';
 import { gridFor } from '../model/occlusion.js';
+import type { ModelRepository } from '../repository/types.js';
 import { readSpec, withoutAnonymousAccess } from '../spec.js';
 import { createApi, type SecurityHandler } from './api.js';
 import { docsMiddleware } from './docs.js';
@@ -26,7 +26,8 @@ import { ENVELOPE_BYTES } from './upload.js';
 
 /** Everything the app depends on, created by `main.ts` (or by a test). */
 export interface AppDeps {
-  readonly classifier: Classifier;
+  /** The models served; `main.ts` (or a test) loads them, the app only leases them. */
+  readonly repository: ModelRepository;
   readonly log: Logger;
   readonly limits: { readonly maxUploadBytes: number };
   /** Handlers for the spec's security schemes, by scheme name. */
@@ -84,10 +85,10 @@ export interface App {
 
 /** Builds the application. */
 export async function createApp(deps: AppDeps): Promise<App> {
-  const readiness = deps.readiness ?? createReadiness('ready', deps.classifier.health);
+  const readiness = deps.readiness ?? createReadiness('ready', () => deps.repository.health());
   const admission = createAdmission(deps.admission ?? defaultAdmissionOptions);
   const metrics = createMetrics({
-    model: deps.classifier,
+    models: () => deps.repository.loaded(),
     inflight: () => admission.inflight,
     queued: () => admission.queued,
     large: () => ({ inflight: admission.largeInflight, queued: admission.largeQueued }),
@@ -103,7 +104,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { middleware, api } = await createApi({
     definition,
     handlers: createHandlers({
-      classifier: deps.classifier,
+      repository: deps.repository,
       admission,
       readiness,
       metrics,

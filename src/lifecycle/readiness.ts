@@ -8,15 +8,19 @@
  * ```
  */
 
-/**
- * `warming-up` until one inference has run; `draining` from the stop signal to the exit;
- * `recovering` while a crashed inference worker is replaced, `failed` once the model's engine
- * gave up (see src/model/engine/worker-pool.ts).
- */
-export type ReadinessState = 'warming-up' | 'ready' | 'draining' | 'recovering' | 'failed';
+import type { RepositoryHealth } from '../repository/types.js';
 
-/** The model's side of readiness, as the classifier reports it. */
-export type ModelHealth = () => 'ok' | 'recovering' | 'failed';
+/**
+ * `warming-up` until one inference has run; `draining` from the stop signal to the exit; once
+ * warmed up, the default model's side ({@link RepositoryHealth}): `loading` before its first
+ * version is ready, `unavailable` while it has no READY version, `recovering` while a crashed
+ * inference worker is replaced, `failed` once the model's engine gave up (see
+ * src/model/engine/worker-pool.ts).
+ */
+export type ReadinessState = 'warming-up' | 'ready' | 'draining' | Exclude<RepositoryHealth, 'ok'>;
+
+/** The model's side of readiness, as the model repository reports it. */
+export type ModelHealth = () => RepositoryHealth;
 
 /** The readiness of one process; `main.ts` moves it forward, the probes and metrics read it. */
 export interface Readiness {

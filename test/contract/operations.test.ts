@@ -124,7 +124,7 @@ describe('operations', () => {
       expect(sample(text, 'catdog_classifications_queued')).to.equal(0);
       expect(sample(text, 'catdog_ready')).to.equal(1);
       const { name, sha256, labels, int8Weights } = svc.classifier;
-      const info = `name="${name}",sha256="${sha256}",labels="${labels.join(',')}",int8_weights="${int8Weights}"`;
+      const info = `model="catdog",version="1",name="${name}",sha256="${sha256}",labels="${labels.join(',')}",int8_weights="${int8Weights}"`;
       expect(sample(text, 'catdog_model_info', info)).to.equal(1);
       expect(sample(text, 'process_resident_memory_bytes')).to.be.above(0);
       expect(text).to.match(/^nodejs_eventloop_lag_seconds /m);

@@ -16,6 +16,8 @@ import { createServer, type ServerLimits } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
+import { createStaticRepository } from '../../src/repository/static.js';
+import type { ModelRepository } from '../../src/repository/types.js';
 import { readSpec } from '../../src/spec.js';
 
 /** A running service. */
@@ -23,6 +25,8 @@ export interface RunningService {
   readonly url: string;
   readonly api: OpenAPIBackend;
   readonly classifier: Classifier;
+  /** The repository serving it, as model `catdog` version `1`. */
+  readonly repository: ModelRepository;
   /** The app (its readiness and metrics). */
   readonly app: App;
   /** How many times the classifier ran an image (to prove a refused request did not). */
@@ -106,8 +110,9 @@ export async function startService(options: StartOptions): Promise<RunningServic
       return inner.explain(image, explainOptions);
     },
   };
+  const repository = createStaticRepository({ name: 'catdog', manifest, classifier });
   const app = await createApp({
-    classifier,
+    repository,
     log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     limits: { maxUploadBytes: options.maxUploadBytes ?? 10 * 1024 * 1024 },
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
@@ -132,6 +137,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     api: app.api,
     app,
     classifier,
+    repository,
     classifications: () => count,
     explanations: () => explained,
     async close() {

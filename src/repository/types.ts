@@ -1,0 +1,89 @@
+/**
+ * The models the service serves, by name and version, as Triton lays a model repository out:
+ * `<name>/<version>/manifest.json` plus the ONNX file the manifest names, versions being positive
+ * integers. `/upload` serves the default model (`DEFAULT_MODEL`); the Open Inference Protocol
+ * routes by name and version.
+ *
+ * Every request leases the version it runs on ({@link ModelRepository.acquire}) and releases the
+ * lease once its answer is computed. A version that is being replaced keeps serving the requests
+ * that started on it, and is closed only when its last lease is released: a swap never fails a
+ * request in flight.
+ *
+ * ```ts
+ * const lease = repository.acquire(repository.defaultModel);   // newest READY version
+ * try {
+ *   const result = await lease.model.classifier.classify(image, header);
+ * } finally {
+ *   lease.release();
+ * }
+ * ```
+ */
+import type { Classifier } from '../model/classifier.js';
+import type { Manifest } from '../model/manifest.js';
+
+/**
+ * A version's state, as Triton's repository index names them: `LOADING` (its session is being
+ * created, checked and warmed up), `READY` (it serves), `UNLOADING` (no new request reaches it;
+ * the ones in flight finish), `UNAVAILABLE` (not loaded: refused, failed, or unloaded; `reason` says why).
+ */
+export type VersionState = 'LOADING' | 'READY' | 'UNLOADING' | 'UNAVAILABLE';
+
+/** One loaded version of a model. */
+export interface ServedModel {
+  /** The model's name in the repository (its folder), e.g. `catdog`: the protocol's `model_name`. */
+  readonly name: string;
+  /** The version, a positive integer written in decimal: the protocol's `model_version`. */
+  readonly version: string;
+  readonly manifest: Manifest;
+  readonly classifier: Classifier;
+}
+
+/** A claim on a served version: it stays loaded until every lease on it is released. */
+export interface Lease {
+  readonly model: ServedModel;
+  /** Gives the claim up; calling it again does nothing. */
+  release(): void;
+}
+
+/** One line of the repository index (Triton's model repository extension). */
+export interface IndexEntry {
+  readonly name: string;
+  readonly version: string;
+  readonly state: VersionState;
+  /** Why the version is in this state; empty when there is nothing to say (READY). */
+  readonly reason: string;
+}
+
+/**
+ * The serving side of the default model, for readiness: `ok` while a READY version can run,
+ * `loading` before its first version is ready, `recovering` while a crashed inference worker of
+ * the serving version is replaced, `unavailable` when it has no READY version, `failed` once the
+ * serving version's engine gave up.
+ */
+export type RepositoryHealth = 'ok' | 'loading' | 'recovering' | 'unavailable' | 'failed';
+
+/** The models served; see the module comment. */
+export interface ModelRepository {
+  /** The model `/upload` serves (`DEFAULT_MODEL`). */
+  readonly defaultModel: string;
+  /**
+   * Leases the version of `name` to run a request on: `version` exactly when given, otherwise the
+   * version the management API pinned, otherwise the newest READY one.
+   *
+   * @throws {@link ModelNotFound} when the repository has no such model, or no such version.
+   * @throws {@link ModelUnavailable} when it has, but the version is not READY.
+   */
+  acquire(name: string, version?: string): Lease;
+  /** Every version the repository knows of, loaded or not, with its state. */
+  index(): readonly IndexEntry[];
+  /** The READY versions of `name`, newest first; `[]` for a model the repository does not have. */
+  readyVersions(name: string): readonly string[];
+  /** Every version loaded now (READY or UNLOADING), for the metrics. */
+  loaded(): readonly ServedModel[];
+  /** See {@link RepositoryHealth}. */
+  health(): RepositoryHealth;
+  /** Resolves with the reason when the default model can no longer run (the process should exit). */
+  readonly failed: Promise<Error>;
+  /** Stops watching the repository and closes every loaded version. */
+  close(): Promise<void>;
+}
