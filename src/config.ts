@@ -4,8 +4,8 @@
  * Every setting is an environment variable, validated once at start-up against
  * {@link envSchema}; every problem is reported at once, and the result is frozen.
  * To add a setting: add it to `envSchema` (with a description and default) and to `fields` (its
- * name in {@link Config}; its type follows from the schema); then to the README's configuration
- * table.
+ * name in {@link Config}; its type follows from the schema); then regenerate docs/configuration.md
+ * (`tsx scripts/config-table.ts --write`), and name it in the README if most deployments set it.
  */
 import { Ajv } from 'ajv';
 import type { FromSchema } from 'json-schema-to-ts';
@@ -14,7 +14,7 @@ import { classifierDefaults } from './model/defaults.js';
 
 const MiB = 1024 * 1024;
 
-/** JSON Schema of the environment, by variable name. Descriptions feed the README table. */
+/** JSON Schema of the environment, by variable name. Descriptions feed docs/configuration.md (scripts/config-table.ts). */
 export const envSchema = {
   type: 'object',
   properties: {
