@@ -98,10 +98,18 @@ describe('Postman, Bruno and the predict command against the live service', func
     const report = path.join(tmp, 'bruno-report.json');
     const token = await idp.token();
     const bru = path.join(rootDir, 'node_modules', '.bin', 'bru');
-    const args = ['run', '--env', 'local', '--env-var', `baseUrl=${svc.url}`, '--env-var', `token=${token}`];
+    // `--sandbox developer`: Bruno's default "safe" sandbox evaluates assertions synchronously in
+    // QuickJS, whose WebAssembly module loads asynchronously when the CLI starts and is not awaited
+    // on that path (@usebruno/js src/sandbox/quickjs/index.js, usebruno/bruno#7373): a first
+    // response that arrives before the module fails every assertion with "Cannot read properties
+    // of undefined (reading 'newContext')". The developer sandbox runs the collection's scripts
+    // with Node's vm module and never waits for QuickJS. Every WebAssembly instantiation is delayed
+    // here (test/fixtures/slow-wasm.cjs) so that the race, if it came back, would fail every run.
+    const args = ['run', '--sandbox', 'developer', '--env', 'local', '--env-var', `baseUrl=${svc.url}`, '--env-var', `token=${token}`];
     args.push('--env-var', `expectedPrediction=${expectedPrediction}`, '--reporter-json', report);
+    const env = { ...process.env, NODE_OPTIONS: `--require ${JSON.stringify(path.join(rootDir, 'test', 'fixtures', 'slow-wasm.cjs'))}` };
     const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-      const child = spawn(bru, args, { cwd: checkout, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(bru, args, { cwd: checkout, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stdout.on('data', (d: Buffer) => (output += d.toString()));
       child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -109,6 +117,7 @@ describe('Postman, Bruno and the predict command against the live service', func
       child.on('exit', (c) => resolve({ code: c, output }));
     });
     expect(code, output).to.equal(0);
+    expect(output).not.to.contain('Error executing the script');
     const [run] = JSON.parse(await readFile(report, 'utf8')) as {
       summary: { totalRequests: number; failedRequests: number; totalAssertions: number; failedAssertions: number; failedTests: number };
       results: { test: { filename: string }; response: { status: number } }[];
