@@ -33,6 +33,8 @@ export interface RunningService {
   classifications(): number;
   /** How many explanations the classifier started. */
   explanations(): number;
+  /** Client connections the server holds open now (it sees a client's close a moment after the client). */
+  connections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     repository,
     classifications: () => count,
     explanations: () => explained,
+    connections: () => new Promise((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n)))),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
