@@ -8,12 +8,11 @@
 #   docker run -p 8080:8080 -e OAUTH2_ISSUER=… -e OAUTH2_AUDIENCE=… cat-dog-other
 #   docker run … -v "$PWD/resources/models:/app/resources/models:ro" cat-dog-other
 
-# Node 20, although its support ended in April 2026: on Node 24.22 the tests and the production
-# start-up pass (GitHub Actions runs .ci/run on both), but the service's resident memory grew by
-# 64 MiB over 20,000 uploads (122 MiB over 80,000, still rising) where Node 20 stays flat; with
-# NODE_OPTIONS=--max-semi-space-size=16 and MALLOC_ARENA_MAX=2 it grew 18.5 MiB, 70-85 MiB above Node 20
-# (docs/runtime-memory.md). Move to node:24 once that is understood: --build-arg NODE_IMAGE=node:24-bookworm-slim.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 26, the Active LTS line (maintained until April 2029; Node 20's support ended in April
+# 2026). `make test` runs the tests and this start-up (`make prod-smoke`) on the newest Node 26 of
+# the npm registry when make itself runs on another Node (scripts/image-node.ts reads this ARG and
+# the runtime stage's ENV). Memory on Node 26: docs/runtime-memory.md.
+ARG NODE_IMAGE=node:26-bookworm-slim
 
 # --- build: all dependencies, compile to dist/, obtain and verify the model -------------------
 FROM ${NODE_IMAGE} AS build

@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model train generate check-generated lint typecheck web build bench-build test run dev token docs postman prod-smoke bench bench-memory bench-explain soak attack clean
+.PHONY: help install model train generate check-generated lint typecheck web build bench-build test test-image-node run dev token docs postman prod-smoke bench bench-memory bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -56,11 +56,17 @@ build: web ## Compile the service and the predict CLI (src/) to dist/, and bundl
 bench-build:
 	$(BIN)/tsc -p tsconfig.bench.json
 
-test: check-generated lint typecheck web docs postman ## Everything CI checks: generated types fresh, spec lint, types, tests, production start-up
+test: check-generated lint typecheck web docs postman ## Everything CI checks: generated types fresh, spec lint, types, tests (also on the image's Node), production start-up
 	$(BIN)/mocha
+	$(MAKE) test-image-node
 	$(MAKE) prod-smoke
 
-prod-smoke: build ## The Dockerfile's start-up without Docker: npm ci --omit=dev in a clean folder, dist/, cat.png → Cat, SIGTERM
+# The suite exercises what differs between Node versions (the HTTP server's deadlines and
+# limits, fetch, worker threads, the native modules) beyond what prod-smoke's start-up reaches.
+test-image-node: ## The tests again on the Docker image's Node when another one runs make (fetched from the npm registry, cached in node_modules/.cache)
+	$(BIN)/tsx scripts/image-node.ts --unless-running -- $(BIN)/mocha
+
+prod-smoke: build ## The Dockerfile's start-up without Docker, on the image's Node and ENV: npm ci --omit=dev in a clean folder, dist/, cat.png → Cat, SIGTERM
 	$(BIN)/tsx scripts/prod-smoke.ts
 
 # Without an issuer configured, `make run` is `make dev`: the service with a local identity

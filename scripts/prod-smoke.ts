@@ -1,12 +1,15 @@
 /**
  * `make prod-smoke`: the Dockerfile's production start-up, without Docker.
  *
- * Like the image's runtime stage: a clean folder with `package.json`, the lock file and
- * `.npmrc`; `npm ci --omit=dev`; the built `dist/` (`make build`), the spec and the model files of
- * `resources/models/`; then `node dist/src/main.js` with OAuth2 settings pointing at a local
- * identity provider (the one `make dev` uses). Checks, in order: `/health` answers
- * `{"status":"OK"}`; `GET /` serves the web page and its script, and `/ui/config` its client;
- * the built `predict` command, run from that folder with a real token, classifies
+ * Like the image's runtime stage, on the image's Node.js (the major of the Dockerfile's
+ * `FROM node:<major>-…`, obtained by scripts/image-node.ts: the running node when it is that
+ * major, else the newest release of it from the npm registry, cached in node_modules/.cache) with
+ * the stage's `ENV`: a clean folder with `package.json`, the lock file and `.npmrc`;
+ * `npm ci --omit=dev` (npm running on that Node); the built `dist/` (`make build`), the spec and
+ * the model files of `resources/models/`; then `node dist/src/main.js` with OAuth2 settings
+ * pointing at a local identity provider (the one `make dev` uses). Checks, in order: `/health`
+ * answers `{"status":"OK"}`; `GET /` serves the web page and its script, and `/ui/config` its
+ * client; the built `predict` command, run from that folder with a real token, classifies
  * `resources/samples/cat.png` as Cat; an upload without a token is answered 401; the process
  * stops with status 0 on SIGTERM (the image's STOPSIGNAL); started again with
  * `INT8_WEIGHTS=unsigned` (what a CPU without VNNI runs), it gives the same values bit for bit.
@@ -22,13 +25,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { catImagePath } from '../test/fixtures/course-images.js';
 import { startIdentityProvider } from '../test/fixtures/identity-provider.js';
+import { imageNode, readImageRuntime } from './image-node.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const step = (text: string): void => void process.stdout.write(`prod-smoke: ${text}\n`);
 
-function run(command: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(command: string, args: string[], cwd: string, env?: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -82,6 +86,20 @@ function check(ok: boolean, what: string): void {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const image = readImageRuntime();
+  let node: string;
+  try {
+    node = await imageNode(image.nodeMajor, step);
+  } catch (err) {
+    // What was tried and how to fix it (scripts/image-node.ts says both).
+    process.stderr.write(`prod-smoke: FAILED: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  // PATH first: npm (a script run by `node`) and anything it starts run on the image's Node too.
+  const PATH = `${path.dirname(node)}${path.delimiter}${process.env.PATH ?? ''}`;
+  const nodeVersion = (await run(node, ['--version'], root)).stdout.trim();
+  step(`Node ${nodeVersion} (the image's: node:${image.nodeMajor}), ENV ${Object.entries(image.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cdo-prod-'));
   let service: ChildProcess | undefined;
   let unsigned: ChildProcess | undefined;
@@ -90,7 +108,7 @@ async function main(): Promise<void> {
   try {
     step(`packaging into ${dir}`);
     for (const file of ['package.json', 'package-lock.json', '.npmrc']) await cp(path.join(root, file), path.join(dir, file));
-    const ci = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir);
+    const ci = await run('npm', ['ci', '--omit=dev', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], dir, { ...process.env, PATH });
     if (ci.code !== 0) throw new Error(`npm ci --omit=dev failed:\n${ci.stderr}`);
     step(`npm ci --omit=dev done (${Math.round((Date.now() - started) / 1000)} s)`);
     await cp(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
@@ -100,12 +118,12 @@ async function main(): Promise<void> {
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    service = spawn(process.execPath, ['dist/src/main.js'], {
+    service = spawn(node, ['dist/src/main.js'], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
-        PATH: process.env.PATH ?? '',
-        NODE_ENV: 'production',
+        PATH,
+        ...image.env,
         PORT: String(port),
         HOST: '127.0.0.1',
         OAUTH2_ISSUER: idp.issuer,
@@ -134,7 +152,7 @@ async function main(): Promise<void> {
 
     const token = await idp.token();
     const predictCat = () =>
-      run(process.execPath, ['dist/src/client/cli.js', catImagePath, '--url', url, '--token', token, '--json'], dir);
+      run(node, ['dist/src/client/cli.js', catImagePath, '--url', url, '--token', token, '--json'], dir, { PATH, ...image.env });
     let predict = await predictCat();
     // On a starved machine the issuer's discovery, started during the CPU-bound start-up, can
     // outlast OAUTH2_HTTP_TIMEOUT_MS; the service then answers 503 auth-unavailable until
@@ -192,10 +210,10 @@ async function main(): Promise<void> {
     // path, forced here, must start from the built output and give the very same answer.
     const firstLog = log.length;
     const port2 = await freePort();
-    unsigned = spawn(process.execPath, ['dist/src/main.js'], {
+    unsigned = spawn(node, ['dist/src/main.js'], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: String(port2), HOST: '127.0.0.1', AUTH_DISABLED: 'true', INT8_WEIGHTS: 'unsigned' },
+      env: { PATH, ...image.env, PORT: String(port2), HOST: '127.0.0.1', AUTH_DISABLED: 'true', INT8_WEIGHTS: 'unsigned' },
     });
     unsigned.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     unsigned.stderr!.on('data', (d: Buffer) => (log += d.toString()));

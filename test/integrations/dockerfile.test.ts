@@ -6,10 +6,20 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { readSpec, rootDir } from '../../src/spec.js';
+import { readImageRuntime } from '../../scripts/image-node.js';
 
 const dockerfile = readFileSync(path.join(rootDir, 'Dockerfile'), 'utf8').replace(/\\\n/g, ' ');
 const smoke = readFileSync(path.join(rootDir, 'scripts', 'prod-smoke.ts'), 'utf8');
-const pkg = JSON.parse(readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+const pkg = JSON.parse(readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { scripts: Record<string, string>; engines: { node: string } };
+const workflow = readFileSync(path.join(rootDir, '.github', 'workflows', 'ci.yml'), 'utf8');
+
+/** Whether an `engines` range of `>=X…` and `^X…` alternatives admits major version `major`. */
+function admitsMajor(range: string, major: number): boolean {
+  return range.split('||').some((alternative) => {
+    const [, operator, least] = /^\s*(>=|\^)\s*(\d+)/.exec(alternative) ?? [];
+    return operator === '>=' ? Number(least) <= major : operator === '^' && Number(least) === major;
+  });
+}
 
 /** Instructions of the last stage, as [keyword, arguments]. */
 const stages = dockerfile.split(/^FROM /m).slice(1);
@@ -56,6 +66,30 @@ describe('Dockerfile', () => {
     const operation = (readSpec().paths?.[route!] as { get?: { security?: unknown[] } } | undefined)?.get;
     expect(operation?.security, `${route} needs no token`).to.deep.equal([]);
     expect(all('STOPSIGNAL')).to.deep.equal(['SIGTERM']);
+  });
+
+  describe("the runtime's Node.js (scripts/image-node.ts reads it for prod-smoke and test-image-node)", () => {
+    const { nodeMajor, env } = readImageRuntime();
+
+    it('is the major of the runtime stage\'s node:<major> base image, with that stage\'s ENV', () => {
+      const from = /^ARG NODE_IMAGE=node:(\d+)-/m.exec(dockerfile)?.[1];
+      expect(nodeMajor).to.equal(Number(from));
+      expect(env).to.include({ NODE_ENV: 'production', PORT: '8080', HOST: '0.0.0.0' });
+      const parsed = readImageRuntime('ARG BASE=node:24-slim\nFROM ${BASE} AS build\nENV A=1\nFROM node:22.12-alpine\nENV NODE_OPTIONS="--a --b" \\\n  B=2\n');
+      expect(parsed).to.deep.equal({ nodeMajor: 22, env: { NODE_OPTIONS: '--a --b', B: '2' } });
+      expect(() => readImageRuntime('FROM debian:bookworm\n')).to.throw(/not FROM node:<major>/);
+    });
+
+    it("is admitted by package.json's engines and tested by the CI matrix", () => {
+      expect(admitsMajor(pkg.engines.node, nodeMajor), `engines ${pkg.engines.node} admits Node ${nodeMajor}`).to.equal(true);
+      const matrix = /^\s*node: \[([^\]]*)\]/m.exec(workflow)?.[1]?.split(',').map((v) => Number(v.trim()));
+      expect(matrix, '.github/workflows/ci.yml matrix').to.include(nodeMajor);
+    });
+
+    it('is the one prod-smoke starts the service on, with the same ENV', () => {
+      expect(smoke).to.match(/imageNode\(image\.nodeMajor/);
+      expect(smoke.match(/\.\.\.image\.env/g), 'both start-ups and the predict command').to.have.length(3);
+    });
   });
 
   it('takes the model from the MODEL_SOURCE build argument', () => {
