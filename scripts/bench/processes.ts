@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { rootDir } from '../../src/spec.js';
+import { readImageRuntime } from '../image-node.js';
 import type { LoadResult } from './load.js';
 
 const scriptDir = path.dirname(new URL(import.meta.url).pathname);
@@ -104,9 +105,14 @@ export function runJson<T>(command: string, args: readonly string[], env: NodeJS
   });
 }
 
-/** The environment the benchmark runs the service with: no tokens, loopback, no request log lines. */
+/**
+ * The environment the benchmark runs the service with: the Docker image's `ENV` (its memory
+ * settings among them: the service as shipped), under the caller's environment (to compare, e.g.
+ * `MALLOC_ARENA_MAX= make bench-memory`); no tokens, loopback, no request log lines.
+ */
 export function benchServiceEnv(port: number, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, AUTH_DISABLED: 'true', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extra };
+  const { PORT: _port, HOST: _host, ...image } = readImageRuntime().env;
+  return { ...image, ...process.env, AUTH_DISABLED: 'true', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extra };
 }
 
 /** Runs the load generator (`load.js`) against `port`'s `/upload` with the bench images; resolves with its figures. */
