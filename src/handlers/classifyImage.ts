@@ -1,8 +1,8 @@
 import type { operations } from '../../generated/openapi.js';
-import type { AppContext } from '../http/state.js';
+import { whileConnected } from '../http/client-gone.js';
 import type { Admission } from '../lifecycle/admission.js';
-import type { Classifier } from '../model/classifier.js';
 import type { Metrics } from '../metrics.js';
+import { withModel } from '../repository/lease.js';
 import type { ModelRepository } from '../repository/types.js';
 import type { OperationHandler } from './handler.js';
 
@@ -20,48 +20,25 @@ export function classifyImage(repository: ModelRepository, admission: Admission,
     const image = ctx.state.upload?.file;
     // upload.ts refuses a request without it (the spec requires it): this is a wiring bug, a 500.
     if (!image) throw new Error('classifyImage: no `file` part in the request state');
-    const lease = repository.acquire(repository.defaultModel);
-    try {
-      await classifyWith(lease.model.classifier, image, ctx, admission, metrics);
-    } finally {
-      lease.release();
-    }
+    await withModel(repository, repository.defaultModel, undefined, async ({ classifier }) => {
+      const header = await classifier.inspect(image);
+      let started = 0;
+      const result = await whileConnected(ctx, (signal) =>
+        admission.run(() => {
+          // elapsed_ms is the classification itself, without the wait for a slot.
+          started = performance.now();
+          return classifier.classify(image, header);
+        }, { costBytes: header.decodeBytes, signal }));
+      if (result.timings) metrics.observeClassification(result.timings);
+      const body: Prediction = {
+        prediction: result.prediction,
+        values: [...result.values],
+        labels: [...result.labels],
+        model: classifier.name,
+        elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
+      };
+      ctx.state.prediction = result.prediction;
+      ctx.body = body;
+    });
   };
-}
-
-/** Classifies `image` with `classifier` and writes the answer (see {@link classifyImage}). */
-async function classifyWith(
-  classifier: Classifier,
-  image: Buffer,
-  ctx: AppContext,
-  admission: Admission,
-  metrics: Metrics,
-): Promise<void> {
-  const header = await classifier.inspect(image);
-  // A client that hangs up while its upload waits for a slot gives the slot up.
-  const gone = new AbortController();
-  const onClose = (): void => {
-    if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
-  };
-  ctx.res.once('close', onClose);
-  let started = 0;
-  try {
-    const result = await admission.run(() => {
-      // elapsed_ms is the classification itself, without the wait for a slot.
-      started = performance.now();
-      return classifier.classify(image, header);
-    }, { costBytes: header.decodeBytes, signal: gone.signal });
-    if (result.timings) metrics.observeClassification(result.timings);
-    const body: Prediction = {
-      prediction: result.prediction,
-      values: [...result.values],
-      labels: [...result.labels],
-      model: classifier.name,
-      elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
-    };
-    ctx.state.prediction = result.prediction;
-    ctx.body = body;
-  } finally {
-    ctx.res.off('close', onClose);
-  }
 }

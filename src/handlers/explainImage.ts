@@ -1,10 +1,12 @@
 import type { operations } from '../../generated/openapi.js';
 import { NotAcceptable } from '../errors.js';
 import type { Admission } from '../lifecycle/admission.js';
+import { whileConnected } from '../http/client-gone.js';
 import type { AppContext } from '../http/state.js';
 import type { Classifier } from '../model/classifier.js';
 import type { Grid } from '../model/occlusion.js';
 import { overlayPng } from '../model/overlay.js';
+import { withModel } from '../repository/lease.js';
 import type { ModelRepository } from '../repository/types.js';
 import type { OperationHandler } from './handler.js';
 
@@ -42,12 +44,8 @@ export function explainImage(repository: ModelRepository, settings: ExplainSetti
     const wanted = ctx.accepts(...answers);
     if (wanted === false) throw new NotAcceptable(ctx.get('accept'), answers);
     // The version is leased for the whole explanation: a swap lets it finish on the same model.
-    const lease = repository.acquire(repository.defaultModel);
-    try {
-      await explainWith(lease.model.classifier, image, wanted, ctx, settings);
-    } finally {
-      lease.release();
-    }
+    await withModel(repository, repository.defaultModel, undefined, ({ classifier }) =>
+      explainWith(classifier, image, wanted, ctx, settings));
   };
 }
 
@@ -62,23 +60,18 @@ async function explainWith(
   // What can be refused from the header (not an image, too many pixels, a decode bomb) is, at once.
   const header = await classifier.inspect(image);
   // A client that hangs up gives its slot up, or stops its explanation within a batch.
-  const gone = new AbortController();
-  const onClose = (): void => {
-    if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
-  };
-  ctx.res.once('close', onClose);
-  try {
+  await whileConnected(ctx, async (signal) => {
     let started = 0;
     const decoding = <T>(decode: () => Promise<T>): Promise<T> =>
-      settings.decodes.run(decode, { costBytes: header.decodeBytes, signal: gone.signal });
+      settings.decodes.run(decode, { costBytes: header.decodeBytes, signal });
     const { result, picture } = await settings.admission.run(async () => {
       started = performance.now();
-      const result = await classifier.explain(image, { grid: settings.grid, signal: gone.signal, header, decoding });
+      const result = await classifier.explain(image, { grid: settings.grid, signal, header, decoding });
       const picture = wanted === 'image/png'
         ? await decoding(() => overlayPng(image, result.heatmap, result.region, { maxSide: pictureMaxSide }))
         : undefined;
       return { result, picture };
-    }, { signal: gone.signal });
+    }, { signal });
     ctx.state.prediction = result.prediction;
     ctx.vary('Accept');
     if (picture) {
@@ -102,7 +95,5 @@ async function explainWith(
       },
     };
     ctx.body = body;
-  } finally {
-    ctx.res.off('close', onClose);
-  }
+  });
 }
