@@ -322,10 +322,11 @@ export interface components {
              *     - `overloaded` (503), `not-ready` (503): retry after `Retry-After` seconds.
              *     - `model-not-found` (404): the model repository has no model of that name, or no such version.
              *     - `model-unavailable` (503): the model or version exists but is not READY (loading, refused by its checks, unloaded); retry after `Retry-After` seconds.
+             *     - `too-many-connections` (503): the connection was refused when it opened (your address or the server holds too many); retry after `Retry-After` seconds.
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "not-ready" | "model-not-found" | "model-unavailable" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -335,6 +336,31 @@ export interface components {
         };
     };
     responses: {
+        /** @description More than one `Host` header (RFC 9112 §3.2) or `Authorization` header. */
+        BadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The connection was refused when it opened, before its request was read: the client's
+         *     address holds `MAX_CONNECTIONS_PER_ADDRESS` connections, or the server `MAX_CONNECTIONS`
+         *     (the last `CONNECTION_RESERVE` go only to addresses holding fewer than half of it). Sent
+         *     whatever the operation; retry after `Retry-After` seconds.
+         */
+        TooManyConnections: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /**
          * @description No usable access token (RFC 6750 §3). Without any token (`token-missing`) the challenge
          *     carries no error code; a token in the query string is not accepted (`token-missing`,
@@ -408,7 +434,9 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             405: components["responses"]["MethodNotAllowed"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     getLiveness: {
@@ -429,7 +457,9 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             405: components["responses"]["MethodNotAllowed"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     getReadiness: {
@@ -450,8 +480,13 @@ export interface operations {
                     "application/json": components["schemas"]["Readiness"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             405: components["responses"]["MethodNotAllowed"];
-            /** @description Not ready: the model is warming up or its inference worker is being replaced, or the process is draining before it stops. */
+            /**
+             * @description Not ready: the model is warming up or its inference worker is being replaced, or the
+             *     process is draining before it stops (`not-ready`). Also `too-many-connections`, as on
+             *     every operation, when the connection itself was refused (see the Limits).
+             */
             503: {
                 headers: {
                     /** @description Seconds to wait before probing again. */
@@ -482,7 +517,8 @@ export interface operations {
                     "text/plain": string;
                 };
             };
-            /** @description `METRICS_PUBLIC=false` and no valid access token (see `POST /upload`). */
+            400: components["responses"]["BadRequest"];
+            /** @description No valid access token (see `POST /upload`). */
             401: {
                 headers: {
                     /** @description The Bearer challenge (RFC 6750 §3). */
@@ -535,7 +571,9 @@ export interface operations {
                     "application/json": components["schemas"]["UiConfig"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             405: components["responses"]["MethodNotAllowed"];
+            503: components["responses"]["TooManyConnections"];
         };
     };
     classifyImage: {
@@ -563,7 +601,8 @@ export interface operations {
             };
             /**
              * @description The request is malformed: not a well-formed multipart body, no `file` part, more than one
-             *     file part, or a part the contract does not define.
+             *     file part, a part the contract does not define, or more than one `Host` or
+             *     `Authorization` header.
              */
             400: {
                 headers: {
@@ -577,8 +616,10 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             405: components["responses"]["MethodNotAllowed"];
             /**
-             * @description The client did not send the whole request within `REQUEST_TIMEOUT_MS` (30 s by default), or
-             *     its headers within `HEADERS_TIMEOUT_MS`; the connection is closed.
+             * @description The client did not send its headers within `HEADERS_TIMEOUT_MS` (10 s by default), the whole
+             *     request within `REQUEST_TIMEOUT_MS` (30 s), or, after `BODY_RATE_GRACE_MS` (5 s), its body at
+             *     `MIN_BODY_RATE_BYTES_PER_SECOND` (8192) on average; `detail` names the deadline missed, and
+             *     the connection is closed.
              */
             408: {
                 headers: {
@@ -639,9 +680,11 @@ export interface operations {
             /**
              * @description The service cannot classify right now: `MAX_INFLIGHT` classifications are running and
              *     `MAX_QUEUE` are waiting, or, for a large image, `MAX_LARGE_DECODES` large ones are
-             *     running and `MAX_LARGE_QUEUE` are waiting (`overloaded`, answered at once), or the token issuer's keys
-             *     cannot be fetched to verify the access token (`auth-unavailable`; the token is neither
-             *     accepted nor refused). Retry after `Retry-After` seconds.
+             *     running and `MAX_LARGE_QUEUE` are waiting (`overloaded`, answered at once), the token
+             *     issuer's keys cannot be fetched to verify the access token (`auth-unavailable`; the token
+             *     is neither accepted nor refused), or the connection was refused when it opened, before
+             *     the request was read (`too-many-connections`: your address holds
+             *     `MAX_CONNECTIONS_PER_ADDRESS`, or the server is full). Retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -701,7 +744,8 @@ export interface operations {
             /**
              * @description The service cannot explain right now: `EXPLAIN_MAX_INFLIGHT` explanations are running and
              *     `EXPLAIN_MAX_QUEUE` are waiting, or the uploads' own bound is reached (`overloaded`,
-             *     answered at once), or the token issuer's keys cannot be fetched (`auth-unavailable`).
+             *     answered at once), the token issuer's keys cannot be fetched (`auth-unavailable`), or
+             *     the connection was refused when it opened (`too-many-connections`, as on every operation).
              *     Retry after `Retry-After` seconds.
              */
             503: {

@@ -83,9 +83,36 @@ export const envSchema = {
     MAX_CONNECTIONS: {
       type: 'integer',
       minimum: 1,
-      default: 256,
+      default: 64,
       description:
-        'Client connections open at once; beyond it, new connections are closed at once (counted as `connection-limit` in the metrics). Each can hold one upload in memory before it is admitted, so uploads use at most about MAX_CONNECTIONS × MAX_UPLOAD_BYTES',
+        'Client connections open at once; beyond it, 503 too-many-connections (with Retry-After). Each can hold one upload in memory: at most MAX_CONNECTIONS × MAX_UPLOAD_BYTES',
+    },
+    MAX_CONNECTIONS_PER_ADDRESS: {
+      type: 'integer',
+      minimum: 1,
+      default: 32,
+      description:
+        'Connections one client address (IPv6: a /64) may hold; behind a reverse proxy, set it to MAX_CONNECTIONS and limit clients at the proxy',
+    },
+    CONNECTION_RESERVE: {
+      type: 'integer',
+      minimum: 0,
+      default: 8,
+      description:
+        'The last CONNECTION_RESERVE of MAX_CONNECTIONS go only to addresses holding fewer than CONNECTION_RESERVE / 2 (new clients, probes)',
+    },
+    MIN_BODY_RATE_BYTES_PER_SECOND: {
+      type: 'integer',
+      minimum: 1,
+      default: 8192,
+      description:
+        'After BODY_RATE_GRACE_MS, a body must arrive at this average rate or gets 408',
+    },
+    BODY_RATE_GRACE_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 5_000,
+      description: 'Time before MIN_BODY_RATE_BYTES_PER_SECOND applies, in milliseconds',
     },
     DECODE_MEMORY_BUDGET_MIB: {
       type: 'integer',
@@ -299,8 +326,16 @@ const fields = {
   headersTimeoutMs: 'HEADERS_TIMEOUT_MS',
   /** Idle keep-alive connection lifetime; Node's `server.keepAliveTimeout`. */
   keepAliveTimeoutMs: 'KEEP_ALIVE_TIMEOUT_MS',
-  /** Client connections open at once; Node's `server.maxConnections`. */
+  /** Client connections open at once (see `src/http/connection-budget.ts`). */
   maxConnections: 'MAX_CONNECTIONS',
+  /** Connections one client address (IPv6: its /64) may hold at once. */
+  maxConnectionsPerAddress: 'MAX_CONNECTIONS_PER_ADDRESS',
+  /** Of `maxConnections`, the slots kept for addresses holding fewer than `connectionReserve / 2`. */
+  connectionReserve: 'CONNECTION_RESERVE',
+  /** Average rate a request body must keep after `bodyRateGraceMs`. */
+  minBodyRateBytesPerSecond: 'MIN_BODY_RATE_BYTES_PER_SECOND',
+  /** Time a body may take before `minBodyRateBytesPerSecond` applies. */
+  bodyRateGraceMs: 'BODY_RATE_GRACE_MS',
   /** Model worker threads (0: the event loop runs the model). */
   inferenceWorkers: 'INFERENCE_WORKERS',
   /** onnxruntime intra-op threads per session (0: one per core). */
@@ -413,6 +448,11 @@ export function loadConfig(env: Env = process.env): Config {
   if (typeof raw.DECODE_MEMORY_BUDGET_MIB === 'number' && raw.DECODE_MEMORY_BUDGET_MIB > 0
     && raw.DECODE_MEMORY_BUDGET_MIB < minimumBudgetMib) {
     problems.push(`DECODE_MEMORY_BUDGET_MIB must be 0 (no budget) or at least ${minimumBudgetMib}`);
+  }
+  // A reserve as large as the whole budget would refuse every second connection of every client.
+  if (typeof raw.CONNECTION_RESERVE === 'number' && typeof raw.MAX_CONNECTIONS === 'number'
+    && raw.CONNECTION_RESERVE >= raw.MAX_CONNECTIONS) {
+    problems.push('CONNECTION_RESERVE must be less than MAX_CONNECTIONS');
   }
   const auth = authConfig(raw, problems);
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);

@@ -26,6 +26,7 @@ export type ProblemCode =
   | 'request-timeout'
   | 'headers-too-large'
   | 'overloaded'
+  | 'too-many-connections'
   | 'not-ready'
   | 'model-not-found'
   | 'model-unavailable'
@@ -55,6 +56,7 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'request-timeout': { status: 408, title: 'Request timeout' },
   'headers-too-large': { status: 431, title: 'Request header fields too large' },
   'overloaded': { status: 503, title: 'Service overloaded' },
+  'too-many-connections': { status: 503, title: 'Too many connections' },
   'not-ready': { status: 503, title: 'Service not ready' },
   'model-not-found': { status: 404, title: 'Model not found' },
   'model-unavailable': { status: 503, title: 'Model unavailable' },
@@ -202,10 +204,30 @@ export class ImageTooComplex extends ProblemError {
   }
 }
 
-/** The request was not received in time (a slow or stalled client). */
+/**
+ * Which deadline a slow client missed: the headers (`HEADERS_TIMEOUT_MS`), the whole request
+ * (`REQUEST_TIMEOUT_MS`), or the body's minimum rate (`MIN_BODY_RATE_BYTES_PER_SECOND`).
+ */
+export type RequestDeadline =
+  | { readonly kind: 'headers'; readonly timeoutMs: number }
+  | { readonly kind: 'request'; readonly timeoutMs: number }
+  | { readonly kind: 'body-rate'; readonly minBytesPerSecond: number };
+
+/** The request was not received in time (a slow or stalled client); `detail` names the deadline missed. */
 export class RequestTimeout extends ProblemError {
-  constructor(timeoutMs: number) {
-    super('request-timeout', { detail: `The request was not completed within ${timeoutMs} ms` });
+  constructor(deadline: RequestDeadline) {
+    super('request-timeout', { detail: requestTimeoutDetail(deadline) });
+  }
+}
+
+function requestTimeoutDetail(deadline: RequestDeadline): string {
+  switch (deadline.kind) {
+    case 'headers':
+      return `The request headers were not received within ${deadline.timeoutMs} ms`;
+    case 'request':
+      return `The request was not completed within ${deadline.timeoutMs} ms`;
+    case 'body-rate':
+      return `The request body arrived slower than the minimum of ${deadline.minBytesPerSecond} bytes per second`;
   }
 }
 
@@ -224,6 +246,22 @@ export class Overloaded extends ProblemError {
   constructor(retryAfterSeconds: number, detail = 'Too many requests in flight; retry later') {
     super('overloaded', {
       detail,
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+
+/**
+ * A connection refused when it opened, before any request was read: the client's address holds
+ * `MAX_CONNECTIONS_PER_ADDRESS`, or the server `MAX_CONNECTIONS` (or all but the reserve kept
+ * for new clients).
+ */
+export class TooManyConnections extends ProblemError {
+  constructor(scope: 'address' | 'server', retryAfterSeconds: number) {
+    super('too-many-connections', {
+      detail: scope === 'address'
+        ? 'Too many connections are open from your address; close one or retry later'
+        : 'The server has too many connections open; retry later',
       headers: { 'Retry-After': String(retryAfterSeconds) },
     });
   }

@@ -86,21 +86,25 @@ async function main(): Promise<void> {
     uiConfig: uiConfigFor(config.auth, readSpec()),
   });
   if (!app.pageBuilt) log.warn({ dir: path.join(rootDir, 'dist', 'web') }, 'the web page is not built (make web): GET / answers 404');
-  // Dropped connections come in floods: one warning per 10 s at most, with the count.
-  let dropped = 0;
-  let dropWarnedAt = 0;
-  const server = createServer(
-    app,
-    config,
-    (problem) => log.info({ status: problem.status, problem: problem.code }, 'connection refused before routing'),
-    () => {
-      dropped++;
-      if (Date.now() - dropWarnedAt < 10_000) return;
-      log.warn({ dropped, maxConnections: config.maxConnections }, 'MAX_CONNECTIONS reached: new connections closed');
-      dropWarnedAt = Date.now();
-      dropped = 0;
+  // Refused connections come in floods: one warning per 10 s at most, with the counts by address.
+  let refused = new Map<string, number>();
+  let refusedWarnedAt = 0;
+  const server = createServer(app, config, {
+    onConnectionProblem: (problem) => log.info({ status: problem.status, problem: problem.code }, 'connection refused before routing'),
+    onConnectionRefused: (_problem, address) => {
+      // Bounded: a flood from many addresses is summed under `other`.
+      const key = refused.has(address) || refused.size < 1_000 ? address : 'other';
+      refused.set(key, (refused.get(key) ?? 0) + 1);
+      if (Date.now() - refusedWarnedAt < 10_000) return;
+      const top = [...refused].sort((a, b) => b[1] - a[1]).slice(0, 5);
+      log.warn(
+        { refused: Object.fromEntries(top), maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress },
+        'connection budget exhausted: new connections answered 503 too-many-connections',
+      );
+      refusedWarnedAt = Date.now();
+      refused = new Map();
     },
-  );
+  });
 
   let stopping = false;
   const stop = async (signal: string, failure = false): Promise<void> => {

@@ -108,11 +108,23 @@ export function runJson<T>(command: string, args: readonly string[], env: NodeJS
 /**
  * The environment the benchmark runs the service with: the Docker image's `ENV` (its memory
  * settings among them: the service as shipped), under the caller's environment (to compare, e.g.
- * `MALLOC_ARENA_MAX= make bench-memory`); no tokens, loopback, no request log lines.
+ * `MALLOC_ARENA_MAX= make bench-memory`); no tokens, loopback, no request log lines; and a
+ * connection budget that lets its one client address hold c=64 and more (by default one address
+ * may hold 32 of 64 connections).
  */
 export function benchServiceEnv(port: number, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const { PORT: _port, HOST: _host, ...image } = readImageRuntime().env;
-  return { ...image, ...process.env, AUTH_DISABLED: 'true', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...extra };
+  return {
+    ...image,
+    ...process.env,
+    AUTH_DISABLED: 'true',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    MAX_CONNECTIONS: '256',
+    MAX_CONNECTIONS_PER_ADDRESS: '256',
+    ...extra,
+  };
 }
 
 /** Runs the load generator (`load.js`) against `port`'s `/upload` with the bench images; resolves with its figures. */

@@ -19,10 +19,10 @@ import { createApi, type SecurityHandler } from './api.js';
 import { docsMiddleware } from './docs.js';
 import { createPage, type PageOptions } from './page.js';
 import { problemMiddleware } from './problem.js';
+import { refuseRepeatedHeaders } from './repeated-headers.js';
 import { requestLogger } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
 import type { AppState } from './state.js';
-import { ENVELOPE_BYTES } from './upload.js';
 
 /** Everything the app depends on, created by `main.ts` (or by a test). */
 export interface AppDeps {
@@ -123,7 +123,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   koa.use(requestLogger(deps.log));
   koa.use(requestMetrics(metrics));
   koa.use(closeConnectionsWhenDraining(readiness));
-  koa.use(problemMiddleware(deps.log, deps.limits.maxUploadBytes + ENVELOPE_BYTES));
+  koa.use(problemMiddleware(deps.log));
+  koa.use(refuseRepeatedHeaders());
   koa.use(docs);
   if (page) koa.use(page.middleware);
   koa.use(middleware);

@@ -42,6 +42,7 @@ export function rawProblemResponse(err: ProblemError): string {
     'Content-Type: application/problem+json',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
+    'X-Content-Type-Options: nosniff',
     ...Object.entries(err.headers).map(([name, value]) => `${name}: ${value}`),
   ];
   return `${headers.join('\r\n')}\r\n\r\n${body}`;
@@ -66,11 +67,11 @@ function renderProblem(ctx: AppContext, err: ProblemError): void {
 
 /**
  * The error-rendering middleware; `log` receives unexpected errors. A refused request whose body
- * is still arriving and declares at most `drainLimitBytes` is read to its end and discarded (by
- * Node, after the answer), so that a client still uploading receives the answer instead of a
- * connection reset; a larger, undeclared or never-ending body gets `Connection: close`.
+ * has not fully arrived gets `Connection: close`: its connection is closed after the answer
+ * (with a short linger, `src/http/lingering-close.ts`) instead of being drained, so that a client
+ * sending slowly, or without end, cannot keep it.
  */
-export function problemMiddleware(log: Logger, drainLimitBytes = 0): AppMiddleware {
+export function problemMiddleware(log: Logger): AppMiddleware {
   return async function problems(ctx, next) {
     try {
       await next();
@@ -81,8 +82,7 @@ export function problemMiddleware(log: Logger, drainLimitBytes = 0): AppMiddlewa
         err = new InternalError(thrown);
       }
       renderProblem(ctx, err);
-      const declared = Number(ctx.get('content-length') || NaN);
-      if (!ctx.req.complete && !(declared <= drainLimitBytes)) ctx.set('Connection', 'close');
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
     }
   };
 }

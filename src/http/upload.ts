@@ -12,6 +12,7 @@
 import koaMulter from '@koa/multer';
 import type { Document, Operation } from 'openapi-backend';
 import { BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from '../errors.js';
+import { inviteBody } from './expect-continue.js';
 import type { AppContext, UploadedFiles } from './state.js';
 
 /** Upload limits, from the configuration. */
@@ -29,7 +30,7 @@ export interface UploadLimits {
 export type UploadReader = (ctx: AppContext, operation: Operation) => Promise<Record<string, unknown> | undefined>;
 
 /** Multipart envelope allowance on top of the file itself: boundaries and part headers. */
-export const ENVELOPE_BYTES = 64 * 1024;
+const ENVELOPE_BYTES = 64 * 1024;
 
 /** Placeholder that stands for a file part in the validated body. */
 const FILE_PLACEHOLDER = '<binary>';
@@ -177,6 +178,8 @@ export function createUploadReader(definition: Document, limits: UploadLimits): 
     // stops reading at the first limit exceeded.
     const declared = Number(ctx.get('content-length') || 0);
     if (declared > limits.maxUploadBytes + ENVELOPE_BYTES) throw new PayloadTooLarge(limits.maxUploadBytes);
+    // A client that sent `Expect: 100-continue` sends the body only now that it is wanted.
+    inviteBody(ctx.req, ctx.res);
     try {
       await parse(ctx, async () => {});
     } catch (err) {

@@ -2,7 +2,6 @@
  * What a platform team relies on: the probes, the metrics, the request log, the overload
  * guard and the connection-level limits, over real HTTP.
  */
-import net from 'node:net';
 import { Writable } from 'node:stream';
 import { expect } from 'chai';
 import { pino } from 'pino';
@@ -261,6 +260,7 @@ describe('operations', () => {
         },
       );
       expectProblem(res, 408, 'request-timeout');
+      expect((res.body as { detail: string }).detail).to.equal('The request was not completed within 1500 ms');
       expect(res.headers.get('connection')).to.equal('close');
       // Not a latency target: cut at REQUEST_TIMEOUT_MS (1.5 s here), not before, and not at
       // Node's own 30-s deadline check, whatever the machine's load.
@@ -268,7 +268,7 @@ describe('operations', () => {
       expectMatchesSpec(svc.api, 'classifyImage', res);
     });
 
-    it('cuts off a client that does not finish its headers: 408, counted although the app never saw it', async () => {
+    it('cuts off a client that does not finish its headers: 408 naming the headers timeout (issue 17), counted although the app never saw it', async () => {
       const before = await metric(svc, 'catdog_http_requests_total', 'operation="classifyImage",status="408"');
       let res!: Awaited<ReturnType<typeof rawExchange>>;
       await expectCountedOnce(svc, [['catdog_requests_rejected_total', 'reason="request-timeout"']], async () => {
@@ -279,6 +279,7 @@ describe('operations', () => {
         });
       });
       expectProblem(res, 408, 'request-timeout');
+      expect((res.body as { detail: string }).detail).to.equal('The request headers were not received within 1000 ms');
       expect(res.headers.get('connection')).to.equal('close');
       expect(await metric(svc, 'catdog_http_requests_total', 'operation="classifyImage",status="408"')).to.equal(before);
     });
@@ -298,37 +299,6 @@ describe('operations', () => {
       const res = await rawExchange(svc.url, { head: requestHead('GET', '/health/live', {}), timeoutMs: 5_000 });
       expect(res.status).to.equal(200);
       expect(res.headers.get('keep-alive')).to.equal('timeout=1');
-    });
-
-    it('closes connections beyond MAX_CONNECTIONS at once, counts them, and serves again once one closes', async () => {
-      const limited = await startService({ model, server: { maxConnections: 2 } });
-      const port = Number(new URL(limited.url).port);
-      const open = (): Promise<net.Socket> =>
-        new Promise((resolve, reject) => {
-          const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
-          socket.once('error', reject);
-        });
-      const closed = (socket: net.Socket): Promise<void> =>
-        new Promise((resolve) => {
-          socket.once('close', () => resolve());
-          socket.resume();
-        });
-      try {
-        const held = [await open(), await open()];
-        const third = await open();
-        await closed(third);
-        // The first two stay open and are served.
-        const answer = new Promise<string>((resolve) => held[0]!.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
-        held[0]!.write(requestHead('GET', '/health/live', { Connection: 'close' }));
-        expect(await answer).to.match(/^HTTP\/1\.1 200 /);
-        held.forEach((s) => s.destroy());
-        // Once the server has seen them close, a new connection is served (and not dropped).
-        await waitFor(async () => (await limited.connections()) === 0, 'the server to see the two connections closed');
-        const text = (await receive(`${limited.url}/metrics`)).text;
-        expect(sample(text, 'catdog_requests_rejected_total', 'reason="connection-limit"')).to.equal(1);
-      } finally {
-        await limited.close();
-      }
     });
   });
 });

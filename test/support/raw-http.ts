@@ -13,6 +13,8 @@ export interface RawRequest {
   readonly trickle?: { readonly chunks: readonly (Uint8Array | string)[]; readonly intervalMs: number };
   /** Give up waiting for an answer after this long (default 10 s). */
   readonly timeoutMs?: number;
+  /** Source address of the connection (any 127.x.y.z on Linux loopback); default the system's choice. */
+  readonly localAddress?: string;
 }
 
 /** The answer, and whether the server closed the connection after it. */
@@ -46,7 +48,7 @@ export function rawExchange(url: string, request: RawRequest): Promise<RawReceiv
   const { hostname, port } = new URL(url);
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname);
+    const socket = net.connect({ port: Number(port), host: hostname, ...(request.localAddress ? { localAddress: request.localAddress } : {}) });
     const chunks: Buffer[] = [];
     let settled = false;
     const trickle: NodeJS.Timeout[] = [];
@@ -104,4 +106,62 @@ export function requestHead(method: string, path: string, headers: Readonly<Reco
   const lines = [`${method} ${path} HTTP/1.1`, 'Host: 127.0.0.1'];
   for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
   return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** What {@link rawExchangeUntilClosed} saw. */
+export interface RawClosed extends RawReceived {
+  /** Milliseconds from the first byte sent to the server closing the connection. */
+  readonly closedAfterMs: number;
+}
+
+/**
+ * As {@link rawExchange}, but resolves only once the server closed the connection (or after
+ * `timeoutMs`, rejecting): for what a server does with a connection after its answer.
+ */
+export function rawExchangeUntilClosed(url: string, request: RawRequest): Promise<RawClosed> {
+  const { hostname, port } = new URL(url);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port: Number(port), host: hostname, ...(request.localAddress ? { localAddress: request.localAddress } : {}) });
+    const chunks: Buffer[] = [];
+    let answeredAt: number | undefined;
+    const trickle: NodeJS.Timeout[] = [];
+    const timer = setTimeout(() => {
+      for (const t of trickle) clearTimeout(t);
+      socket.destroy();
+      reject(new Error(`the connection was still open after ${request.timeoutMs ?? 10_000} ms`));
+    }, request.timeoutMs ?? 10_000);
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      if (answeredAt === undefined && parse(Buffer.concat(chunks))?.complete) answeredAt = performance.now();
+    });
+    // A reset after the answer is a close too.
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(timer);
+      for (const t of trickle) clearTimeout(t);
+      const parsed = parse(Buffer.concat(chunks));
+      if (!parsed) return reject(new Error('connection closed without an answer'));
+      const type = parsed.headers.get('content-type') ?? '';
+      const body = /json/.test(type) && parsed.text ? (JSON.parse(parsed.text) as unknown) : parsed.text;
+      const closedAt = performance.now();
+      resolve({
+        status: parsed.status,
+        headers: parsed.headers,
+        body,
+        text: parsed.text,
+        closed: true,
+        elapsedMs: (answeredAt ?? closedAt) - started,
+        closedAfterMs: closedAt - started,
+      });
+    });
+    socket.on('connect', () => {
+      socket.write(request.head);
+      request.trickle?.chunks.forEach((chunk, i) => {
+        trickle.push(setTimeout(() => {
+          if (!socket.destroyed && socket.writable) socket.write(chunk);
+        }, (i + 1) * request.trickle!.intervalMs));
+      });
+    });
+  });
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { OpenAPIBackend } from 'openapi-backend';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
 import { createApp, type App, type AppDeps } from '../../src/http/app.js';
-import { createServer, type ServerLimits } from '../../src/http/server.js';
+import { createServer, defaultServerLimits, type ServerLimits } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
@@ -126,12 +126,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.page ? { page: options.page } : {}),
     ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
   });
-  const server: Server = createServer(app, {
-    requestTimeoutMs: 30_000,
-    headersTimeoutMs: 10_000,
-    keepAliveTimeoutMs: 5_000,
-    ...options.server,
-  });
+  const server: Server = createServer(app, { ...defaultServerLimits, ...options.server });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {

@@ -19,6 +19,11 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
       overloadRetryAfterSeconds: 1,
       shutdownGraceMs: 10_000,
       metricsPublic: true,
+      maxConnections: 64,
+      maxConnectionsPerAddress: 32,
+      connectionReserve: 8,
+      minBodyRateBytesPerSecond: 8192,
+      bodyRateGraceMs: 5_000,
     });
   });
 
@@ -33,6 +38,11 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
       OVERLOAD_RETRY_AFTER_SECONDS: '3',
       SHUTDOWN_GRACE_MS: '25000',
       METRICS_PUBLIC: 'false',
+      MAX_CONNECTIONS: '32',
+      MAX_CONNECTIONS_PER_ADDRESS: '4',
+      CONNECTION_RESERVE: '2',
+      MIN_BODY_RATE_BYTES_PER_SECOND: '1024',
+      BODY_RATE_GRACE_MS: '0',
     });
     expect(config).to.include({
       requestTimeoutMs: 5_000,
@@ -43,6 +53,11 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
       overloadRetryAfterSeconds: 3,
       shutdownGraceMs: 25_000,
       metricsPublic: false,
+      maxConnections: 32,
+      maxConnectionsPerAddress: 4,
+      connectionReserve: 2,
+      minBodyRateBytesPerSecond: 1024,
+      bodyRateGraceMs: 0,
     });
   });
 
@@ -99,6 +114,11 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
       expect(problems).to.match(/JPEG_MAX_SCANS/);
       expect(problems).to.match(/MAX_LARGE_DECODES/);
     });
+  });
+
+  it('refuses a connection reserve that leaves no slot to an address already connected', () => {
+    expect(() => loadConfig({ ...base, MAX_CONNECTIONS: '8', CONNECTION_RESERVE: '8' }))
+      .to.throw(ConfigError, /CONNECTION_RESERVE must be less than MAX_CONNECTIONS/);
   });
 });
 
