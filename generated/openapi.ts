@@ -85,12 +85,18 @@ export interface paths {
          *     (`catdog_model_info`), readiness, and the process's own metrics (CPU, memory, event loop,
          *     garbage collection).
          *
-         *     Public by default (the empty security requirement). With `METRICS_PUBLIC=false` the
-         *     service drops that alternative: a token with the scope `get::metrics` is then required,
-         *     and a missing or invalid one is answered 401 / 403 as on `POST /upload`.
+         *     Needs a token with the scope `get::metrics`: the metrics tell the Node version, the
+         *     model's hash and the CPU path, which are nobody else's business. A missing or invalid token
+         *     is answered 401 / 403 as on `POST /upload`. With `METRICS_PUBLIC=true` the service adds
+         *     the anonymous alternative (the empty security requirement) and serves them to anyone.
+         *
+         *     Prometheus obtains the token itself with the client-credentials grant (its scrape
+         *     configuration's `oauth2` section, a client allowed the scope `get::metrics`), or sends
+         *     one from a file (`authorization: { credentials_file: … }`).
          *
          *     ```sh
-         *     curl -s http://localhost:8080/metrics | grep ^catdog_
+         *     TOKEN=$(make -s token)   # with `make dev` running: get::prediction and get::metrics
+         *     curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/metrics | grep ^catdog_
          *     ```
          */
         get: operations["getMetrics"];
@@ -529,7 +535,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description `METRICS_PUBLIC=false` and the token lacks the scope `get::metrics`. */
+            /** @description The token lacks the scope `get::metrics`. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -540,7 +546,10 @@ export interface operations {
             };
             405: components["responses"]["MethodNotAllowed"];
             500: components["responses"]["InternalError"];
-            /** @description `METRICS_PUBLIC=false` and the token issuer cannot be reached to verify the token. */
+            /**
+             * @description The token issuer cannot be reached to verify the token (`auth-unavailable`), or the
+             *     connection was refused (`too-many-connections`, see the Limits).
+             */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying. */

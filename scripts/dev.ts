@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultAudience, predictionScope, startIdentityProvider, uiClientId } from '../test/fixtures/identity-provider.js';
+import { defaultAudience, metricsScope, predictionScope, startIdentityProvider, uiClientId } from '../test/fixtures/identity-provider.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const apiPort = Number(process.env.PORT ?? 8080);
@@ -29,7 +29,8 @@ process.stderr.write(
     '',
     `identity provider  ${idp.issuer}  (discovery: ${idp.discoveryUri})`,
     `  token endpoint   ${idp.tokenEndpoint}`,
-    `  client           prediction-client / prediction-client-secret  (scope ${predictionScope})`,
+    `  client           prediction-client / prediction-client-secret  (scopes ${predictionScope} ${metricsScope})`,
+    `  metrics client   metrics-client / metrics-client-secret  (scope ${metricsScope} only, as for Prometheus)`,
     `  audience         ${defaultAudience}`,
     `  web page client  ${uiClientId}  (Authorization Code + PKCE; any user name signs in, no password)`,
     `API                http://127.0.0.1:${apiPort}  (Swagger UI: /docs, Authorize with the client above)`,
@@ -39,6 +40,7 @@ process.stderr.write(
     'In another terminal:',
     `  TOKEN=$(make -s token)`,
     `  curl -s -H "Authorization: Bearer $TOKEN" -F file=@resources/samples/cat.png http://127.0.0.1:${apiPort}/upload`,
+    `  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${apiPort}/metrics`,
     '',
   ].join('\n') + '\n',
 );

@@ -57,7 +57,8 @@ export const environmentDefaults: Readonly<Record<string, string>> = {
   tokenUrl: 'http://127.0.0.1:9400/token',
   clientId: 'prediction-client',
   clientSecret: 'prediction-client-secret',
-  scope: 'get::prediction',
+  // One token for every request: the upload's scope and the metrics'.
+  scope: 'get::prediction get::metrics',
   expectedPrediction: 'Cat',
 };
 

@@ -3,10 +3,10 @@
  * grant), for curl, Swagger UI's Authorize dialog (bearerAuth), Postman or Bruno.
  *
  * Environment (defaults target `make dev`): `TOKEN_URL`, `CLIENT_ID`, `CLIENT_SECRET`, `SCOPE`
- * (`get::prediction`), `RESOURCE` (RFC 8707 resource indicator; unset by default: the dev
+ * (`get::prediction get::metrics`; `get::metrics` for `CLIENT_ID=metrics-client`), `RESOURCE` (RFC 8707 resource indicator; unset by default: the dev
  * provider defaults to the API's audience).
  */
-import { fetchToken, predictionScope } from '../test/fixtures/identity-provider.js';
+import { fetchToken, metricsScope, predictionScope } from '../test/fixtures/identity-provider.js';
 
 const tokenUrl = process.env.TOKEN_URL ?? `http://127.0.0.1:${process.env.IDP_PORT ?? 9400}/token`;
 const clientId = process.env.CLIENT_ID ?? 'prediction-client';
@@ -14,7 +14,8 @@ const clientSecret = process.env.CLIENT_SECRET ?? `${clientId}-secret`;
 
 try {
   const token = await fetchToken(tokenUrl, clientId, clientSecret, {
-    scope: process.env.SCOPE ?? predictionScope,
+    // The development client may have both scopes: one token for the upload and the metrics.
+    scope: process.env.SCOPE ?? (clientId === 'metrics-client' ? metricsScope : `${predictionScope} ${metricsScope}`),
     resource: process.env.RESOURCE,
   });
   process.stdout.write(`${token}\n`);

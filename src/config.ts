@@ -217,8 +217,9 @@ export const envSchema = {
     },
     METRICS_PUBLIC: {
       type: 'boolean',
-      default: true,
-      description: 'Serve GET /metrics without a token; set to false to require one (when auth is enabled)',
+      default: false,
+      description:
+        'Serve GET /metrics without a token (by default it needs the scope get::metrics)',
     },
     LOG_LEVEL: {
       type: 'string',

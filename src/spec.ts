@@ -35,19 +35,18 @@ export function readSpec(): Document {
 }
 
 /**
- * Removes the anonymous alternative (an empty requirement, `{}`) from the security of
- * `operationId`, in place: the operation then requires what its other alternatives require.
- * `GET /metrics` is documented as public-or-token; `METRICS_PUBLIC=false` makes it token-only.
+ * Adds the anonymous alternative (an empty requirement, `{}`) to the security of `operationId`,
+ * in place, first: the operation is then served without a token too. `GET /metrics` is
+ * documented as token-only; `METRICS_PUBLIC=true` makes it public.
  *
- * @throws Error when the operation does not exist or would be left without any requirement.
+ * @throws Error when the operation does not exist.
  */
-export function withoutAnonymousAccess(document: Document, operationId: string): Document {
+export function withAnonymousAccess(document: Document, operationId: string): Document {
   for (const item of Object.values(document.paths ?? {})) {
     for (const operation of Object.values(item ?? {}) as { operationId?: string; security?: Record<string, string[]>[] }[]) {
       if (typeof operation !== 'object' || operation?.operationId !== operationId) continue;
       const required = (operation.security ?? []).filter((r) => Object.keys(r).length > 0);
-      if (required.length === 0) throw new Error(`operation ${operationId} has no security requirement besides anonymous access`);
-      operation.security = required;
+      operation.security = [{}, ...required];
       return document;
     }
   }

@@ -14,7 +14,7 @@ import { createReadiness, type Readiness } from '../lifecycle/readiness.js';
 import { closeConnectionsWhenDraining } from '../lifecycle/shutdown.js';
 import { gridFor } from '../model/occlusion.js';
 import type { ModelRepository } from '../repository/types.js';
-import { readSpec, withoutAnonymousAccess } from '../spec.js';
+import { readSpec, withAnonymousAccess } from '../spec.js';
 import { createApi, type SecurityHandler } from './api.js';
 import { docsMiddleware } from './docs.js';
 import { createPage, type PageOptions } from './page.js';
@@ -41,7 +41,7 @@ export interface AppDeps {
   readonly explain?: ExplainOptions;
   /** Moved forward by `main.ts` (warm-up, draining); default: ready at once. */
   readonly readiness?: Readiness;
-  /** `false`: `GET /metrics` requires a token (METRICS_PUBLIC); default `true`. */
+  /** `true`: `GET /metrics` is served without a token too (METRICS_PUBLIC); default `false`. */
   readonly metricsPublic?: boolean;
   /**
    * The issuer's token endpoint once known, for the served spec's OAuth2 flow; while it answers
@@ -96,7 +96,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ready: () => readiness.state === 'ready',
   });
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
-  const definition = deps.metricsPublic === false ? withoutAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
+  const definition = deps.metricsPublic === true ? withAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
   const docs = docsMiddleware(definition, deps.tokenUrl);
   const page = deps.page ? createPage(deps.page) : undefined;
   const uiConfig = deps.uiConfig ?? { auth: { required: false } };

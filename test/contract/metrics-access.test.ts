@@ -1,6 +1,7 @@
 /**
- * `GET /metrics` is public by default and needs a token with `get::metrics` when the service
- * runs with METRICS_PUBLIC=false; the probes stay public either way.
+ * Issue 17: `GET /metrics` tells the Node version, the model's hash and the CPU path, so it needs
+ * a token with `get::metrics` by default; METRICS_PUBLIC=true serves it to anyone. The probes
+ * stay public either way.
  */
 import { expect } from 'chai';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
@@ -27,24 +28,32 @@ const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}`
 describe('access to GET /metrics with auth enabled', () => {
   const securityHandlers = createSecurityHandlers(readSpec(), { verifier });
 
-  describe('METRICS_PUBLIC=true (default)', () => {
+  describe('METRICS_PUBLIC=true', () => {
     let svc: RunningService;
     before(async () => {
-      svc = await startService({ model, securityHandlers });
+      svc = await startService({ model, securityHandlers, metricsPublic: true });
     });
     after(() => svc.close());
 
     it('serves the metrics without a token', async () => {
       const res = await receive(`${svc.url}/metrics`);
       expect(res.status).to.equal(200);
+      expect(res.text).to.contain('catdog_model_info');
       expectMatchesSpec(svc.api, 'getMetrics', res);
+    });
+
+    it('documents what it enforces: the served spec lets /metrics be read without a token', async () => {
+      const spec = (await receive(`${svc.url}/openapi.json`)).body as {
+        paths: Record<string, { get: { security: Record<string, string[]>[] } }>;
+      };
+      expect(spec.paths['/metrics']!.get.security).to.deep.include({});
     });
   });
 
-  describe('METRICS_PUBLIC=false', () => {
+  describe('METRICS_PUBLIC=false (default)', () => {
     let svc: RunningService;
     before(async () => {
-      svc = await startService({ model, securityHandlers, metricsPublic: false });
+      svc = await startService({ model, securityHandlers });
     });
     after(() => svc.close());
 

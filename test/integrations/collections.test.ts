@@ -96,7 +96,8 @@ describe('Postman, Bruno and the predict command against the live service', func
     const checkout = path.join(tmp, 'checkout', 'bruno');
     await cp(path.join(rootDir, 'bruno'), checkout, { recursive: true });
     const report = path.join(tmp, 'bruno-report.json');
-    const token = await idp.token();
+    // One token for every request, /metrics included.
+    const token = await idp.token('prediction-client', { scope: 'get::prediction get::metrics' });
     const bru = path.join(rootDir, 'node_modules', '.bin', 'bru');
     // `--sandbox developer`: Bruno's default "safe" sandbox evaluates assertions synchronously in
     // QuickJS, whose WebAssembly module loads asynchronously when the CLI starts and is not awaited
