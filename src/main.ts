@@ -74,7 +74,10 @@ async function main(): Promise<void> {
     readiness,
     metricsPublic: config.metricsPublic,
     // Swagger UI's "Authorize" then asks the issuer the service trusts for a token.
-    tokenUrl: () => verifier?.tokenEndpoint?.(),
+    docs: {
+      ...(config.auth.enabled ? { issuer: config.auth.issuer } : {}),
+      tokenUrl: () => verifier?.tokenEndpoint?.(),
+    },
     page: {
       dir: path.join(rootDir, 'dist', 'web'),
       // The page reads the issuer's discovery document and calls its token endpoint.

@@ -16,12 +16,13 @@ import { gridFor } from '../model/occlusion.js';
 import type { ModelRepository } from '../repository/types.js';
 import { readSpec, withAnonymousAccess } from '../spec.js';
 import { createApi, type SecurityHandler } from './api.js';
-import { docsMiddleware } from './docs.js';
+import { docsMiddleware, type DocsOptions } from './docs.js';
 import { createPage, type PageOptions } from './page.js';
 import { problemMiddleware } from './problem.js';
 import { refuseRepeatedHeaders } from './repeated-headers.js';
 import { requestLogger } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
+import { securityHeaders } from './security-headers.js';
 import type { AppState } from './state.js';
 
 /** Everything the app depends on, created by `main.ts` (or by a test). */
@@ -44,10 +45,10 @@ export interface AppDeps {
   /** `true`: `GET /metrics` is served without a token too (METRICS_PUBLIC); default `false`. */
   readonly metricsPublic?: boolean;
   /**
-   * The issuer's token endpoint once known, for the served spec's OAuth2 flow; while it answers
-   * `undefined` (and by default) the spec's own token URL is served.
+   * The issuer the service trusts and its token endpoint once known, for the served spec's
+   * OAuth2 flow (see `src/http/served-spec.ts`); by default none.
    */
-  readonly tokenUrl?: () => string | undefined;
+  readonly docs?: DocsOptions;
   /** The built web page served at `GET /`; default none (`GET /` is then a 404). */
   readonly page?: PageOptions;
   /** What `GET /ui/config` tells the page; default `{auth: {required: false}}` (no sign-in). */
@@ -97,7 +98,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
   const definition = deps.metricsPublic === true ? withAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
-  const docs = docsMiddleware(definition, deps.tokenUrl);
+  const docs = docsMiddleware(definition, deps.docs);
   const page = deps.page ? createPage(deps.page) : undefined;
   const uiConfig = deps.uiConfig ?? { auth: { required: false } };
   const explain = deps.explain ?? defaultExplainOptions;
@@ -120,6 +121,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   koa.proxy = false;
   // Errors are rendered by problemMiddleware; Koa's default handler would only log them twice.
   koa.silent = true;
+  koa.use(securityHeaders());
   koa.use(requestLogger(deps.log));
   koa.use(requestMetrics(metrics));
   koa.use(closeConnectionsWhenDraining(readiness));

@@ -1,12 +1,15 @@
 /**
  * The spec and its interactive docs: `/openapi.json`, `/openapi.yaml`, Swagger UI at `/docs`
- * and Redoc at `/redoc`. Every asset comes from npm packages on this machine (no CDN).
+ * and Redoc at `/redoc`. Every asset comes from npm packages on this machine (no CDN), and every
+ * page carries a Content-Security-Policy that keeps it so, and forbids framing it
+ * (`frame-ancestors 'none'`: no clickjacking of the Authorize dialog).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Document } from 'openapi-backend';
 import { stringify } from 'yaml';
+import { servedSpec } from './served-spec.js';
 import type { AppMiddleware } from './state.js';
 
 const require = createRequire(import.meta.url);
@@ -25,6 +28,19 @@ const swaggerAssets: ReadonlyMap<string, string> = new Map([
   ['oauth2-redirect.js', 'application/javascript; charset=utf-8'],
   ['favicon-32x32.png', 'image/png'],
 ]);
+
+/**
+ * Redoc's menu footer always shows the vendor's logo from its CDN; the page's policy blocks it
+ * (no request leaves this server), which the browser reports as an error in the console. Served
+ * with an empty `src` instead, the image fails quietly and Redoc hides it (its `onError`). If a
+ * Redoc release changes the URL, the policy still blocks it.
+ */
+const redocLogo = 'https://cdn.redoc.ly/redoc/logo-mini.svg';
+let redocScript: string | undefined;
+function redocStandalone(): string {
+  redocScript ??= readFileSync(redocBundle, 'utf8').replaceAll(redocLogo, '');
+  return redocScript;
+}
 
 const title = 'Cat / Dog / Other classifier';
 
@@ -50,40 +66,71 @@ const redocPage = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><redoc spec-url="/openapi.json"></redoc><script src="/redoc/redoc.standalone.js"></script></body></html>`;
 
+/** Directives of every page's policy: nothing from elsewhere, no plugins, no framing. */
+const basePolicy = "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/**
+ * Swagger UI's policy: scripts only from files here (the init script is one, not inline), inline
+ * styles (the UI sets them), data: images (its icons), and fetches to this server and to the
+ * token endpoint the served spec names (Authorize's client-credentials request).
+ */
+function swaggerPolicy(tokenUrl: string | undefined): string {
+  let connect = "'self'";
+  if (tokenUrl !== undefined) {
+    try {
+      connect += ` ${new URL(tokenUrl).origin}`;
+    } catch {
+      // Not an absolute URL: a relative one is on this server already.
+    }
+  }
+  return `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src ${connect}; ${basePolicy}`;
+}
+
 // Redoc's menu footer loads the vendor's logo from its CDN; the policy keeps every request on
 // this server (Redoc injects its styles and runs its search in a blob worker).
 const redocPolicy =
-  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; worker-src 'self' blob:; " +
-  "object-src 'none'; base-uri 'none'; form-action 'none'";
+  `default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; worker-src 'self' blob:; ${basePolicy}`;
 
-/**
- * `definition` with `tokenUrl` as the token URL of every OAuth2 client-credentials flow (the
- * committed spec names the local development issuer's).
- */
-function withTokenUrl(definition: Document, tokenUrl: string | undefined): Document {
-  if (tokenUrl === undefined) return definition;
-  const copy = structuredClone(definition);
-  for (const scheme of Object.values(copy.components?.securitySchemes ?? {})) {
+/** Swagger UI's OAuth2 redirect page: its one script, nothing else. */
+const redirectPolicy = `default-src 'none'; script-src 'self'; ${basePolicy}`;
+
+/** The token URL of the first OAuth2 client-credentials flow of `document`, if any. */
+function clientCredentialsTokenUrl(document: Document): string | undefined {
+  for (const scheme of Object.values(document.components?.securitySchemes ?? {})) {
     const flow = (scheme as { type?: string; flows?: { clientCredentials?: { tokenUrl?: string } } }).flows?.clientCredentials;
-    if ((scheme as { type?: string }).type === 'oauth2' && flow) flow.tokenUrl = tokenUrl;
+    if ((scheme as { type?: string }).type === 'oauth2' && flow?.tokenUrl) return flow.tokenUrl;
   }
-  return copy;
+  return undefined;
+}
+
+/** What the served spec depends on besides the document. */
+export interface DocsOptions {
+  /** The issuer the service trusts (`OAUTH2_ISSUER`); `undefined` when auth is disabled. */
+  readonly issuer?: string;
+  /** The issuer's token endpoint once discovered; answers `undefined` while unknown. */
+  readonly tokenUrl?: () => string | undefined;
 }
 
 /**
- * Serves `definition` (the spec as this app enforces it) and the docs; every other request
- * passes through. The document is serialised here, before openapi-backend dereferences it, and
- * again when `tokenUrl` (the issuer's token endpoint, known once discovered) first answers or
- * changes, so that Swagger UI's "Authorize" asks the issuer the service trusts.
+ * Serves `definition` (the spec as this app enforces it), as {@link servedSpec} adapts it to the
+ * configured issuer, and the docs; every other request passes through. The document is
+ * serialised here, before openapi-backend dereferences it, and again when `tokenUrl` first
+ * answers or changes, so that Swagger UI's "Authorize" asks the issuer the service trusts.
  */
-export function docsMiddleware(definition: Document, tokenUrl: () => string | undefined = () => undefined): AppMiddleware {
+export function docsMiddleware(definition: Document, options: DocsOptions = {}): AppMiddleware {
   const source = structuredClone(definition);
-  let served: { tokenUrl: string | undefined; json: string; yaml: string } | undefined;
-  const spec = (): { json: string; yaml: string } => {
+  const tokenUrl = options.tokenUrl ?? (() => undefined);
+  let served: { tokenUrl: string | undefined; json: string; yaml: string; policy: string } | undefined;
+  const spec = (): { json: string; yaml: string; policy: string } => {
     const url = tokenUrl();
     if (served?.tokenUrl !== url || served === undefined) {
-      const document = withTokenUrl(source, url);
-      served = { tokenUrl: url, json: JSON.stringify(document), yaml: stringify(document) };
+      const document = servedSpec(source, { issuer: options.issuer, tokenUrl: url });
+      served = {
+        tokenUrl: url,
+        json: JSON.stringify(document),
+        yaml: stringify(document),
+        policy: swaggerPolicy(clientCredentialsTokenUrl(document)),
+      };
     }
     return served;
   };
@@ -104,12 +151,14 @@ export function docsMiddleware(definition: Document, tokenUrl: () => string | un
       ctx.body = spec().yaml;
     } else if (p === '/docs' || p === '/docs/') {
       ctx.type = 'text/html; charset=utf-8';
+      ctx.set('Content-Security-Policy', spec().policy);
       ctx.body = swaggerPage;
     } else if (p === '/docs/init.js') {
       ctx.type = 'application/javascript; charset=utf-8';
       ctx.body = swaggerInit;
     } else if (assetType !== undefined) {
       ctx.type = assetType;
+      if (asset === 'oauth2-redirect.html') ctx.set('Content-Security-Policy', redirectPolicy);
       ctx.set('Cache-Control', 'public, max-age=86400');
       ctx.body = createReadStream(path.join(swaggerDir, asset));
     } else if (p === '/redoc' || p === '/redoc/') {
@@ -119,7 +168,7 @@ export function docsMiddleware(definition: Document, tokenUrl: () => string | un
     } else if (p === '/redoc/redoc.standalone.js') {
       ctx.type = 'application/javascript; charset=utf-8';
       ctx.set('Cache-Control', 'public, max-age=86400');
-      ctx.body = createReadStream(redocBundle);
+      ctx.body = redocStandalone();
     } else {
       await next();
     }

@@ -253,19 +253,20 @@ describe('POST /upload authorisation (issue 3)', () => {
 
   it("serves the issuer's token endpoint as the OAuth2 token URL of its spec once discovered (Swagger UI's Authorize)", async () => {
     const verifier = createAccessTokenVerifier(verifierOptions(idp));
-    const docs = await startService({ model, tokenUrl: () => verifier.tokenEndpoint?.() });
-    const tokenUrlOf = async (): Promise<string> => {
+    const docs = await startService({ model, docs: { issuer: idp.issuer, tokenUrl: () => verifier.tokenEndpoint?.() } });
+    const oauth2Of = async (): Promise<{ flows: { clientCredentials: { tokenUrl: string } } } | undefined> => {
       const spec = (await receive(`${docs.url}/openapi.json`)).body as {
-        components: { securitySchemes: { oauth2: { flows: { clientCredentials: { tokenUrl: string } } } } };
+        components: { securitySchemes: { oauth2?: { flows: { clientCredentials: { tokenUrl: string } } } } };
       };
-      return spec.components.securitySchemes.oauth2.flows.clientCredentials.tokenUrl;
+      return spec.components.securitySchemes.oauth2;
     };
     try {
-      const committed = await tokenUrlOf(); // before discovery: the spec's own
+      // Before discovery the token URL is unknown: no client-credentials flow rather than the
+      // committed one (the `make dev` issuer's, not this one).
+      expect(await oauth2Of()).to.equal(undefined);
       await verifier.warmUp();
       const discovered = (await (await fetch(`${idp.issuer}/.well-known/openid-configuration`)).json()) as { token_endpoint: string };
-      expect(await tokenUrlOf()).to.equal(discovered.token_endpoint);
-      expect(committed).to.equal('http://127.0.0.1:9400/token');
+      expect((await oauth2Of())?.flows.clientCredentials.tokenUrl).to.equal(discovered.token_endpoint);
       expect((await receive(`${docs.url}/openapi.yaml`)).text).to.contain(`tokenUrl: ${discovered.token_endpoint}`);
     } finally {
       await docs.close();

@@ -71,7 +71,7 @@ export interface StartOptions {
   readonly explain?: AppDeps['explain'];
   readonly readiness?: AppDeps['readiness'];
   readonly metricsPublic?: boolean;
-  readonly tokenUrl?: AppDeps['tokenUrl'];
+  readonly docs?: AppDeps['docs'];
   /** The built web page to serve at `GET /` (`dist/web/`); default none. */
   readonly page?: AppDeps['page'];
   /** What `GET /ui/config` answers; default the app's (no sign-in). */
@@ -122,7 +122,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.explain ? { explain: options.explain } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
     ...(options.metricsPublic === undefined ? {} : { metricsPublic: options.metricsPublic }),
-    ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}),
+    ...(options.docs ? { docs: options.docs } : {}),
     ...(options.page ? { page: options.page } : {}),
     ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
   });
