@@ -103,7 +103,7 @@ bench-explain: build bench-build ## Cost of POST /explain: ms per explanation at
 soak: ## Soak: 20,000 uploads at concurrency 32 on loopback, valid and invalid, against a fresh service (SOAK_ARGS="--url ... --requests ...")
 	node --import tsx scripts/soak.ts $(SOAK_ARGS)
 
-attack: ## Issue 17's attacks on loopback, each against a fresh service, with figures (ATTACK_ARGS="decode-bombs large-decodes")
+attack: ## Issue 17's attacks on loopback, each against a fresh service, with figures (ATTACK_ARGS="slow-clients decode-bombs large-decodes")
 	node --import tsx scripts/attack/main.ts $(ATTACK_ARGS)
 
 clean: ## Remove build output and downloaded weights

@@ -12,8 +12,9 @@
 import { decodeBombs } from './decode-bombs.js';
 import { largeDecodes } from './large-decodes.js';
 import type { Scenario } from './scenario.js';
+import { slowClients } from './slow-clients.js';
 
-const scenarios: readonly Scenario[] = [decodeBombs, largeDecodes];
+const scenarios: readonly Scenario[] = [slowClients, decodeBombs, largeDecodes];
 
 const asked = process.argv.slice(2);
 const unknown = asked.filter((name) => !scenarios.some((s) => s.name === name));

@@ -23,7 +23,7 @@ export interface Summary {
 }
 
 /** Summarises `answers` (none: zeros). */
-export function summarise(answers: readonly Answered[]): Summary {
+export function summarise(answers: readonly Pick<Answered, 'status' | 'ms'>[]): Summary {
   const ms = answers.map((a) => a.ms).sort((a, b) => a - b);
   const at = (q: number): number => Math.round(ms[Math.min(ms.length - 1, Math.max(0, Math.ceil(q * ms.length) - 1))] ?? 0);
   const statuses: Record<string, number> = {};
