@@ -85,34 +85,34 @@ export const envSchema = {
       minimum: 1,
       default: 64,
       description:
-        'Client connections open at once; beyond it, 503 too-many-connections (with Retry-After). Each can hold one upload in memory: at most MAX_CONNECTIONS × MAX_UPLOAD_BYTES',
+        'Client connections open at once; beyond it, a new connection is answered 503 too-many-connections (with Retry-After) before its request is read. Each can hold one upload in memory before it is classified: at most MAX_CONNECTIONS × MAX_UPLOAD_BYTES',
     },
     MAX_CONNECTIONS_PER_ADDRESS: {
       type: 'integer',
       minimum: 1,
       default: 32,
       description:
-        'Connections one client address (IPv6: a /64) may hold; behind a reverse proxy, set it to MAX_CONNECTIONS and limit clients at the proxy',
+        'Connections one client address (IPv4, or an IPv6 /64) may hold at once; beyond it, 503 too-many-connections. Behind a reverse proxy every client shares the proxy\'s address: set it to MAX_CONNECTIONS and limit clients at the proxy',
     },
     CONNECTION_RESERVE: {
       type: 'integer',
       minimum: 0,
       default: 8,
       description:
-        'The last CONNECTION_RESERVE of MAX_CONNECTIONS go only to addresses holding fewer than CONNECTION_RESERVE / 2 (new clients, probes)',
+        'Of MAX_CONNECTIONS, the last ones kept for addresses holding fewer than CONNECTION_RESERVE / 2 (at least 1) connections: new clients, the kubelet\'s probes; less than MAX_CONNECTIONS',
     },
     MIN_BODY_RATE_BYTES_PER_SECOND: {
       type: 'integer',
       minimum: 1,
       default: 8192,
       description:
-        'After BODY_RATE_GRACE_MS, a body must arrive at this average rate or gets 408',
+        'Slowest accepted upload: after BODY_RATE_GRACE_MS, a request body must arrive at this average rate (each byte buys 1/rate s more), or it gets 408 request-timeout and its connection is closed',
     },
     BODY_RATE_GRACE_MS: {
       type: 'integer',
       minimum: 0,
       default: 5_000,
-      description: 'Time before MIN_BODY_RATE_BYTES_PER_SECOND applies, in milliseconds',
+      description: 'Time a request body may take before MIN_BODY_RATE_BYTES_PER_SECOND applies, in milliseconds',
     },
     DECODE_MEMORY_BUDGET_MIB: {
       type: 'integer',
@@ -219,7 +219,7 @@ export const envSchema = {
       type: 'boolean',
       default: false,
       description:
-        'Serve GET /metrics without a token (by default it needs the scope get::metrics)',
+        'Serve GET /metrics without a token; by default it needs a token with the scope get::metrics (the metrics tell the Node version, the model\'s hash and the CPU path)',
     },
     LOG_LEVEL: {
       type: 'string',
