@@ -9,18 +9,26 @@
  * close by the client, or until the server is reasonably certain that its own TCP stack has
  * received the client's acknowledgement"). Why not drain to the end: a client sending slowly, or
  * without end, would keep the connection as long as it likes. The linger is the compromise
- * Apache and nginx make (`lingering_close`), bounded here by {@link LINGER_MS}.
+ * Apache and nginx make (`lingering_close`): here windows of {@link LINGER_MS}, renewed while the
+ * client still sends at least {@link LINGER_MIN_BYTES} a window (a fast upload that was refused
+ * on its first bytes, still on its way), up to {@link LINGER_MAX_MS} in all. A slow sender is cut
+ * after one window; a fast one reads its answer instead of a reset.
  */
 import type { Socket } from 'node:net';
 
 /** How long a closing connection is read and discarded before it is destroyed, in milliseconds. */
 const LINGER_MS = 2_000;
+/** Bytes a client must send within a window for the linger to be renewed (256 KiB/s). */
+const LINGER_MIN_BYTES = 512 * 1024;
+/** The longest linger, renewals included, in milliseconds. */
+const LINGER_MAX_MS = 15_000;
 
 /** Closes sockets after a linger; at most `maxLingering` linger at once, further ones are destroyed at once. */
 export interface LingeringCloser {
   /**
    * Writes `data` (a whole raw answer) if given, half-closes `socket`, discards what the client
-   * still sends, and destroys it when the client closes its side or after {@link LINGER_MS}.
+   * still sends, and destroys it when the client closes its side, after a window of
+   * {@link LINGER_MS} in which it sent less than {@link LINGER_MIN_BYTES}, or after {@link LINGER_MAX_MS}.
    */
   close(socket: Socket, data?: string): void;
   /** Whether `socket` is closing: it must not start another request. */
@@ -30,7 +38,10 @@ export interface LingeringCloser {
 }
 
 /** Creates a closer; `maxLingering` bounds the sockets (file descriptors) a flood of refusals can hold. */
-export function createLingeringCloser(maxLingering: number, lingerMs: number = LINGER_MS): LingeringCloser {
+export function createLingeringCloser(
+  maxLingering: number,
+  { lingerMs = LINGER_MS, minBytes = LINGER_MIN_BYTES, maxMs = LINGER_MAX_MS } = {},
+): LingeringCloser {
   const closing = new WeakSet<Socket>();
   let lingering = 0;
   return {
@@ -43,8 +54,17 @@ export function createLingeringCloser(maxLingering: number, lingerMs: number = L
         return;
       }
       lingering++;
-      const timer = setTimeout(() => socket.destroy(), lingerMs);
-      timer.unref();
+      // bytesRead, not 'data' events: for a socket the HTTP parser reads, the parser consumes
+      // the data without emitting them.
+      const started = Date.now();
+      let readBefore = socket.bytesRead;
+      const windowEnd = (): void => {
+        const sent = socket.bytesRead - readBefore;
+        readBefore = socket.bytesRead;
+        if (sent < minBytes || Date.now() - started + lingerMs > maxMs) socket.destroy();
+        else timer = setTimeout(windowEnd, lingerMs).unref();
+      };
+      let timer = setTimeout(windowEnd, lingerMs).unref();
       socket.once('close', () => {
         lingering--;
         clearTimeout(timer);
