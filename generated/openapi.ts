@@ -204,6 +204,301 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server live (V2)
+         * @description The Open Inference Protocol's "server live": 200 whenever the process can answer HTTP,
+         *     as `GET /health/live`. For a Kubernetes (or KServe) `livenessProbe`.
+         */
+        get: operations["getServerLive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server ready (V2)
+         * @description The Open Inference Protocol's "server ready": 200 when the service takes traffic, 503
+         *     otherwise, exactly when `GET /health/ready` answers them (warming up, a crashed inference
+         *     worker being replaced, draining). For a Kubernetes (or KServe) `readinessProbe`.
+         *
+         *     The protocol's prose names the member of this answer `live`, where its health table and
+         *     every server say `ready`: the answer carries both, with the same value.
+         */
+        get: operations["getServerReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server metadata (V2)
+         * @description The server's name, version and the protocol extensions it implements:
+         *     `binary_tensor_data` and `classification` (Triton's extensions, see the top of this
+         *     document). The protocol's OpenAPI document writes this path `/v2/`, its prose `v2`:
+         *     both are answered.
+         *
+         *     Public by default; with `MODEL_METADATA_PUBLIC=false` it needs a token with the scope
+         *     `get::prediction`.
+         */
+        get: operations["getServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Model metadata (V2)
+         * @description The model's inputs, outputs, labels and the versions that can be asked for by number
+         *     (those READY now), as the version the server would choose serves them (the newest READY
+         *     one). See `/v2/models/{name}/versions/{version}` for the inputs and outputs.
+         *
+         *     Public by default; with `MODEL_METADATA_PUBLIC=false` it needs a token with the scope
+         *     `get::prediction`.
+         */
+        get: operations["getModelMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+                /**
+                 * @description A version of the model, a positive integer (`1` for `MODEL_MANIFEST`).
+                 * @example 1
+                 */
+                version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Model version metadata (V2)
+         * @description One version's metadata. The served model takes two inputs, either one per request:
+         *
+         *     - `image` (`BYTES`, shape `[-1]`): each element one encoded image, anything `POST /upload`
+         *       accepts, within the same limits; base64 (standard alphabet) in JSON, raw bytes with the
+         *       binary tensor data extension.
+         *     - the model's own input (for the default model `input`, `FP32`, `[-1, 3, 224, 224]`): images
+         *       already resized and normalised by the client, as the manifest says (layout, size,
+         *       `(p × scale − mean) / std` per channel).
+         *
+         *     Outputs: `probabilities` (`FP32`, `[-1, L]`, one row per image, in the order of
+         *     `labels`) and `label` (`BYTES`, `[-1]`, the predicted label of each image).
+         */
+        get: operations["getModelVersionMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Model ready (V2)
+         * @description 200 when a version of the model is READY, 503 `model-unavailable` when the model has
+         *     none (loading, unloaded), 404 for a model the repository does not have.
+         */
+        get: operations["getModelReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+                /**
+                 * @description A version of the model, a positive integer (`1` for `MODEL_MANIFEST`).
+                 * @example 1
+                 */
+                version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Model version ready (V2)
+         * @description 200 when this version is READY, 503 when it is known but not READY, 404 when unknown.
+         */
+        get: operations["getModelVersionReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inference (V2)
+         * @description Classifies the images of one request with the version the server chooses (the newest READY
+         *     one). Each image goes through the same path as `POST /upload` (header checks, admission,
+         *     decoding, the micro-batcher), all at once so that they share forward passes; the answer
+         *     keeps their order, and an image gets the same label and probabilities as through `/upload`.
+         *
+         *     Needs an access token with the scope `get::prediction`.
+         *
+         *     **JSON** (`Content-Type: application/json`, or none as Triton's Python client sends): an
+         *     element of `image` is the base64 (standard alphabet) of an encoded image.
+         *
+         *     ```sh
+         *     { printf '{"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":["'
+         *       base64 -w0 resources/samples/cat.png; printf '"]}],"outputs":[{"name":"label"}]}'; } |
+         *       curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *         --data-binary @- http://localhost:8080/v2/models/catdog/infer
+         *     ```
+         *
+         *     **Binary** (Triton's binary tensor data extension): the JSON header, then each binary
+         *     tensor in the order of `inputs`; `Inference-Header-Content-Length` gives the header's
+         *     length, `parameters.binary_data_size` each tensor's. A `BYTES` tensor is its elements one
+         *     after the other, each a 4-byte little-endian length then the bytes; an `FP32` tensor its
+         *     values, little-endian, row-major. `Inference-Header-Content-Length: 0` sends one image
+         *     alone as the whole body (the extension's raw binary request), with or without its 4-byte length.
+         *
+         *     **Outputs**: those named in `outputs`, or all; `parameters.binary_data: true` on an output
+         *     (or `binary_data_output: true` on the request) returns it as binary data after the JSON
+         *     header (`application/octet-stream`, `Inference-Header-Content-Length`);
+         *     `parameters.classification: k` returns the top `k` classes of each image as `BYTES`
+         *     `[N, k]` elements `"<probability>:<index>:<label>"`, highest first (`k` beyond the number of
+         *     labels is clamped to it). `id` is echoed; `model_name` and `model_version` are in every answer.
+         *
+         *     **Limits**: at most `MAX_BATCH_IMAGES` images (64) per request, a body of at most
+         *     `MAX_INFER_BODY_BYTES` (64 MiB; refused from `Content-Length` before reading), each image
+         *     as on `POST /upload`. A request whose body the memory budget cannot hold now is refused
+         *     at once with 503 `overloaded` (`INFER_BODY_MEMORY_MIB`). `Content-Encoding: gzip` or `deflate`
+         *     is accepted; the limits apply to the inflated body.
+         */
+        post: operations["inferModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+                /**
+                 * @description A version of the model, a positive integer (`1` for `MODEL_MANIFEST`).
+                 * @example 1
+                 */
+                version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Inference on a version (V2)
+         * @description As `POST /v2/models/{name}/infer`, on this version: 404 when the repository does not have
+         *     it, 503 `model-unavailable` when it is not READY.
+         */
+        post: operations["inferModelVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -329,16 +624,148 @@ export interface components {
              *     - `model-not-found` (404): the model repository has no model of that name, or no such version.
              *     - `model-unavailable` (503): the model or version exists but is not READY (loading, refused by its checks, unloaded); retry after `Retry-After` seconds.
              *     - `too-many-connections` (503): the connection was refused when it opened (your address or the server holds too many); retry after `Retry-After` seconds.
+             *     - `unknown-tensor` (400): a V2 inference request names an input or output the model does not have.
+             *     - `tensor-invalid` (400): a V2 tensor has the wrong datatype, a shape its data or the model disagrees with, text that is not base64; or the request gives no input, or both.
+             *     - `binary-data-invalid` (400): the binary tensor data framing is broken (`Inference-Header-Content-Length`, `binary_data_size`, a `BYTES` element's length).
+             *     - `batch-too-large` (413): a V2 inference request holds more than `MAX_BATCH_IMAGES` images.
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
                 pointer: string;
                 message: string;
             }[];
+        };
+        /** @description The protocol's server-live answer. */
+        V2ServerLive: {
+            /** @constant */
+            live: true;
+        };
+        /** @description The protocol's server-ready answer; `live` repeats `ready` under the name the protocol's prose gives it. */
+        V2ServerReady: {
+            ready: boolean;
+            /** @description The same as `ready`. */
+            live: boolean;
+        };
+        V2ServerMetadata: {
+            /** @description The server's name. */
+            name: string;
+            /** @description The server's version (the package's). */
+            version: string;
+            /** @description The protocol extensions served. */
+            extensions: string[];
+        };
+        V2ModelMetadata: {
+            name: string;
+            /** @description The versions READY now, newest first; any of them can be asked for by number. */
+            versions: string[];
+            /** @description `onnx_onnxv1`: the model runs on ONNX Runtime (image decoding is the service's). */
+            platform: string;
+            inputs: components["schemas"]["V2TensorMetadata"][];
+            outputs: components["schemas"]["V2TensorMetadata"][];
+            /** @description The labels, in the order of the columns of `probabilities` and of the classification indices. */
+            labels: string[];
+            /** @description The manifest's name (`manifest`), the ONNX file's SHA-256 (`sha256`) and the model input's layout (`layout`): strings, as the protocol's OpenAPI document types them. */
+            properties?: {
+                [key: string]: string;
+            };
+        };
+        V2TensorMetadata: {
+            name: string;
+            datatype: components["schemas"]["V2Datatype"];
+            /** @description `-1` for a dimension of any size (the batch). */
+            shape: number[];
+        };
+        V2ModelReady: {
+            name: string;
+            ready: boolean;
+        };
+        /**
+         * @description A tensor data type of the protocol.
+         * @enum {string}
+         */
+        V2Datatype: "BOOL" | "UINT8" | "UINT16" | "UINT32" | "UINT64" | "INT8" | "INT16" | "INT32" | "INT64" | "FP16" | "FP32" | "FP64" | "BYTES";
+        V2InferenceRequest: {
+            /** @description Returned as is in the answer. */
+            id?: string;
+            parameters?: components["schemas"]["V2RequestParameters"];
+            inputs: components["schemas"]["V2RequestInput"][];
+            /** @description The outputs to return; all of them when absent. */
+            outputs?: components["schemas"]["V2RequestOutput"][];
+        };
+        /** @description Request parameters; others (Triton's `sequence_id`, `priority`, `timeout`…) are accepted and ignored. */
+        V2RequestParameters: {
+            /** @description Binary tensor data extension; every output as binary data unless its own `binary_data` says otherwise. */
+            binary_data_output?: boolean;
+        } & {
+            [key: string]: components["schemas"]["V2ParameterValue"];
+        };
+        V2RequestInput: {
+            /** @description `image`, or the model's own input (`input` for the default model). */
+            name: string;
+            /** @description `[N]` for `image`; `[N, 3, H, W]` or `[N, H, W, 3]` for the model's input, as its layout and size say. */
+            shape: number[];
+            datatype: components["schemas"]["V2Datatype"];
+            parameters?: {
+                /** @description Binary tensor data extension; the tensor's bytes follow the JSON header, instead of `data`. */
+                binary_data_size?: number;
+            } & {
+                [key: string]: components["schemas"]["V2ParameterValue"];
+            };
+            data?: components["schemas"]["V2TensorData"];
+        };
+        V2RequestOutput: {
+            /** @description `probabilities` or `label`. */
+            name: string;
+            parameters?: {
+                /** @description Binary tensor data extension; return this output as binary data after the JSON header. */
+                binary_data?: boolean;
+                /** @description Classification extension; the top `k` classes of each image as BYTES `"<value>:<index>:<label>"`. */
+                classification?: number;
+            } & {
+                [key: string]: components["schemas"]["V2ParameterValue"];
+            };
+        };
+        /** @description A parameter's value, as the protocol allows them. */
+        V2ParameterValue: string | number | boolean;
+        /** @description The tensor's elements in row-major order, flat or nested. */
+        V2TensorData: (number | string | boolean | unknown[])[];
+        V2InferenceResponse: {
+            model_name: string;
+            model_version: string;
+            /** @description The request's `id`, when it had one. */
+            id?: string;
+            parameters?: {
+                [key: string]: components["schemas"]["V2ParameterValue"];
+            };
+            outputs: components["schemas"]["V2ResponseOutput"][];
+        };
+        /**
+         * @description One output. `data` holds it in JSON; a binary output gives `parameters.binary_data_size`
+         *     and no `data` (the binary tensor data extension; the protocol's OpenAPI document, which
+         *     does not know the extension, requires `data` on every output).
+         */
+        V2ResponseOutput: {
+            name: string;
+            shape: number[];
+            datatype: components["schemas"]["V2Datatype"];
+            parameters?: {
+                binary_data_size?: number;
+            } & {
+                [key: string]: components["schemas"]["V2ParameterValue"];
+            };
+            data?: components["schemas"]["V2TensorData"];
+        };
+        /**
+         * @description The protocol's error object, `{"error": "<message>"}`, with the RFC 9457 members of the
+         *     problem beside it (`code` is stable; `error` repeats `detail`, or `title` when there is none).
+         */
+        V2Error: components["schemas"]["Problem"] & {
+            /** @description The message, for the protocol's clients. */
+            error: string;
         };
     };
     responses: {
@@ -364,6 +791,211 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The model's metadata. */
+        V2ModelMetadata: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2ModelMetadata"];
+            };
+        };
+        /** @description The model (or version) is READY. */
+        V2ModelReady: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2ModelReady"];
+            };
+        };
+        /**
+         * @description The outputs asked for, one row per image in the order of the request. JSON when no output
+         *     is binary; otherwise the JSON header, then each binary output's bytes in the order of
+         *     `outputs` (`application/octet-stream`, `Inference-Header-Content-Length`).
+         */
+        V2InferenceResponse: {
+            headers: {
+                /** @description With binary outputs, the length of the JSON header at the start of the body. */
+                "Inference-Header-Content-Length"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2InferenceResponse"];
+                "application/octet-stream": string;
+            };
+        };
+        /**
+         * @description The request cannot be served as sent: the body is not JSON (`bad-request`); it breaks this
+         *     contract, e.g. no `inputs`, a negative dimension, a datatype the protocol does not define
+         *     (`validation-failed`, with `errors`); it names an input or output the model does not have
+         *     (`unknown-tensor`); a tensor has the wrong datatype, a shape its data or the model disagrees
+         *     with, text that is not base64, or the request gives no input or both (`tensor-invalid`); the
+         *     binary framing is broken: `Inference-Header-Content-Length` not a number or past the end of the
+         *     body, a `binary_data_size` past the end, a `BYTES` element whose 4-byte length runs past its
+         *     tensor (`binary-data-invalid`).
+         */
+        V2BadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description More than one `Host` header (RFC 9112 §3.2) or `Authorization` header. */
+        V2DuplicateHeaders: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No usable access token (RFC 6750 §3), as on `POST /upload`; with `WWW-Authenticate`. */
+        V2Unauthorized: {
+            headers: {
+                /** @description The Bearer challenge (RFC 6750 §3). */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A valid token without the scope `get::prediction`. */
+        V2Forbidden: {
+            headers: {
+                /** @description E.g. `Bearer realm="cat-dog-other", error="insufficient_scope", scope="get::prediction"`. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The repository has no model of that name (`model-not-found`), or no such version; or no
+         *     operation is at this path (`not-found`).
+         */
+        V2NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The path exists but not with this method (e.g. `GET` on `infer`); see `Allow`. */
+        V2MethodNotAllowed: {
+            headers: {
+                /** @description The methods this path accepts. */
+                Allow?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The client did not send the whole request within `REQUEST_TIMEOUT_MS`; the connection is closed. */
+        V2RequestTimeout: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The body is over `MAX_INFER_BODY_BYTES` (refused from `Content-Length` before it is read), or
+         *     could never fit in `INFER_BODY_MEMORY_MIB` (`payload-too-large`); the request holds more images
+         *     than `MAX_BATCH_IMAGES` (`batch-too-large`, before any is decoded); an image is too large to
+         *     decode, as on `POST /upload` (`image-too-large`).
+         */
+        V2PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description A body without `Inference-Header-Content-Length` whose `Content-Type` is not `application/json` (or none), or a
+         *     `Content-Encoding` other than `gzip`, `deflate`, `br` or `identity`.
+         */
+        V2UnsupportedMediaType: {
+            headers: {
+                /** @description The media types this operation accepts. */
+                Accept?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description An image is not one the service can decode (`image-undecodable`: base64 of something that is not
+         *     an image, truncated or corrupt) or costs far more to decode than its size suggests
+         *     (`image-too-complex`), as on `POST /upload`. The detail names the image by its index in the request.
+         */
+        V2Unprocessable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The request headers are larger than the server accepts (16 KiB in total); the connection is closed. */
+        V2HeadersTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description An unexpected error; details are logged on the server, never returned. */
+        V2InternalError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description Not now: the service is warming up or draining (`not-ready`, on `GET /v2/health/ready`); the model
+         *     or version is not READY (`model-unavailable`); classifications or V2 bodies are at their bounds
+         *     (`overloaded`, answered at once); the token issuer cannot be reached (`auth-unavailable`). Retry
+         *     after `Retry-After` seconds. A connection refused when it opens (`too-many-connections`, see
+         *     `MAX_CONNECTIONS_PER_ADDRESS`) is answered before its request is read, so as a plain problem
+         *     (`application/problem+json`, without `error`): the service does not know yet that it is a V2 request.
+         */
+        V2Unavailable: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -415,8 +1047,37 @@ export interface components {
             };
         };
     };
-    parameters: never;
-    requestBodies: never;
+    parameters: {
+        /**
+         * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+         * @example catdog
+         */
+        ModelName: string;
+        /**
+         * @description A version of the model, a positive integer (`1` for `MODEL_MANIFEST`).
+         * @example 1
+         */
+        ModelVersion: string;
+        /**
+         * @description Binary tensor data extension: the length in bytes of the JSON header at the start of the
+         *     body; the binary tensors follow it. `0`: the whole body is one image (raw binary request).
+         *     Absent: the body is JSON alone.
+         */
+        InferenceHeaderContentLength: number;
+    };
+    requestBodies: {
+        /**
+         * @description An inference request: JSON, or its JSON header followed by binary tensors (see the
+         *     operation). Give either `image` (encoded images) or the model's own input (normalised
+         *     FP32 tensors), not both.
+         */
+        V2InferenceRequest: {
+            content: {
+                "application/json": components["schemas"]["V2InferenceRequest"];
+                "application/octet-stream": string;
+            };
+        };
+    };
     headers: never;
     pathItems: never;
 }
@@ -767,6 +1428,258 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    getServerLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process is alive. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ServerLive"];
+                };
+            };
+            400: components["responses"]["V2DuplicateHeaders"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            503: components["responses"]["V2Unavailable"];
+        };
+    };
+    getServerReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The service takes traffic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ServerReady"];
+                };
+            };
+            400: components["responses"]["V2DuplicateHeaders"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            503: components["responses"]["V2Unavailable"];
+        };
+    };
+    getServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The server metadata. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ServerMetadata"];
+                };
+            };
+            400: components["responses"]["V2DuplicateHeaders"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2Forbidden"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            503: components["responses"]["V2Unavailable"];
+        };
+    };
+    getModelMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["V2ModelMetadata"];
+            400: components["responses"]["V2DuplicateHeaders"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2Forbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            503: components["responses"]["V2Unavailable"];
+        };
+    };
+    getModelVersionMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+                /**
+                 * @description A version of the model, a positive integer (`1` for `MODEL_MANIFEST`).
+                 * @example 1
+                 */
+                version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["V2ModelMetadata"];
+            400: components["responses"]["V2DuplicateHeaders"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2Forbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            503: components["responses"]["V2Unavailable"];
+        };
+    };
+    getModelReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["V2ModelReady"];
+            400: components["responses"]["V2DuplicateHeaders"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            503: components["responses"]["V2Unavailable"];
+        };
+    };
+    getModelVersionReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+                /**
+                 * @description A version of the model, a positive integer (`1` for `MODEL_MANIFEST`).
+                 * @example 1
+                 */
+                version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["V2ModelReady"];
+            400: components["responses"]["V2DuplicateHeaders"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            503: components["responses"]["V2Unavailable"];
+        };
+    };
+    inferModel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Binary tensor data extension: the length in bytes of the JSON header at the start of the
+                 *     body; the binary tensors follow it. `0`: the whole body is one image (raw binary request).
+                 *     Absent: the body is JSON alone.
+                 */
+                "Inference-Header-Content-Length"?: components["parameters"]["InferenceHeaderContentLength"];
+            };
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["V2InferenceRequest"];
+        responses: {
+            200: components["responses"]["V2InferenceResponse"];
+            400: components["responses"]["V2BadRequest"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2Forbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            408: components["responses"]["V2RequestTimeout"];
+            413: components["responses"]["V2PayloadTooLarge"];
+            415: components["responses"]["V2UnsupportedMediaType"];
+            422: components["responses"]["V2Unprocessable"];
+            431: components["responses"]["V2HeadersTooLarge"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2Unavailable"];
+        };
+    };
+    inferModelVersion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Binary tensor data extension: the length in bytes of the JSON header at the start of the
+                 *     body; the binary tensors follow it. `0`: the whole body is one image (raw binary request).
+                 *     Absent: the body is JSON alone.
+                 */
+                "Inference-Header-Content-Length"?: components["parameters"]["InferenceHeaderContentLength"];
+            };
+            path: {
+                /**
+                 * @description The model's name in the repository (`DEFAULT_MODEL`, `catdog` by default).
+                 * @example catdog
+                 */
+                name: components["parameters"]["ModelName"];
+                /**
+                 * @description A version of the model, a positive integer (`1` for `MODEL_MANIFEST`).
+                 * @example 1
+                 */
+                version: components["parameters"]["ModelVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["V2InferenceRequest"];
+        responses: {
+            200: components["responses"]["V2InferenceResponse"];
+            400: components["responses"]["V2BadRequest"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2Forbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            408: components["responses"]["V2RequestTimeout"];
+            413: components["responses"]["V2PayloadTooLarge"];
+            415: components["responses"]["V2UnsupportedMediaType"];
+            422: components["responses"]["V2Unprocessable"];
+            431: components["responses"]["V2HeadersTooLarge"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2Unavailable"];
         };
     };
 }

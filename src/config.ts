@@ -114,12 +114,33 @@ export const envSchema = {
       default: 5_000,
       description: 'Time a request body may take before MIN_BODY_RATE_BYTES_PER_SECOND applies, in milliseconds',
     },
+    MAX_INFER_BODY_BYTES: {
+      type: 'integer',
+      minimum: 1024,
+      default: 64 * MiB,
+      description:
+        'Largest body of an Open Inference Protocol (V2) inference request, in bytes: its JSON, or its JSON header and binary tensors; a larger declared Content-Length → 413 payload-too-large before anything is read. A body without Content-Length may hold at most MAX_UPLOAD_BYTES + 64 KiB',
+    },
+    MAX_BATCH_IMAGES: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1_024,
+      default: 64,
+      description: 'Most images (or tensor rows) in one V2 inference request; more → 413 batch-too-large, before any is decoded',
+    },
+    INFER_BODY_MEMORY_MIB: {
+      type: 'integer',
+      minimum: 0,
+      default: 256,
+      description:
+        'Memory the V2 inference bodies being read and answered at once may hold, in MiB, by estimates from their Content-Length: 2 bytes per byte of a binary body (the body and its images), 4 per byte of a JSON one (the text, the parsed strings, the decoded images). A request whose estimate does not fit now → 503 overloaded before its body is read; one that could never fit → 413. 0 turns the budget off (not for production)',
+    },
     DECODE_MEMORY_BUDGET_MIB: {
       type: 'integer',
       minimum: 0,
       default: 256,
       description:
-        `Memory the image decodes admitted at once may need, in MiB, by estimates from each header (format and dimensions: an 8-bit AVIF needs about 19 bytes per pixel, a progressive JPEG 3-7, a baseline JPEG 0.5). Large decodes (over ${LARGE_DECODE_BYTES / MiB} MiB each) share all of it but ${ORDINARY_DECODE_RESERVE_BYTES / MiB} MiB, which stays for ordinary images; an image needing more than that share alone → 413 image-too-large, the others wait for memory. Size the container as about 250 MiB (process and model) + DECODE_MEMORY_BUDGET_MIB + MAX_CONNECTIONS × MAX_UPLOAD_BYTES (uploads held in memory) + a margin; 0 turns the budget off (not for production)`,
+        `Memory the image decodes admitted at once may need, in MiB, by estimates from each header (format and dimensions: an 8-bit AVIF needs about 19 bytes per pixel, a progressive JPEG 3-7, a baseline JPEG 0.5). Large decodes (over ${LARGE_DECODE_BYTES / MiB} MiB each) share all of it but ${ORDINARY_DECODE_RESERVE_BYTES / MiB} MiB, which stays for ordinary images; an image needing more than that share alone → 413 image-too-large, the others wait for memory. Size the container as about 250 MiB (process and model) + DECODE_MEMORY_BUDGET_MIB + MAX_CONNECTIONS × MAX_UPLOAD_BYTES (uploads held in memory) + INFER_BODY_MEMORY_MIB (V2 bodies) + a margin; 0 turns the budget off (not for production)`,
     },
     INFERENCE_WORKERS: {
       type: 'integer',
@@ -214,6 +235,12 @@ export const envSchema = {
       default: 10_000,
       description:
         'On SIGTERM or SIGINT, how long in-flight requests may take to finish before the remaining connections are closed, in milliseconds',
+    },
+    MODEL_METADATA_PUBLIC: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Serve the V2 server and model metadata (GET /v2, GET /v2/models/{name}[/versions/{version}]) without a token; set to false to require the scope get::prediction (when auth is enabled). The V2 health routes stay public',
     },
     METRICS_PUBLIC: {
       type: 'boolean',
@@ -337,6 +364,15 @@ const fields = {
   minBodyRateBytesPerSecond: 'MIN_BODY_RATE_BYTES_PER_SECOND',
   /** Time a body may take before `minBodyRateBytesPerSecond` applies. */
   bodyRateGraceMs: 'BODY_RATE_GRACE_MS',
+  /** Largest V2 inference body. */
+  maxInferBodyBytes: 'MAX_INFER_BODY_BYTES',
+  /** Most images (or tensor rows) in one V2 inference request. */
+  maxBatchImages: 'MAX_BATCH_IMAGES',
+  /**
+   * Estimated memory of the V2 inference bodies held at once; 0: no budget. The variable is in
+   * MiB; loadConfig converts it to bytes.
+   */
+  inferBodyMemoryBytes: 'INFER_BODY_MEMORY_MIB',
   /** Model worker threads (0: the event loop runs the model). */
   inferenceWorkers: 'INFERENCE_WORKERS',
   /** onnxruntime intra-op threads per session (0: one per core). */
@@ -360,6 +396,8 @@ const fields = {
   overloadRetryAfterSeconds: 'OVERLOAD_RETRY_AFTER_SECONDS',
   /** Time given to in-flight requests after SIGTERM / SIGINT. */
   shutdownGraceMs: 'SHUTDOWN_GRACE_MS',
+  /** Whether the V2 server and model metadata are served without a token. */
+  modelMetadataPublic: 'MODEL_METADATA_PUBLIC',
   /** Whether `GET /metrics` is served without a token. */
   metricsPublic: 'METRICS_PUBLIC',
   logLevel: 'LOG_LEVEL',
@@ -461,6 +499,7 @@ export function loadConfig(env: Env = process.env): Config {
   const valid = raw as Settings;
   const settings = Object.fromEntries(Object.entries(fields).map(([field, name]) => [field, valid[name]]));
   settings.decodeMemoryBudgetBytes = valid.DECODE_MEMORY_BUDGET_MIB * MiB;
+  settings.inferBodyMemoryBytes = valid.INFER_BODY_MEMORY_MIB * MiB;
   return Object.freeze({ ...settings, auth }) as Config;
 }
 

@@ -30,6 +30,10 @@ export type ProblemCode =
   | 'not-ready'
   | 'model-not-found'
   | 'model-unavailable'
+  | 'unknown-tensor'
+  | 'tensor-invalid'
+  | 'binary-data-invalid'
+  | 'batch-too-large'
   | 'internal';
 
 interface CatalogueEntry {
@@ -60,6 +64,10 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'not-ready': { status: 503, title: 'Service not ready' },
   'model-not-found': { status: 404, title: 'Model not found' },
   'model-unavailable': { status: 503, title: 'Model unavailable' },
+  'unknown-tensor': { status: 400, title: 'Unknown tensor' },
+  'tensor-invalid': { status: 400, title: 'Invalid tensor' },
+  'binary-data-invalid': { status: 400, title: 'Invalid binary tensor data' },
+  'batch-too-large': { status: 413, title: 'Batch too large' },
   'internal': { status: 500, title: 'Internal server error' },
 });
 
@@ -156,10 +164,11 @@ export class NotAcceptable extends ProblemError {
   }
 }
 
-/** An upload or body over `maxUploadBytes`. */
+/** An upload over `maxUploadBytes`, or a request body over its operation's limit. */
 export class PayloadTooLarge extends ProblemError {
-  constructor(maxBytes: number) {
-    super('payload-too-large', { detail: `The upload is larger than the limit of ${maxBytes} bytes` });
+  /** `detail` replaces the upload's wording, for bodies that are not uploads. */
+  constructor(maxBytes: number, detail?: string) {
+    super('payload-too-large', { detail: detail ?? `The upload is larger than the limit of ${maxBytes} bytes` });
   }
 }
 
@@ -292,6 +301,48 @@ export class ModelUnavailable extends ProblemError {
     super('model-unavailable', {
       detail: `Model "${name}"${version === undefined ? '' : ` version "${version}"`} is not available: ${reason}`,
       headers: { 'Retry-After': '5' },
+    });
+  }
+}
+
+/**
+ * An Open Inference Protocol request names an input or output the model does not have. The
+ * protocol's clients send every input they know of: a name we do not serve is refused, never ignored.
+ */
+export class UnknownTensor extends ProblemError {
+  constructor(kind: 'input' | 'output', name: string, known: readonly string[]) {
+    super('unknown-tensor', {
+      detail: `Model has no ${kind} "${name}"; its ${kind}s are ${known.map((k) => `"${k}"`).join(', ')}`,
+    });
+  }
+}
+
+/**
+ * A tensor of an inference request that cannot be served: wrong datatype, a shape that its data
+ * or the model disagrees with, base64 that is not base64, an input given twice or not at all.
+ */
+export class TensorInvalid extends ProblemError {
+  constructor(detail: string) {
+    super('tensor-invalid', { detail });
+  }
+}
+
+/**
+ * The binary tensor data extension's framing is broken: `Inference-Header-Content-Length` not a
+ * length within the body, a `binary_data_size` past its end, a BYTES element whose 4-byte length
+ * runs past its tensor, bytes left over.
+ */
+export class BinaryDataInvalid extends ProblemError {
+  constructor(detail: string) {
+    super('binary-data-invalid', { detail });
+  }
+}
+
+/** More images (or tensor rows) in one inference request than `MAX_BATCH_IMAGES`. */
+export class BatchTooLarge extends ProblemError {
+  constructor(count: number | string, maxImages: number) {
+    super('batch-too-large', {
+      detail: `The request holds ${count} images, over the limit of ${maxImages} per request; send them in several requests`,
     });
   }
 }

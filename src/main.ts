@@ -73,6 +73,12 @@ async function main(): Promise<void> {
     },
     readiness,
     metricsPublic: config.metricsPublic,
+    modelMetadataPublic: config.modelMetadataPublic,
+    inference: {
+      maxInferBodyBytes: config.maxInferBodyBytes,
+      maxBatchImages: config.maxBatchImages,
+      bodyMemoryBytes: config.inferBodyMemoryBytes,
+    },
     // Swagger UI's "Authorize" then asks the issuer the service trusts for a token.
     docs: {
       ...(config.auth.enabled ? { issuer: config.auth.issuer } : {}),

@@ -35,10 +35,14 @@ export interface Metrics {
   countRejection(reason: string): void;
   /** Where the time of one successful classification went. */
   observeClassification(timings: ClassificationTimings): void;
+  /** The images (or tensor rows) of one V2 inference request, once its tensors were read. */
+  observeInferenceBatch(images: number): void;
 }
 
 /** Request latency buckets, in seconds: loopback health checks to queued classifications. */
 const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Images per V2 inference request: powers of two up to MAX_BATCH_IMAGES's maximum. */
+const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 /** Model-side buckets, in seconds: one decode or one inference on a small CPU. */
 const MODEL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -77,6 +81,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
     name: 'catdog_inference_duration_seconds',
     help: 'onnxruntime inference time of one classification, in seconds.',
     buckets: MODEL_BUCKETS,
+    registers,
+  });
+  const batchImages = new Histogram({
+    name: 'catdog_inference_request_images',
+    help: 'Images (or tensor rows) per Open Inference Protocol inference request.',
+    buckets: BATCH_BUCKETS,
     registers,
   });
   new Gauge({
@@ -161,6 +171,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
     observeClassification(timings) {
       preprocess.observe(timings.preprocessMs / 1000);
       inference.observe(timings.inferenceMs / 1000);
+    },
+    observeInferenceBatch(images) {
+      batchImages.observe(images);
     },
   };
 }

@@ -52,3 +52,23 @@ export function withAnonymousAccess(document: Document, operationId: string): Do
   }
   throw new Error(`operation ${operationId} is not in the spec`);
 }
+
+/**
+ * Removes the anonymous alternative (an empty requirement, `{}`) from the security of
+ * `operationId`, in place: the operation then requires what its other alternatives require. The
+ * V2 metadata is documented as public-or-token; `MODEL_METADATA_PUBLIC=false` makes it token-only.
+ *
+ * @throws Error when the operation does not exist or would be left without any requirement.
+ */
+export function withoutAnonymousAccess(document: Document, operationId: string): Document {
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(item ?? {}) as { operationId?: string; security?: Record<string, string[]>[] }[]) {
+      if (typeof operation !== 'object' || operation?.operationId !== operationId) continue;
+      const required = (operation.security ?? []).filter((r) => Object.keys(r).length > 0);
+      if (required.length === 0) throw new Error(`operation ${operationId} has no security requirement besides anonymous access`);
+      operation.security = required;
+      return document;
+    }
+  }
+  throw new Error(`operation ${operationId} is not in the spec`);
+}

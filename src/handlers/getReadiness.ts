@@ -6,7 +6,8 @@ import type { OperationHandler } from './handler.js';
 
 type Ready = operations['getReadiness']['responses'][200]['content']['application/json'];
 
-const reasons = {
+/** Why the service is not ready, by readiness state (`GET /v2/health/ready` says the same). */
+export const notReadyReasons = {
   'warming-up': 'The model is warming up',
   draining: 'The service is shutting down',
   recovering: 'A crashed inference worker is being replaced',
@@ -22,7 +23,7 @@ const reasons = {
 export function getReadiness(readiness: Readiness, repository: ModelRepository): OperationHandler {
   return (_c, ctx) => {
     const { state } = readiness;
-    if (state !== 'ready') throw new NotReady(reasons[state]);
+    if (state !== 'ready') throw new NotReady(notReadyReasons[state]);
     const lease = repository.acquire(repository.defaultModel);
     const body: Ready = { status: 'ready', model: lease.model.manifest.name };
     lease.release();

@@ -14,6 +14,12 @@ import { getMetrics } from './getMetrics.js';
 import { getReadiness } from './getReadiness.js';
 import { getUiConfig, type UiConfig } from './getUiConfig.js';
 import type { OperationHandlers } from './handler.js';
+import { getModelMetadata } from './getModelMetadata.js';
+import { getModelReady } from './getModelReady.js';
+import { getServerLive } from './getServerLive.js';
+import { getServerMetadata } from './getServerMetadata.js';
+import { getServerReady } from './getServerReady.js';
+import { inferModel, type InferLimits } from './inferModel.js';
 
 /** Dependencies of the handlers. */
 export interface HandlerDeps {
@@ -25,6 +31,8 @@ export interface HandlerDeps {
   readonly explain: ExplainSettings;
   /** What `GET /ui/config` answers. */
   readonly uiConfig: UiConfig;
+  /** Bounds of V2 inference requests. */
+  readonly infer: InferLimits;
 }
 
 /** Builds the handler map. */
@@ -37,5 +45,14 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
     classifyImage: classifyImage(deps.repository, deps.admission, deps.metrics),
     explainImage: explainImage(deps.repository, deps.explain),
     getUiConfig: getUiConfig(deps.uiConfig),
+    getServerLive: getServerLive(),
+    getServerReady: getServerReady(deps.readiness),
+    getServerMetadata: getServerMetadata(),
+    getModelMetadata: getModelMetadata(deps.repository),
+    getModelVersionMetadata: getModelMetadata(deps.repository),
+    getModelReady: getModelReady(deps.repository),
+    getModelVersionReady: getModelReady(deps.repository),
+    inferModel: inferModel(deps.repository, deps.admission, deps.metrics, deps.infer),
+    inferModelVersion: inferModel(deps.repository, deps.admission, deps.metrics, deps.infer),
   };
 }

@@ -3,13 +3,17 @@
  * against the spec, in strict mode. Every failure becomes a typed error thrown to the one
  * problem renderer (`problem.ts`).
  */
-import { OpenAPIBackend, type Context, type Document, type Request } from 'openapi-backend';
+import { OpenAPIBackend, type Context, type Document, type Operation, type Request } from 'openapi-backend';
 import type { ErrorObject } from 'ajv';
 import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
 import type { OperationHandlers } from '../handlers/handler.js';
+import type { InferenceBodyReader } from './infer-body.js';
 import type { AppContext, AppMiddleware } from './state.js';
 import { createUploadReader, type UploadLimits } from './upload.js';
+
+/** An absolute URI (RFC 3986 §4.3): a scheme, a colon, no whitespace. */
+const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S*$/;
 
 /** A security handler as openapi-backend calls it; it throws a ProblemError to refuse. */
 export type SecurityHandler = (context: Context, ctx: AppContext) => unknown;
@@ -21,6 +25,13 @@ export interface ApiOptions {
   readonly limits: UploadLimits;
   /** One handler per `components.securitySchemes` entry the spec uses. */
   readonly securityHandlers?: Readonly<Record<string, SecurityHandler>>;
+  /** Reads the bodies of V2 inference operations (those with an `Inference-Header-Content-Length` header parameter). */
+  readonly readInference?: InferenceBodyReader;
+}
+
+/** Whether `operation` takes a V2 inference body: it declares the binary extension's header. */
+function takesInferenceBody(operation: Operation): boolean {
+  return (operation.parameters ?? []).some((p) => 'in' in p && p.in === 'header' && p.name.toLowerCase() === 'inference-header-content-length');
 }
 
 function issues(errors: readonly ErrorObject[] | null | undefined): ValidationIssue[] {
@@ -69,6 +80,9 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
     quick: false,
     validate: true,
     ajvOpts: { strict: false },
+    // openapi-backend defines the OpenAPI formats but not JSON Schema's `uri` (the problems'
+    // `type`), which Ajv would otherwise ignore with a console warning whenever it compiles one.
+    customizeAjv: (ajv) => ajv.addFormat('uri', ABSOLUTE_URI),
   });
 
   api.register({
@@ -90,7 +104,13 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
       // openapi-backend reports `authorized: false` also when nothing is required.
       const required = (operation.security ?? []).length > 0;
       if (required && !c.security?.authorized) return;
-      const body = await readUpload(ctx, operation);
+      let body: unknown;
+      if (options.readInference && takesInferenceBody(operation)) {
+        ctx.state.inference = await options.readInference(ctx);
+        body = ctx.state.inference.header;
+      } else {
+        body = await readUpload(ctx, operation);
+      }
       const req = requests.get(ctx);
       if (body !== undefined && req) req.body = body;
     },
@@ -126,7 +146,12 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
       body: undefined,
     };
     requests.set(ctx, req);
-    await api.handleRequest(req, ctx);
+    try {
+      await api.handleRequest(req, ctx);
+    } finally {
+      // The body's memory is held until its answer is computed (src/http/body-memory.ts).
+      ctx.state.inference?.release();
+    }
   };
   return { middleware, api };
 }

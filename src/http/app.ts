@@ -14,9 +14,11 @@ import { createReadiness, type Readiness } from '../lifecycle/readiness.js';
 import { closeConnectionsWhenDraining } from '../lifecycle/shutdown.js';
 import { gridFor } from '../model/occlusion.js';
 import type { ModelRepository } from '../repository/types.js';
-import { readSpec, withAnonymousAccess } from '../spec.js';
+import { readSpec, withAnonymousAccess, withoutAnonymousAccess } from '../spec.js';
 import { createApi, type SecurityHandler } from './api.js';
+import { createBodyMemory } from './body-memory.js';
 import { docsMiddleware, type DocsOptions } from './docs.js';
+import { createInferenceBodyReader } from './infer-body.js';
 import { createPage, type PageOptions } from './page.js';
 import { problemMiddleware } from './problem.js';
 import { refuseRepeatedHeaders } from './repeated-headers.js';
@@ -53,7 +55,31 @@ export interface AppDeps {
   readonly page?: PageOptions;
   /** What `GET /ui/config` tells the page; default `{auth: {required: false}}` (no sign-in). */
   readonly uiConfig?: UiConfig;
+  /** Bounds of V2 inference requests (`MAX_INFER_BODY_BYTES`…); default {@link defaultInferenceOptions}. */
+  readonly inference?: InferenceOptions;
+  /** `false`: the V2 server and model metadata require a token (MODEL_METADATA_PUBLIC); default `true`. */
+  readonly modelMetadataPublic?: boolean;
 }
+
+/** The bounds of Open Inference Protocol inference requests, from the configuration. */
+export interface InferenceOptions {
+  /** Largest body with a declared length (`MAX_INFER_BODY_BYTES`). */
+  readonly maxInferBodyBytes: number;
+  /** Most images (or rows) per request (`MAX_BATCH_IMAGES`). */
+  readonly maxBatchImages: number;
+  /** Estimated memory of the bodies held at once; 0: no budget (`INFER_BODY_MEMORY_MIB`, in bytes). */
+  readonly bodyMemoryBytes: number;
+}
+
+/** The configuration's defaults for V2 inference requests. */
+const defaultInferenceOptions: InferenceOptions = Object.freeze({
+  maxInferBodyBytes: envSchema.properties.MAX_INFER_BODY_BYTES.default,
+  maxBatchImages: envSchema.properties.MAX_BATCH_IMAGES.default,
+  bodyMemoryBytes: envSchema.properties.INFER_BODY_MEMORY_MIB.default * 1024 * 1024,
+});
+
+/** The operations that `MODEL_METADATA_PUBLIC=false` puts behind a token. */
+const METADATA_OPERATIONS = ['getServerMetadata', 'getModelMetadata', 'getModelVersionMetadata'];
 
 /** The bounds of explanations, from the configuration (`EXPLAIN_*`). */
 export interface ExplainOptions {
@@ -98,10 +124,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
   const definition = deps.metricsPublic === true ? withAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
+  if (deps.modelMetadataPublic === false) for (const op of METADATA_OPERATIONS) withoutAnonymousAccess(definition, op);
   const docs = docsMiddleware(definition, deps.docs);
   const page = deps.page ? createPage(deps.page) : undefined;
   const uiConfig = deps.uiConfig ?? { auth: { required: false } };
   const explain = deps.explain ?? defaultExplainOptions;
+  const inference = deps.inference ?? defaultInferenceOptions;
+  const retryAfterSeconds = deps.admission?.retryAfterSeconds ?? defaultAdmissionOptions.retryAfterSeconds;
+  const readInference = createInferenceBodyReader(
+    { maxInferBodyBytes: inference.maxInferBodyBytes, maxUploadBytes: deps.limits.maxUploadBytes },
+    createBodyMemory(inference.bodyMemoryBytes, retryAfterSeconds),
+  );
   const { middleware, api } = await createApi({
     definition,
     handlers: createHandlers({
@@ -113,8 +146,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       // Explanations have a gate of their own: about 50 classifications each, they hold none of
       // the uploads' slots, but for the length of their decodes (the decode memory budget).
       explain: { grid: gridFor(explain.maxPasses), admission: createAdmission(explain.admission), decodes: admission },
+      infer: { maxBatchImages: inference.maxBatchImages },
     }),
     limits: deps.limits,
+    readInference,
     ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),
   });
   const koa = new Koa<AppState>();

@@ -1,6 +1,11 @@
 /**
  * The one place where errors become RFC 9457 `application/problem+json` responses.
  *
+ * Under `/v2` (the Open Inference Protocol), whose clients read the message from the protocol's
+ * `{"error": "<message>"}`, the problem carries `error` beside its RFC 9457 members and is served
+ * as `application/json`, the media type of the protocol's error objects; a client that asks for
+ * `application/problem+json` in `Accept` gets that media type instead, with the same body.
+ *
  * A Koa middleware at the top of the stack catches everything thrown below it; openapi-backend's
  * failure handlers throw the typed errors so that they arrive here too. Unknown errors become a
  * generic 500: logged in full, never shown.
@@ -23,6 +28,17 @@ export function problemBody(err: ProblemError, instance?: string): Record<string
   };
 }
 
+/** Whether `path` is one of the Open Inference Protocol's (`/v2`, `/v2/...`). */
+export function isInferenceProtocolPath(path: string): boolean {
+  return path === '/v2' || path.startsWith('/v2/') || path.startsWith('/v2?');
+}
+
+/** The body of `err` on `path`: the problem, with the protocol's `error` member under `/v2`. */
+function bodyFor(err: ProblemError, path: string | undefined, instance?: string): Record<string, unknown> {
+  const problem = problemBody(err, instance);
+  return path !== undefined && isInferenceProtocolPath(path) ? { error: err.detail ?? err.title, ...problem } : problem;
+}
+
 /** Koa's own errors (thrown by `ctx.throw` or by body readers) with a 4xx status. */
 function fromHttpError(err: unknown): ProblemError | undefined {
   const status = (err as { status?: unknown }).status;
@@ -33,13 +49,15 @@ function fromHttpError(err: unknown): ProblemError | undefined {
 /**
  * A whole HTTP/1.1 response carrying `err`, for the connection-level failures that Node detects
  * before any request object exists (header overflow, request timeout, unparsable request). The
- * connection is closed after it: the rest of the request cannot be framed.
+ * connection is closed after it: the rest of the request cannot be framed. `path`, when the
+ * request line was read, gives the answer the protocol's shape under `/v2`.
  */
-export function rawProblemResponse(err: ProblemError): string {
-  const body = JSON.stringify(problemBody(err));
+export function rawProblemResponse(err: ProblemError, path?: string): string {
+  const body = JSON.stringify(bodyFor(err, path));
+  const protocol = path !== undefined && isInferenceProtocolPath(path);
   const headers = [
     `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? err.title}`,
-    'Content-Type: application/problem+json',
+    `Content-Type: ${protocol ? 'application/json' : 'application/problem+json'}`,
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Connection: close',
     'X-Content-Type-Options: nosniff',
@@ -61,8 +79,11 @@ function renderProblem(ctx: AppContext, err: ProblemError): void {
   ctx.state.problem = err.code;
   ctx.status = err.status;
   for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-  ctx.type = 'application/problem+json';
-  ctx.body = problemBody(err, ctx.path);
+  const protocol = isInferenceProtocolPath(ctx.path);
+  ctx.type = protocol && ctx.accepts('application/json', 'application/problem+json') !== 'application/problem+json'
+    ? 'application/json'
+    : 'application/problem+json';
+  ctx.body = bodyFor(err, ctx.path, ctx.path);
 }
 
 /**

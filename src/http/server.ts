@@ -127,7 +127,7 @@ export function createServer(app: App, limits: ServerLimits, hooks: ServerHooks 
       app.metrics.countRejection(problem.code);
       hooks.onConnectionProblem?.(problem);
     }
-    if (socket.writable && !response?.headersSent) guard.close(socket, rawProblemResponse(problem));
+    if (socket.writable && !response?.headersSent) guard.close(socket, rawProblemResponse(problem, response?.req.url));
     else socket.destroy();
   };
 

@@ -8,9 +8,20 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import type { ProblemCode } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { BinaryPart } from '../v2/request.js';
 
 /** The file parts of a multipart request body, by field name, as `upload.ts` accepted them. */
 export type UploadedFiles = Readonly<Record<string, Buffer>>;
+
+/** The body of a V2 inference request as `infer-body.ts` read it. */
+export interface InferenceBody {
+  /** The JSON, or the JSON header of a binary body: what openapi-backend validates. */
+  readonly header: unknown;
+  /** The bytes after a binary body's JSON header. */
+  readonly binary: BinaryPart | undefined;
+  /** Gives the body's memory reservation back; called once the answer is computed. */
+  readonly release: () => void;
+}
 
 /** The request-scoped state, with the module that sets each member. */
 export interface AppState {
@@ -24,6 +35,8 @@ export interface AppState {
   prediction?: string;
   /** The file parts of a multipart body, once checked against the spec (`upload.ts`). */
   upload?: UploadedFiles;
+  /** The body of a V2 inference request, once read (`infer-body.ts`); released when answered (`api.ts`). */
+  inference?: InferenceBody;
 }
 
 /** The Koa context of this app. */

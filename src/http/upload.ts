@@ -30,7 +30,7 @@ export interface UploadLimits {
 export type UploadReader = (ctx: AppContext, operation: Operation) => Promise<Record<string, unknown> | undefined>;
 
 /** Multipart envelope allowance on top of the file itself: boundaries and part headers. */
-const ENVELOPE_BYTES = 64 * 1024;
+export const ENVELOPE_BYTES = 64 * 1024;
 
 /** Placeholder that stands for a file part in the validated body. */
 const FILE_PLACEHOLDER = '<binary>';

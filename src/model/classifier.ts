@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { Batcher } from './batcher.js';
 import { classifierDefaults } from './defaults.js';
 import { createInferenceEngine } from './engine/create.js';
-import type { EngineHealth, SessionOptions, SessionSignature } from './engine/types.js';
+import type { EngineHealth, EngineInput, SessionOptions, SessionSignature } from './engine/types.js';
 import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8/kernels.js';
 import { explain, type ExplainOptions, type Explanation } from './explain.js';
 import type { Manifest } from './manifest.js';
@@ -64,6 +64,14 @@ export interface Classifier {
    * second reading; without it, the image is inspected here.
    */
   classify(image: Uint8Array, header?: ImageHeader): Promise<Classification & { readonly timings?: ClassificationTimings }>;
+  /**
+   * Classifies one image that the client decoded, resized and normalised itself: `row` is the
+   * model's input for one image, `3 × width × height` float32 values in the manifest's layout and
+   * channel order. It joins the same batches as decoded images.
+   *
+   * @throws RangeError when `row` does not have that length (the caller checks it against the manifest).
+   */
+  classifyTensor(row: Float32Array): Promise<Classification>;
   /**
    * Classifies `image` and explains the answer by occlusion sensitivity (`explain.ts`): decoded
    * once, the image and its masked copies go through the same batcher at low priority, so that
@@ -164,7 +172,7 @@ export async function loadClassifier(
   const checks = headerLimits(limits);
   const postprocess = createPostprocessor(manifest);
 
-  const batcher = new Batcher<Uint8Array, Float32Array>(
+  const batcher = new Batcher<EngineInput, Float32Array>(
     async (images) => {
       const logits = await engine.run(images);
       const classes = logits.length / images.length;
@@ -195,6 +203,11 @@ export async function loadClassifier(
       const row = await batcher.submit(pixels);
       const timings = { preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };
       return { ...postprocess(row), timings };
+    },
+    async classifyTensor(row) {
+      const expected = 3 * input.width * input.height;
+      if (row.length !== expected) throw new RangeError(`a row of ${input.name} has ${expected} values, not ${row.length}`);
+      return postprocess(await batcher.submit(row));
     },
     explain(image, options) {
       return explain(

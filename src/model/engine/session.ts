@@ -4,17 +4,17 @@
  */
 import * as ort from 'onnxruntime-node';
 import { createNormaliser } from '../normalise.js';
-import type { ModelIO, SessionOptions, SessionSignature, ValueMetadata } from './types.js';
+import type { EngineInput, ModelIO, SessionOptions, SessionSignature, ValueMetadata } from './types.js';
 
 /**
- * Builds the function that runs one batch on `session`: normalises the images into a batch
- * tensor (one buffer per batch size, reused: a session runs one pass at a time) and returns
- * the output rows.
+ * Builds the function that runs one batch on `session`: normalises the decoded images into a
+ * batch tensor, and copies the rows that come normalised already (one buffer per batch size,
+ * reused: a session runs one pass at a time), and returns the output rows.
  */
 export function batchRunner(
   session: ort.InferenceSession,
   io: ModelIO,
-): (images: readonly Uint8Array[]) => Promise<Float32Array> {
+): (images: readonly EngineInput[]) => Promise<Float32Array> {
   const { input, outputName } = io;
   const normalise = createNormaliser(input);
   const imageSize = 3 * input.width * input.height;
@@ -24,7 +24,10 @@ export function batchRunner(
     const n = images.length;
     let data = buffers.get(n);
     if (!data) buffers.set(n, (data = new Float32Array(n * imageSize)));
-    images.forEach((pixels, i) => normalise(pixels, data, i * imageSize));
+    images.forEach((image, i) => {
+      if (image instanceof Float32Array) data.set(image, i * imageSize);
+      else normalise(image, data, i * imageSize);
+    });
     const result = await session.run({ [input.name]: new ort.Tensor('float32', data, [n, ...imageDims]) });
     // Checked against the manifest at load time (classifier.ts), so this is onnxruntime's fault.
     const output = result[outputName];

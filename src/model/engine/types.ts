@@ -41,15 +41,22 @@ export interface ModelIO {
   readonly outputName: string;
 }
 
+/**
+ * One image as a forward pass takes it: decoded pixels (interleaved RGB bytes, see
+ * `normalise.ts`), which the pass normalises, or an already-normalised row of the model's input
+ * (`3 × width × height` float32 values in the manifest's layout), which it copies as it is.
+ */
+export type EngineInput = Uint8Array | Float32Array;
+
 /** Runs forward passes on one or more sessions of the same model. */
 export interface InferenceEngine extends SessionSignature {
   /** Forward passes that can run at the same time (one per session). */
   readonly slots: number;
   /**
-   * One forward pass over decoded images (interleaved RGB bytes, see `normalise.ts`),
-   * normalised into one batch tensor; resolves with the output, `images.length` rows.
+   * One forward pass over images ({@link EngineInput}) gathered into one batch tensor; resolves
+   * with the output, `images.length` rows.
    */
-  run(images: readonly Uint8Array[]): Promise<Float32Array>;
+  run(images: readonly EngineInput[]): Promise<Float32Array>;
   /**
    * `ok`; `recovering` while a crashed worker is being replaced (no forward pass can start
    * when none is left); `failed` once workers crashed too often to keep replacing them.
@@ -73,7 +80,7 @@ export type WorkerReply =
 /** The request a worker receives. */
 export interface WorkerRequest {
   readonly id: number;
-  readonly images: readonly Uint8Array[];
+  readonly images: readonly EngineInput[];
 }
 
 /** Data a worker starts with. */

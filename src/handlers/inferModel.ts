@@ -1,0 +1,68 @@
+import type { components } from '../../generated/openapi.js';
+import type { AppContext } from '../http/state.js';
+import type { Admission } from '../lifecycle/admission.js';
+import type { Metrics } from '../metrics.js';
+import type { ModelRepository } from '../repository/types.js';
+import { classifyBatch } from '../v2/classify-batch.js';
+import { planInference } from '../v2/request.js';
+import { inferenceAnswer } from '../v2/response.js';
+import { signatureOf } from '../v2/signature.js';
+import type { OperationHandler } from './handler.js';
+import { modelParams } from './params.js';
+
+type InferenceRequest = components['schemas']['V2InferenceRequest'];
+
+/** The bound on images per request (`MAX_BATCH_IMAGES`). */
+export interface InferLimits {
+  readonly maxBatchImages: number;
+}
+
+/**
+ * `POST /v2/models/{name}[/versions/{version}]/infer` (operations `inferModel` and
+ * `inferModelVersion`): the body (read and validated against the spec before) is planned against
+ * the leased version's inputs and outputs, its images classified through the upload's path
+ * (`src/v2/classify-batch.ts`), and the outputs asked for written as JSON or with binary data.
+ * The version stays leased until the answer is computed.
+ */
+export function inferModel(repository: ModelRepository, admission: Admission, metrics: Metrics, limits: InferLimits): OperationHandler {
+  return async (c, ctx) => {
+    const body = ctx.state.inference;
+    // api.ts reads it for every operation declaring the binary extension's header: a wiring bug, a 500.
+    if (!body) throw new Error('inferModel: no inference body in the request state');
+    const { name, version } = modelParams(c);
+    const lease = repository.acquire(name, version);
+    try {
+      const { model } = lease;
+      const plan = planInference(body.header as InferenceRequest, body.binary, signatureOf(model.manifest), limits.maxBatchImages);
+      const count = plan.batch.kind === 'images' ? plan.batch.images.length : plan.batch.rows.length;
+      metrics.observeInferenceBatch(count);
+      const results = await classifyBatch(plan.batch, {
+        classifier: model.classifier,
+        admission,
+        signal: clientGone(ctx),
+        observe: (timings) => metrics.observeClassification(timings),
+      });
+      ctx.state.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;
+      const answer = inferenceAnswer({ name: model.name, version: model.version }, plan, results);
+      if (answer.kind === 'json') {
+        ctx.body = answer.body;
+      } else {
+        ctx.set('Inference-Header-Content-Length', String(answer.headerLength));
+        ctx.type = 'application/octet-stream';
+        ctx.body = answer.body;
+      }
+    } finally {
+      lease.release();
+    }
+  };
+}
+
+/** Aborts when the client closes the connection before its answer is written. */
+function clientGone(ctx: AppContext): AbortSignal {
+  const gone = new AbortController();
+  const onClose = (): void => {
+    if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
+  };
+  ctx.res.once('close', onClose);
+  return gone.signal;
+}
