@@ -10,3 +10,16 @@ export {
   type Problem,
 } from './client.js';
 export { predict, type PredictIo } from './predict.js';
+export {
+  binaryImageRequest,
+  DEFAULT_MODEL_NAME,
+  inferImages,
+  modelMetadata,
+  predictionsOf,
+  type ImagePrediction,
+  type InferenceResponse,
+  type InferImagesOptions,
+  type InferResult,
+  type ModelMetadata,
+  type V2Error,
+} from './v2.js';

@@ -2,16 +2,19 @@
  * The `predict` command: classifies each image file with the service, through the generated
  * client.
  *
- *   predict IMAGE... [--url URL] [--token TOKEN] [--json]
+ *   predict IMAGE... [--url URL] [--token TOKEN] [--json] [--protocol upload|v2] [--model NAME]
  *
  * One line per file: `cat.png: Cat (0.931)`, or with `--json` the service's JSON answer with the
- * file name added (one JSON object per line). Exit status: 0 when every file was classified,
- * 1 when one was refused or could not be sent, 2 on a usage error.
+ * file name added (one JSON object per line). `--protocol upload` (the default) sends each file to
+ * `POST /upload`; `--protocol v2` sends them all in one Open Inference Protocol request, as one
+ * binary batch. Exit status: 0 when every file was classified, 1 when one was refused or could
+ * not be sent, 2 on a usage error.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { classifyImage, createClassifierClient, type Prediction, type Problem } from './client.js';
+import { classifyImage, createClassifierClient, type ClassifierClient, type Prediction, type Problem } from './client.js';
+import { DEFAULT_MODEL_NAME, inferImages, modelMetadata, predictionsOf, type V2Error } from './v2.js';
 
 /** Where {@link predict} writes, and what it may read instead of the process. */
 export interface PredictIo {
@@ -25,14 +28,17 @@ export interface PredictIo {
 /** Default of `--url`: the service as `make run` starts it. */
 const defaultUrl = 'http://localhost:8080';
 
-const usage = `usage: predict IMAGE... [--url URL] [--token TOKEN] [--json]
+const usage = `usage: predict IMAGE... [--url URL] [--token TOKEN] [--json] [--protocol upload|v2] [--model NAME]
 
 Classifies each image as Cat, Dog or Other with the service at URL.
 
-  --url URL      the service (default: $PREDICT_URL or ${defaultUrl})
-  --token TOKEN  OAuth 2.0 access token, sent as "Authorization: Bearer" (default: $PREDICT_TOKEN)
-  --json         print the service's JSON answer, one object per line, with "file" added
-  -h, --help     this text
+  --url URL        the service (default: $PREDICT_URL or ${defaultUrl})
+  --token TOKEN    OAuth 2.0 access token, sent as "Authorization: Bearer" (default: $PREDICT_TOKEN)
+  --json           print the service's JSON answer, one object per line, with "file" added
+  --protocol NAME  upload: one POST /upload per image (default); v2: all images in one
+                   Open Inference Protocol request, as one binary batch
+  --model NAME     with --protocol v2, the model (default: ${DEFAULT_MODEL_NAME})
+  -h, --help       this text
 `;
 
 /** Runs the command with `argv` (without `node` and the script); resolves to the exit status. */
@@ -47,6 +53,8 @@ export async function predict(argv: readonly string[], io: PredictIo): Promise<n
         url: { type: 'string' },
         token: { type: 'string' },
         json: { type: 'boolean', default: false },
+        protocol: { type: 'string', default: 'upload' },
+        model: { type: 'string', default: DEFAULT_MODEL_NAME },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -63,6 +71,10 @@ export async function predict(argv: readonly string[], io: PredictIo): Promise<n
     io.stderr.write(`predict: no image given\n${usage}`);
     return 2;
   }
+  if (values.protocol !== 'upload' && values.protocol !== 'v2') {
+    io.stderr.write(`predict: --protocol is upload or v2, not ${values.protocol}\n${usage}`);
+    return 2;
+  }
   const env = io.env ?? {};
   const token = values.token ?? env.PREDICT_TOKEN;
   const client = createClassifierClient({
@@ -71,9 +83,10 @@ export async function predict(argv: readonly string[], io: PredictIo): Promise<n
     ...(io.fetch ? { fetch: io.fetch } : {}),
   });
 
+  const lines = values.protocol === 'v2' ? await inferFiles(client, files, values.model) : undefined;
   let failures = 0;
-  for (const file of files) {
-    const line = await classifyFile(client, file);
+  for (const [i, file] of files.entries()) {
+    const line = lines ? lines[i]! : await classifyFile(client, file);
     if (!line.ok) failures++;
     if (values.json) {
       io.stdout.write(JSON.stringify({ file, ...line.body }) + '\n');
@@ -88,7 +101,55 @@ export async function predict(argv: readonly string[], io: PredictIo): Promise<n
 
 type Line =
   | { ok: true; body: Prediction }
-  | { ok: false; body: Problem | { error: string }; message: string };
+  | { ok: false; body: Problem | V2Error | { error: string }; message: string };
+
+/** Why no answer came: refused connection, DNS, TLS (fetch rejects only then). */
+function unanswered(err: unknown): Line {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const message = `no answer from the service: ${cause?.code ?? cause?.message ?? (err as Error).message}`;
+  return { ok: false, body: { error: message }, message };
+}
+
+/** A refusal, as one line. */
+function refused(response: Response, problem: Problem | V2Error | undefined): Line {
+  const message = problem?.code ? `${response.status} ${problem.code}: ${problem.detail ?? problem.title}` : `HTTP ${response.status}`;
+  return { ok: false, body: problem ?? { error: message }, message };
+}
+
+/**
+ * Every readable file in one V2 request (`--protocol v2`), one line per file in order. The
+ * labels come from the model's metadata, so that each line says the probability of its label.
+ */
+async function inferFiles(client: ClassifierClient, files: readonly string[], model: string): Promise<Line[]> {
+  const read = await Promise.all(files.map(async (file) => readFile(file).catch((err: NodeJS.ErrnoException) => err)));
+  const lines: (Line | undefined)[] = read.map((r) => {
+    if (!(r instanceof Error)) return undefined;
+    const message = `cannot read: ${r.code ?? r.message}`;
+    return { ok: false, body: { error: message }, message };
+  });
+  const images = read.filter((r): r is Exclude<typeof r, Error> => !(r instanceof Error));
+  if (images.length === 0) return lines as Line[];
+  let answer: Line[];
+  try {
+    const metadata = await modelMetadata(client, model);
+    if (!metadata.data) {
+      answer = images.map(() => refused(metadata.response, metadata.error));
+    } else {
+      const labels = metadata.data.labels;
+      const { data, error, response } = await inferImages(client, images, { model });
+      answer = data
+        ? predictionsOf(data).map((p) => ({
+          ok: true as const,
+          body: { prediction: p.label, values: [...p.probabilities], labels: [...labels], model: `${data.model_name}/${data.model_version}` },
+        }))
+        : images.map(() => refused(response, error));
+    }
+  } catch (err) {
+    answer = images.map(() => unanswered(err));
+  }
+  let next = 0;
+  return lines.map((line) => line ?? answer[next++]!);
+}
 
 async function classifyFile(client: ReturnType<typeof createClassifierClient>, file: string): Promise<Line> {
   let bytes: Buffer;
@@ -100,17 +161,9 @@ async function classifyFile(client: ReturnType<typeof createClassifierClient>, f
   }
   try {
     const { data, error, response } = await classifyImage(client, bytes, { filename: path.basename(file) });
-    if (data) return { ok: true, body: data };
-    const problem = error as Problem | undefined;
-    const message = problem?.code
-      ? `${response.status} ${problem.code}: ${problem.detail ?? problem.title}`
-      : `HTTP ${response.status}`;
-    return { ok: false, body: problem ?? { error: message }, message };
+    return data ? { ok: true, body: data } : refused(response, error);
   } catch (err) {
-    // fetch rejects only when no answer came: refused connection, DNS, TLS.
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    const message = `no answer from the service: ${cause?.code ?? cause?.message ?? (err as Error).message}`;
-    return { ok: false, body: { error: message }, message };
+    return unanswered(err);
   }
 }
 

@@ -8,6 +8,7 @@
  * the rest: images still waiting for a slot leave the queue, and the answer is that failure,
  * with the image's index in its detail. A client that hangs up does the same.
  */
+import { setMaxListeners } from 'node:events';
 import { ProblemError } from '../errors.js';
 import type { Admission } from '../lifecycle/admission.js';
 import type { Classifier, ClassificationTimings } from '../model/classifier.js';
@@ -38,6 +39,8 @@ function ofImage(err: unknown, index: number): unknown {
 /** Runs `tasks` at once; resolves with their results in order, or rejects with the first failure after stopping the others. */
 async function allOrFirstFailure<T>(signal: AbortSignal, tasks: readonly ((signal: AbortSignal) => Promise<T>)[]): Promise<T[]> {
   const stop = new AbortController();
+  // One listener per image waiting at the gate: up to MAX_BATCH_IMAGES, not a leak.
+  setMaxListeners(tasks.length + 1, stop.signal);
   const onGone = (): void => stop.abort(signal.reason);
   if (signal.aborted) onGone();
   signal.addEventListener('abort', onGone, { once: true });

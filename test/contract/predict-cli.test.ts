@@ -92,6 +92,38 @@ describe('predict command', () => {
     expect(unreachable.stderr).to.contain('no answer from the service: ECONNREFUSED');
   });
 
+  it('--protocol v2 sends every image in one Open Inference Protocol request, one line per image as before', async () => {
+    const images = async (): Promise<{ count: number; sum: number }> => {
+      const text = await svc.app.metrics.registry.getSingleMetricAsString('catdog_inference_request_images');
+      const read = (name: string): number => Number(new RegExp(`^catdog_inference_request_images_${name} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+      return { count: read('count'), sum: read('sum') };
+    };
+    const before = await images();
+    const { code, stdout, stderr } = await run(['--protocol', 'v2', red, green, '--url', svc.url]);
+    expect(stderr).to.equal('');
+    expect(code).to.equal(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).to.match(new RegExp(`^${red}: Cat \\(\\d\\.\\d{3}\\)$`));
+    expect(lines[1]).to.match(new RegExp(`^${green}: Dog \\(\\d\\.\\d{3}\\)$`));
+    const after = await images();
+    expect([after.count - before.count, after.sum - before.sum], 'one request of two images').to.deep.equal([1, 2]);
+    const json = await run(['--protocol', 'v2', '--json', red, '--url', svc.url]);
+    expect(JSON.parse(json.stdout)).to.include({ file: red, prediction: 'Cat', model: 'catdog/1' });
+  });
+
+  it('--protocol v2: a batch refused for one image reports it on every file, and a file it cannot read apart', async () => {
+    const { code, stdout, stderr } = await run(['--protocol', 'v2', red, text, path.join(dir, 'absent.png'), '--url', svc.url]);
+    expect(code).to.equal(1);
+    expect(stdout).to.equal('');
+    const lines = stderr.trim().split('\n');
+    expect(lines[0]).to.equal(`${red}: 422 image-undecodable: Image 1: The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)`);
+    expect(lines[1]).to.equal(`${text}: 422 image-undecodable: Image 1: The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)`);
+    expect(lines[2]).to.contain('absent.png: cannot read: ENOENT');
+    const unknown = await run(['--protocol', 'v3', red]);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.contain('--protocol is upload or v2, not v3');
+  });
+
   it('exits 2 with the usage on no image or an unknown option, 0 with --help', async () => {
     const none = await run([]);
     expect(none.code).to.equal(2);

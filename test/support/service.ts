@@ -72,6 +72,9 @@ export interface StartOptions {
   readonly readiness?: AppDeps['readiness'];
   readonly metricsPublic?: boolean;
   readonly docs?: AppDeps['docs'];
+  /** Bounds of V2 inference requests; default the configuration's. */
+  readonly inference?: AppDeps['inference'];
+  readonly modelMetadataPublic?: boolean;
   /** The built web page to serve at `GET /` (`dist/web/`); default none. */
   readonly page?: AppDeps['page'];
   /** What `GET /ui/config` answers; default the app's (no sign-in). */
@@ -123,6 +126,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.readiness ? { readiness: options.readiness } : {}),
     ...(options.metricsPublic === undefined ? {} : { metricsPublic: options.metricsPublic }),
     ...(options.docs ? { docs: options.docs } : {}),
+    ...(options.inference ? { inference: options.inference } : {}),
+    ...(options.modelMetadataPublic === undefined ? {} : { modelMetadataPublic: options.modelMetadataPublic }),
     ...(options.page ? { page: options.page } : {}),
     ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
   });
