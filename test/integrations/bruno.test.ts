@@ -37,7 +37,8 @@ const requests = readdirSync(brunoDir)
       file,
       name: dict(b.get('meta')).name,
       method: method?.toUpperCase(),
-      path: http.url?.replace('{{baseUrl}}', ''),
+      // Bruno writes path parameters `:name`, OpenAPI `{name}`.
+      path: http.url?.replace('{{baseUrl}}', '').replace(/:(\w+)/g, '{$1}'),
       auth: http.auth,
       body: http.body,
       multipart: Object.keys(dict(b.get('body:multipart-form'))),
@@ -46,7 +47,8 @@ const requests = readdirSync(brunoDir)
     };
   });
 
-type Operation = { summary: string; requestBody?: { content: Record<string, { schema: { $ref?: string; properties?: object } }> } };
+type RequestBody = { content: Record<string, { schema: { $ref?: string; properties?: object } }> };
+type Operation = { summary: string; requestBody?: RequestBody | { $ref: string } };
 const spec = readSpec();
 const operations = Object.entries(spec.paths ?? {}).flatMap(([p, item]) =>
   Object.entries(item as Record<string, Operation>)
@@ -54,7 +56,10 @@ const operations = Object.entries(spec.paths ?? {}).flatMap(([p, item]) =>
     .map(([m, op]) => ({ method: m.toUpperCase(), path: p, op, secured: tokenRequired(spec, m, p) })),
 );
 function multipartFields(op: Operation): string[] {
-  const schema = op.requestBody?.content['multipart/form-data']?.schema;
+  const body = op.requestBody && '$ref' in op.requestBody
+    ? (spec.components?.requestBodies?.[op.requestBody.$ref.split('/').at(-1)!] as RequestBody | undefined)
+    : op.requestBody;
+  const schema = body?.content['multipart/form-data']?.schema;
   if (!schema) return [];
   const resolved = schema.$ref
     ? (spec.components?.schemas?.[schema.$ref.split('/').at(-1)!] as { properties?: object })
