@@ -1,7 +1,7 @@
 /**
  * Issue 17, failure 3, on the real process with the memory settings of `deploy/` (its decode
  * budget and connection cap, and `MALLOC_ARENA_MAX=2`): images that decode at full size cannot
- * take the process past the pod's memory limit (768 MiB in `deploy/deployment.yaml`). Each
+ * take the process past the pod's memory limit (`deploy/deployment.yaml`). Each
  * decode's memory is estimated from the header and counted against DECODE_MEMORY_BUDGET_MIB;
  * what does not fit waits or is refused (413 / 503), and the process keeps classifying.
  *
@@ -41,7 +41,7 @@ describe('issue 17: memory of large decodes (real process)', function () {
   });
   after(() => svc.stop());
 
-  it('answers eight 6000 × 6000 AVIFs, then sixteen 7000 × 5700 progressive JPEGs, all at once, under the pod\'s 768 MiB limit, and still classifies cat.png', async () => {
+  it('answers eight 6000 × 6000 AVIFs, then sixteen 7000 × 5700 progressive JPEGs, all at once, under the pod\'s memory limit, and still classifies cat.png', async () => {
     const memory = sampleResidentMemory(svc.child.pid!);
 
     const avifs = await Promise.all(Array.from({ length: 8 }, () => upload(svc.url, avif, 'photo.avif')));

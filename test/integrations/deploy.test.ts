@@ -135,13 +135,14 @@ describe('deploy/ (Kubernetes manifests)', () => {
       expect((container.env ?? []).find((e) => e.name === 'MALLOC_ARENA_MAX')?.value).to.equal('2');
     });
 
-    it('requests memory and CPU, and limits memory above the worst case its settings allow: process + uploads held + decode budget', () => {
+    it('requests memory and CPU, and limits memory above the worst case its settings allow: process + uploads held + decode budget + V2 bodies', () => {
       const mib = (q: string) => Number(/^(\d+)Mi$/.exec(q)?.[1] ?? NaN);
       const setting = (name: keyof typeof envSchema.properties) =>
         Number(config.data[name] ?? (envSchema.properties[name] as { default?: number }).default);
       const uploadsMiB = (setting('MAX_CONNECTIONS') * setting('MAX_UPLOAD_BYTES')) / 2 ** 20;
-      const worstMiB = PROCESS_PEAK_MIB + uploadsMiB + setting('DECODE_MEMORY_BUDGET_MIB');
+      const worstMiB = PROCESS_PEAK_MIB + uploadsMiB + setting('DECODE_MEMORY_BUDGET_MIB') + setting('INFER_BODY_MEMORY_MIB');
       expect(setting('DECODE_MEMORY_BUDGET_MIB'), 'a decode budget').to.be.above(0);
+      expect(setting('INFER_BODY_MEMORY_MIB'), 'a V2 body budget').to.be.above(0);
       expect(mib(container.resources.limits.memory), `limit ≥ ${worstMiB} MiB + margin`).to.be.at.least(worstMiB + MARGIN_MIB);
       expect(mib(container.resources.requests.memory)).to.be.at.least(PROCESS_PEAK_MIB);
       expect(container.resources.requests.cpu, 'the HPA scales on CPU utilisation of the request').to.be.a('string');

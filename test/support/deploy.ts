@@ -18,7 +18,7 @@ export interface DeployMemory {
 /** Settings whose values change how much memory the service may use. */
 const MEMORY_SETTINGS = [
   'DECODE_MEMORY_BUDGET_MIB', 'MAX_CONNECTIONS', 'MAX_CONNECTIONS_PER_ADDRESS', 'MAX_UPLOAD_BYTES',
-  'MAX_LARGE_DECODES', 'MAX_LARGE_QUEUE', 'MAX_INFLIGHT', 'MAX_QUEUE',
+  'MAX_LARGE_DECODES', 'MAX_LARGE_QUEUE', 'MAX_INFLIGHT', 'MAX_QUEUE', 'MAX_INFER_BODY_BYTES', 'INFER_BODY_MEMORY_MIB',
 ];
 
 async function firstDocument(file: string): Promise<unknown> {
