@@ -5,7 +5,12 @@
  * `prediction`), so the service and the peer are measured by one tool. Each connection is
  * one keep-alive HTTP/1.1 connection (`http1.ts`: lighter on the shared cores than node:http).
  *
+ * With `--v2-batch N` it sends Open Inference Protocol requests instead (the URL being a V2
+ * `infer` route): N images per request as one binary BYTES tensor (Triton's binary tensor data
+ * extension), both outputs asked for in JSON; it passes with HTTP 200 and N labels.
+ *
  * @example node .bench/build/scripts/bench/load.js --url http://127.0.0.1:8080/upload -c 16 -d 15 --warmup 32 IMAGE_DIR
+ * @example node .bench/build/scripts/bench/load.js --url http://127.0.0.1:8080/v2/models/catdog/infer --v2-batch 8 -c 4 -d 15 IMAGE_DIR
  * Prints one JSON line ({@link LoadResult}) on stdout.
  */
 import { parseArgs } from 'node:util';
@@ -30,6 +35,8 @@ export interface LoadResult {
    * same cores as the server, which the bare pipeline does not have to share.
    */
   readonly clientCpuMsPerRequest: number | null;
+  /** Images per request: 1 for uploads, N with `--v2-batch N`. */
+  readonly imagesPerRequest: number;
 }
 
 const { values: opt, positionals } = parseArgs({
@@ -42,8 +49,11 @@ const { values: opt, positionals } = parseArgs({
     warmup: { type: 'string', default: '0' },
     timeout: { type: 'string', default: '30' },
     token: { type: 'string' },
+    'v2-batch': { type: 'string' },
   },
 });
+const v2Batch = opt['v2-batch'] === undefined ? undefined : Number(opt['v2-batch']);
+if (v2Batch !== undefined && !(Number.isInteger(v2Batch) && v2Batch >= 1)) throw new Error('--v2-batch takes a positive integer');
 const url = new URL(opt.url ?? '');
 if (!['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) throw new Error('loopback targets only');
 const concurrency = Number(opt.concurrency);
@@ -54,9 +64,35 @@ if (!(concurrency >= 1) || (durationMs === Infinity && maxRequests === Infinity)
   throw new Error('usage: load --url URL -c N (-d SECONDS | -n REQUESTS) [--warmup N] IMAGE_DIR');
 }
 
+const images = await loadImages(positionals[0]!);
+
+/** A V2 request of `batch` images from `first` on (cycling): the JSON header, then one BYTES tensor. */
+function v2Request(first: number, batch: number): Buffer {
+  const chosen = Array.from({ length: batch }, (_, i) => images[(first + i) % images.length]!.bytes);
+  const tensor = Buffer.concat(chosen.flatMap((bytes) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(bytes.length);
+    return [length, bytes];
+  }));
+  const header = Buffer.from(JSON.stringify({
+    inputs: [{ name: 'image', datatype: 'BYTES', shape: [batch], parameters: { binary_data_size: tensor.length } }],
+    outputs: [{ name: 'probabilities' }, { name: 'label' }],
+  }));
+  const head = [
+    `POST ${url.pathname}${url.search} HTTP/1.1`,
+    `Host: ${url.host}`,
+    'Content-Type: application/octet-stream',
+    `Inference-Header-Content-Length: ${header.length}`,
+    'Accept: application/json',
+    ...(opt.token ? [`Authorization: Bearer ${opt.token}`] : []),
+    `Content-Length: ${header.length + tensor.length}`,
+  ];
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), header, tensor]);
+}
+
 // One request per image, built once, byte for byte: request line, headers, multipart body.
 const boundary = `----bench${Math.random().toString(16).slice(2)}`;
-const requests = (await loadImages(positionals[0]!)).map(({ name, bytes, type }) => {
+const requests = v2Batch !== undefined ? images.map((_, i) => v2Request(i * v2Batch, v2Batch)) : images.map(({ name, bytes, type }) => {
   const body = Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: ${type}\r\n\r\n`),
     bytes,
@@ -86,8 +122,12 @@ async function send(connection: Http1Connection): Promise<{ ms: number; error?: 
     if (res.status !== 200) error = `HTTP ${res.status}`;
     else {
       try {
-        const json = JSON.parse(res.body.toString('utf8')) as { prediction?: unknown };
-        if (typeof json.prediction !== 'string') error = 'no prediction';
+        const json = JSON.parse(res.body.toString('utf8')) as { prediction?: unknown; outputs?: { name: string; data?: unknown[] }[] };
+        if (v2Batch !== undefined) {
+          if (json.outputs?.find((o) => o.name === 'label')?.data?.length !== v2Batch) error = 'no labels';
+        } else if (typeof json.prediction !== 'string') {
+          error = 'no prediction';
+        }
       } catch {
         error = 'not JSON';
       }
@@ -147,5 +187,6 @@ const result: LoadResult = {
   p99Ms: quantile(0.99),
   maxMs: latencies.length ? round(latencies.at(-1)!) : null,
   clientCpuMsPerRequest: latencies.length + errors ? Math.round(((cpu.user + cpu.system) / 1000 / (latencies.length + errors)) * 100) / 100 : null,
+  imagesPerRequest: v2Batch ?? 1,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

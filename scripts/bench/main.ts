@@ -7,12 +7,16 @@
  * and a round's figures combine its slices. Every server answers 1,000 uploads before the first
  * measured point. Prints a table and the ratios, writes the raw figures as JSON and the chart as PNG.
  *
+ * The first service is also measured over the Open Inference Protocol, in the same slices as its
+ * uploads: binary requests of one image at c=16 (`<service>-v2`, req/s against the uploads') and
+ * of 8 images at c=4 (`<service>-v2x8`, images/s against the uploads').
+ *
  * Options: --duration S (per point, default 15), --rounds N (default 2), --slices N (default 3),
  * --concurrency 1,4,16,64,
  * --variant NAME:VAR=VALUE,VAR=VALUE (repeatable: service variants to compare, e.g. levers; the
  * pseudo-variable `entry=PATH` runs another build's main.js, e.g. the previous commit's, and
  * `node=FLAGS` passes options to node itself, e.g. V8 flags NODE_OPTIONS refuses),
- * --no-peer, --no-bare, --json FILE, --chart FILE.
+ * --no-peer, --no-bare, --no-v2, --json FILE, --chart FILE.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -22,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import { drawChart } from './chart.js';
 import type { LoadResult } from './load.js';
-import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer, type Server } from './processes.js';
+import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, runV2Load, startServer, type Server } from './processes.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,6 +37,7 @@ const { values: opt } = parseArgs({
     variant: { type: 'string', multiple: true },
     'no-peer': { type: 'boolean', default: false },
     'no-bare': { type: 'boolean', default: false },
+    'no-v2': { type: 'boolean', default: false },
     json: { type: 'string' },
     chart: { type: 'string' },
   },
@@ -71,7 +76,8 @@ const variants: Variant[] = (opt.variant ?? ['service:']).map((spec) => {
 });
 
 /** One measured point. */
-interface Point extends Omit<LoadResult, 'errorKinds'> {
+interface Point extends Omit<LoadResult, 'errorKinds' | 'imagesPerRequest'> {
+  readonly imagesPerRequest?: number;
   readonly round: number;
   /** At c=4 and c=16, the targets alternate in slices within a round (1…slices). */
   readonly slice?: number;
@@ -95,26 +101,36 @@ function log(line: string): void {
  */
 const SERVER_WARMUP = 1000;
 
-async function measure(server: Server, round: number, concurrency: number, seconds = durationS, slice?: number): Promise<void> {
+/** Open Inference Protocol loads of the first service: images per binary request, at one concurrency. */
+interface V2Load {
+  readonly suffix: string;
+  readonly batch: number;
+}
+/** Where each V2 load is measured: the concurrencies of its targets. */
+const v2Loads: ReadonlyMap<number, V2Load> = new Map(opt['no-v2'] ? [] : [[16, { suffix: '-v2', batch: 1 }], [4, { suffix: '-v2x8', batch: 8 }]]);
+
+async function measure(server: Server, round: number, concurrency: number, seconds = durationS, slice?: number, v2?: V2Load): Promise<void> {
   // The server warmed up once (SERVER_WARMUP); the load generator warms up inside the measured
   // process, at this concurrency, so that its own JIT compiles before the measured seconds, not
   // during them on the server's cores (it matters in short slices). The server's CPU is read
   // around that process: its warm-up requests are counted in.
   const clientWarmup = Math.max(64, 4 * concurrency);
   const before = processFigures(server.pid);
-  const result = await runLoad(server.port, concurrency, '--warmup', String(clientWarmup), '-d', String(seconds));
+  const args = ['--warmup', String(clientWarmup), '-d', String(seconds)];
+  const result = v2 ? await runV2Load(server.port, concurrency, v2.batch, ...args) : await runLoad(server.port, concurrency, ...args);
   const after = processFigures(server.pid);
+  const target = `${server.name}${v2?.suffix ?? ''}`;
   const point: Point = {
     round,
     ...(slice ? { slice } : {}),
-    target: server.name,
+    target,
     ...result,
     rssMiB: Math.round(after.rssMiB),
     peakRssMiB: Math.round(after.peakRssMiB),
     cpuMsPerRequest: Math.round(((after.cpuMs - before.cpuMs) / Math.max(1, result.ok + clientWarmup)) * 10) / 10,
   };
   points.push(point);
-  log(`  ${server.name.padEnd(14)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req (load generator ${result.clientCpuMsPerRequest})`);
+  log(`  ${target.padEnd(14)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s${v2 ? ` (${Math.round(result.rps * v2.batch)} img/s)` : ''}  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req (load generator ${result.clientCpuMsPerRequest})`);
 }
 
 const servers: Server[] = [];
@@ -167,6 +183,9 @@ try {
       if (!opt['no-bare'] && c === compareAt) turns.push((seconds, slice) => measureBare(round, seconds, slice));
       // The services, then the peer: the order they were started in.
       for (const s of servers) turns.push((seconds, slice) => measure(s, round, c, seconds, slice));
+      // The first service over V2, right after its uploads, in the same slices.
+      const v2 = v2Loads.get(c);
+      if (v2 && servers[0]?.name === variants[0]!.name) turns.splice(turns.length - servers.length + 1, 0, (seconds, slice) => measure(servers[0]!, round, c, seconds, slice, v2));
       if (slicedConcurrencies.includes(c) && slices > 1 && turns.length > 1) {
         for (let slice = 1; slice <= slices; slice++) for (const turn of turns) await turn(durationS / slices, slice);
       } else {
@@ -228,6 +247,7 @@ const summary = targets.flatMap((target) =>
       target,
       concurrency: c,
       rps: r2(median(ps.map((p) => p.rps))),
+      imagesPerS: r2(median(ps.map((p) => p.rps * (p.imagesPerRequest ?? 1)))),
       p50Ms: r2(median(ps.map((p) => p.p50Ms ?? NaN))),
       p90Ms: r2(median(ps.map((p) => p.p90Ms ?? NaN))),
       p99Ms: r2(median(ps.map((p) => p.p99Ms ?? NaN))),
@@ -252,7 +272,11 @@ function ratio(a: string, b: string, c: number, figureA: Figure, figureB: Figure
   return perRound.length ? { median: r2(median(perRound)), min: r2(Math.min(...perRound)), max: r2(Math.max(...perRound)) } : undefined;
 }
 const service = variants[0]!.name;
+/** Images per second of a point: requests per second times images per request. */
+const imagesPerS = (p: Point): number => p.rps * (p.imagesPerRequest ?? 1);
 const ratios = {
+  v2OverUploadRpsC16: ratio(`${service}-v2`, service, 16, (p) => p.rps),
+  v2x8OverUploadImagesC4: ratio(`${service}-v2x8`, service, 4, imagesPerS),
   serviceOverBareRpsC16: ratio(service, 'bare', 16, (p) => p.rps),
   serviceOverPeerRpsC4: ratio(service, 'peer', 4, (p) => p.rps),
   serviceOverPeerRpsC16: ratio(service, 'peer', 16, (p) => p.rps),
@@ -265,6 +289,8 @@ const ratios = {
     p.cpuMsPerRequest !== undefined && p.clientCpuMsPerRequest ? p.cpuMsPerRequest + p.clientCpuMsPerRequest : undefined),
 };
 const targetsMet = {
+  'V2 binary (1 image) / upload rps c=16 >= 0.95': ratios.v2OverUploadRpsC16 && ratios.v2OverUploadRpsC16.median >= 0.95,
+  'V2 binary (8 images) / upload images/s c=4 >= 1.1': ratios.v2x8OverUploadImagesC4 && ratios.v2x8OverUploadImagesC4.median >= 1.1,
   'service/bare rps c=16 >= 0.90': ratios.serviceOverBareRpsC16 && ratios.serviceOverBareRpsC16.median >= 0.9,
   'service/peer rps c=4 >= 4': ratios.serviceOverPeerRpsC4 && ratios.serviceOverPeerRpsC4.median >= 4,
   'service/peer rps c=16 >= 4': ratios.serviceOverPeerRpsC16 && ratios.serviceOverPeerRpsC16.median >= 4,
@@ -299,11 +325,11 @@ writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
 // The table.
 const cell = (x: string | number | undefined, w: number): string => String(x ?? '–').padStart(w);
 const lines = [
-  `| target | c | req/s | p50 ms | p90 ms | p99 ms | errors | server RSS MiB | server CPU ms/req | load generator CPU ms/req |`,
-  `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+  `| target | c | req/s | img/s | p50 ms | p90 ms | p99 ms | errors | server RSS MiB | server CPU ms/req | load generator CPU ms/req |`,
+  `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
   ...summary.map(
     (s) =>
-      `| ${s.target} | ${s.concurrency} | ${cell(s.rps, 6)} | ${cell(s.p50Ms, 6)} | ${cell(s.p90Ms, 6)} | ${cell(s.p99Ms, 6)} | ${cell(s.errors, 3)} | ${cell(Number.isFinite(s.rssMiB) ? s.rssMiB : '–', 4)} | ${cell(s.cpuMsPerRequest, 5)} | ${cell(Number.isFinite(s.clientCpuMsPerRequest) ? s.clientCpuMsPerRequest : '–', 5)} |`,
+      `| ${s.target} | ${s.concurrency} | ${cell(s.rps, 6)} | ${cell(s.imagesPerS, 6)} | ${cell(s.p50Ms, 6)} | ${cell(s.p90Ms, 6)} | ${cell(s.p99Ms, 6)} | ${cell(s.errors, 3)} | ${cell(Number.isFinite(s.rssMiB) ? s.rssMiB : '–', 4)} | ${cell(s.cpuMsPerRequest, 5)} | ${cell(Number.isFinite(s.clientCpuMsPerRequest) ? s.clientCpuMsPerRequest : '–', 5)} |`,
   ),
 ];
 const fmt = (r: { median: number; min: number; max: number } | undefined): string =>
@@ -313,6 +339,8 @@ process.stdout.write(
     `\n${machine.cpus} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}; load average ${machine.loadAverage1mStartEnd.join(' → ')}; ${rounds} rounds of ${durationS} s per point; medians; AUTH_DISABLED=true\n`,
     ...lines,
     '',
+    `V2 binary, 1 image ÷ upload, req/s at c=16:     ${fmt(ratios.v2OverUploadRpsC16)}   (target ≥ 0.95)`,
+    `V2 binary, 8 images ÷ upload, img/s at c=4:     ${fmt(ratios.v2x8OverUploadImagesC4)}   (target ≥ 1.1)`,
     `service ÷ bare, req/s at c=16:    ${fmt(ratios.serviceOverBareRpsC16)}   (target ≥ 0.90)`,
     `service ÷ peer, req/s at c=4:     ${fmt(ratios.serviceOverPeerRpsC4)}   (target ≥ 4)`,
     `service ÷ peer, req/s at c=16:    ${fmt(ratios.serviceOverPeerRpsC16)}   (target ≥ 4)`,
@@ -331,7 +359,8 @@ await drawChart(
   chartFile,
   `${machine.cpus}-core ${machine.cpuModel ?? 'CPU'}, ${new Date().toISOString().slice(0, 10)}, medians of ${rounds} rounds`,
   targets
-    .filter((t) => t !== 'bare')
+    // The V2 loads are one point each, in the table and the ratios.
+    .filter((t) => t !== 'bare' && !t.endsWith('-v2') && !t.endsWith('-v2x8'))
     .map((t, i) => ({
       name: t === 'peer' ? 'FastAPI peer' : `TS service${variants.length > 1 ? ` (${t})` : ''}`,
       colour: t === 'peer' ? '#d62728' : colours[i % colours.length]!,

@@ -137,3 +137,18 @@ export function runLoad(port: number, concurrency: number, ...args: string[]): P
     benchImageDir,
   ]);
 }
+
+/** The model the service serves by default, whose V2 `infer` route the benchmark calls. */
+const V2_MODEL = 'catdog';
+
+/** Runs the load generator against `port`'s V2 `infer` route, `batch` images per binary request. */
+export function runV2Load(port: number, concurrency: number, batch: number, ...args: string[]): Promise<LoadResult> {
+  return runJson<LoadResult>(process.execPath, [
+    path.join(scriptDir, 'load.js'),
+    '--url', `http://127.0.0.1:${port}/v2/models/${V2_MODEL}/infer`,
+    '--v2-batch', String(batch),
+    '-c', String(concurrency),
+    ...args,
+    benchImageDir,
+  ]);
+}

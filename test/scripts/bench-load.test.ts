@@ -15,6 +15,9 @@ import { expect } from 'chai';
 import type { LoadResult } from '../../scripts/bench/load.js';
 import { parseResponse } from '../../scripts/bench/http1.js';
 import { rootDir } from '../../src/spec.js';
+import { solidImage } from '../fixtures/images.js';
+import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';
+import { startService } from '../support/service.js';
 
 const run = promisify(execFile);
 const prediction = JSON.stringify({ prediction: 'Cat', values: [0.9, 0.05, 0.05] });
@@ -62,6 +65,26 @@ describe('benchmark load generator', function () {
     writeFileSync(path.join(dir, 'b.jpg'), image.subarray(0, 90_000));
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('--v2-batch N: binary V2 requests of N images, which the real service answers, counted with N labels as passed', async () => {
+    const images = mkdtempSync(path.join(os.tmpdir(), 'bench-v2-'));
+    const svc = await startService({ model: { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest } });
+    try {
+      for (const colour of ['red', 'green', 'blue'] as const) writeFileSync(path.join(images, `${colour}.png`), await solidImage(colour));
+      const { port } = new URL(svc.url);
+      const { stdout } = await run(
+        process.execPath,
+        ['--import', 'tsx', path.join(rootDir, 'scripts', 'bench', 'load.ts'), '--url', `http://127.0.0.1:${port}/v2/models/catdog/infer`, '--v2-batch', '4', '-c', '2', '-n', '6', images],
+        { cwd: rootDir, timeout: 60_000 },
+      );
+      const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
+      expect(result).to.include({ ok: 6, errors: 0, imagesPerRequest: 4 });
+      expect(svc.classifications(), 'every image of every request classified').to.be.at.least(24);
+    } finally {
+      await svc.close();
+      rmSync(images, { recursive: true, force: true });
+    }
+  });
 
   it('sends each image as a multipart "file" part on keep-alive connections and counts 200 + prediction as passed', async () => {
     const seen: Seen = { bodies: [] };

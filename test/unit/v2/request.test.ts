@@ -28,7 +28,7 @@ describe('inference request planning', () => {
     const data = [[[[1, 2, 3], [4, 5, 6]]], [[[7, 8, 9], [10, 11, 12]]]];
     const { batch } = plan({ inputs: [{ name: 'input', datatype: 'FP32', shape: [2, 1, 2, 3], data }] });
     expect(batch.kind).to.equal('tensors');
-    expect((batch as { rows: Float32Array[] }).rows.map((r) => [...r])).to.deep.equal([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]]);
+    expect((batch as { readonly rows: readonly Float32Array[] }).rows.map((r) => [...r])).to.deep.equal([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]]);
     expect(() => plan({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 3, 1, 2], data: [] }] })).to.throw(TensorInvalid, 'has shape [N, 1, 2, 3], not [1, 3, 1, 2]');
     expect(() => plan({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 1, 2, 3], data: [1, 2, 3, 4, 5, 'x'] }] })).to.throw(TensorInvalid, 'element 5 is "x", not a finite number');
   });
