@@ -30,9 +30,9 @@ import { ENVELOPE_BYTES } from './upload.js';
  * Memory per byte of a JSON body, measured by the peak of the parse: the raw bytes, the text, the
  * parsed base64 strings, then the decoded images (about 3.75 for a body of images).
  */
-export const JSON_MEMORY_FACTOR = 4;
+const JSON_MEMORY_FACTOR = 4;
 /** Memory per byte of a binary body: raw-body's chunks and their concatenation; the images are views of it. */
-export const BINARY_MEMORY_FACTOR = 2;
+const BINARY_MEMORY_FACTOR = 2;
 
 /** Limits of V2 inference bodies, from the configuration. */
 export interface InferBodyLimits {

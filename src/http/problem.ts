@@ -29,7 +29,7 @@ export function problemBody(err: ProblemError, instance?: string): Record<string
 }
 
 /** Whether `path` is one of the Open Inference Protocol's (`/v2`, `/v2/...`). */
-export function isInferenceProtocolPath(path: string): boolean {
+function isInferenceProtocolPath(path: string): boolean {
   return path === '/v2' || path.startsWith('/v2/') || path.startsWith('/v2?');
 }
 

@@ -13,7 +13,7 @@ import { rootDir } from '../../src/spec.js';
 import type { Received } from './contract.js';
 
 /** Where the published standards are, beside the checkout. */
-export const conformanceDir = path.resolve(rootDir, '..', 'shared', 'conformance');
+const conformanceDir = path.resolve(rootDir, '..', 'shared', 'conformance');
 const documentPath = path.join(conformanceDir, 'oip', 'open_inference_rest.yaml');
 
 /** Skips the calling test (or hook), saying so, where the published texts are not beside the checkout. */

@@ -15,7 +15,7 @@ export function bytesTensor(elements: readonly Uint8Array[]): Buffer {
 }
 
 /** A binary body: the JSON header, then `tensors`; and the header's length. */
-export function binaryBody(header: unknown, tensors: readonly Buffer[] = []): { body: Buffer; headerLength: number } {
+function binaryBody(header: unknown, tensors: readonly Buffer[] = []): { body: Buffer; headerLength: number } {
   const json = Buffer.from(JSON.stringify(header));
   return { body: Buffer.concat([json, ...tensors]), headerLength: json.length };
 }
