@@ -15,8 +15,11 @@ import type { ClassifierClient } from './client.js';
 export type InferenceResponse = components['schemas']['V2InferenceResponse'];
 /** A model's metadata (`GET /v2/models/{name}`). */
 export type ModelMetadata = components['schemas']['V2ModelMetadata'];
-/** A V2 error: the protocol's `error`, with the problem's members. */
-export type V2Error = components['schemas']['V2Error'];
+/**
+ * A V2 error: the protocol's `error` with the problem's members, or a plain problem (a connection
+ * refused when it opened, before its request was read).
+ */
+export type V2Error = components['schemas']['V2Error'] | components['schemas']['Problem'];
 
 /** The model the service serves when none is named (`DEFAULT_MODEL`'s default). */
 export const DEFAULT_MODEL_NAME = 'catdog';
