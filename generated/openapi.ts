@@ -499,10 +499,144 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/repository/index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List the repository's models and versions
+         * @description Every version of every model in the repository, loaded or not, with its state:
+         *     `READY` (it serves), `LOADING` (being loaded and checked beside the version serving),
+         *     `UNLOADING` (replaced or unloaded: no new request reaches it, those in flight finish) or
+         *     `UNAVAILABLE`, with the `reason` (refused by a check, not loaded, unloaded). With
+         *     `MODEL_CONTROL` `none` or `explicit` the repository's folder is read first, so that a
+         *     version published since is listed (`UNAVAILABLE`, `not loaded`).
+         *
+         *     ```sh
+         *     TOKEN=$(make -s token SCOPE=manage::models)
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" http://localhost:8080/v2/repository/index
+         *     ```
+         */
+        post: operations["repositoryIndex"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{model_name}/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load a model's newest version, or pin one
+         * @description Reads the model's folder again and loads its newest version beside the one serving: a
+         *     new session, one warm-up inference and its checks (SHA-256, manifest, graph, golden
+         *     examples); then requests naming no version switch to it at once, those in flight finish
+         *     on the version they started on, and the old version is closed once idle. Without a
+         *     body, any pin is dropped and versions unloaded or refused before are tried again.
+         *
+         *     With `{"parameters": {"version": "1"}}` that version is loaded (if it is not) and
+         *     pinned: requests naming no version go to it, whatever is newer, until the next load
+         *     without a version. The newest version stays loaded beside it (`?version=` reaches it).
+         *
+         *     Answers once the version serves, with the model's state; `422 model-load-failed` when
+         *     the version was refused (the reason says why, and what served keeps serving);
+         *     `409 model-busy` while another load or unload of the model is in progress (one version
+         *     loads at a time); `409 model-control-disabled` with `MODEL_CONTROL=none`.
+         *
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" http://localhost:8080/v2/repository/models/catdog/load
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       -d '{"parameters":{"version":"1"}}' http://localhost:8080/v2/repository/models/catdog/load
+         *     ```
+         */
+        post: operations["loadModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{model_name}/unload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Unload a model, or one version of it
+         * @description Without a body, the model stops serving: requests for it answer `503 model-unavailable`
+         *     (for the default model, `/upload` too, and readiness turns false) until it is loaded
+         *     again. With `{"parameters": {"version": "2"}}` only that version is unloaded: if it
+         *     served requests naming no version, the newest other version is loaded first and then
+         *     switched to, so that no request fails. Requests in flight finish on the version they
+         *     started on. An unloaded version is not loaded again (not even by polling) until a load
+         *     names it or its model.
+         *
+         *     ```sh
+         *     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       -d '{"parameters":{"version":"2"}}' http://localhost:8080/v2/repository/models/catdog/unload
+         *     ```
+         */
+        post: operations["unloadModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @example catdog */
+        ModelName: string;
+        /**
+         * @description A positive integer, in decimal (the name of its folder in the repository).
+         * @example 2
+         */
+        ModelVersion: string;
+        RepositoryIndexRequest: {
+            /** @description `true`: only the versions that are READY. */
+            ready?: boolean;
+        };
+        RepositoryIndexEntry: {
+            name: components["schemas"]["ModelName"];
+            version: components["schemas"]["ModelVersion"];
+            /** @enum {string} */
+            state: "LOADING" | "READY" | "UNLOADING" | "UNAVAILABLE";
+            /** @description Why the version is in this state; empty when READY or LOADING. */
+            reason: string;
+        };
+        /** @description As Triton's repository requests, the options are in `parameters`. */
+        ModelVersionRequest: {
+            parameters?: {
+                version?: components["schemas"]["ModelVersion"];
+            };
+        };
+        ModelStatus: {
+            name: components["schemas"]["ModelName"];
+            /** @description The version requests naming none go to; absent when the model has no version READY. */
+            serving?: string;
+            /** @description The version the management API pinned, if any. */
+            pinned?: string;
+            /** @description The model's lines of the index, oldest version first. */
+            versions: components["schemas"]["RepositoryIndexEntry"][];
+        };
         Health: {
             /** @constant */
             status: "OK";
@@ -546,6 +680,11 @@ export interface components {
             labels?: string[];
             /** @description Name of the model that answered (from its manifest). */
             model?: string;
+            /**
+             * @description The version of the repository's model that answered (`?version=`, the pinned one, or the newest READY).
+             * @example 2
+             */
+            model_version?: string;
             /** @description Time spent decoding and classifying the image, in milliseconds. */
             elapsed_ms?: number;
         };
@@ -628,10 +767,13 @@ export interface components {
              *     - `tensor-invalid` (400): a V2 tensor has the wrong datatype, a shape its data or the model disagrees with, text that is not base64; or the request gives no input, or both.
              *     - `binary-data-invalid` (400): the binary tensor data framing is broken (`Inference-Header-Content-Length`, `binary_data_size`, a `BYTES` element's length).
              *     - `batch-too-large` (413): a V2 inference request holds more than `MAX_BATCH_IMAGES` images.
+             *     - `model-busy` (409): another load or unload of the model is in progress; retry after `Retry-After` seconds.
+             *     - `model-control-disabled` (409): the server loads and unloads nothing through the API (`MODEL_CONTROL=none`).
+             *     - `model-load-failed` (422): the version failed its checks (file, manifest, graph, golden examples); what served keeps serving.
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -1026,6 +1168,80 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The repository has no model of that name, or the model no version of that number. */
+        ModelNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description `model-busy`: another load or unload of this model is in progress (retry after
+         *     `Retry-After` seconds); `model-control-disabled`: the server runs with `MODEL_CONTROL=none`.
+         */
+        ModelConflict: {
+            headers: {
+                /** @description With `model-busy`, seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not JSON, or does not match the contract (`errors` lists where). */
+        BadManagementRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is over 16 KiB. */
+        ManagementBodyTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A body that is not `application/json`. */
+        NotJson: {
+            headers: {
+                /** @description The media types this operation accepts. */
+                Accept?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A valid token without the scope `manage::models`. */
+        ManageForbidden: {
+            headers: {
+                /** @description `Bearer realm="cat-dog-other", error="insufficient_scope", scope="manage::models"`. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The token issuer cannot be reached to verify the access token; retry after `Retry-After` seconds. */
+        IssuerUnavailable: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The path exists but not with this method. */
         MethodNotAllowed: {
             headers: {
@@ -1064,6 +1280,22 @@ export interface components {
          *     Absent: the body is JSON alone.
          */
         InferenceHeaderContentLength: number;
+        /**
+         * @description The model of the repository to classify with; default `DEFAULT_MODEL` (`catdog`).
+         * @example imagenet-grouped
+         */
+        ModelQuery: components["schemas"]["ModelName"];
+        /**
+         * @description The version to classify with, if READY; default the version the management API pinned,
+         *     or else the newest READY one.
+         * @example 2
+         */
+        VersionQuery: components["schemas"]["ModelVersion"];
+        /**
+         * @description A model of the repository (its folder's name).
+         * @example catdog
+         */
+        RepositoryModelName: components["schemas"]["ModelName"];
     };
     requestBodies: {
         /**
@@ -1248,7 +1480,19 @@ export interface operations {
     };
     classifyImage: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description The model of the repository to classify with; default `DEFAULT_MODEL` (`catdog`).
+                 * @example imagenet-grouped
+                 */
+                model?: components["parameters"]["ModelQuery"];
+                /**
+                 * @description The version to classify with, if READY; default the version the management API pinned,
+                 *     or else the newest READY one.
+                 * @example 2
+                 */
+                version?: components["parameters"]["VersionQuery"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1284,6 +1528,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
             405: components["responses"]["MethodNotAllowed"];
             /**
              * @description The client did not send its headers within `HEADERS_TIMEOUT_MS` (10 s by default), the whole
@@ -1352,9 +1597,11 @@ export interface operations {
              *     `MAX_QUEUE` are waiting, or, for a large image, `MAX_LARGE_DECODES` large ones are
              *     running and `MAX_LARGE_QUEUE` are waiting (`overloaded`, answered at once), the token
              *     issuer's keys cannot be fetched to verify the access token (`auth-unavailable`; the token
-             *     is neither accepted nor refused), or the connection was refused when it opened, before
-             *     the request was read (`too-many-connections`: your address holds
-             *     `MAX_CONNECTIONS_PER_ADDRESS`, or the server is full). Retry after `Retry-After` seconds.
+             *     is neither accepted nor refused), the model (the version asked for) has no version READY
+             *     (`model-unavailable`: loading, refused by its checks, not loaded, or unloaded; the
+             *     detail says which), or the connection was refused when it opened, before the request
+             *     was read (`too-many-connections`: your address holds `MAX_CONNECTIONS_PER_ADDRESS`, or
+             *     the server is full). Retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -1370,7 +1617,19 @@ export interface operations {
     };
     explainImage: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description The model of the repository to classify with; default `DEFAULT_MODEL` (`catdog`).
+                 * @example imagenet-grouped
+                 */
+                model?: components["parameters"]["ModelQuery"];
+                /**
+                 * @description The version to classify with, if READY; default the version the management API pinned,
+                 *     or else the newest READY one.
+                 * @example 2
+                 */
+                version?: components["parameters"]["VersionQuery"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1395,6 +1654,7 @@ export interface operations {
             400: paths["/upload"]["post"]["responses"]["400"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
             405: components["responses"]["MethodNotAllowed"];
             /** @description The `Accept` header allows neither `application/json` nor `image/png`. */
             406: {
@@ -1414,9 +1674,9 @@ export interface operations {
             /**
              * @description The service cannot explain right now: `EXPLAIN_MAX_INFLIGHT` explanations are running and
              *     `EXPLAIN_MAX_QUEUE` are waiting, or the uploads' own bound is reached (`overloaded`,
-             *     answered at once), the token issuer's keys cannot be fetched (`auth-unavailable`), or
-             *     the connection was refused when it opened (`too-many-connections`, as on every operation).
-             *     Retry after `Retry-After` seconds.
+             *     answered at once), the token issuer's keys cannot be fetched (`auth-unavailable`), the
+             *     model has no version READY (`model-unavailable`), or the connection was refused when it
+             *     opened (`too-many-connections`, as on every operation). Retry after `Retry-After` seconds.
              */
             503: {
                 headers: {
@@ -1680,6 +1940,130 @@ export interface operations {
             431: components["responses"]["V2HeadersTooLarge"];
             500: components["responses"]["V2InternalError"];
             503: components["responses"]["V2Unavailable"];
+        };
+    };
+    repositoryIndex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Optional; `{"ready": true}` lists only the versions that are READY. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RepositoryIndexRequest"];
+            };
+        };
+        responses: {
+            /** @description The index, by model name and then version. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RepositoryIndexEntry"][];
+                };
+            };
+            400: components["responses"]["BadManagementRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ManageForbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["ManagementBodyTooLarge"];
+            415: components["responses"]["NotJson"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["IssuerUnavailable"];
+        };
+    };
+    loadModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A model of the repository (its folder's name).
+                 * @example catdog
+                 */
+                model_name: components["parameters"]["RepositoryModelName"];
+            };
+            cookie?: never;
+        };
+        /** @description Optional; the version to load and pin. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ModelVersionRequest"];
+            };
+        };
+        responses: {
+            /** @description The version serves; the model's state. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelStatus"];
+                };
+            };
+            400: components["responses"]["BadManagementRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ManageForbidden"];
+            404: components["responses"]["ModelNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["ModelConflict"];
+            413: components["responses"]["ManagementBodyTooLarge"];
+            415: components["responses"]["NotJson"];
+            /** @description The version was refused by its checks; what served keeps serving. The detail says why. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["IssuerUnavailable"];
+        };
+    };
+    unloadModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A model of the repository (its folder's name).
+                 * @example catdog
+                 */
+                model_name: components["parameters"]["RepositoryModelName"];
+            };
+            cookie?: never;
+        };
+        /** @description Optional; the one version to unload. */
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ModelVersionRequest"];
+            };
+        };
+        responses: {
+            /** @description Done; the model's state (versions still finishing requests are `UNLOADING`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelStatus"];
+                };
+            };
+            400: components["responses"]["BadManagementRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["ManageForbidden"];
+            404: components["responses"]["ModelNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            409: components["responses"]["ModelConflict"];
+            413: components["responses"]["ManagementBodyTooLarge"];
+            415: components["responses"]["NotJson"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["IssuerUnavailable"];
         };
     };
 }

@@ -14,23 +14,47 @@ import { classifierDefaults } from './model/defaults.js';
 
 const MiB = 1024 * 1024;
 
+/** Names of models (folders of the repository, `DEFAULT_MODEL`): what a URL path segment and a metric label can carry. */
+export const MODEL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+
 /** JSON Schema of the environment, by variable name. Descriptions feed docs/configuration.md (scripts/config-table.ts). */
 export const envSchema = {
   type: 'object',
   properties: {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port to listen on' },
     HOST: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'Address to bind' },
+    MODEL_REPOSITORY: {
+      type: 'string',
+      minLength: 1,
+      default: 'resources/models/repository',
+      description:
+        'Folder of the models served, laid out `<model>/<version>/manifest.json` plus the files each manifest names (versions are positive integers; see docs/model-repository.md); unused when MODEL_MANIFEST is set',
+    },
     MODEL_MANIFEST: {
       type: 'string',
       minLength: 1,
-      default: 'resources/models/catdog-mobilenetv2.json',
-      description: 'Path of the model manifest (JSON); the ONNX file path inside it is relative to the manifest',
+      description:
+        'Path of one model manifest (JSON) to serve instead of a repository, as version 1 of DEFAULT_MODEL; the ONNX file path inside it is relative to the manifest',
     },
     DEFAULT_MODEL: {
       type: 'string',
-      pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$',
+      pattern: MODEL_NAME_PATTERN,
       default: 'catdog',
-      description: 'Name of the model `/upload` serves: the model of MODEL_MANIFEST, or a model folder of the repository',
+      description: 'Name of the model `/upload` serves: a model folder of the repository, or the name given to MODEL_MANIFEST',
+    },
+    MODEL_CONTROL: {
+      type: 'string',
+      enum: ['none', 'explicit', 'poll'],
+      default: 'explicit',
+      description:
+        'What changes the versions served after start-up (each mode loads the newest valid version of every model at start): `none` nothing; `explicit` the management API (`POST /v2/repository/models/{name}/load`, `/unload`); `poll` also a rescan of MODEL_REPOSITORY every MODEL_POLL_INTERVAL_MS, which loads new versions and drops removed ones (`make run` polls). Not `poll` with MODEL_MANIFEST',
+    },
+    MODEL_POLL_INTERVAL_MS: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 3_600_000,
+      default: 5_000,
+      description: 'With MODEL_CONTROL=poll, time between two scans of MODEL_REPOSITORY, in milliseconds',
     },
     MAX_UPLOAD_BYTES: {
       type: 'integer',
@@ -330,9 +354,16 @@ type Settings = FromSchema<typeof envSchema>;
 const fields = {
   port: 'PORT',
   host: 'HOST',
+  /** The model repository's folder (unused when `modelManifestPath` is set). */
+  modelRepositoryPath: 'MODEL_REPOSITORY',
+  /** One manifest served as version 1 of `defaultModel`, instead of the repository; `undefined`: the repository. */
   modelManifestPath: 'MODEL_MANIFEST',
   /** The model `/upload` serves. */
   defaultModel: 'DEFAULT_MODEL',
+  /** What changes the versions served after start-up: nothing, the management API, or it and a rescan. */
+  modelControl: 'MODEL_CONTROL',
+  /** Time between two scans of the repository with `modelControl` `poll`. */
+  modelPollIntervalMs: 'MODEL_POLL_INTERVAL_MS',
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
   maxImagePixels: 'MAX_IMAGE_PIXELS',
   /** Most scans in a JPEG, counted before decoding. */
@@ -472,6 +503,8 @@ export function loadConfig(env: Env = process.env): Config {
     if (value !== undefined && value !== '') raw[name] = value;
   }
   const problems: string[] = [];
+  // Before validation fills in the defaults.
+  const manifestAndRepository = raw.MODEL_MANIFEST !== undefined && raw.MODEL_REPOSITORY !== undefined;
   if (!validateEnv(raw)) {
     problems.push(
       ...(validateEnv.errors ?? []).map((e) => `${e.instancePath.slice(1) || 'environment'} ${e.message ?? 'is invalid'}`),
@@ -492,6 +525,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (typeof raw.CONNECTION_RESERVE === 'number' && typeof raw.MAX_CONNECTIONS === 'number'
     && raw.CONNECTION_RESERVE >= raw.MAX_CONNECTIONS) {
     problems.push('CONNECTION_RESERVE must be less than MAX_CONNECTIONS');
+  }
+  // A manifest is one version of one model: nothing to rescan, and no folder to take it from.
+  if (manifestAndRepository) {
+    problems.push('set MODEL_REPOSITORY or MODEL_MANIFEST, not both');
+  }
+  if (raw.MODEL_MANIFEST !== undefined && raw.MODEL_CONTROL === 'poll') {
+    problems.push('MODEL_CONTROL=poll rescans MODEL_REPOSITORY: with MODEL_MANIFEST use none or explicit');
   }
   const auth = authConfig(raw, problems);
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems);

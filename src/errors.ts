@@ -34,6 +34,9 @@ export type ProblemCode =
   | 'tensor-invalid'
   | 'binary-data-invalid'
   | 'batch-too-large'
+  | 'model-busy'
+  | 'model-control-disabled'
+  | 'model-load-failed'
   | 'internal';
 
 interface CatalogueEntry {
@@ -68,6 +71,9 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'tensor-invalid': { status: 400, title: 'Invalid tensor' },
   'binary-data-invalid': { status: 400, title: 'Invalid binary tensor data' },
   'batch-too-large': { status: 413, title: 'Batch too large' },
+  'model-busy': { status: 409, title: 'Model busy' },
+  'model-control-disabled': { status: 409, title: 'Model control disabled' },
+  'model-load-failed': { status: 422, title: 'Model version refused' },
   'internal': { status: 500, title: 'Internal server error' },
 });
 
@@ -317,6 +323,25 @@ export class UnknownTensor extends ProblemError {
   }
 }
 
+/** A load or an unload of a model on which another one is in progress (a version is loading). */
+export class ModelBusy extends ProblemError {
+  constructor(name: string, doing: string) {
+    super('model-busy', {
+      detail: `Model "${name}" is busy (${doing}); retry once it is done`,
+      headers: { 'Retry-After': '5' },
+    });
+  }
+}
+
+/** The management API cannot change what is served: `MODEL_CONTROL=none`, or a fixed model (MODEL_MANIFEST in tests). */
+export class ModelControlDisabled extends ProblemError {
+  constructor() {
+    super('model-control-disabled', {
+      detail: 'Models are not loaded or unloaded through the API on this server (MODEL_CONTROL=none)',
+    });
+  }
+}
+
 /**
  * A tensor of an inference request that cannot be served: wrong datatype, a shape that its data
  * or the model disagrees with, base64 that is not base64, an input given twice or not at all.
@@ -343,6 +368,19 @@ export class BatchTooLarge extends ProblemError {
   constructor(count: number | string, maxImages: number) {
     super('batch-too-large', {
       detail: `The request holds ${count} images, over the limit of ${maxImages} per request; send them in several requests`,
+    });
+  }
+}
+
+/**
+ * A load through the management API whose version failed its checks (file, manifest, graph,
+ * golden examples); what served before keeps serving.
+ */
+export class ModelLoadFailed extends ProblemError {
+  constructor(name: string, version: string, reason: string, serving: string | undefined) {
+    super('model-load-failed', {
+      detail: `Model "${name}" version "${version}" was refused: ${reason}; `
+        + (serving === undefined ? 'no version of it serves' : `version ${serving} keeps serving`),
     });
   }
 }

@@ -1,8 +1,10 @@
 /**
- * The process entry point: reads the configuration, loads the model, builds the app and
- * listens. A wrong setting or a broken model stops start-up with one clear line.
+ * The process entry point: reads the configuration, builds the app, listens and loads the
+ * models. A wrong setting, or a default model without a version that can serve, stops start-up
+ * with one clear line.
  *
- * Life cycle: listening (alive, not ready) → one warm-up inference → ready → on SIGTERM or
+ * Life cycle: listening (alive, not ready) → the model repository loads, checks and warms up
+ * each model's version → ready → on SIGTERM or
  * SIGINT: not ready, no new connections, in-flight requests finish within SHUTDOWN_GRACE_MS →
  * exit 0 (1 when connections had to be cut at the end of the grace period, or at a second signal).
  */
@@ -16,11 +18,9 @@ import { originOf } from './http/page.js';
 import { createServer } from './http/server.js';
 import { createReadiness } from './lifecycle/readiness.js';
 import { closeGracefully } from './lifecycle/shutdown.js';
-import { warmUp } from './lifecycle/warm-up.js';
 import { createLogger } from './log.js';
-import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from './model/classifier.js';
-import { loadManifest, ManifestError } from './model/manifest.js';
-import { createStaticRepository } from './repository/static.js';
+import { ManifestError } from './model/manifest.js';
+import { repositoryFromConfig } from './repository/from-config.js';
 import { readSpec, rootDir } from './spec.js';
 
 async function main(): Promise<void> {
@@ -37,21 +37,16 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   log.info({ config: redactConfig(config) }, 'configuration');
 
-  const manifest = await loadManifest(config.modelManifestPath);
-  const classifier = await loadClassifier(manifest, preprocessLimitsFrom(config), classifierOptionsFrom(config));
-  log.info(
-    { model: manifest.name, sha256: manifest.sha256, labels: manifest.labels, int8Weights: classifier.int8Weights },
-    'model loaded',
-  );
-
   // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.
   const verifier = verifierFromConfig(config.auth, log);
   const securityHandlers = createSecurityHandlers(readSpec(), { verifier });
 
-  const repository = createStaticRepository({ name: config.defaultModel, manifest, classifier });
+  // Loaded once the server listens (alive, not ready), by `start()` below.
+  const repository = repositoryFromConfig(config, log);
   const readiness = createReadiness('warming-up', () => repository.health());
   const app = await createApp({
     repository,
+    management: repository,
     log,
     securityHandlers,
     limits: { maxUploadBytes: config.maxUploadBytes },
@@ -153,10 +148,16 @@ async function main(): Promise<void> {
   // `port` last: tools read `"port":N,"msg":"listening"` from this line.
   log.info({ host: config.host, page: app.pageBuilt ? `http://${host}:${port}/` : undefined, port }, 'listening');
 
-  // Alive from here on; ready after one inference has run.
-  await warmUp(classifier);
+  // Alive from here on; ready once the default model has a version loaded, checked and warmed up.
+  try {
+    await repository.start();
+  } catch (err) {
+    process.stderr.write(`cat-dog-other: cannot start: ${(err as Error).message}\n`);
+    await repository.close();
+    process.exit(1);
+  }
   readiness.markWarmedUp();
-  log.info('ready');
+  log.info({ models: repository.index().filter((e) => e.state === 'READY'), control: config.modelControl }, 'ready');
 }
 
 main().catch((err: unknown) => {

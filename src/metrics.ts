@@ -8,12 +8,16 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClassificationTimings } from './model/classifier.js';
-import type { ServedModel } from './repository/types.js';
+import type { IndexEntry, RepositoryActivity, ServedModel, VersionState } from './repository/types.js';
 
 /** What the metrics read when scraped. */
 export interface MetricsSources {
   /** The model versions loaded now (one `catdog_model_info` series each). */
   readonly models: () => readonly ServedModel[];
+  /** Every version the repository knows of, with its state (`catdog_model_versions`). */
+  readonly versions?: () => readonly IndexEntry[];
+  /** Loads and switches since start-up (`catdog_model_loads_total`, `catdog_model_switches_total`). */
+  readonly activity?: () => RepositoryActivity;
   /** Classifications running now. */
   readonly inflight: () => number;
   /** Classifications waiting for a slot now. */
@@ -33,11 +37,13 @@ export interface Metrics {
   observeRequest(operation: string, status: number, seconds: number): void;
   /** One refused request, by problem code (`overloaded`, `request-timeout`, `image-undecodable`…). */
   countRejection(reason: string): void;
-  /** Where the time of one successful classification went. */
-  observeClassification(timings: ClassificationTimings): void;
+  /** Where the time of one successful classification went, and which model version answered it. */
+  observeClassification(timings: ClassificationTimings, model?: { readonly name: string; readonly version: string }): void;
   /** The images (or tensor rows) of one V2 inference request, once its tensors were read. */
   observeInferenceBatch(images: number): void;
 }
+
+const states: readonly VersionState[] = ['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE'];
 
 /** Request latency buckets, in seconds: loopback health checks to queued classifications. */
 const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -143,6 +149,60 @@ export function createMetrics(sources: MetricsSources): Metrics {
       this.set(sources.ready() ? 1 : 0);
     },
   });
+  // Label sets in use: a version's series is dropped once it is unloaded, so that version labels stay bounded.
+  const answeredSeries = new Map<string, { model: string; version: string }>();
+  const answered = new Counter({
+    name: 'catdog_model_classifications_total',
+    help: 'Successful classifications by model and version, for the versions loaded now (a version\'s series goes when it is unloaded).',
+    labelNames: ['model', 'version'] as const,
+    registers,
+    collect() {
+      const loaded = new Set(sources.models().map((m) => `${m.name}/${m.version}`));
+      for (const [key, labels] of answeredSeries) {
+        if (loaded.has(key)) continue;
+        this.remove(labels);
+        answeredSeries.delete(key);
+      }
+    },
+  });
+  if (sources.versions) {
+    const versions = sources.versions;
+    new Gauge({
+      name: 'catdog_model_versions',
+      help: 'Versions of each model of the repository by state (LOADING, READY, UNLOADING, UNAVAILABLE): POST /v2/repository/index says which and why.',
+      labelNames: ['model', 'state'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const entry of versions()) {
+          for (const state of states) this.inc({ model: entry.name, state }, entry.state === state ? 1 : 0);
+        }
+      },
+    });
+  }
+  if (sources.activity) {
+    const activity = sources.activity;
+    new Counter({
+      name: 'catdog_model_loads_total',
+      help: 'Version loads since start-up, by model and outcome: loaded, or why the version was refused (model-checksum-mismatch, manifest-invalid, model-unloadable, golden-mismatch...).',
+      labelNames: ['model', 'outcome'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, outcomes] of activity().loads) for (const [outcome, n] of outcomes) this.inc({ model, outcome }, n);
+      },
+    });
+    new Counter({
+      name: 'catdog_model_switches_total',
+      help: 'Changes of the version that answers requests naming none, by model (swaps, unloads, fall-backs).',
+      labelNames: ['model'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [model, n] of activity().switches) this.inc({ model }, n);
+      },
+    });
+  }
   new Gauge({
     name: 'catdog_model_info',
     help: 'The model versions loaded: 1 each, with the model and version, the manifest name, SHA-256, comma-separated labels and how its int8 weights run (as-is, unsigned or none).',
@@ -168,9 +228,13 @@ export function createMetrics(sources: MetricsSources): Metrics {
     countRejection(reason) {
       rejected.inc({ reason });
     },
-    observeClassification(timings) {
+    observeClassification(timings, model) {
       preprocess.observe(timings.preprocessMs / 1000);
       inference.observe(timings.inferenceMs / 1000);
+      if (!model) return;
+      const labels = { model: model.name, version: model.version };
+      answeredSeries.set(`${model.name}/${model.version}`, labels);
+      answered.inc(labels);
     },
     observeInferenceBatch(images) {
       batchImages.observe(images);

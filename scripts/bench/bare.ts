@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config.js';
 import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
+import { compareVersions, scanRepository } from '../../src/repository/layout.js';
 import { loadImages } from './images.js';
 
 const { values: opt, positionals } = parseArgs({
@@ -25,7 +26,12 @@ const durationMs = Number(opt.duration) * 1000;
 
 const config = loadConfig();
 const images = await loadImages(positionals[0]!);
-const classifier = await loadClassifier(await loadManifest(config.modelManifestPath), preprocessLimitsFrom(config), classifierOptionsFrom(config));
+// The default model's newest version, as the service would serve it.
+const versions = (await scanRepository(config.modelRepositoryPath)).get(config.defaultModel);
+const newest = [...(versions?.keys() ?? [])].sort(compareVersions).at(-1);
+const manifestPath = config.modelManifestPath ?? versions?.get(newest ?? '')?.manifestPath;
+if (manifestPath === undefined) throw new Error(`no version of ${config.defaultModel} in ${config.modelRepositoryPath}: run make model`);
+const classifier = await loadClassifier(await loadManifest(manifestPath), preprocessLimitsFrom(config), classifierOptionsFrom(config));
 
 let next = 0;
 async function loop(until: () => boolean, record: (ms: number) => void): Promise<void> {

@@ -3,12 +3,11 @@ import { NotAcceptable } from '../errors.js';
 import type { Admission } from '../lifecycle/admission.js';
 import { whileConnected } from '../http/client-gone.js';
 import type { AppContext } from '../http/state.js';
-import type { Classifier } from '../model/classifier.js';
 import type { Grid } from '../model/occlusion.js';
 import { overlayPng } from '../model/overlay.js';
-import { withModel } from '../repository/lease.js';
-import type { ModelRepository } from '../repository/types.js';
+import type { ModelRepository, ServedModel } from '../repository/types.js';
 import type { OperationHandler } from './handler.js';
+import { withAskedModel } from './model-query.js';
 
 type Explanation = operations['explainImage']['responses'][200]['content']['application/json'];
 
@@ -37,26 +36,26 @@ export interface ExplainSettings {
  * and their model work yields to uploads in the batcher.
  */
 export function explainImage(repository: ModelRepository, settings: ExplainSettings): OperationHandler {
-  return async (_c, ctx) => {
+  return async (c, ctx) => {
     const image = ctx.state.upload?.file;
     // upload.ts refuses a request without it (the spec requires it): this is a wiring bug, a 500.
     if (!image) throw new Error('explainImage: no `file` part in the request state');
     const wanted = ctx.accepts(...answers);
     if (wanted === false) throw new NotAcceptable(ctx.get('accept'), answers);
     // The version is leased for the whole explanation: a swap lets it finish on the same model.
-    await withModel(repository, repository.defaultModel, undefined, ({ classifier }) =>
-      explainWith(classifier, image, wanted, ctx, settings));
+    await withAskedModel(repository, c, ctx, (model) => explainWith(model, image, wanted, ctx, settings));
   };
 }
 
-/** Explains `image` with `classifier` and writes the answer (see {@link explainImage}). */
+/** Explains `image` with `model` and writes the answer (see {@link explainImage}). */
 async function explainWith(
-  classifier: Classifier,
+  model: ServedModel,
   image: Buffer,
   wanted: string,
   ctx: AppContext,
   settings: ExplainSettings,
 ): Promise<void> {
+  const { classifier } = model;
   // What can be refused from the header (not an image, too many pixels, a decode bomb) is, at once.
   const header = await classifier.inspect(image);
   // A client that hangs up gives its slot up, or stops its explanation within a batch.
@@ -84,6 +83,7 @@ async function explainWith(
       values: [...result.values],
       labels: [...result.labels],
       model: classifier.name,
+      model_version: model.version,
       elapsed_ms: Math.round((performance.now() - started) * 100) / 100,
       passes: result.passes,
       heatmap: {

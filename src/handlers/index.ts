@@ -5,7 +5,7 @@
 import type { Admission } from '../lifecycle/admission.js';
 import type { Readiness } from '../lifecycle/readiness.js';
 import type { Metrics } from '../metrics.js';
-import type { ModelRepository } from '../repository/types.js';
+import type { ModelRepository, RepositoryManagement } from '../repository/types.js';
 import { classifyImage } from './classifyImage.js';
 import { explainImage, type ExplainSettings } from './explainImage.js';
 import { getHealth } from './getHealth.js';
@@ -20,10 +20,15 @@ import { getServerLive } from './getServerLive.js';
 import { getServerMetadata } from './getServerMetadata.js';
 import { getServerReady } from './getServerReady.js';
 import { inferModel, type InferLimits } from './inferModel.js';
+import { loadModel } from './loadModel.js';
+import { repositoryIndex } from './repositoryIndex.js';
+import { unloadModel } from './unloadModel.js';
 
 /** Dependencies of the handlers. */
 export interface HandlerDeps {
   readonly repository: ModelRepository;
+  /** The management API's side of the repository; `undefined`: loads and unloads are refused. */
+  readonly management: RepositoryManagement | undefined;
   readonly admission: Admission;
   readonly readiness: Readiness;
   readonly metrics: Metrics;
@@ -54,5 +59,8 @@ export function createHandlers(deps: HandlerDeps): OperationHandlers {
     getModelVersionReady: getModelReady(deps.repository),
     inferModel: inferModel(deps.repository, deps.admission, deps.metrics, deps.infer),
     inferModelVersion: inferModel(deps.repository, deps.admission, deps.metrics, deps.infer),
+    repositoryIndex: repositoryIndex(deps.repository, deps.management),
+    loadModel: loadModel(deps.management),
+    unloadModel: unloadModel(deps.management),
   };
 }

@@ -112,7 +112,10 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
         body = await readUpload(ctx, operation);
       }
       const req = requests.get(ctx);
-      if (body !== undefined && req) req.body = body;
+      if (body === undefined || !req) return;
+      // Validation parses `req` again; the handler reads the context, parsed before the body was read.
+      req.body = body;
+      c.request.requestBody = body;
     },
     validationFail: (c: Context) => {
       const found = issues(c.validation.errors);

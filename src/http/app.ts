@@ -13,7 +13,7 @@ import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from 
 import { createReadiness, type Readiness } from '../lifecycle/readiness.js';
 import { closeConnectionsWhenDraining } from '../lifecycle/shutdown.js';
 import { gridFor } from '../model/occlusion.js';
-import type { ModelRepository } from '../repository/types.js';
+import type { ModelRepository, RepositoryManagement } from '../repository/types.js';
 import { readSpec, withAnonymousAccess, withoutAnonymousAccess } from '../spec.js';
 import { createApi, type SecurityHandler } from './api.js';
 import { createBodyMemory } from './body-memory.js';
@@ -31,6 +31,11 @@ import type { AppState } from './state.js';
 export interface AppDeps {
   /** The models served; `main.ts` (or a test) loads them, the app only leases them. */
   readonly repository: ModelRepository;
+  /**
+   * What the management API (`POST /v2/repository/...`) drives; default none: loads and unloads
+   * answer 409 `model-control-disabled` (a fixed model, as tests build).
+   */
+  readonly management?: RepositoryManagement;
   readonly log: Logger;
   readonly limits: { readonly maxUploadBytes: number };
   /** Handlers for the spec's security schemes, by scheme name. */
@@ -116,6 +121,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const admission = createAdmission(deps.admission ?? defaultAdmissionOptions);
   const metrics = createMetrics({
     models: () => deps.repository.loaded(),
+    versions: () => deps.repository.index(),
+    ...(deps.management ? { activity: deps.management.activity.bind(deps.management) } : {}),
     inflight: () => admission.inflight,
     queued: () => admission.queued,
     large: () => ({ inflight: admission.largeInflight, queued: admission.largeQueued }),
@@ -139,6 +146,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     definition,
     handlers: createHandlers({
       repository: deps.repository,
+      management: deps.management,
       admission,
       readiness,
       metrics,

@@ -1,7 +1,7 @@
 /**
  * One JSON log line per request, with a request id (an incoming `X-Request-Id` is honoured and
- * returned), the operation, the status, the problem code of a refusal, the duration and the
- * prediction. Never logs headers, the query string (a token could be there), nor the body.
+ * returned), the operation, the status, the problem code of a refusal, the duration, the model
+ * and version that answered and the prediction. Never logs headers, the query string (a token could be there), nor the body.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -29,6 +29,7 @@ export function requestLogger(log: Logger): AppMiddleware {
           status: ctx.status,
           ...(ctx.state.problem === undefined ? {} : { problem: ctx.state.problem }),
           durationMs: Math.round((performance.now() - started) * 100) / 100,
+          ...(ctx.state.model ? { model: ctx.state.model.name, modelVersion: ctx.state.model.version } : {}),
           ...(ctx.state.prediction ? { prediction: ctx.state.prediction } : {}),
         },
         'request',

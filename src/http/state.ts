@@ -33,6 +33,8 @@ export interface AppState {
   problem?: ProblemCode;
   /** The label a classification answered (the `classifyImage` handler), for the request log. */
   prediction?: string;
+  /** The model and version a request runs on, once leased (`handlers/model-query.ts`), for the request log. */
+  model?: { readonly name: string; readonly version: string };
   /** The file parts of a multipart body, once checked against the spec (`upload.ts`). */
   upload?: UploadedFiles;
   /** The body of a V2 inference request, once read (`infer-body.ts`); released when answered (`api.ts`). */

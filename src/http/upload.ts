@@ -13,6 +13,7 @@ import koaMulter from '@koa/multer';
 import type { Document, Operation } from 'openapi-backend';
 import { BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from '../errors.js';
 import { inviteBody } from './expect-continue.js';
+import { readJsonBody } from './json-body.js';
 import type { AppContext, UploadedFiles } from './state.js';
 
 /** Upload limits, from the configuration. */
@@ -169,7 +170,14 @@ export function createUploadReader(definition: Document, limits: UploadLimits): 
   const parsers = new Map([...forms].map(([operationId, form]) => [operationId, multipartParser(form, limits)]));
 
   return async function readUpload(ctx, operation) {
+    // An optional body may be left out (`curl -X POST` sends none): there is nothing to check.
+    const sent = Number(ctx.get('content-length') || 0) > 0 || ctx.get('transfer-encoding') !== '';
+    if (!sent && (operation.requestBody as { required?: boolean } | undefined)?.required !== true) return undefined;
     assertAcceptedMediaType(operation, ctx.get('content-type') || undefined);
+    if (acceptedMediaTypes(operation).includes('application/json')) {
+      const body = await readJsonBody(ctx);
+      return body === undefined ? undefined : (body as Record<string, unknown>);
+    }
     const form = forms.get(operation.operationId ?? '');
     const parse = parsers.get(operation.operationId ?? '');
     if (!form || !parse) return undefined;

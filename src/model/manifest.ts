@@ -83,6 +83,22 @@ export const manifestSchema = {
         rest: { type: 'string', description: 'Served label that receives every class not in a group' },
       },
     },
+    golden: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 64,
+      description:
+        'Golden examples: images (paths relative to the manifest) with the label the model must answer for each; a model repository refuses a version that answers otherwise',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['file', 'label'],
+        properties: {
+          file: { type: 'string', minLength: 1 },
+          label: { type: 'string', minLength: 1 },
+        },
+      },
+    },
     decision: {
       description: 'How the prediction is chosen from the served probabilities (default: argmax)',
       oneOf: [
@@ -126,7 +142,7 @@ type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonl
 
 /**
  * A validated manifest, as {@link parseManifest} returns it: the file's own members with the
- * schema's defaults, `file` resolved to an absolute path, and the defaults the schema does not
+ * schema's defaults, `file` and the golden examples' files resolved to absolute paths, and the defaults the schema does not
  * state filled in (`input.mean` [0, 0, 0], `input.std` [1, 1, 1], `decision` argmax).
  */
 export type Manifest = DeepReadonly<
@@ -180,6 +196,9 @@ function crossCheck(m: Manifest): string[] {
     }
     if (!labels.has(m.grouping.rest)) problems.push('grouping.rest is not one of labels');
   }
+  for (const [i, example] of (m.golden ?? []).entries()) {
+    if (!labels.has(example.label)) problems.push(`golden[${i}].label ${example.label} is not one of labels`);
+  }
   if (m.decision.rule === 'threshold') {
     for (const l of [...m.decision.among, m.decision.otherwise]) {
       if (!labels.has(l)) problems.push(`decision refers to ${l}, not one of labels`);
@@ -198,9 +217,11 @@ export function parseManifest(value: unknown, manifestPath: string): Manifest {
       (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`),
     );
   }
+  const dir = path.dirname(manifestPath);
   const manifest: Manifest = {
     ...data,
-    file: path.resolve(path.dirname(manifestPath), data.file),
+    file: path.resolve(dir, data.file),
+    ...(data.golden ? { golden: data.golden.map((example) => ({ ...example, file: path.resolve(dir, example.file) })) } : {}),
     input: { ...data.input, mean: data.input.mean ?? [0, 0, 0], std: data.input.std ?? [1, 1, 1] },
     decision: data.decision ?? { rule: 'argmax' },
   };

@@ -87,3 +87,60 @@ export interface ModelRepository {
   /** Stops watching the repository and closes every loaded version. */
   close(): Promise<void>;
 }
+
+/**
+ * What changes the versions served after start-up (`MODEL_CONTROL`): nothing (`none`), the
+ * management API (`explicit`), or it and a rescan of the repository (`poll`).
+ */
+export type ModelControl = 'none' | 'explicit' | 'poll';
+
+/** One model as the management API reports it after a load or an unload. */
+export interface ModelStatus {
+  readonly name: string;
+  /** The version that answers requests naming none; absent when none is READY. */
+  readonly serving?: string;
+  /** The version the management API pinned, if any (then `serving`). */
+  readonly pinned?: string;
+  /** The model's lines of the index, oldest version first. */
+  readonly versions: readonly IndexEntry[];
+}
+
+/** What the repository did since start-up, for the metrics. */
+export interface RepositoryActivity {
+  /** Version loads by model and outcome: `loaded`, or the code of the refusal (see `refusal.ts`). */
+  readonly loads: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Changes of the version that answers requests naming none, by model. */
+  readonly switches: ReadonlyMap<string, number>;
+}
+
+/**
+ * The management side of a repository (Triton's model repository extension): what
+ * `POST /v2/repository/...` drives. A load or an unload of a model on which another one is in
+ * progress is refused at once ({@link ModelBusy}), as is any with `MODEL_CONTROL=none`.
+ */
+export interface RepositoryManagement {
+  readonly control: ModelControl;
+  /**
+   * The index as the disk has it now: with `explicit` (no polling) it reads the repository
+   * first, so that versions published since are listed (UNAVAILABLE, not loaded).
+   */
+  refreshIndex(): Promise<readonly IndexEntry[]>;
+  /**
+   * Reads the model's folder again and loads its newest version beside the one serving (no
+   * `version`: any pin is dropped, earlier unloads and refusals are forgotten), or loads
+   * `version` and pins it: requests naming no version then go to it.
+   *
+   * @throws {@link ModelNotFound}, {@link ModelBusy}, {@link ModelControlDisabled}, or
+   *   {@link ModelLoadFailed} when the version asked for (or the newest) was refused; what
+   *   served before keeps serving.
+   */
+  load(name: string, version?: string): Promise<ModelStatus>;
+  /**
+   * Stops serving the model (no `version`), or one version of it: if that version served
+   * requests naming none, the newest other version is loaded first, then switched to. Requests
+   * in flight finish on the version they started on.
+   */
+  unload(name: string, version?: string): Promise<ModelStatus>;
+  /** See {@link RepositoryActivity}. */
+  activity(): RepositoryActivity;
+}

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { createClassifierClient, inferImages, predictionsOf } from '../../src/client/index.js';
-import { loadConfig } from '../../src/config.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { createPreprocessor } from '../../src/model/preprocess.js';
 import { rootDir } from '../../src/spec.js';
@@ -19,12 +18,12 @@ import { catImagePath } from '../fixtures/course-images.js';
 import { uploadForm } from '../fixtures/images.js';
 import { expectMatchesSpec, receive, type Received } from '../support/contract.js';
 import { expectMatchesStandard, needConformance } from '../support/oip.js';
-import { startService, type RunningService } from '../support/service.js';
+import { defaultModelManifest, startService, type RunningService } from '../support/service.js';
 import {
   base64Request, bytesTensor, imagesHeader, output, postBinary, postJson, readBytesOutput, readFp32Output, receiveV2, type ReceivedV2,
 } from '../support/v2.js';
 
-const manifestPath = path.join(rootDir, loadConfig({ AUTH_DISABLED: 'true' }).modelManifestPath);
+const manifestPath = defaultModelManifest;
 const photosDir = path.resolve(rootDir, '..', 'shared', 'data', 'cats-dogs-others');
 const smallCatPath = path.join(rootDir, 'resources', 'samples', 'cat-64.jpg');
 

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { expect } from 'chai';
 import newman from 'newman';
 import { predict } from '../../src/client/index.js';
-import { loadConfig } from '../../src/config.js';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
 import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { createReadiness } from '../../src/lifecycle/readiness.js';
@@ -20,7 +19,7 @@ import { readSpec, rootDir } from '../../src/spec.js';
 import { postmanDir } from '../../scripts/postman.js';
 import { catImagePath } from '../fixtures/course-images.js';
 import { startIdentityProvider, type IdentityProvider } from '../fixtures/identity-provider.js';
-import { startService, type RunningService } from '../support/service.js';
+import { defaultModelManifest, startService, type RunningService } from '../support/service.js';
 
 const expectedPrediction = 'Cat';
 
@@ -49,7 +48,7 @@ describe('Postman, Bruno and the predict command against the live service', func
       httpTimeoutMs: 5_000,
     });
     svc = await startService({
-      model: { manifestPath: path.join(rootDir, loadConfig({ AUTH_DISABLED: 'true' }).modelManifestPath) },
+      model: { manifestPath: defaultModelManifest },
       securityHandlers: createSecurityHandlers(readSpec(), { verifier }),
       readiness: createReadiness('ready'),
     });

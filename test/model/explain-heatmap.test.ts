@@ -4,17 +4,14 @@
  * cells over the cat, whichever corner and background. Needs `make model` (weights).
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
-import { loadConfig } from '../../src/config.js';
-import { rootDir } from '../../src/spec.js';
 import { catImagePath } from '../fixtures/course-images.js';
 import { uploadForm } from '../fixtures/images.js';
 import { expectMatchesSpec, receive } from '../support/contract.js';
-import { startService, type RunningService } from '../support/service.js';
+import { defaultModelManifest, startService, type RunningService } from '../support/service.js';
 
-const manifestPath = path.join(rootDir, loadConfig({ AUTH_DISABLED: 'true' }).modelManifestPath);
+const manifestPath = defaultModelManifest;
 
 /** A `side`-pixel square canvas of `background` with the cat, `catSide` pixels square, in `corner`. */
 async function catInCorner(corner: 'nw' | 'ne' | 'sw' | 'se', background: string, side = 480, catSide = 200): Promise<Buffer> {

@@ -18,7 +18,10 @@ import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { createStaticRepository } from '../../src/repository/static.js';
 import type { ModelRepository } from '../../src/repository/types.js';
-import { readSpec } from '../../src/spec.js';
+import { readSpec, rootDir } from '../../src/spec.js';
+
+/** Version 1 of the default model in the default repository, as `make model` builds it. */
+export const defaultModelManifest = path.join(rootDir, 'resources', 'models', 'repository', 'catdog', '1', 'manifest.json');
 
 /** A running service. */
 export interface RunningService {

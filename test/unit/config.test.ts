@@ -13,7 +13,17 @@ describe('config', () => {
     expect(c.port).to.equal(8080);
     expect(c.host).to.equal('0.0.0.0');
     expect(c.maxUploadBytes).to.equal(10 * 1024 * 1024);
-    expect(c.modelManifestPath).to.equal('resources/models/catdog-mobilenetv2.json');
+    expect(c.modelRepositoryPath).to.equal('resources/models/repository');
+    expect(c.modelManifestPath).to.equal(undefined);
+    expect(c.modelControl).to.equal('explicit');
+    expect(c.modelPollIntervalMs).to.equal(5000);
+  });
+
+  it('serves MODEL_MANIFEST instead of a repository, which nothing rescans', () => {
+    expect(loadConfig({ ...base, MODEL_MANIFEST: 'm.json', MODEL_CONTROL: 'none' }).modelManifestPath).to.equal('m.json');
+    expect(() => loadConfig({ ...base, MODEL_MANIFEST: 'm.json', MODEL_REPOSITORY: 'models' })).to.throw(ConfigError, 'not both');
+    expect(() => loadConfig({ ...base, MODEL_MANIFEST: 'm.json', MODEL_CONTROL: 'poll' })).to.throw(ConfigError, 'MODEL_CONTROL=poll');
+    expect(() => loadConfig({ ...base, MODEL_CONTROL: 'watch' })).to.throw(ConfigError, 'MODEL_CONTROL');
   });
 
   it('parses numbers from the environment and treats empty strings as unset', () => {

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { loadManifest, parseManifest, ManifestError } from '../../../src/model/manifest.js';
 import { minimalManifest } from '../../fixtures/manifests.js';
-import defaultManifest from '../../../resources/models/catdog-mobilenetv2.json' with { type: 'json' };
+import defaultManifest from '../../../resources/models/repository/catdog/1/manifest.json' with { type: 'json' };
 
 const base = minimalManifest;
 
 describe('model manifest', () => {
   it('accepts the default manifest', () => {
-    const m = parseManifest(defaultManifest, '/srv/models/catdog-mobilenetv2.json');
+    const m = parseManifest(defaultManifest, '/srv/models/catdog/1/manifest.json');
     expect(m.file).to.match(/^\/srv\/models\/.+\.onnx$/);
     expect(m.labels).to.deep.equal(['Cat', 'Dog', 'Other']);
   });
