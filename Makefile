@@ -71,18 +71,21 @@ prod-smoke: build ## The Dockerfile's start-up without Docker, on the image's No
 
 # Without an issuer configured, `make run` is `make dev`: the service with a local identity
 # provider, so that a fresh checkout serves real tokens. With OAUTH2_ISSUER (or AUTH_DISABLED)
-# set, the service alone.
-run: web ## Serve on :8080, the web page at / (with the local identity provider unless OAUTH2_ISSUER or AUTH_DISABLED is set)
+# set, the service alone. Either way it polls the model repository, so that what `make train`
+# publishes in another terminal is served without a restart (MODEL_CONTROL=poll; with
+# MODEL_MANIFEST, one fixed model: explicit). The service's own default, for production, is explicit.
+RUN_MODEL_CONTROL = $(or $(MODEL_CONTROL),$(if $(MODEL_MANIFEST),explicit,poll))
+run: web ## Serve on :8080, the web page at / (with the local identity provider unless OAUTH2_ISSUER or AUTH_DISABLED is set), polling the model repository
 ifneq ($(OAUTH2_ISSUER)$(AUTH_DISABLED),)
-	node --import tsx src/main.ts
+	MODEL_CONTROL=$(RUN_MODEL_CONTROL) node --import tsx src/main.ts
 else
-	$(BIN)/tsx scripts/dev.ts
+	MODEL_CONTROL=$(RUN_MODEL_CONTROL) $(BIN)/tsx scripts/dev.ts
 endif
 
-dev: web ## Local identity provider (127.0.0.1:9400) and the API and web page (127.0.0.1:8080) configured against it
-	$(BIN)/tsx scripts/dev.ts
+dev: web ## Local identity provider (127.0.0.1:9400) and the API and web page (127.0.0.1:8080) configured against it, polling the model repository
+	MODEL_CONTROL=$(RUN_MODEL_CONTROL) $(BIN)/tsx scripts/dev.ts
 
-token: ## Print an access token from the `make dev` identity provider: TOKEN=$$(make -s token)
+token: ## Print an access token from the `make dev` identity provider: TOKEN=$$(make -s token); for the management API: make -s token SCOPE=manage::models
 	@$(BIN)/tsx scripts/token.ts
 
 docs: ## Static Redoc HTML of the spec in dist/docs/index.html (self-contained: no CDN, fetches nothing)

@@ -4,13 +4,14 @@
  * the provider (client `ui-client`). Ctrl-C stops both.
  *
  * Environment: `PORT` (API, default 8080), `IDP_PORT` (identity provider, default 9400), and any
- * setting of the service (`MODEL_MANIFEST`, `LOG_LEVEL`…), passed through. Get a token with
+ * setting of the service (`MODEL_CONTROL`, which the Makefile sets to `poll`, `MODEL_MANIFEST`,
+ * `LOG_LEVEL`…), passed through. Get a token with
  * `make token` in another terminal.
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { defaultAudience, metricsScope, predictionScope, startIdentityProvider, uiClientId } from '../test/fixtures/identity-provider.js';
+import { defaultAudience, manageScope, metricsScope, predictionScope, startIdentityProvider, uiClientId } from '../test/fixtures/identity-provider.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const apiPort = Number(process.env.PORT ?? 8080);
@@ -31,6 +32,7 @@ process.stderr.write(
     `  token endpoint   ${idp.tokenEndpoint}`,
     `  client           prediction-client / prediction-client-secret  (scopes ${predictionScope} ${metricsScope})`,
     `  metrics client   metrics-client / metrics-client-secret  (scope ${metricsScope} only, as for Prometheus)`,
+    `  operator client  operator-client / operator-client-secret  (scopes ${predictionScope} ${manageScope}: the model repository)`,
     `  audience         ${defaultAudience}`,
     `  web page client  ${uiClientId}  (Authorization Code + PKCE; any user name signs in, no password)`,
     `API                http://127.0.0.1:${apiPort}  (Swagger UI: /docs, Authorize with the client above)`,
@@ -41,6 +43,7 @@ process.stderr.write(
     `  TOKEN=$(make -s token)`,
     `  curl -s -H "Authorization: Bearer $TOKEN" -F file=@resources/samples/cat.png http://127.0.0.1:${apiPort}/upload`,
     `  curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${apiPort}/metrics`,
+    `  make train          # publishes the next version of catdog; served within MODEL_POLL_INTERVAL_MS (MODEL_CONTROL=${process.env.MODEL_CONTROL ?? 'explicit'})`,
     '',
   ].join('\n') + '\n',
 );

@@ -103,7 +103,7 @@ export function reasonOf(model: ModelRecord, record: VersionRecord): string {
     case 'LOADING':
       return '';
     case 'UNLOADING':
-      return 'finishing the requests in flight';
+      return [...record.draining].some((instance) => instance.leases > 0) ? 'finishing the requests in flight' : 'closing';
     case 'UNAVAILABLE':
       if (model.unloaded || record.unloaded) return 'unloaded';
       if (record.files === undefined) return 'folder removed';

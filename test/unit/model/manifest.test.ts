@@ -12,6 +12,12 @@ describe('model manifest', () => {
     expect(m.labels).to.deep.equal(['Cat', 'Dog', 'Other']);
   });
 
+  it('resolves golden examples beside the manifest, and refuses one whose label is not served', () => {
+    const m = parseManifest({ ...base, golden: [{ file: 'golden/cat.png', label: 'Cat' }] }, '/r/catdog/2/manifest.json');
+    expect(m.golden).to.deep.equal([{ file: '/r/catdog/2/golden/cat.png', label: 'Cat' }]);
+    expect(() => parseManifest({ ...base, golden: [{ file: 'x.png', label: 'Bird' }] }, '/m.json')).to.throw(ManifestError, 'golden[0].label Bird is not one of labels');
+  });
+
   it('applies defaults: RGB, fill resize, scale 1, no normalisation, argmax', () => {
     const m = parseManifest(base, '/x/manifest.json');
     expect(m.input.channels).to.equal('RGB');

@@ -1,0 +1,333 @@
+/**
+ * The repository's serving rules, with versions that load as the test says (at once, later, or
+ * refused) and a layout the test edits: which version serves, swaps that never leave a request
+ * without a version, leases that keep a replaced version open, refusals that keep the old one
+ * serving, pins, unloads, and one load at a time. The real loader and the real process are
+ * exercised in test/contract/model-repository.test.ts.
+ */
+import { expect } from 'chai';
+import { ModelBusy, ModelControlDisabled, ModelLoadFailed, ModelNotFound, ModelUnavailable } from '../../../src/errors.js';
+import { createLogger } from '../../../src/log.js';
+import type { Classifier } from '../../../src/model/classifier.js';
+import type { Manifest } from '../../../src/model/manifest.js';
+import type { Layout, VersionFiles } from '../../../src/repository/layout.js';
+import { VersionRefused } from '../../../src/repository/refusal.js';
+import { createModelRepository, type LoadedRepository } from '../../../src/repository/repository.js';
+import type { ModelControl, ServedModel } from '../../../src/repository/types.js';
+
+/** A classifier that only knows whether it was closed. */
+function fakeClassifier(): Classifier & { closed: boolean } {
+  const classifier = {
+    name: 'fixture',
+    sha256: '0'.repeat(64),
+    labels: ['Cat', 'Dog', 'Other'],
+    int8Weights: 'none',
+    health: () => 'ok',
+    failed: new Promise<Error>(() => {}),
+    closed: false,
+    close() {
+      classifier.closed = true;
+      return Promise.resolve();
+    },
+  };
+  return classifier as unknown as Classifier & { closed: boolean };
+}
+
+/** A repository on disk as the test edits it: model → version → fingerprint. */
+class FakeDisk {
+  readonly models = new Map<string, Map<string, string>>();
+  /** Versions (`name/version`) whose load is refused, by fingerprint. */
+  readonly refuse = new Map<string, string>();
+  /** Loads waiting for the test to let them finish. */
+  readonly held = new Map<string, () => void>();
+  hold = false;
+  loading = 0;
+  maxLoading = 0;
+  readonly loaded: ServedModel[] = [];
+
+  put(name: string, version: string, fingerprint = 'a'): void {
+    const versions = this.models.get(name) ?? new Map<string, string>();
+    versions.set(version, fingerprint);
+    this.models.set(name, versions);
+  }
+
+  remove(name: string, version: string): void {
+    this.models.get(name)?.delete(version);
+  }
+
+  scan = (): Promise<Layout> =>
+    Promise.resolve(
+      new Map(
+        [...this.models].map(([name, versions]) => [
+          name,
+          new Map([...versions].map(([v, fingerprint]): [string, VersionFiles] => [v, { manifestPath: `/r/${name}/${v}/manifest.json`, fingerprint }])),
+        ]),
+      ),
+    );
+
+  load = async (name: string, version: string, files: VersionFiles): Promise<ServedModel> => {
+    this.loading++;
+    this.maxLoading = Math.max(this.maxLoading, this.loading);
+    try {
+      if (this.hold) await new Promise<void>((resolve) => this.held.set(`${name}/${version}`, resolve));
+      else await new Promise((resolve) => setImmediate(resolve));
+      if (this.refuse.get(`${name}/${version}`) === files.fingerprint) {
+        throw new VersionRefused('model-checksum-mismatch', `model.onnx: SHA-256 is ${'1'.repeat(8)}, the manifest pins ${'2'.repeat(8)}`);
+      }
+      const served = { name, version, manifest: { name: `${name}-${version}` } as Manifest, classifier: fakeClassifier() };
+      this.loaded.push(served);
+      return served;
+    } finally {
+      this.loading--;
+    }
+  };
+
+  classifierOf(name: string, version: string): Classifier & { closed: boolean } {
+    const served = this.loaded.filter((s) => s.name === name && s.version === version).at(-1);
+    if (!served) throw new Error(`${name}/${version} was never loaded`);
+    return served.classifier as Classifier & { closed: boolean };
+  }
+}
+
+function repositoryOn(disk: FakeDisk, control: ModelControl = 'explicit', pollIntervalMs = 10): LoadedRepository {
+  return createModelRepository({
+    defaultModel: 'catdog',
+    control,
+    scan: disk.scan,
+    load: disk.load,
+    pollIntervalMs,
+    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+  });
+}
+
+/** Resolves once `condition` holds (checked every few milliseconds), or fails after `ms`. */
+async function until(condition: () => boolean, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const servingVersion = (repository: LoadedRepository, name = 'catdog'): string => {
+  const lease = repository.acquire(name);
+  lease.release();
+  return lease.model.version;
+};
+
+describe('model repository', () => {
+  let repository: LoadedRepository | undefined;
+  afterEach(async () => {
+    await repository?.close();
+    repository = undefined;
+  });
+
+  it('serves the newest version of each model side by side, and lists the others as not loaded', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    disk.put('catdog', '2');
+    disk.put('catdog', '10');
+    disk.put('imagenet-grouped', '1');
+    repository = repositoryOn(disk);
+    expect(repository.health()).to.equal('loading');
+    await repository.start();
+    expect(repository.health()).to.equal('ok');
+    expect(servingVersion(repository)).to.equal('10');
+    expect(servingVersion(repository, 'imagenet-grouped')).to.equal('1');
+    expect(repository.index()).to.deep.equal([
+      { name: 'catdog', version: '1', state: 'UNAVAILABLE', reason: 'not loaded: version 10 serves' },
+      { name: 'catdog', version: '2', state: 'UNAVAILABLE', reason: 'not loaded: version 10 serves' },
+      { name: 'catdog', version: '10', state: 'READY', reason: '' },
+      { name: 'imagenet-grouped', version: '1', state: 'READY', reason: '' },
+    ]);
+    expect(disk.loaded.map((s) => `${s.name}/${s.version}`)).to.deep.equal(['catdog/10', 'imagenet-grouped/1']);
+    expect(() => repository!.acquire('dogcat')).to.throw(ModelNotFound, 'No model named "dogcat"');
+    expect(() => repository!.acquire('catdog', '3')).to.throw(ModelNotFound, 'has no version "3"');
+    expect(() => repository!.acquire('catdog', '1')).to.throw(ModelUnavailable, 'not loaded: version 10 serves');
+  });
+
+  it('refuses to start when the default model has no version that can serve, saying why for each', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    disk.refuse.set('catdog/1', 'a');
+    repository = repositoryOn(disk);
+    let error: Error | undefined;
+    await repository.start().catch((err: Error) => (error = err));
+    expect(error?.message).to.equal('model "catdog" has no version that can serve: version 1: model.onnx: SHA-256 is 11111111, the manifest pins 22222222');
+  });
+
+  it('swaps to a new version loaded beside the serving one; requests in flight keep theirs until they release it', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    repository = repositoryOn(disk);
+    await repository.start();
+    const inFlight = repository.acquire('catdog');
+    disk.put('catdog', '2');
+    disk.hold = true;
+    const loading = repository.load('catdog');
+    await until(() => disk.held.has('catdog/2'));
+    // While version 2 loads, version 1 serves and says so.
+    expect(servingVersion(repository)).to.equal('1');
+    expect(repository.index().find((e) => e.version === '2')?.state).to.equal('LOADING');
+    expect(repository.health()).to.equal('ok');
+    disk.held.get('catdog/2')!();
+    const status = await loading;
+    expect(status).to.deep.include({ name: 'catdog', serving: '2' });
+    expect(servingVersion(repository)).to.equal('2');
+    // Version 1 is out of rotation but still open for the request that holds it.
+    expect(repository.index().find((e) => e.version === '1')).to.deep.equal({
+      name: 'catdog', version: '1', state: 'UNLOADING', reason: 'finishing the requests in flight',
+    });
+    expect(disk.classifierOf('catdog', '1').closed).to.equal(false);
+    expect(repository.loaded().map((s) => s.version).sort()).to.deep.equal(['1', '2']);
+    inFlight.release();
+    inFlight.release();
+    await until(() => disk.classifierOf('catdog', '1').closed);
+    await until(() => repository!.loaded().length === 1);
+    expect(repository.activity().switches.get('catdog')).to.equal(2);
+  });
+
+  it('keeps serving when the new version is refused, says why, and answers the load with 422', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    repository = repositoryOn(disk);
+    await repository.start();
+    disk.put('catdog', '2');
+    disk.refuse.set('catdog/2', 'a');
+    let error: unknown;
+    await repository.load('catdog').catch((err: unknown) => (error = err));
+    expect(error).to.be.instanceOf(ModelLoadFailed);
+    expect((error as ModelLoadFailed).detail).to.equal(
+      'Model "catdog" version "2" was refused: model.onnx: SHA-256 is 11111111, the manifest pins 22222222; version 1 keeps serving',
+    );
+    expect(servingVersion(repository)).to.equal('1');
+    expect(repository.index().find((e) => e.version === '2')).to.deep.include({ state: 'UNAVAILABLE', reason: 'model.onnx: SHA-256 is 11111111, the manifest pins 22222222' });
+    expect(() => repository!.acquire('catdog', '2')).to.throw(ModelUnavailable, 'SHA-256');
+    expect(repository.activity().loads.get('catdog')).to.deep.equal(new Map([['loaded', 1], ['model-checksum-mismatch', 1]]));
+  });
+
+  it('polls: retries a version whose files change (a copy in progress) and never serves it before it verifies', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    repository = repositoryOn(disk, 'poll', 10);
+    await repository.start();
+    disk.refuse.set('catdog/2', 'half');
+    disk.put('catdog', '2', 'half');
+    await until(() => repository!.index().some((e) => e.version === '2' && e.reason.includes('SHA-256')));
+    const attempts = (): number => repository!.activity().loads.get('catdog')?.get('model-checksum-mismatch') ?? 0;
+    // The same files are not tried again, however many scans pass.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(attempts()).to.equal(1);
+    expect(servingVersion(repository)).to.equal('1');
+    disk.put('catdog', '2', 'whole');
+    await until(() => servingVersion(repository!) === '2');
+    expect(attempts()).to.equal(1);
+  });
+
+  it('polls: a removed newest version falls back to the previous one, loaded before the switch', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    disk.put('catdog', '2');
+    repository = repositoryOn(disk, 'poll', 10);
+    await repository.start();
+    expect(servingVersion(repository)).to.equal('2');
+    disk.hold = true;
+    disk.remove('catdog', '2');
+    await until(() => disk.held.has('catdog/1'));
+    // Its folder is gone, but version 2 is in memory: it serves until version 1 is ready.
+    expect(servingVersion(repository)).to.equal('2');
+    disk.held.get('catdog/1')!();
+    await until(() => servingVersion(repository!) === '1');
+    await until(() => disk.classifierOf('catdog', '2').closed);
+    expect(repository.index()).to.deep.equal([{ name: 'catdog', version: '1', state: 'READY', reason: '' }]);
+  });
+
+  it('unloads a version that served: the next one is loaded first, and the unload sticks through polling', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    disk.put('catdog', '2');
+    repository = repositoryOn(disk, 'poll', 10);
+    await repository.start();
+    const status = await repository.unload('catdog', '2');
+    expect(status.serving).to.equal('1');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(servingVersion(repository)).to.equal('1');
+    expect(repository.index().find((e) => e.version === '2')).to.deep.include({ state: 'UNAVAILABLE', reason: 'unloaded' });
+    // A load without a version serves the newest again.
+    expect((await repository.load('catdog')).serving).to.equal('2');
+  });
+
+  it('unloads the default model: requests get model-unavailable and health is unavailable until it is loaded again', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    repository = repositoryOn(disk);
+    await repository.start();
+    const status = await repository.unload('catdog');
+    expect(status).to.deep.equal({ name: 'catdog', versions: [{ name: 'catdog', version: '1', state: 'UNLOADING', reason: 'closing' }] });
+    await until(() => repository!.index()[0]?.state === 'UNAVAILABLE');
+    expect(repository.index()).to.deep.equal([{ name: 'catdog', version: '1', state: 'UNAVAILABLE', reason: 'unloaded' }]);
+    expect(() => repository!.acquire('catdog')).to.throw(ModelUnavailable, 'unloaded');
+    expect(repository.health()).to.equal('unavailable');
+    await repository.load('catdog');
+    expect(repository.health()).to.equal('ok');
+  });
+
+  it('pins a version: requests naming none go to it, the newest stays loaded for those that name it', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    disk.put('catdog', '2');
+    repository = repositoryOn(disk);
+    await repository.start();
+    const status = await repository.load('catdog', '1');
+    expect(status).to.deep.include({ serving: '1', pinned: '1' });
+    expect(servingVersion(repository)).to.equal('1');
+    expect(repository.readyVersions('catdog')).to.deep.equal(['2', '1']);
+    const two = repository.acquire('catdog', '2');
+    expect(two.model.version).to.equal('2');
+    two.release();
+    // Unpinned: the newest serves, and version 1 goes.
+    expect(await repository.load('catdog')).to.deep.include({ serving: '2' });
+    await until(() => disk.classifierOf('catdog', '1').closed);
+    expect(repository.readyVersions('catdog')).to.deep.equal(['2']);
+  });
+
+  it('refuses a second load or unload of a model while one is in progress (409), and any with MODEL_CONTROL=none', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    repository = repositoryOn(disk);
+    await repository.start();
+    disk.put('catdog', '2');
+    disk.hold = true;
+    const first = repository.load('catdog');
+    let second: unknown;
+    await repository.load('catdog').catch((err: unknown) => (second = err));
+    expect(second).to.be.instanceOf(ModelBusy).with.property('status', 409);
+    expect((second as ModelBusy).detail).to.contain('loading its newest version');
+    await until(() => disk.held.has('catdog/2'));
+    disk.held.get('catdog/2')!();
+    await first;
+
+    const fixed = repositoryOn(disk, 'none');
+    disk.hold = false;
+    await fixed.start();
+    try {
+      await fixed.load('catdog').then(() => expect.fail('loaded'), (err: unknown) => expect(err).to.be.instanceOf(ModelControlDisabled));
+      await fixed.unload('catdog').then(() => expect.fail('unloaded'), (err: unknown) => expect(err).to.be.instanceOf(ModelControlDisabled));
+    } finally {
+      await fixed.close();
+    }
+  });
+
+  it('loads one version at a time, across models', async () => {
+    const disk = new FakeDisk();
+    disk.put('catdog', '1');
+    disk.put('other', '1');
+    repository = repositoryOn(disk, 'poll', 10);
+    await repository.start();
+    disk.put('catdog', '2');
+    disk.put('other', '2');
+    await Promise.all([repository.load('catdog'), repository.load('other')]);
+    await until(() => servingVersion(repository!, 'other') === '2' && servingVersion(repository!) === '2');
+    expect(disk.maxLoading).to.equal(1);
+  });
+});
