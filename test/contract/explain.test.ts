@@ -22,6 +22,7 @@ interface ExplanationBody {
   values: number[];
   labels: string[];
   model: string;
+  model_version: string;
   passes: number;
   heatmap: { label: string; rows: number; cols: number; values: number[][]; region: Record<string, number> };
 }
@@ -48,6 +49,7 @@ describe('POST /explain', () => {
     expect(body.prediction).to.equal(upload.prediction);
     expect(body.values).to.deep.equal(upload.values);
     expect(body.model).to.equal(upload.model);
+    expect(body.model_version).to.equal('1');
     expect(body.passes).to.equal(50);
     expect(body.heatmap.label).to.equal(body.prediction);
     expect([body.heatmap.rows, body.heatmap.cols]).to.deep.equal([7, 7]);

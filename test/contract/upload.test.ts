@@ -35,6 +35,8 @@ describe('POST /upload', () => {
         const body = result.data!;
         expect(body.prediction).to.equal(expected[colour]);
         expect(body.labels).to.deep.equal(['Cat', 'Dog', 'Other']);
+        // A model served alone (MODEL_MANIFEST) is version 1 of the default model.
+        expect(body.model_version).to.equal('1');
         expect(body.values).to.have.length(3);
         expect(body.values.reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-6);
         expect(body.values[body.labels!.indexOf(body.prediction)]).to.equal(Math.max(...body.values));

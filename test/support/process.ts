@@ -131,12 +131,12 @@ export interface Answered {
   readonly headers: Headers;
 }
 
-/** POSTs `bytes` as the `file` part of `/upload` and reads the whole answer. */
-export async function upload(url: string, bytes: Uint8Array, filename = 'image'): Promise<Answered> {
+/** POSTs `bytes` as the `file` part of `/upload` (with `query`, such as `?version=2`) and reads the whole answer. */
+export async function upload(url: string, bytes: Uint8Array, filename = 'image', query = ''): Promise<Answered> {
   const form = new FormData();
   form.append('file', new Blob([bytes]), filename);
   const started = performance.now();
-  const res = await fetch(`${url}/upload`, { method: 'POST', body: form });
+  const res = await fetch(`${url}/upload${query}`, { method: 'POST', body: form });
   const text = await res.text();
   let body: Record<string, unknown>;
   try {

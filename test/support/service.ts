@@ -16,8 +16,11 @@ import { createServer, defaultServerLimits, type ServerLimits } from '../../src/
 import { createLogger, type Logger } from '../../src/log.js';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
+import { scanRepository } from '../../src/repository/layout.js';
+import { versionLoader } from '../../src/repository/load-version.js';
+import { createModelRepository, type LoadedRepository } from '../../src/repository/repository.js';
 import { createStaticRepository } from '../../src/repository/static.js';
-import type { ModelRepository } from '../../src/repository/types.js';
+import type { ModelControl, ModelRepository } from '../../src/repository/types.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 
 /** Version 1 of the default model in the default repository, as `make model` builds it. */
@@ -155,4 +158,49 @@ export async function startService(options: StartOptions): Promise<RunningServic
   };
 }
 
-/** Parses a manifest object without touching the disk (unit tests). */
+/** A running service on a real model repository (in-process: its inference runs on the event loop). */
+export interface RepositoryService {
+  readonly url: string;
+  readonly api: OpenAPIBackend;
+  readonly repository: LoadedRepository;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the service on the model repository at `root` (`MODEL_CONTROL` `control`), with the
+ * given security handlers (default: AUTH_DISABLED=true), on 127.0.0.1:0.
+ */
+export async function startRepositoryService(
+  root: string,
+  options: { readonly control?: ModelControl; readonly securityHandlers?: AppDeps['securityHandlers'] } = {},
+): Promise<RepositoryService> {
+  const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const repository = createModelRepository({
+    defaultModel: 'catdog',
+    control: options.control ?? 'explicit',
+    scan: () => scanRepository(root),
+    load: versionLoader({ limits: { maxImagePixels: 40_000_000 }, classifier: { workers: 0 } }),
+    log,
+  });
+  await repository.start();
+  const app = await createApp({
+    repository,
+    management: repository,
+    log,
+    limits: { maxUploadBytes: 10 * 1024 * 1024 },
+    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
+  });
+  const server = createServer(app, { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    api: app.api,
+    repository,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await repository.close();
+    },
+  };
+}
