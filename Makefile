@@ -21,14 +21,13 @@ install: ## Install dependencies (npm ci) and obtain the model
 TRAIN_DATA ?= ../shared/data/cats-dogs-others
 TRAIN_ARGS ?=
 
-model: ## Obtain the backbone (MODEL_SOURCE: URL or path), verify SHA-256, build the served models
+model: ## Obtain the backbone (MODEL_SOURCE: URL or path), verify SHA-256, build the served models into the model repository (catdog/1, imagenet-grouped/1)
 	$(BIN)/tsx scripts/fetch-model.ts
 	$(BIN)/tsx scripts/build-model.ts
 
-train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/), then rebuild the served model
+train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/) and publish it as the next version of catdog in the model repository
 	$(BIN)/tsx scripts/fetch-model.ts
 	$(BIN)/tsx scripts/train.ts --data $(TRAIN_DATA) $(TRAIN_ARGS)
-	$(BIN)/tsx scripts/build-model.ts
 
 generate: ## Regenerate generated/ from the spec
 	$(BIN)/openapi-typescript openapi/openapi.yaml -o generated/openapi.ts
@@ -109,5 +108,5 @@ soak: ## Soak: 20,000 uploads at concurrency 32 on loopback, valid and invalid, 
 attack: ## Issue 17's attacks on loopback, each against a fresh service, with figures (ATTACK_ARGS="slow-clients decode-bombs large-decodes")
 	node --import tsx scripts/attack/main.ts $(ATTACK_ARGS)
 
-clean: ## Remove build output and downloaded weights
-	rm -rf dist .bench/build resources/models/*.onnx
+clean: ## Remove build output, downloaded weights and built models (versions published by make train stay)
+	rm -rf dist .bench/build resources/models/*.onnx resources/models/repository/*/1/model.onnx resources/models/repository/*/1/golden

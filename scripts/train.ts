@@ -1,17 +1,28 @@
 /**
- * `make train`: trains the Cat/Dog/Other head on labelled photos and writes its weights.
+ * `make train`: trains the Cat/Dog/Other head on labelled photos and publishes the served model
+ * it makes as the next version of `catdog` in the model repository (never overwriting one): a
+ * service that polls the repository (`make run`) serves it within MODEL_POLL_INTERVAL_MS, with
+ * no restart and no failed request.
  *
  *   tsx scripts/train.ts --data ../shared/data/cats-dogs-others
  *   tsx scripts/train.ts --images DIR --labels export.json [--resize cover|fill] [--no-flip]
  *        [--folds 5] [--seed 7] [--repeats 3] [--backbone resources/models/mobilenetv2-12-int8.onnx]
- *        [--out resources/models/head.json]
+ *        [--repository resources/models/repository] [--model catdog] [--out head.json]
  *
  * Labels: `labels.json` (`[{"file","label"}]`) or the course's export
  * (`{"annotations":[{"fileName","annotation":{"label"}}]}`); labels cat/dog/other, any case.
  * Features come from the backbone (the exact float32 form of the int8 model, cut at its global
  * average pool) on images preprocessed exactly as the service does. The L2 penalty is chosen by
  * stratified k-fold CV; nested CV gives the accuracy to expect on unseen photos. Deterministic:
- * same images, same options → same head file. Then `scripts/build-model.ts` composes the model.
+ * same images, same options → same head and same model file.
+ *
+ * The version folder holds `model.onnx` (backbone + head, as `make model` composes it),
+ * `manifest.json`, `head.json` (what was trained, and how well) and one golden example per label:
+ * the first photo of that label the new model answers right, so that the service refuses a
+ * version that does not (a wrong backbone, labels out of order). It is written into a hidden
+ * folder and renamed into place once whole (tools/repository/publish.ts). `--out` also writes
+ * the head file elsewhere (to make it the committed default: `--out resources/models/head.json`,
+ * then `make model`).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -22,9 +33,12 @@ import { MOBILENETV2_INPUT, buildFeatureExtractor } from '../tools/training/back
 import { nestedCrossValidate, selectL2 } from '../tools/training/cross-validate.js';
 import { extractFeatures } from '../tools/training/features.js';
 import { trainHead } from '../tools/training/head.js';
-import { toHeadFile, writeHeadFile } from '../tools/training/head-file.js';
+import { chooseGolden } from '../tools/training/golden.js';
+import { headFileText, toHeadFile, writeHeadFile } from '../tools/training/head-file.js';
 import { readLabels } from '../tools/training/labels.js';
 import { formatConfusion } from '../tools/training/report.js';
+import { MODEL_FILE, catdogModel, manifestText, versionManifest } from '../tools/training/served-model.js';
+import { publishNextVersion } from '../tools/repository/publish.js';
 
 const LABELS = ['Cat', 'Dog', 'Other'] as const;
 const L2_GRID = [0.01, 0.1, 1, 10];
@@ -35,7 +49,9 @@ const { values: args } = parseArgs({
     images: { type: 'string' },
     labels: { type: 'string' },
     backbone: { type: 'string', default: 'resources/models/mobilenetv2-12-int8.onnx' },
-    out: { type: 'string', default: 'resources/models/head.json' },
+    repository: { type: 'string', default: process.env.MODEL_REPOSITORY || 'resources/models/repository' },
+    model: { type: 'string', default: 'catdog' },
+    out: { type: 'string' },
     resize: { type: 'string', default: 'cover' },
     'no-flip': { type: 'boolean', default: false },
     folds: { type: 'string', default: '5' },
@@ -115,5 +131,26 @@ const file = toHeadFile(head, {
     confusion: nested.confusion,
   },
 });
-await writeHeadFile(args.out, file);
-console.log(`\ntrain: wrote ${args.out} (l2 ${selection.l2}); next: \`make model\` composes it with the backbone`);
+if (args.out) {
+  await writeHeadFile(args.out, file);
+  console.log(`train: wrote ${args.out}`);
+}
+
+// The served model of this head, checked as the service checks a version, with its golden examples.
+const composed = catdogModel(decodeModel(backboneBytes), file);
+const golden = await chooseGolden(composed, images, LABELS);
+const manifest = versionManifest(composed.onnx, composed.manifest, golden);
+const published = await publishNextVersion(args.repository, args.model, new Map<string, Uint8Array | string>([
+  [MODEL_FILE, composed.onnx],
+  ['head.json', headFileText(file)],
+  ...golden.map((g): [string, Uint8Array] => [g.file, g.bytes]),
+  ['manifest.json', manifestText(manifest)],
+]));
+console.log(
+  `\ntrain: published ${args.model} version ${published.version} in ${published.dir} ` +
+    `(nested ${folds}-fold CV accuracy ${nested.accuracy.toFixed(4)}; golden examples: ${golden.map((g) => `${path.basename(g.file)} ${g.label}`).join(', ')})`,
+);
+console.log(
+  `train: a service polling the repository (make run) serves it within MODEL_POLL_INTERVAL_MS; otherwise ` +
+    `POST /v2/repository/models/${args.model}/load (scope manage::models), or restart it`,
+);

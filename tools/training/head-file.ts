@@ -88,9 +88,14 @@ export async function readHeadFile(file: string): Promise<HeadFile> {
   return parseHeadFile(JSON.parse(await readFile(file, 'utf8')), file);
 }
 
-/** Writes a head file: one line per array, so diffs stay readable. */
-export async function writeHeadFile(file: string, head: HeadFile): Promise<void> {
+/** A head file's text: one line per array, so diffs stay readable. */
+export function headFileText(head: HeadFile): string {
   const text = JSON.stringify(head, (_key, v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'number') ? JSON.stringify(v) : v), 2)
     .replace(/"(\[[^"]*\])"/g, '$1');
-  await writeFile(file, `${text}\n`);
+  return `${text}\n`;
+}
+
+/** Writes a head file ({@link headFileText}). */
+export async function writeHeadFile(file: string, head: HeadFile): Promise<void> {
+  await writeFile(file, headFileText(head));
 }
