@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model train generate check-generated lint typecheck web build bench-build test test-image-node run dev token docs postman prod-smoke bench bench-memory bench-explain soak attack clean
+.PHONY: help install model train generate check-generated lint typecheck web build bench-build test test-image-node run dev token docs postman prod-smoke bench bench-memory bench-swap bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -98,6 +98,13 @@ bench: build bench-build ## Throughput: bare pipeline, service (AUTH_DISABLED=tr
 
 bench-memory: build bench-build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
 	node .bench/build/scripts/bench/memory.js $(BENCH_ARGS)
+
+# The production image's malloc settings (Dockerfile, deploy/): without a fixed mmap threshold,
+# glibc keeps the memory of a replaced version's worker thread (docs/model-repository.md).
+bench-swap: export MALLOC_ARENA_MAX ?= 2
+bench-swap: export MALLOC_MMAP_THRESHOLD_ ?= 131072
+bench-swap: build bench-build ## Hot swaps under load: c=16, 20 s steady then 20 s with 10 swaps between two versions; failed requests, p99 ratio, memory after the last release (BENCH_ARGS="--duration 20 --swaps 10")
+	node .bench/build/scripts/bench/swap.js $(BENCH_ARGS)
 
 bench-explain: build bench-build ## Cost of POST /explain: ms per explanation at idle, /upload throughput with and without explanations running (BENCH_ARGS="--duration 15 --concurrency 4")
 	node .bench/build/scripts/bench/explain.js $(BENCH_ARGS)

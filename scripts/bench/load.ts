@@ -11,7 +11,7 @@
  *
  * @example node .bench/build/scripts/bench/load.js --url http://127.0.0.1:8080/upload -c 16 -d 15 --warmup 32 IMAGE_DIR
  * @example node .bench/build/scripts/bench/load.js --url http://127.0.0.1:8080/v2/models/catdog/infer --v2-batch 8 -c 4 -d 15 IMAGE_DIR
- * Prints one JSON line ({@link LoadResult}) on stdout.
+ * Prints one JSON line ({@link LoadResult}) on stdout; `--timeline` adds every request to it.
  */
 import { parseArgs } from 'node:util';
 import { Http1Connection } from './http1.js';
@@ -37,6 +37,10 @@ export interface LoadResult {
   readonly clientCpuMsPerRequest: number | null;
   /** Images per request: 1 for uploads, N with `--v2-batch N`. */
   readonly imagesPerRequest: number;
+  /** With `--timeline`: each measured request, `[start ms (since the Unix epoch), latency ms, error kind or "", model_version or ""]`. */
+  readonly timeline?: readonly (readonly [number, number, string, string])[];
+  /** Answers by `model_version` (`""`: none). */
+  readonly versions: Record<string, number>;
 }
 
 const { values: opt, positionals } = parseArgs({
@@ -50,6 +54,7 @@ const { values: opt, positionals } = parseArgs({
     timeout: { type: 'string', default: '30' },
     token: { type: 'string' },
     'v2-batch': { type: 'string' },
+    timeline: { type: 'boolean', default: false },
   },
 });
 const v2Batch = opt['v2-batch'] === undefined ? undefined : Number(opt['v2-batch']);
@@ -112,22 +117,37 @@ const port = Number(url.port || 80);
 const hostname = url.hostname.replace(/^\[|\]$/g, '');
 
 let next = 0;
-/** Sends the next image on `connection`: the time taken, and the error kind if it did not pass. */
-async function send(connection: Http1Connection): Promise<{ ms: number; error?: string }> {
+/** One request's outcome: when it started, the time taken, the error kind if it did not pass, the version that answered. */
+interface Sent {
+  readonly at: number;
+  readonly ms: number;
+  readonly error?: string;
+  readonly version?: string;
+}
+
+/** Sends the next image on `connection`. */
+async function send(connection: Http1Connection): Promise<Sent> {
   const request = requests[next++ % requests.length]!;
+  const at = Date.now();
   const started = performance.now();
   let error: string | undefined;
+  let version: string | undefined;
   try {
     const res = await connection.request(request);
     if (res.status !== 200) error = `HTTP ${res.status}`;
     else {
       try {
-        const json = JSON.parse(res.body.toString('utf8')) as { prediction?: unknown; outputs?: { name: string; data?: unknown[] }[] };
+        const json = JSON.parse(res.body.toString('utf8')) as {
+          prediction?: unknown;
+          model_version?: unknown;
+          outputs?: { name: string; data?: unknown[] }[];
+        };
         if (v2Batch !== undefined) {
           if (json.outputs?.find((o) => o.name === 'label')?.data?.length !== v2Batch) error = 'no labels';
         } else if (typeof json.prediction !== 'string') {
           error = 'no prediction';
         }
+        if (typeof json.model_version === 'string') version = json.model_version;
       } catch {
         error = 'not JSON';
       }
@@ -135,12 +155,12 @@ async function send(connection: Http1Connection): Promise<{ ms: number; error?: 
   } catch (err) {
     error = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
   }
-  return { ms: performance.now() - started, ...(error ? { error } : {}) };
+  return { at, ms: performance.now() - started, ...(error ? { error } : {}), ...(version === undefined ? {} : { version }) };
 }
 
 const connections = Array.from({ length: concurrency }, () => new Http1Connection(hostname, port, timeoutMs));
 
-async function closedLoop(until: () => boolean, record: (r: { ms: number; error?: string }) => void): Promise<void> {
+async function closedLoop(until: () => boolean, record: (r: Sent) => void): Promise<void> {
   await Promise.all(
     connections.map(async (connection) => {
       while (!until()) record(await send(connection));
@@ -153,16 +173,20 @@ await closedLoop(() => warm-- <= 0, () => {});
 
 const latencies: number[] = [];
 const errorKinds: Record<string, number> = {};
+const versions: Record<string, number> = {};
+const timeline: [number, number, string, string][] = [];
 let issued = 0;
 const cpuBefore = process.cpuUsage();
 const start = performance.now();
 let end = start;
 await closedLoop(
   () => performance.now() - start >= durationMs || issued++ >= maxRequests,
-  ({ ms, error }) => {
+  ({ at, ms, error, version }) => {
     end = performance.now();
     if (error) errorKinds[error] = (errorKinds[error] ?? 0) + 1;
     else latencies.push(ms);
+    versions[version ?? ''] = (versions[version ?? ''] ?? 0) + 1;
+    if (opt.timeline) timeline.push([at, round(ms), error ?? '', version ?? '']);
   },
 );
 const cpu = process.cpuUsage(cpuBefore);
@@ -188,5 +212,7 @@ const result: LoadResult = {
   maxMs: latencies.length ? round(latencies.at(-1)!) : null,
   clientCpuMsPerRequest: latencies.length + errors ? Math.round(((cpu.user + cpu.system) / 1000 / (latencies.length + errors)) * 100) / 100 : null,
   imagesPerRequest: v2Batch ?? 1,
+  versions,
+  ...(opt.timeline ? { timeline } : {}),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
