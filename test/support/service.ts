@@ -190,7 +190,7 @@ export async function startRepositoryService(
     limits: { maxUploadBytes: 10 * 1024 * 1024 },
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
   });
-  const server = createServer(app, { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 5_000 });
+  const server = createServer(app, defaultServerLimits);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
