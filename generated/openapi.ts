@@ -1142,6 +1142,95 @@ export interface components {
             };
         };
         /**
+         * @description `model-busy`: another load or unload of this model is in progress (retry after
+         *     `Retry-After` seconds); `model-control-disabled`: the server runs with `MODEL_CONTROL=none`.
+         */
+        V2ModelConflict: {
+            headers: {
+                /** @description With `model-busy`, seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The body is not JSON, or does not match the contract (`errors` lists where); or the
+         *     request has more than one `Host` or `Authorization` header.
+         */
+        V2BadManagementRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is over 16 KiB. */
+        V2ManagementBodyTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A body that is not `application/json`. */
+        V2NotJson: {
+            headers: {
+                /** @description The media types this operation accepts. */
+                Accept?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description A valid token without the scope `manage::models`. */
+        V2ManageForbidden: {
+            headers: {
+                /** @description `Bearer realm="cat-dog-other", error="insufficient_scope", scope="manage::models"`. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The token issuer cannot be reached to verify the access token (`auth-unavailable`); retry
+         *     after `Retry-After` seconds. A connection refused when it opens (`too-many-connections`) is
+         *     answered before its request is read, as a plain problem (`application/problem+json`,
+         *     without `error`).
+         */
+        V2IssuerUnavailable: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The version was refused by its checks; what served keeps serving. The detail says why. */
+        V2ModelLoadFailed: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
          * @description No usable access token (RFC 6750 §3). Without any token (`token-missing`) the challenge
          *     carries no error code; a token in the query string is not accepted (`token-missing`,
          *     `error="invalid_request"`); a malformed, expired, not-yet-valid, wrongly signed token, or
@@ -1171,71 +1260,6 @@ export interface components {
         /** @description The repository has no model of that name, or the model no version of that number. */
         ModelNotFound: {
             headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /**
-         * @description `model-busy`: another load or unload of this model is in progress (retry after
-         *     `Retry-After` seconds); `model-control-disabled`: the server runs with `MODEL_CONTROL=none`.
-         */
-        ModelConflict: {
-            headers: {
-                /** @description With `model-busy`, seconds to wait before retrying. */
-                "Retry-After"?: number;
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description The body is not JSON, or does not match the contract (`errors` lists where). */
-        BadManagementRequest: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description The body is over 16 KiB. */
-        ManagementBodyTooLarge: {
-            headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description A body that is not `application/json`. */
-        NotJson: {
-            headers: {
-                /** @description The media types this operation accepts. */
-                Accept?: string;
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description A valid token without the scope `manage::models`. */
-        ManageForbidden: {
-            headers: {
-                /** @description `Bearer realm="cat-dog-other", error="insufficient_scope", scope="manage::models"`. */
-                "WWW-Authenticate"?: string;
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description The token issuer cannot be reached to verify the access token; retry after `Retry-After` seconds. */
-        IssuerUnavailable: {
-            headers: {
-                /** @description Seconds to wait before retrying. */
-                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -1965,14 +1989,14 @@ export interface operations {
                     "application/json": components["schemas"]["RepositoryIndexEntry"][];
                 };
             };
-            400: components["responses"]["BadManagementRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["ManageForbidden"];
-            405: components["responses"]["MethodNotAllowed"];
-            413: components["responses"]["ManagementBodyTooLarge"];
-            415: components["responses"]["NotJson"];
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["IssuerUnavailable"];
+            400: components["responses"]["V2BadManagementRequest"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2ManageForbidden"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            413: components["responses"]["V2ManagementBodyTooLarge"];
+            415: components["responses"]["V2NotJson"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2IssuerUnavailable"];
         };
     };
     loadModel: {
@@ -2004,25 +2028,17 @@ export interface operations {
                     "application/json": components["schemas"]["ModelStatus"];
                 };
             };
-            400: components["responses"]["BadManagementRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["ManageForbidden"];
-            404: components["responses"]["ModelNotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["ModelConflict"];
-            413: components["responses"]["ManagementBodyTooLarge"];
-            415: components["responses"]["NotJson"];
-            /** @description The version was refused by its checks; what served keeps serving. The detail says why. */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["IssuerUnavailable"];
+            400: components["responses"]["V2BadManagementRequest"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2ManageForbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            409: components["responses"]["V2ModelConflict"];
+            413: components["responses"]["V2ManagementBodyTooLarge"];
+            415: components["responses"]["V2NotJson"];
+            422: components["responses"]["V2ModelLoadFailed"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2IssuerUnavailable"];
         };
     };
     unloadModel: {
@@ -2054,16 +2070,16 @@ export interface operations {
                     "application/json": components["schemas"]["ModelStatus"];
                 };
             };
-            400: components["responses"]["BadManagementRequest"];
-            401: components["responses"]["Unauthorized"];
-            403: components["responses"]["ManageForbidden"];
-            404: components["responses"]["ModelNotFound"];
-            405: components["responses"]["MethodNotAllowed"];
-            409: components["responses"]["ModelConflict"];
-            413: components["responses"]["ManagementBodyTooLarge"];
-            415: components["responses"]["NotJson"];
-            500: components["responses"]["InternalError"];
-            503: components["responses"]["IssuerUnavailable"];
+            400: components["responses"]["V2BadManagementRequest"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2ManageForbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            409: components["responses"]["V2ModelConflict"];
+            413: components["responses"]["V2ManagementBodyTooLarge"];
+            415: components["responses"]["V2NotJson"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2IssuerUnavailable"];
         };
     };
 }

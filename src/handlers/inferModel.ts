@@ -1,7 +1,8 @@
 import type { components } from '../../generated/openapi.js';
-import type { AppContext } from '../http/state.js';
+import { whileConnected } from '../http/client-gone.js';
 import type { Admission } from '../lifecycle/admission.js';
 import type { Metrics } from '../metrics.js';
+import { withModel } from '../repository/lease.js';
 import type { ModelRepository } from '../repository/types.js';
 import { classifyBatch } from '../v2/classify-batch.js';
 import { planInference } from '../v2/request.js';
@@ -22,7 +23,9 @@ export interface InferLimits {
  * `inferModelVersion`): the body (read and validated against the spec before) is planned against
  * the leased version's inputs and outputs, its images classified through the upload's path
  * (`src/v2/classify-batch.ts`), and the outputs asked for written as JSON or with binary data.
- * The version stays leased until the answer is computed.
+ * Without a version in the path, the repository chooses as for `/upload` (the pinned version,
+ * else the newest READY one); the answer's `model_version` names the version that ran. The
+ * version stays leased until the answer is computed: a swap meanwhile lets it finish there.
  */
 export function inferModel(repository: ModelRepository, admission: Admission, metrics: Metrics, limits: InferLimits): OperationHandler {
   return async (c, ctx) => {
@@ -30,18 +33,17 @@ export function inferModel(repository: ModelRepository, admission: Admission, me
     // api.ts reads it for every operation declaring the binary extension's header: a wiring bug, a 500.
     if (!body) throw new Error('inferModel: no inference body in the request state');
     const { name, version } = modelParams(c);
-    const lease = repository.acquire(name, version);
-    try {
-      const { model } = lease;
+    await withModel(repository, name, version, async (model) => {
+      ctx.state.model = { name: model.name, version: model.version };
       const plan = planInference(body.header as InferenceRequest, body.binary, signatureOf(model.manifest), limits.maxBatchImages);
       const count = plan.batch.kind === 'images' ? plan.batch.images.length : plan.batch.rows.length;
       metrics.observeInferenceBatch(count);
-      const results = await classifyBatch(plan.batch, {
+      const results = await whileConnected(ctx, (signal) => classifyBatch(plan.batch, {
         classifier: model.classifier,
         admission,
-        signal: clientGone(ctx),
-        observe: (timings) => metrics.observeClassification(timings),
-      });
+        signal,
+        observe: (timings) => metrics.observeClassification(timings, model),
+      }));
       ctx.state.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;
       const answer = inferenceAnswer({ name: model.name, version: model.version }, plan, results);
       if (answer.kind === 'json') {
@@ -51,18 +53,6 @@ export function inferModel(repository: ModelRepository, admission: Admission, me
         ctx.type = 'application/octet-stream';
         ctx.body = answer.body;
       }
-    } finally {
-      lease.release();
-    }
+    });
   };
-}
-
-/** Aborts when the client closes the connection before its answer is written. */
-function clientGone(ctx: AppContext): AbortSignal {
-  const gone = new AbortController();
-  const onClose = (): void => {
-    if (!ctx.res.writableFinished) gone.abort(new Error('client closed the connection'));
-  };
-  ctx.res.once('close', onClose);
-  return gone.signal;
 }

@@ -6,10 +6,10 @@ import path from 'node:path';
 import { rootDir } from '../spec.js';
 
 /**
- * The protocol extensions served, as Triton names them: its binary tensor data extension and its
- * classification extension.
+ * The protocol extensions served, as Triton names them: its binary tensor data extension, its
+ * classification extension and its model repository extension (`POST /v2/repository/...`).
  */
-export const SERVER_EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'classification']);
+export const SERVER_EXTENSIONS: readonly string[] = Object.freeze(['binary_tensor_data', 'classification', 'model_repository']);
 
 /** The server's name in its metadata. */
 export const SERVER_NAME = 'cat-dog-other';

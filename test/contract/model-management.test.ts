@@ -14,6 +14,7 @@ import { createRepositoryDir, publishVersion, removeRepository } from '../fixtur
 import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';
 import { expectMatchesSpec, expectProblem, receive, type Received } from '../support/contract.js';
 import { startRepositoryService, startService, type RepositoryService } from '../support/service.js';
+import { expectV2Problem } from '../support/v2.js';
 
 describe('model repository management API (issue 15)', function () {
   this.timeout(60_000);
@@ -66,10 +67,10 @@ describe('model repository management API (issue 15)', function () {
       ['unloadModel', '/v2/repository/models/catdog/unload'],
     ] as const) {
       const anonymous = await post(path, undefined);
-      expectProblem(anonymous, 401, 'token-missing');
+      expectV2Problem(anonymous, 401, 'token-missing');
       expectMatchesSpec(svc.api, operation, anonymous);
       const underScoped = await post(path, predictor);
-      expectProblem(underScoped, 403, 'insufficient-scope');
+      expectV2Problem(underScoped, 403, 'insufficient-scope');
       expect(underScoped.headers.get('www-authenticate')).to.equal('Bearer realm="cat-dog-other", error="insufficient_scope", scope="manage::models"');
       expectMatchesSpec(svc.api, operation, underScoped);
     }
@@ -125,7 +126,7 @@ describe('model repository management API (issue 15)', function () {
       ['unloadModel', '/v2/repository/models/catdog/unload', { parameters: { version: '9' } }, 'Model "catdog" has no version "9"'],
     ] as const) {
       const res = await post(path, operator, body);
-      expectProblem(res, 404, 'model-not-found');
+      expectV2Problem(res, 404, 'model-not-found');
       expect((res.body as { detail: string }).detail).to.equal(detail);
       expectMatchesSpec(svc.api, operation, res);
     }
@@ -133,18 +134,18 @@ describe('model repository management API (issue 15)', function () {
 
   it('refuses a body that is not JSON, not JSON at all, or not what the spec says', async () => {
     const text = await post('/v2/repository/models/catdog/load', operator, 'version=1', 'text/plain');
-    expectProblem(text, 415, 'unsupported-media-type');
+    expectV2Problem(text, 415, 'unsupported-media-type');
     expectMatchesSpec(svc.api, 'loadModel', text);
     const broken = await post('/v2/repository/models/catdog/load', operator, '{"parameters":', 'application/json');
-    expectProblem(broken, 400, 'bad-request');
+    expectV2Problem(broken, 400, 'bad-request');
     expectMatchesSpec(svc.api, 'loadModel', broken);
     for (const body of [{ parameters: { version: '01' } }, { parameters: { version: 2 } }, { parameters: { config: '{}' } }, { version: '1' }]) {
       const res = await post('/v2/repository/models/catdog/load', operator, body);
-      expectProblem(res, 400, 'validation-failed');
+      expectV2Problem(res, 400, 'validation-failed');
       expectMatchesSpec(svc.api, 'loadModel', res);
     }
     const large = await post('/v2/repository/index', operator, { ready: true, padding: 'x'.repeat(20_000) });
-    expectProblem(large, 413, 'payload-too-large');
+    expectV2Problem(large, 413, 'payload-too-large');
     expectMatchesSpec(svc.api, 'repositoryIndex', large);
     const badName = await post('/v2/repository/models/..%2Fetc/load', operator);
     expect(badName.status).to.be.oneOf([400, 404]);
@@ -154,10 +155,10 @@ describe('model repository management API (issue 15)', function () {
     const fixed = await startService({ model: { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest } });
     try {
       const load = await receive(`${fixed.url}/v2/repository/models/catdog/load`, { method: 'POST' });
-      expectProblem(load, 409, 'model-control-disabled');
+      expectV2Problem(load, 409, 'model-control-disabled');
       expectMatchesSpec(fixed.api, 'loadModel', load);
       const unload = await receive(`${fixed.url}/v2/repository/models/catdog/unload`, { method: 'POST' });
-      expectProblem(unload, 409, 'model-control-disabled');
+      expectV2Problem(unload, 409, 'model-control-disabled');
       const index = await receive(`${fixed.url}/v2/repository/index`, { method: 'POST' });
       expect(index.body).to.deep.equal([{ name: 'catdog', version: '1', state: 'READY', reason: '' }]);
     } finally {

@@ -3,6 +3,9 @@
  */
 import { expect } from 'chai';
 import type { OpenAPIBackend } from 'openapi-backend';
+import type { OperationHandlers } from '../../src/handlers/handler.js';
+import { createApi } from '../../src/http/api.js';
+import { readSpec } from '../../src/spec.js';
 
 /** A fetched response with its body parsed (JSON when the type says so). */
 export interface Received {
@@ -62,4 +65,18 @@ export function expectProblem(res: Received, status: number, code: string): void
   expect(body.code).to.equal(code);
   expect(body.type).to.equal(`urn:cat-dog-other:problem:${code}`);
   expect(body.title).to.be.a('string').with.length.greaterThan(0);
+}
+
+/**
+ * The spec's own validator, apart from any app: for answers of a spawned service, which has no
+ * `api` to hand to {@link expectMatchesSpec}.
+ */
+export async function specApi(): Promise<OpenAPIBackend> {
+  const definition = readSpec();
+  // Validation reads only the operations: a no-op for each, none ever runs.
+  const ids = Object.values(definition.paths ?? {}).flatMap((item) =>
+    Object.values(item ?? {}).flatMap((op) => (typeof op === 'object' && op && 'operationId' in op ? [String(op.operationId)] : [])));
+  const handlers = Object.fromEntries(ids.map((id) => [id, () => {}])) as unknown as OperationHandlers;
+  const { api } = await createApi({ definition, handlers, limits: { maxUploadBytes: 1024 } });
+  return api;
 }

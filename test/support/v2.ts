@@ -112,3 +112,15 @@ export function output(res: Received, name: string): { datatype: string; shape: 
   expect(found, `output ${name} in ${res.text}`).to.not.equal(undefined);
   return found!;
 }
+
+/**
+ * Asserts an error of a `/v2` route: the RFC 9457 problem with the given status and code, served
+ * as `application/json` with the protocol's `error` member (the detail, or else the title).
+ */
+export function expectV2Problem(res: Received, status: number, code: string): void {
+  expect(res.status, res.text).to.equal(status);
+  expect(res.headers.get('content-type')).to.match(/^application\/json/);
+  const body = res.body as Record<string, unknown>;
+  expect(body).to.include({ status, code, type: `urn:cat-dog-other:problem:${code}` });
+  expect(body.error).to.be.a('string').and.equal(body.detail ?? body.title);
+}
