@@ -99,11 +99,11 @@ bench: build bench-build ## Throughput: bare pipeline, service (AUTH_DISABLED=tr
 bench-memory: build bench-build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
 	node .bench/build/scripts/bench/memory.js $(BENCH_ARGS)
 
-# The production image's malloc settings (Dockerfile, deploy/): without a fixed mmap threshold,
-# glibc keeps the memory of a replaced version's worker thread (docs/model-repository.md).
+# The image's malloc setting (the Dockerfile's ENV). A replaced version's memory is returned to
+# glibc, which keeps part of it: MALLOC_MMAP_THRESHOLD_=131072 returns it to the system instead
+# (measured in docs/model-repository.md; try it with `MALLOC_MMAP_THRESHOLD_=131072 make bench-swap`).
 bench-swap: export MALLOC_ARENA_MAX ?= 2
-bench-swap: export MALLOC_MMAP_THRESHOLD_ ?= 131072
-bench-swap: build bench-build ## Hot swaps under load: c=16, 20 s steady then 20 s with 10 swaps between two versions; failed requests, p99 ratio, memory after the last release (BENCH_ARGS="--duration 20 --swaps 10")
+bench-swap: build bench-build ## Hot swaps under load: c=16, 5,000 warm-up uploads, 20 s steady then 20 s with 10 swaps between two versions; failed requests, p99 ratio, memory after the last release (BENCH_ARGS="--duration 20 --swaps 10")
 	node .bench/build/scripts/bench/swap.js $(BENCH_ARGS)
 
 bench-explain: build bench-build ## Cost of POST /explain: ms per explanation at idle, /upload throughput with and without explanations running (BENCH_ARGS="--duration 15 --concurrency 4")

@@ -3,6 +3,9 @@
  * (AUTH_DISABLED=true, MODEL_CONTROL=explicit) on a copy of the default model as versions 1 and
  * 2 of `catdog`, then, at concurrency 16:
  *
+ * 0. `--warmup` uploads (5,000, as `make bench-memory`): the process's memory grows for its
+ *    first few thousand requests, then levels off; measured before that, a swap's growth would
+ *    be mixed with it;
  * 1. a steady run (no swap) for `--duration` seconds: the steady p99;
  * 2. the same run while the management API swaps `--swaps` times between the two versions,
  *    spread over the run: `unload` of version 2 (version 1 is loaded beside it, checked, warmed
@@ -14,7 +17,7 @@
  * 20 MiB), with the load average (the machine is shared) and the memory settings. Exit status 1
  * when a target is missed.
  *
- * Options: --duration S (20), --swaps N (10), --concurrency C (16), --json FILE.
+ * Options: --duration S (20), --swaps N (10), --concurrency C (16), --warmup N (5000), --json FILE.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,6 +32,7 @@ const { values: opt } = parseArgs({
     duration: { type: 'string', default: '20' },
     swaps: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '16' },
+    warmup: { type: 'string', default: '5000' },
     json: { type: 'string' },
   },
 });
@@ -89,9 +93,13 @@ const server = await startServer(
 );
 try {
   const loadBefore = os.loadavg();
-  await runLoad(port, concurrency, '-n', '400');
+  await runLoad(port, concurrency, '-n', String(Number(opt.warmup)));
+  await sleep(2000);
+  // The steady run is also the control: how much the process grows in as long without a swap.
+  const rssBeforeSteadyMiB = processFigures(server.pid).rssMiB;
   const steady = await runLoad(port, concurrency, '-d', String(durationS));
   await settled();
+  await sleep(2000);
   const rssBeforeMiB = processFigures(server.pid).rssMiB;
 
   // The swaps, spread over the run after a second of load.
@@ -134,6 +142,7 @@ try {
       MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null,
     },
     concurrency,
+    warmupRequests: Number(opt.warmup),
     durationS,
     steady: { requests: steady.ok + steady.errors, errors: steady.errors, rps: steady.rps, p50Ms: steady.p50Ms, p99Ms: steady.p99Ms },
     swapping: {
@@ -149,6 +158,8 @@ try {
       p99RatioToSteady: ratio,
     },
     swaps: swapLog.map((s) => ({ action: s.action, ms: s.endedAt - s.startedAt, status: s.status, serving: s.serving, rssMiB: s.rssMiB })),
+    rssBeforeSteadyMiB: round(rssBeforeSteadyMiB),
+    steadyGrowthMiB: round(rssBeforeMiB - rssBeforeSteadyMiB),
     rssBeforeFirstSwapMiB: round(rssBeforeMiB),
     rssAfterLastReleaseMiB: round(rssAfterMiB),
     growthMiB,
@@ -160,13 +171,14 @@ try {
   const swapMs = swapLog.map((s) => s.endedAt - s.startedAt);
   process.stdout.write(
     [
-      `hot swaps under load: c=${concurrency}, ${durationS} s steady then ${durationS} s with ${swaps} swaps between catdog 1 and 2 (${process.version}, ${os.cpus().length} CPUs, load average ${report.loadAverage.before.join(' ')} → ${report.loadAverage.after.join(' ')}; MALLOC_ARENA_MAX=${report.memorySettings.MALLOC_ARENA_MAX ?? '(unset)'}, MALLOC_MMAP_THRESHOLD_=${report.memorySettings.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'})`,
+      `hot swaps under load: c=${concurrency}, ${report.warmupRequests} warm-up uploads, ${durationS} s steady then ${durationS} s with ${swaps} swaps between catdog 1 and 2 (${process.version}, ${os.cpus().length} CPUs, load average ${report.loadAverage.before.join(' ')} → ${report.loadAverage.after.join(' ')}; MALLOC_ARENA_MAX=${report.memorySettings.MALLOC_ARENA_MAX ?? '(unset)'}, MALLOC_MMAP_THRESHOLD_=${report.memorySettings.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'})`,
       `  failed requests: ${during.errors} of ${during.ok + during.errors} during the swaps (${steady.errors} of ${steady.ok + steady.errors} steady)${during.errors ? ` ${JSON.stringify(during.errorKinds)}` : ''}`,
       `  answers by version: ${versions.map((v) => `${v || '(none)'}: ${during.versions[v]}`).join(', ')}`,
       `  swaps: ${swapLog.filter((s) => s.status === 200).length}/${swaps} answered 200, ${Math.min(...swapMs)}-${Math.max(...swapMs)} ms each (load, checks, warm-up, switch)`,
       `  p99: steady ${steady.p99Ms} ms; requests overlapping a swap (${overlapping.length}) ${swapP99} ms (×${ratio}, target ≤ 2); whole swap run ${during.p99Ms} ms`,
       `  throughput: steady ${steady.rps} req/s, during the swaps ${during.rps} req/s`,
       `  resident memory: ${report.rssBeforeFirstSwapMiB} MiB before the first swap, ${report.rssAfterLastReleaseMiB} MiB after the last release (${growthMiB >= 0 ? '+' : ''}${growthMiB} MiB, target ≤ 20); after each swap: ${swapLog.map((s) => s.rssMiB).join(', ')}`,
+      `  control: the steady run alone, as long without a swap, ${report.rssBeforeSteadyMiB} → ${report.rssBeforeFirstSwapMiB} MiB (${report.steadyGrowthMiB >= 0 ? '+' : ''}${report.steadyGrowthMiB} MiB)`,
       `  -> ${ok ? 'targets met' : 'TARGET MISSED'}; raw figures: ${file}`,
       '',
     ].join('\n'),
