@@ -260,8 +260,8 @@ export interface paths {
         /**
          * Server metadata (V2)
          * @description The server's name, version and the protocol extensions it implements:
-         *     `binary_tensor_data` and `classification` (Triton's extensions, see the top of this
-         *     document). The protocol's OpenAPI document writes this path `/v2/`, its prose `v2`:
+         *     `binary_tensor_data`, `classification` and `model_repository` (Triton's extensions, see
+         *     the top of this document and the tag Model repository). The protocol's OpenAPI document writes this path `/v2/`, its prose `v2`:
          *     both are answered.
          *
          *     Public by default; with `MODEL_METADATA_PUBLIC=false` it needs a token with the scope
@@ -292,8 +292,8 @@ export interface paths {
         /**
          * Model metadata (V2)
          * @description The model's inputs, outputs, labels and the versions that can be asked for by number
-         *     (those READY now), as the version the server would choose serves them (the newest READY
-         *     one). See `/v2/models/{name}/versions/{version}` for the inputs and outputs.
+         *     (those READY now), as the version the server would choose serves them (the pinned one, or
+         *     else the newest READY one). See `/v2/models/{name}/versions/{version}` for the inputs and outputs.
          *
          *     Public by default; with `MODEL_METADATA_PUBLIC=false` it needs a token with the scope
          *     `get::prediction`.
@@ -423,8 +423,8 @@ export interface paths {
         put?: never;
         /**
          * Inference (V2)
-         * @description Classifies the images of one request with the version the server chooses (the newest READY
-         *     one). Each image goes through the same path as `POST /upload` (header checks, admission,
+         * @description Classifies the images of one request with the version the server chooses (the one pinned
+         *     through the management API, or else the newest READY one; `model_version` names it). Each image goes through the same path as `POST /upload` (header checks, admission,
          *     decoding, the micro-batcher), all at once so that they share forward passes; the answer
          *     keeps their order, and an image gets the same label and probabilities as through `/upload`.
          *
