@@ -1305,14 +1305,15 @@ export interface components {
          */
         InferenceHeaderContentLength: number;
         /**
-         * @description The model of the repository to classify with; default `DEFAULT_MODEL` (`catdog`).
-         * @example imagenet-grouped
+         * @description The model of the repository to classify with, e.g. `imagenet-grouped`; default
+         *     `DEFAULT_MODEL` (`catdog`).
+         * @example catdog
          */
         ModelQuery: components["schemas"]["ModelName"];
         /**
          * @description The version to classify with, if READY; default the version the management API pinned,
          *     or else the newest READY one.
-         * @example 2
+         * @example 1
          */
         VersionQuery: components["schemas"]["ModelVersion"];
         /**
@@ -1506,14 +1507,15 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description The model of the repository to classify with; default `DEFAULT_MODEL` (`catdog`).
-                 * @example imagenet-grouped
+                 * @description The model of the repository to classify with, e.g. `imagenet-grouped`; default
+                 *     `DEFAULT_MODEL` (`catdog`).
+                 * @example catdog
                  */
                 model?: components["parameters"]["ModelQuery"];
                 /**
                  * @description The version to classify with, if READY; default the version the management API pinned,
                  *     or else the newest READY one.
-                 * @example 2
+                 * @example 1
                  */
                 version?: components["parameters"]["VersionQuery"];
             };
@@ -1643,14 +1645,15 @@ export interface operations {
         parameters: {
             query?: {
                 /**
-                 * @description The model of the repository to classify with; default `DEFAULT_MODEL` (`catdog`).
-                 * @example imagenet-grouped
+                 * @description The model of the repository to classify with, e.g. `imagenet-grouped`; default
+                 *     `DEFAULT_MODEL` (`catdog`).
+                 * @example catdog
                  */
                 model?: components["parameters"]["ModelQuery"];
                 /**
                  * @description The version to classify with, if READY; default the version the management API pinned,
                  *     or else the newest READY one.
-                 * @example 2
+                 * @example 1
                  */
                 version?: components["parameters"]["VersionQuery"];
             };

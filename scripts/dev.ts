@@ -32,7 +32,7 @@ process.stderr.write(
     `  token endpoint   ${idp.tokenEndpoint}`,
     `  client           prediction-client / prediction-client-secret  (scopes ${predictionScope} ${metricsScope})`,
     `  metrics client   metrics-client / metrics-client-secret  (scope ${metricsScope} only, as for Prometheus)`,
-    `  operator client  operator-client / operator-client-secret  (scopes ${predictionScope} ${manageScope}: the model repository)`,
+    `  operator client  operator-client / operator-client-secret  (scopes ${predictionScope} ${metricsScope} ${manageScope}: the model repository)`,
     `  audience         ${defaultAudience}`,
     `  web page client  ${uiClientId}  (Authorization Code + PKCE; any user name signs in, no password)`,
     `API                http://127.0.0.1:${apiPort}  (Swagger UI: /docs, Authorize with the client above)`,

@@ -12,7 +12,11 @@
  * - tests: each request checks the status the spec promises; `/health` its body; `/upload` that
  *   the prediction is one of the labels and, when `{{expectedPrediction}}` is set, that one (V2
  *   inference: its `label` output); the optional `Inference-Header-Content-Length` is disabled;
- *   one more request, "Classify an image without a token", expects 401 `token-missing`.
+ *   one more request, "Classify an image without a token", expects 401 `token-missing`;
+ * - the model repository's management requests (`/v2/repository/...`) send `{{manageToken}}`,
+ *   obtained the same way from `{{manageClientId}}` with the scope `manage::models`; their tests
+ *   accept the protocol's 404 and 409 (no version 2; a server whose models are fixed);
+ * - the optional `model` and `version` query parameters of `/upload` and `/explain` are disabled.
  *
  * Writes `dist/postman/cat-dog-other.postman_collection.json` and
  * `dist/postman/cat-dog-other.postman_environment.json`.
@@ -61,6 +65,10 @@ export const environmentDefaults: Readonly<Record<string, string>> = {
   clientSecret: 'prediction-client-secret',
   // One token for every request: the upload's scope and the metrics'.
   scope: 'get::prediction get::metrics',
+  // The management API's token, from the client allowed `manage::models`.
+  manageToken: '',
+  manageClientId: 'operator-client',
+  manageClientSecret: 'operator-client-secret',
   expectedPrediction: 'Cat',
 };
 
@@ -89,6 +97,29 @@ const obtainToken = script('prerequest', [
 
 const bearer = { type: 'bearer', bearer: [{ key: 'token', value: '{{token}}', type: 'string' }] };
 
+// The management requests' own token (scope manage::models), before the request.
+const obtainManageToken = script('prerequest', [
+  "if (!pm.variables.get('manageToken') && pm.variables.get('tokenUrl')) {",
+  '  pm.sendRequest({',
+  "    url: pm.variables.get('tokenUrl'),",
+  "    method: 'POST',",
+  "    header: { Authorization: 'Basic ' + btoa(pm.variables.get('manageClientId') + ':' + pm.variables.get('manageClientSecret')) },",
+  "    body: { mode: 'urlencoded', urlencoded: [",
+  "      { key: 'grant_type', value: 'client_credentials' },",
+  "      { key: 'scope', value: 'manage::models' },",
+  '    ] },',
+  '  }, (err, res) => {',
+  "    if (err || res.code !== 200) throw new Error('token request to ' + pm.variables.get('tokenUrl') + ' failed: ' + (err || res.code));",
+  "    pm.environment.set('manageToken', res.json().access_token);",
+  '  });',
+  '}',
+]);
+
+const manageBearer = { type: 'bearer', bearer: [{ key: 'token', value: '{{manageToken}}', type: 'string' }] };
+
+/** Whether `METHOD /path` is one of the management API's. */
+const isManagement = (endpoint: string): boolean => endpoint.split(' ')[1]!.startsWith('/v2/repository/');
+
 /** `METHOD /path` of a request. */
 export const endpointOf = (item: PostmanItem): string => `${item.request!.method} /${item.request!.url.path.join('/')}`;
 
@@ -111,6 +142,28 @@ function testsFor(endpoint: string, secured: boolean): string[] {
       '});',
       "const expected = pm.variables.get('expectedPrediction');",
       "if (expected) pm.test('the prediction is ' + expected, () => pm.expect(pm.response.json().prediction).to.eql(expected));",
+    ];
+  }
+  if (endpoint === 'POST /v2/repository/index') {
+    return [
+      "pm.test('200 with every version and its state', () => {",
+      '  pm.response.to.have.status(200);',
+      "  for (const e of pm.response.json()) pm.expect(['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE']).to.include(e.state);",
+      '});',
+    ];
+  }
+  if (isManagement(endpoint)) {
+    // The spec's example asks for version 2, which a server may not have, and a server whose
+    // models are fixed loads and unloads nothing: both answer the protocol's error.
+    return [
+      "pm.test('200, or 404 model-not-found / 409 model-control-disabled with the protocol\\'s error', () => {",
+      '  const expected = { 200: undefined, 404: \'model-not-found\', 409: \'model-control-disabled\' };',
+      '  pm.expect(Object.keys(expected)).to.include(String(pm.response.code));',
+      '  if (pm.response.code !== 200) {',
+      '    pm.expect(pm.response.json().code).to.eql(expected[pm.response.code]);',
+      "    pm.expect(pm.response.json().error).to.be.a('string');",
+      '  }',
+      '});',
     ];
   }
   if (endpoint.startsWith('POST /v2/models/') && endpoint.endsWith('/infer')) {
@@ -170,14 +223,19 @@ export async function buildPostman(): Promise<{ collection: PostmanCollection; e
     for (const item of folder.item ?? [folder]) {
       const endpoint = endpointOf(item);
       const secured = isSecured(endpoint);
-      item.request!.auth = secured ? bearer : { type: 'noauth' };
+      const management = isManagement(endpoint);
+      item.request!.auth = secured ? (management ? manageBearer : bearer) : { type: 'noauth' };
+      // Optional: the default model's serving version unless a user fills them in.
+      for (const param of (item.request!.url.query ?? []) as { key: string; disabled?: boolean }[]) {
+        if (param.key === 'model' || param.key === 'version') param.disabled = true;
+      }
       for (const field of item.request!.body?.formdata ?? []) if (field.type === 'file') field.src = 'cat.png';
       // The conversion fills the optional Inference-Header-Content-Length with a made-up number;
       // the example body is JSON, which must go without it (kept, disabled, to show it exists).
       for (const header of item.request!.header ?? []) {
         if (header.key.toLowerCase() === 'inference-header-content-length') header.disabled = true;
       }
-      item.event = [script('test', testsFor(endpoint, secured))];
+      item.event = [...(management ? [obtainManageToken] : []), script('test', testsFor(endpoint, secured))];
       if (secured) {
         added.push({
           ...structuredClone(item),
