@@ -51,19 +51,19 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitForHealth(url: string, service: ChildProcess, timeoutMs: number): Promise<string> {
+async function waitForHealth(url: string, service: ChildProcess, timeoutMs: number, route = '/health'): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (service.exitCode !== null) throw new Error(`the service exited with status ${service.exitCode} during start-up`);
     try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(`${url}${route}`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return await res.text();
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`no answer from ${url}/health within ${timeoutMs} ms`);
+  throw new Error(`no answer from ${url}${route} within ${timeoutMs} ms`);
 }
 
 /** Resident memory now and at its peak, in MiB (Linux `/proc`). */
@@ -73,9 +73,9 @@ async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: Math.round(kib('VmRSS') / 1024), peak: Math.round(kib('VmHWM') / 1024) };
 }
 
-/** How the service's `model loaded` log line says the int8 weights run. */
+/** How the service's log line of the default model's loaded version says the int8 weights run. */
 function loadedInt8Weights(log: string): string | undefined {
-  const line = log.split('\n').find((l) => l.includes('"msg":"model loaded"'));
+  const line = log.split('\n').find((l) => l.includes('"msg":"model version loaded"') && l.includes('"model":"catdog"'));
   return line === undefined ? undefined : (JSON.parse(line) as { int8Weights?: string }).int8Weights;
 }
 
@@ -217,7 +217,8 @@ async function main(): Promise<void> {
     });
     unsigned.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     unsigned.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await waitForHealth(`http://127.0.0.1:${port2}`, unsigned, 60_000);
+    // Ready, not only live: the model loads after the server listens.
+    await waitForHealth(`http://127.0.0.1:${port2}`, unsigned, 60_000, '/health/ready');
     const body = new FormData();
     body.append('file', new Blob([await readFile(catImagePath)]), path.basename(catImagePath));
     const again = (await (await fetch(`http://127.0.0.1:${port2}/upload`, { method: 'POST', body })).json()) as { values?: number[] };

@@ -324,7 +324,12 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
 
     acquire(name, version) {
       const model = models.get(name);
-      if (!model) throw new ModelNotFound(name);
+      if (!model) {
+        // The server listens (and answers its liveness) before the repository's first scan:
+        // until that is done, an unknown model is one not read yet, not one that does not exist.
+        if (!started) throw new ModelUnavailable(name, version, 'the model repository is being read');
+        throw new ModelNotFound(name);
+      }
       const record = version === undefined ? model.serving : model.versions.get(version);
       if (!record) {
         if (version === undefined) throw new ModelUnavailable(name, undefined, unavailableReason(model));

@@ -130,6 +130,8 @@ describe('model repository', () => {
     disk.put('imagenet-grouped', '1');
     repository = repositoryOn(disk);
     expect(repository.health()).to.equal('loading');
+    // Before its first scan a request is told to come back (503), not that its model does not exist.
+    expect(() => repository!.acquire('catdog')).to.throw(ModelUnavailable, 'Model "catdog" is not available: the model repository is being read');
     await repository.start();
     expect(repository.health()).to.equal('ok');
     expect(servingVersion(repository)).to.equal('10');
