@@ -19,6 +19,7 @@ import { koaBody } from 'koa-body';
 import inflate from 'inflation';
 import getRawBody from 'raw-body';
 import { BadRequest, BinaryDataInvalid, PayloadTooLarge, ProblemError, UnsupportedMediaType, ValidationFailed } from '../errors.js';
+import { fromBodyError, tooLarge } from './body-errors.js';
 import { splitHeader } from '../v2/binary.js';
 import { rawRequestHeader } from '../v2/request.js';
 import type { BodyMemory } from './body-memory.js';
@@ -48,23 +49,6 @@ export type InferenceBodyReader = (ctx: AppContext) => Promise<InferenceBody>;
 const HEADER_LENGTH = 'inference-header-content-length';
 const ACCEPTED = ['application/json', 'application/octet-stream'];
 const ENCODINGS = ['identity', 'gzip', 'deflate', 'br'];
-
-/** co-body and raw-body errors → typed errors. */
-function fromBodyError(err: unknown, limit: number, known: boolean): Error {
-  const { status, type, message } = err as { status?: number; type?: string; message?: string };
-  if (status === 413) return new PayloadTooLarge(limit, tooLarge(limit, known));
-  if (status === 415) return new ProblemError('unsupported-media-type', { detail: `Content-Encoding is not supported: ${message ?? ''}` });
-  if (type === 'request.size.invalid') return new BadRequest('The body is not as long as its Content-Length');
-  if (type === 'request.aborted') return new BadRequest('The client aborted the request before its body was complete');
-  if (status === 400) return new BadRequest(`The body is not valid JSON: ${message ?? ''}`);
-  return err instanceof Error ? err : new Error(String(err));
-}
-
-function tooLarge(limit: number, known: boolean): string {
-  return known
-    ? `The request body is larger than the limit of ${limit} bytes`
-    : `A request body without Content-Length (or with a Content-Encoding) may hold at most ${limit} bytes; declare Content-Length for larger ones`;
-}
 
 /** Creates the reader; `memory` is the budget every V2 body reserves from. */
 export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyMemory): InferenceBodyReader {
