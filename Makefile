@@ -99,10 +99,9 @@ bench: build bench-build ## Throughput: bare pipeline, service (AUTH_DISABLED=tr
 bench-memory: build bench-build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
 	node .bench/build/scripts/bench/memory.js $(BENCH_ARGS)
 
-# The image's malloc setting (the Dockerfile's ENV). A replaced version's memory is returned to
-# glibc, which keeps part of it: MALLOC_MMAP_THRESHOLD_=131072 returns it to the system instead
-# (measured in docs/model-repository.md; try it with `MALLOC_MMAP_THRESHOLD_=131072 make bench-swap`).
-bench-swap: export MALLOC_ARENA_MAX ?= 2
+# The service runs with the image's malloc settings (the Dockerfile's ENV): MALLOC_MMAP_THRESHOLD_
+# returns a replaced version's memory to the system (docs/model-repository.md); compare with
+# `MALLOC_MMAP_THRESHOLD_= make bench-swap`.
 bench-swap: build bench-build ## Hot swaps under load: c=16, 5,000 warm-up uploads, 20 s steady then 20 s with 10 swaps between two versions; failed requests, p99 ratio, memory after the last release (BENCH_ARGS="--duration 20 --swaps 10")
 	node .bench/build/scripts/bench/swap.js $(BENCH_ARGS)
 

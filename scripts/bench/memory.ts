@@ -48,7 +48,7 @@ try {
     date: new Date().toISOString(),
     // The service runs on this same node binary and environment; these change its memory.
     node: process.version,
-    memorySettings: { NODE_OPTIONS: serviceEnv.NODE_OPTIONS || null, MALLOC_ARENA_MAX: serviceEnv.MALLOC_ARENA_MAX || null },
+    memorySettings: { NODE_OPTIONS: serviceEnv.NODE_OPTIONS || null, MALLOC_ARENA_MAX: serviceEnv.MALLOC_ARENA_MAX || null, MALLOC_MMAP_THRESHOLD_: serviceEnv.MALLOC_MMAP_THRESHOLD_ || null },
     requests: run.ok + run.errors,
     concurrency: Number(opt.concurrency),
     warmupRequests: Number(opt.warmup),

@@ -83,14 +83,8 @@ const version1 = path.join(rootDir, 'resources', 'models', 'repository', 'catdog
 await cp(version1, path.join(repository, 'catdog', '1'), { recursive: true });
 await cp(version1, path.join(repository, 'catdog', '2'), { recursive: true });
 
-const server = await startServer(
-  'service',
-  process.execPath,
-  [path.join(rootDir, 'dist', 'src', 'main.js')],
-  port,
-  '/health/ready',
-  benchServiceEnv(port, { MODEL_REPOSITORY: repository, MODEL_CONTROL: 'explicit' }),
-);
+const serviceEnv = benchServiceEnv(port, { MODEL_REPOSITORY: repository, MODEL_CONTROL: 'explicit' });
+const server = await startServer('service', process.execPath, [path.join(rootDir, 'dist', 'src', 'main.js')], port, '/health/ready', serviceEnv);
 try {
   const loadBefore = os.loadavg();
   await runLoad(port, concurrency, '-n', String(Number(opt.warmup)));
@@ -137,9 +131,9 @@ try {
     cpus: os.cpus().length,
     loadAverage: { before: loadBefore.map((l) => round(l, 2)), after: loadAfter.map((l) => round(l, 2)) },
     memorySettings: {
-      NODE_OPTIONS: process.env.NODE_OPTIONS ?? null,
-      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? null,
-      MALLOC_MMAP_THRESHOLD_: process.env.MALLOC_MMAP_THRESHOLD_ ?? null,
+      NODE_OPTIONS: serviceEnv.NODE_OPTIONS || null,
+      MALLOC_ARENA_MAX: serviceEnv.MALLOC_ARENA_MAX || null,
+      MALLOC_MMAP_THRESHOLD_: serviceEnv.MALLOC_MMAP_THRESHOLD_ || null,
     },
     concurrency,
     warmupRequests: Number(opt.warmup),

@@ -15,7 +15,7 @@ import { readSpec, rootDir } from '../../src/spec.js';
 
 const deployDir = path.join(rootDir, 'deploy');
 /** Environment variables the runtime reads, not the service (glibc's malloc). */
-const runtimeVariables = ['MALLOC_ARENA_MAX'];
+const runtimeVariables = ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'];
 /** The production process's resident peak with cat.png bursts (measured 235 MiB; deployment.yaml). */
 const PROCESS_PEAK_MIB = 240;
 /** What the limit keeps above the worst case: fragmentation, estimates' error. */
@@ -131,8 +131,9 @@ describe('deploy/ (Kubernetes manifests)', () => {
       expect(pauseS + graceMs / 1000).to.be.below(pod.terminationGracePeriodSeconds);
     });
 
-    it('bounds glibc malloc arenas (MALLOC_ARENA_MAX)', () => {
+    it('bounds glibc malloc arenas (MALLOC_ARENA_MAX) and returns large freed blocks, a swapped-out version\'s, to the system (MALLOC_MMAP_THRESHOLD_)', () => {
       expect((container.env ?? []).find((e) => e.name === 'MALLOC_ARENA_MAX')?.value).to.equal('2');
+      expect((container.env ?? []).find((e) => e.name === 'MALLOC_MMAP_THRESHOLD_')?.value).to.equal('131072');
     });
 
     it('requests memory and CPU, and limits memory above the worst case its settings allow: process + uploads held + decode budget + V2 bodies', () => {

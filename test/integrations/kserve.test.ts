@@ -133,7 +133,7 @@ describe('deploy/kserve/ (KServe manifests)', () => {
     });
 
     it('sets only settings src/config.ts knows, the OAuth2 ones it requires, and DEFAULT_MODEL as the InferenceService\'s name', () => {
-      const known = [...Object.keys(envSchema.properties), 'MALLOC_ARENA_MAX'];
+      const known = [...Object.keys(envSchema.properties), 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'];
       for (const name of Object.keys(env)) expect(known, `${name} is a setting`).to.include(name);
       expect(env).to.include.keys('OAUTH2_ISSUER', 'OAUTH2_AUDIENCE');
       expect(env).to.not.have.property('AUTH_DISABLED');
