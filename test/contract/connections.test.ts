@@ -12,7 +12,6 @@ import net from 'node:net';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
-import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { readSpec } from '../../src/spec.js';
 import { multipart, uploadRequest } from '../fixtures/hostile/index.js';
 import { startIdentityProvider, type IdentityProvider } from '../fixtures/identity-provider.js';
@@ -22,6 +21,7 @@ import { expectMatchesSpec, expectProblem, receive } from '../support/contract.j
 import { rawExchange, rawExchangeUntilClosed, requestHead } from '../support/raw-http.js';
 import { startService, type RunningService, type StartOptions } from '../support/service.js';
 import { waitFor } from '../support/wait.js';
+import { verifierFor } from '../support/verifier.js';
 
 const model = { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest };
 
@@ -58,16 +58,7 @@ describe('connections and slow clients (issue 17)', function () {
 
   /** The service with auth enabled against the test's identity provider. */
   async function startProtected(options: Partial<StartOptions> = {}): Promise<RunningService> {
-    const verifier = createAccessTokenVerifier({
-      issuer: idp.issuer,
-      audience: idp.audience,
-      jwksUri: undefined,
-      algorithms: ['RS256', 'ES256'],
-      clockToleranceSeconds: 5,
-      jwksCooldownMs: 100,
-      jwksCacheMaxAgeMs: 600_000,
-      httpTimeoutMs: 1_000,
-    });
+    const verifier = verifierFor(idp, { jwksCooldownMs: 100, httpTimeoutMs: 1_000 });
     return startService({ model, securityHandlers: createSecurityHandlers(readSpec(), { verifier }), ...options });
   }
 

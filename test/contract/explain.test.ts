@@ -7,13 +7,13 @@
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
-import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { readSpec } from '../../src/spec.js';
 import { startIdentityProvider } from '../fixtures/identity-provider.js';
 import { multipartBody, pngDeclaring, solidImage, uploadForm } from '../fixtures/images.js';
 import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';
 import { expectMatchesSpec, expectProblem, receive, type Received } from '../support/contract.js';
 import { startService, type RunningService } from '../support/service.js';
+import { verifierFor } from '../support/verifier.js';
 
 const model = { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest };
 
@@ -205,16 +205,7 @@ describe('POST /explain and the uploads\' bounds', () => {
 describe('POST /explain authorisation', () => {
   it('needs a token with get::prediction, like /upload', async () => {
     const idp = await startIdentityProvider();
-    const verifier = createAccessTokenVerifier({
-      issuer: idp.issuer,
-      audience: idp.audience,
-      jwksUri: idp.jwksUri,
-      algorithms: ['ES256'],
-      clockToleranceSeconds: 5,
-      jwksCooldownMs: 100,
-      jwksCacheMaxAgeMs: 600_000,
-      httpTimeoutMs: 2_000,
-    });
+    const verifier = verifierFor(idp, { jwksUri: idp.jwksUri, algorithms: ['ES256'], jwksCooldownMs: 100, httpTimeoutMs: 2_000 });
     const svc = await startService({ model, securityHandlers: createSecurityHandlers(readSpec(), { verifier }) });
     try {
       const send = async (token?: string): Promise<Received> =>

@@ -5,7 +5,6 @@
  */
 import { expect } from 'chai';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
-import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { readSpec } from '../../src/spec.js';
 import { startIdentityProvider, type IdentityProvider } from '../fixtures/identity-provider.js';
 import { solidImage } from '../fixtures/images.js';
@@ -14,6 +13,7 @@ import { expectMatchesSpec } from '../support/contract.js';
 import { expectMatchesStandard, needConformance } from '../support/oip.js';
 import { startService, type RunningService } from '../support/service.js';
 import { base64Request, postJson, receiveV2 } from '../support/v2.js';
+import { verifierFor } from '../support/verifier.js';
 
 describe('Open Inference Protocol (V2) authorisation', function () {
   this.timeout(60_000);
@@ -25,16 +25,7 @@ describe('Open Inference Protocol (V2) authorisation', function () {
   before(async () => {
     idp = await startIdentityProvider();
     const start = (modelMetadataPublic: boolean) => {
-      const verifier = createAccessTokenVerifier({
-        issuer: idp.issuer,
-        audience: idp.audience,
-        jwksUri: undefined,
-        algorithms: ['RS256', 'ES256'],
-        clockToleranceSeconds: 5,
-        jwksCooldownMs: 0,
-        jwksCacheMaxAgeMs: 600_000,
-        httpTimeoutMs: 1_000,
-      });
+      const verifier = verifierFor(idp, { jwksCooldownMs: 0, httpTimeoutMs: 1_000 });
       return startService({
         model: { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest },
         securityHandlers: createSecurityHandlers(readSpec(), { verifier }),

@@ -6,7 +6,6 @@
  */
 import { expect } from 'chai';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
-import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { readSpec } from '../../src/spec.js';
 import { manageScope, startIdentityProvider, type IdentityProvider } from '../fixtures/identity-provider.js';
 import { solidImage, uploadForm } from '../fixtures/images.js';
@@ -15,6 +14,7 @@ import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-m
 import { expectMatchesSpec, expectProblem, receive, type Received } from '../support/contract.js';
 import { startRepositoryService, startService, type RepositoryService } from '../support/service.js';
 import { expectV2Problem } from '../support/v2.js';
+import { verifierFor } from '../support/verifier.js';
 
 describe('model repository management API (issue 15)', function () {
   this.timeout(60_000);
@@ -30,16 +30,7 @@ describe('model repository management API (issue 15)', function () {
     await publishVersion(root, 'catdog', '1');
     await publishVersion(root, 'catdog', '2');
     await publishVersion(root, 'zero-shot', '1');
-    const verifier = createAccessTokenVerifier({
-      issuer: idp.issuer,
-      audience: idp.audience,
-      jwksUri: undefined,
-      algorithms: ['RS256', 'ES256'],
-      clockToleranceSeconds: 5,
-      jwksCooldownMs: 1_000,
-      jwksCacheMaxAgeMs: 600_000,
-      httpTimeoutMs: 5_000,
-    });
+    const verifier = verifierFor(idp);
     svc = await startRepositoryService(root, { securityHandlers: createSecurityHandlers(readSpec(), { verifier }) });
     operator = await idp.token('operator-client', { scope: manageScope });
     predictor = await idp.token('prediction-client');

@@ -13,13 +13,13 @@ import { expect } from 'chai';
 import newman from 'newman';
 import { predict } from '../../src/client/index.js';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
-import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { createReadiness } from '../../src/lifecycle/readiness.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 import { postmanDir } from '../../scripts/postman.js';
 import { catImagePath } from '../fixtures/course-images.js';
 import { startIdentityProvider, type IdentityProvider } from '../fixtures/identity-provider.js';
 import { defaultModelManifest, startService, type RunningService } from '../support/service.js';
+import { verifierFor } from '../support/verifier.js';
 
 const expectedPrediction = 'Cat';
 
@@ -37,16 +37,7 @@ describe('Postman, Bruno and the predict command against the live service', func
     await mkdir(path.dirname(image), { recursive: true });
     await cp(catImagePath, image);
     idp = await startIdentityProvider();
-    const verifier = createAccessTokenVerifier({
-      issuer: idp.issuer,
-      audience: idp.audience,
-      jwksUri: undefined,
-      algorithms: ['RS256', 'ES256'],
-      clockToleranceSeconds: 5,
-      jwksCooldownMs: 1_000,
-      jwksCacheMaxAgeMs: 600_000,
-      httpTimeoutMs: 5_000,
-    });
+    const verifier = verifierFor(idp);
     svc = await startService({
       model: { manifestPath: defaultModelManifest },
       securityHandlers: createSecurityHandlers(readSpec(), { verifier }),

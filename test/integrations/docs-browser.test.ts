@@ -16,13 +16,13 @@ import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
-import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 import { startIdentityProvider } from '../fixtures/identity-provider.js';
 import { solidImage } from '../fixtures/images.js';
 import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';
 import { startService, type RunningService } from '../support/service.js';
 import { waitFor } from '../support/wait.js';
+import { verifierFor } from '../support/verifier.js';
 
 const executable = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const staticDocs = path.join(rootDir, 'dist', 'docs', 'index.html');
@@ -121,16 +121,7 @@ describe('docs in a browser', function () {
     // The provider reads its CORS list at each request: the service's origin joins it once known.
     const origins: string[] = [];
     const idp = await startIdentityProvider({ corsOrigins: origins });
-    const verifier = createAccessTokenVerifier({
-      issuer: idp.issuer,
-      audience: idp.audience,
-      jwksUri: undefined,
-      algorithms: ['RS256', 'ES256'],
-      clockToleranceSeconds: 5,
-      jwksCooldownMs: 100,
-      jwksCacheMaxAgeMs: 600_000,
-      httpTimeoutMs: 2_000,
-    });
+    const verifier = verifierFor(idp, { jwksCooldownMs: 100, httpTimeoutMs: 2_000 });
     await verifier.warmUp();
     const protectedSvc = await startService({
       model: { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest },
