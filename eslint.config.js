@@ -46,7 +46,7 @@ export default defineConfig(
   },
   {
     // The web page (its own tsconfig, the DOM's types): it runs in the browser and takes from
-    // the service's sources only what is pure (src/model/heat-colours.ts).
+    // the service's sources only what is pure (src/model/explain/heat-colours.ts).
     files: ['web/**/*.ts'],
     rules: {
       'no-console': 'error',

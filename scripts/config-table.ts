@@ -1,5 +1,5 @@
 /**
- * The table of every setting, from the environment schema in src/config.ts, so that the docs
+ * The table of every setting, from the environment schema in src/config/config.ts, so that the docs
  * cannot drift from it: `tsx scripts/config-table.ts` prints it, `tsx scripts/config-table.ts
  * --write` rewrites it between the markers of docs/configuration.md.
  * test/unit/config.test.ts checks that the file holds exactly this table.
@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envSchema } from '../src/config.js';
+import { envSchema } from '../src/config/config.js';
 import { rootDir } from '../src/spec.js';
 
 interface Property {

@@ -194,7 +194,7 @@ const MiB = 1024 * 1024;
 
 /**
  * An image refused from its header, before decoding: more pixels than `maxImagePixels`, or a
- * decode that would need more memory than one decode may use (see `src/model/decode-cost.ts`).
+ * decode that would need more memory than one decode may use (see `src/model/image/decode-cost.ts`).
  */
 export class ImageTooLarge extends ProblemError {
   constructor(width: number, height: number, limit: ImageSizeLimit) {

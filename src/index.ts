@@ -3,7 +3,7 @@
  * `src/main.ts` is the process entry point; this module only re-exports.
  */
 export { createApp, type App, type AppDeps } from './http/app.js';
-export { loadConfig, ConfigError, type Config } from './config.js';
+export { loadConfig, ConfigError, type Config } from './config/config.js';
 export { loadManifest, parseManifest, manifestSchema, ManifestError, type Manifest } from './model/manifest.js';
 export { loadClassifier, type Classifier, type Classification } from './model/classifier.js';
 export { ProblemError, problemCatalogue, type ProblemCode } from './errors.js';

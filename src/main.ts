@@ -11,8 +11,8 @@
 import path from 'node:path';
 import { createSecurityHandlers } from './auth/security-handler.js';
 import { verifierFromConfig } from './auth/setup.js';
-import { ConfigError, loadConfig, redactConfig } from './config.js';
-import { uiConfigFor } from './handlers/getUiConfig.js';
+import { ConfigError, loadConfig, redactConfig } from './config/config.js';
+import { uiConfigFor } from './frontends/course/ui-config.js';
 import { createApp } from './http/app.js';
 import { originOf } from './http/page.js';
 import { createServer } from './http/server.js';

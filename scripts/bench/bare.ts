@@ -7,7 +7,7 @@
  * Prints one JSON line: images/s, latency quantiles, CPU milliseconds per image.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/config.js';
 import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { compareVersions, scanRepository } from '../../src/repository/layout.js';

@@ -5,7 +5,7 @@
  * const verifier = verifierFromConfig(config.auth, log);
  * ```
  */
-import type { AuthConfig } from '../config.js';
+import type { AuthConfig } from '../config/config.js';
 import { errorSummary, type Logger } from '../log.js';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './verifier.js';
 

@@ -7,9 +7,9 @@ import { OpenAPIBackend, type Context, type Document, type Operation, type Reque
 import type { ErrorObject } from 'ajv';
 import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
-import type { OperationHandlers } from '../handlers/handler.js';
-import type { InferenceBodyReader } from './infer-body.js';
-import type { AppContext, AppMiddleware } from './state.js';
+import type { OperationHandlers } from './operation.js';
+import type { InferenceBodyReader } from '../frontends/v2/body.js';
+import type { AppContext, AppMiddleware } from './context.js';
 import { createUploadReader, type UploadLimits } from './upload.js';
 
 /** An absolute URI (RFC 3986 §4.3): a scheme, a colon, no whitespace. */
@@ -152,7 +152,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
     try {
       await api.handleRequest(req, ctx);
     } finally {
-      // The body's memory is held until its answer is computed (src/http/body-memory.ts).
+      // The body's memory is held until its answer is computed (src/frontends/v2/body-memory.ts).
       ctx.state.inference?.release();
     }
   };

@@ -4,28 +4,28 @@
  */
 import Koa from 'koa';
 import type { OpenAPIBackend } from 'openapi-backend';
-import { envSchema } from '../config.js';
-import type { UiConfig } from '../handlers/getUiConfig.js';
-import { createHandlers } from '../handlers/index.js';
+import { envSchema } from '../config/config.js';
+import type { UiConfig } from '../frontends/course/ui-config.js';
+import { createHandlers } from '../compose/handlers.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from '../lifecycle/admission.js';
+import { createAdmission, defaultAdmissionOptions, type AdmissionOptions } from '../inference/admission.js';
 import { createReadiness, type Readiness } from '../lifecycle/readiness.js';
 import { closeConnectionsWhenDraining } from '../lifecycle/shutdown.js';
-import { gridFor } from '../model/occlusion.js';
+import { gridFor } from '../model/explain/occlusion.js';
 import type { ModelRepository, RepositoryManagement } from '../repository/types.js';
 import { readSpec, withAnonymousAccess, withoutAnonymousAccess } from '../spec.js';
 import { createApi, type SecurityHandler } from './api.js';
-import { createBodyMemory } from './body-memory.js';
+import { createBodyMemory } from '../frontends/v2/body-memory.js';
 import { docsMiddleware, type DocsOptions } from './docs.js';
-import { createInferenceBodyReader } from './infer-body.js';
+import { createInferenceBodyReader } from '../frontends/v2/body.js';
 import { createPage, type PageOptions } from './page.js';
 import { problemMiddleware } from './problem.js';
 import { refuseRepeatedHeaders } from './repeated-headers.js';
 import { requestLogger } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
 import { securityHeaders } from './security-headers.js';
-import type { AppState } from './state.js';
+import type { AppState } from './context.js';
 
 /** Everything the app depends on, created by `main.ts` (or by a test). */
 export interface AppDeps {

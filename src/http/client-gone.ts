@@ -2,7 +2,7 @@
  * Work that stops when its client hangs up: a request waiting for an admission slot gives the
  * slot up, an explanation stops between batches.
  */
-import type { AppContext } from './state.js';
+import type { AppContext } from './context.js';
 
 /**
  * Runs `work` with a signal that aborts if the client closes the connection before the answer

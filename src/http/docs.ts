@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Document } from 'openapi-backend';
 import { stringify } from 'yaml';
 import { servedSpec } from './served-spec.js';
-import type { AppMiddleware } from './state.js';
+import type { AppMiddleware } from './context.js';
 
 const require = createRequire(import.meta.url);
 const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));

@@ -6,7 +6,7 @@
 import { koaBody } from 'koa-body';
 import { PayloadTooLarge } from '../errors.js';
 import { fromBodyError } from './body-errors.js';
-import type { AppContext } from './state.js';
+import type { AppContext } from './context.js';
 
 /** Largest JSON body accepted, in bytes: the management API's bodies are a few dozen. */
 const MAX_JSON_BODY_BYTES = 16 * 1024;

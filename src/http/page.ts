@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AppMiddleware } from './state.js';
+import type { AppMiddleware } from './context.js';
 
 /** Where the built page is and whom it may call. */
 export interface PageOptions {

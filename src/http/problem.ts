@@ -13,7 +13,7 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { InternalError, PayloadTooLarge, ProblemError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { AppContext, AppMiddleware } from './state.js';
+import type { AppContext, AppMiddleware } from './context.js';
 
 /** The problem body of an error, as the spec's `Problem` schema describes it. */
 export function problemBody(err: ProblemError, instance?: string): Record<string, unknown> {

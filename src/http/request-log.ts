@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
-import type { AppMiddleware } from './state.js';
+import type { AppMiddleware } from './context.js';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 

@@ -3,7 +3,7 @@
  * and refusals by problem code. Sits above the problem renderer, so it sees the final status.
  */
 import type { Metrics } from '../metrics.js';
-import type { AppMiddleware } from './state.js';
+import type { AppMiddleware } from './context.js';
 
 /** Creates the middleware; the operation id comes from the API wiring (`ctx.state.operationId`). */
 export function requestMetrics(metrics: Metrics): AppMiddleware {

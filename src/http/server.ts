@@ -12,7 +12,7 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { envSchema } from '../config.js';
+import { envSchema } from '../config/config.js';
 import { BadRequest, HeadersTooLarge, RequestTimeout, type ProblemError } from '../errors.js';
 import type { App } from './app.js';
 import { watchBodyRates } from './body-rate.js';

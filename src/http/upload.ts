@@ -14,7 +14,7 @@ import type { Document, Operation } from 'openapi-backend';
 import { BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed } from '../errors.js';
 import { inviteBody } from './expect-continue.js';
 import { readJsonBody } from './json-body.js';
-import type { AppContext, UploadedFiles } from './state.js';
+import type { AppContext, UploadedFiles } from './context.js';
 
 /** Upload limits, from the configuration. */
 export interface UploadLimits {

@@ -10,7 +10,7 @@
  * ```
  */
 import type http from 'node:http';
-import type { AppMiddleware } from '../http/state.js';
+import type { AppMiddleware } from '../http/context.js';
 import type { Readiness } from './readiness.js';
 
 /**

@@ -19,19 +19,19 @@ import { classifierDefaults } from './defaults.js';
 import { createInferenceEngine } from './engine/create.js';
 import type { EngineHealth, EngineInput, SessionOptions, SessionSignature } from './engine/types.js';
 import { prepareInt8Weights, type Int8WeightsForm, type Int8WeightsSetting } from './int8/kernels.js';
-import { explain, type ExplainOptions, type Explanation } from './explain.js';
+import { explain, type ExplainOptions, type Explanation } from './explain/explain.js';
 import type { Manifest } from './manifest.js';
 import { ManifestError } from './manifest.js';
 import { createPostprocessor, type Classification } from './postprocess.js';
-import type { ImageHeader } from './image-header.js';
-import { inspectImage } from './image-header.js';
-import { largestDecodeBytes } from './decode-cost.js';
-import { createDecoder, headerLimits, type PreprocessLimits } from './preprocess.js';
-import type { Config } from '../config.js';
+import type { ImageHeader } from './image/header.js';
+import { inspectImage } from './image/header.js';
+import { largestDecodeBytes } from './image/decode-cost.js';
+import { createDecoder, headerLimits, type PreprocessLimits } from './image/preprocess.js';
+import type { Config } from '../config/config.js';
 
 export type { Classification } from './postprocess.js';
-export type { ExplainOptions, Explanation } from './explain.js';
-export type { ImageHeader } from './image-header.js';
+export type { ExplainOptions, Explanation } from './explain/explain.js';
+export type { ImageHeader } from './image/header.js';
 
 /** Where the time of one classification went, in milliseconds (for the metrics). */
 export interface ClassificationTimings {

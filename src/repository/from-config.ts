@@ -2,7 +2,7 @@
  * The repository the configuration describes: the folder `MODEL_REPOSITORY`, or the one
  * manifest `MODEL_MANIFEST` served as version 1 of `DEFAULT_MODEL`, with `MODEL_CONTROL`.
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { classifierOptionsFrom, preprocessLimitsFrom } from '../model/classifier.js';
 import { manifestLayout, scanRepository } from './layout.js';

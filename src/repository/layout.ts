@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MODEL_NAME_PATTERN } from '../config.js';
+import { MODEL_NAME_PATTERN } from '../config/config.js';
 
 /** One version folder as found on disk. */
 export interface VersionFiles {

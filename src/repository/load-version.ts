@@ -6,10 +6,10 @@
  * batcher; closing its classifier releases them.
  */
 import path from 'node:path';
-import { warmUp } from '../lifecycle/warm-up.js';
+import { warmUp } from './warm-up.js';
 import { loadClassifier, type ClassifierOptions } from '../model/classifier.js';
 import { loadManifest, ManifestError, type ManifestErrorCode } from '../model/manifest.js';
-import type { PreprocessLimits } from '../model/preprocess.js';
+import type { PreprocessLimits } from '../model/image/preprocess.js';
 import { checkGolden } from './golden.js';
 import type { VersionFiles } from './layout.js';
 import { VersionRefused } from './refusal.js';

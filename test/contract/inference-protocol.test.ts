@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { createClassifierClient, inferImages, predictionsOf } from '../../src/client/index.js';
 import { loadManifest } from '../../src/model/manifest.js';
-import { createPreprocessor } from '../../src/model/preprocess.js';
+import { createPreprocessor } from '../../src/model/image/preprocess.js';
 import { rootDir } from '../../src/spec.js';
 import { readLabelledFolder } from '../../tools/evaluate.js';
 import { catImagePath } from '../fixtures/course-images.js';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { uiConfigFor } from '../../src/handlers/getUiConfig.js';
+import { uiConfigFor } from '../../src/frontends/course/ui-config.js';
 import { pagePolicy } from '../../src/http/page.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 import { buildImagenetLikeModel, imagenetLikeManifest } from '../fixtures/onnx-models.js';

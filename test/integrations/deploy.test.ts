@@ -2,7 +2,7 @@
  * The Kubernetes manifests of `deploy/`, validated offline: each object against the Kubernetes
  * 1.27 JSON schemas that kubernetes-models bundles, with unknown fields refused as
  * `kubeconform -strict` refuses them; then against the service itself (probe paths in the spec,
- * settings known to src/config.ts, shutdown timing, names that refer to each other).
+ * settings known to src/config/config.ts, shutdown timing, names that refer to each other).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import { envSchema } from '../../src/config.js';
+import { envSchema } from '../../src/config/config.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 
 const deployDir = path.join(rootDir, 'deploy');
@@ -116,7 +116,7 @@ describe('deploy/ (Kubernetes manifests)', () => {
       expect(container.readinessProbe.httpGet.path).to.equal('/health/ready');
     });
 
-    it('sets only settings that src/config.ts knows (and the C library reads), and the OAuth2 ones it requires', () => {
+    it('sets only settings that src/config/config.ts knows (and the C library reads), and the OAuth2 ones it requires', () => {
       const known = [...Object.keys(envSchema.properties), ...runtimeVariables];
       const set = [...Object.keys(config.data), ...(container.env ?? []).map((e) => e.name)];
       for (const name of set) expect(known, `${name} is a setting`).to.include(name);

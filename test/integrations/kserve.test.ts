@@ -3,7 +3,7 @@
  * CustomResourceDefinitions (../shared/conformance/kserve/, skipped with a message where absent),
  * with unknown fields refused as `kubectl apply --validate=strict` refuses them (every object
  * schema that lists its properties is closed), and its metadata against Kubernetes' ObjectMeta;
- * then against the service: V2, probes on the public V2 health routes, settings src/config.ts
+ * then against the service: V2, probes on the public V2 health routes, settings src/config/config.ts
  * knows, the runtime and model format the InferenceService names, memory within the limit.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { expect } from 'chai';
 import { parse, parseAllDocuments } from 'yaml';
-import { envSchema } from '../../src/config.js';
+import { envSchema } from '../../src/config/config.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 
 const kserveDir = path.join(rootDir, 'deploy', 'kserve');
@@ -132,7 +132,7 @@ describe('deploy/kserve/ (KServe manifests)', () => {
       expect(container.ports.map((p) => p.containerPort)).to.include(Number(env.PORT));
     });
 
-    it('sets only settings src/config.ts knows, the OAuth2 ones it requires, and DEFAULT_MODEL as the InferenceService\'s name', () => {
+    it('sets only settings src/config/config.ts knows, the OAuth2 ones it requires, and DEFAULT_MODEL as the InferenceService\'s name', () => {
       const known = [...Object.keys(envSchema.properties), 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'];
       for (const name of Object.keys(env)) expect(known, `${name} is a setting`).to.include(name);
       expect(env).to.include.keys('OAUTH2_ISSUER', 'OAUTH2_AUDIENCE');

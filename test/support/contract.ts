@@ -3,7 +3,7 @@
  */
 import { expect } from 'chai';
 import type { OpenAPIBackend } from 'openapi-backend';
-import type { OperationHandlers } from '../../src/handlers/handler.js';
+import type { OperationHandlers } from '../../src/http/operation.js';
 import { createApi } from '../../src/http/api.js';
 import { readSpec } from '../../src/spec.js';
 

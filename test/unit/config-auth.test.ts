@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 
 const issuer = 'https://tenant.example.auth0.com/';
 const audience = 'https://cat-dog-other/api';

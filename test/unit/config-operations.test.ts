@@ -3,7 +3,7 @@
  * every wrong value refused together at start-up.
  */
 import { expect } from 'chai';
-import { ConfigError, loadConfig } from '../../src/config.js';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
 
 const base = { AUTH_DISABLED: 'true' };
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { ConfigError, envSchema, loadConfig } from '../../src/config.js';
+import { ConfigError, envSchema, loadConfig } from '../../src/config/config.js';
 import { configurationTable, documentedTable } from '../../scripts/config-table.js';
 import { rootDir } from '../../src/spec.js';
 

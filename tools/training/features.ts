@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { Manifest } from '../../src/model/manifest.js';
-import { createPreprocessor } from '../../src/model/preprocess.js';
+import { createPreprocessor } from '../../src/model/image/preprocess.js';
 import { FEATURES_OUTPUT } from './backbone.js';
 
 /** Features of one image: the image itself and, when asked, its mirror image. */

@@ -1,10 +1,10 @@
 /**
  * The heatmap of `POST /explain` laid over the photo: a canvas of one pixel per cell, coloured
- * as the service colours its PNG (`src/model/heat-colours.ts`), stretched by the browser (which
+ * as the service colours its PNG (`src/model/explain/heat-colours.ts`), stretched by the browser (which
  * smooths it) over the part of the photo the model saw, and kept in place when the photo's
  * displayed size changes.
  */
-import { heatColour, heatLevels } from '../../src/model/heat-colours.js';
+import { heatColour, heatLevels } from '../../src/model/explain/heat-colours.js';
 import type { Heatmap } from './api.js';
 
 /** Draws `heatmap` on `canvas`, placed over `photo`. */

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { OpenAPIBackend } from 'openapi-backend';
-import type { OperationHandlers } from '../../../src/handlers/handler.js';
+import type { OperationHandlers } from '../../../src/http/operation.js';
 import { createApi } from '../../../src/http/api.js';
 import { readSpec, rootDir } from '../../../src/spec.js';
 

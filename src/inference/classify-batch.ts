@@ -1,0 +1,83 @@
+/**
+ * The images of one inference request through the same path as an upload's image: header
+ * checks, the admission gate (its lanes and decode memory budget), decoding, the micro-batcher.
+ *
+ * Every image's header is read first, so that a request with one bad image is refused before any
+ * is decoded. Then all of them are submitted at once (so that they share forward passes with each
+ * other and with uploads) and the results come back in request order. The first failure stops
+ * the rest: images still waiting for a slot leave the queue, and the answer is that failure,
+ * with the image's index in its detail. A client that hangs up does the same.
+ */
+import { setMaxListeners } from 'node:events';
+import { ProblemError } from '../errors.js';
+import type { Admission } from './admission.js';
+import type { Classifier, ClassificationTimings } from '../model/classifier.js';
+import type { Classification } from '../model/postprocess.js';
+import type { Batch } from '../oip/request.js';
+
+/** What running a batch needs besides the batch. */
+export interface BatchContext {
+  readonly classifier: Classifier;
+  readonly admission: Admission;
+  /** Aborts when the client has gone: waiting images leave the queue. */
+  readonly signal: AbortSignal;
+  /** Receives the timings of each image classified (the metrics). */
+  readonly observe?: (timings: ClassificationTimings) => void;
+}
+
+/** A problem of image `index`, said so in its detail; other errors are returned as they are. */
+function ofImage(err: unknown, index: number): unknown {
+  if (!(err instanceof ProblemError) || !err.code.startsWith('image-')) return err;
+  return new ProblemError(err.code, {
+    detail: `Image ${index}: ${err.detail ?? err.title}`,
+    headers: err.headers,
+    extensions: err.extensions,
+    cause: err,
+  });
+}
+
+/** Runs `tasks` at once; resolves with their results in order, or rejects with the first failure after stopping the others. */
+async function allOrFirstFailure<T>(signal: AbortSignal, tasks: readonly ((signal: AbortSignal) => Promise<T>)[]): Promise<T[]> {
+  const stop = new AbortController();
+  // One listener per image waiting at the gate: up to MAX_BATCH_IMAGES, not a leak.
+  setMaxListeners(tasks.length + 1, stop.signal);
+  const onGone = (): void => stop.abort(signal.reason);
+  if (signal.aborted) onGone();
+  signal.addEventListener('abort', onGone, { once: true });
+  try {
+    const settled = await Promise.allSettled(
+      tasks.map((task, i) =>
+        task(stop.signal).catch((err: unknown) => {
+          const failure = ofImage(err, i);
+          if (!stop.signal.aborted) stop.abort(failure);
+          throw failure;
+        }),
+      ),
+    );
+    if (stop.signal.aborted) throw stop.signal.reason;
+    return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+  } finally {
+    signal.removeEventListener('abort', onGone);
+  }
+}
+
+/** Classifies the batch's images (or rows), in order. */
+export async function classifyBatch(batch: Batch, context: BatchContext): Promise<Classification[]> {
+  const { classifier, admission, signal, observe } = context;
+  if (batch.kind === 'tensors') {
+    return allOrFirstFailure(signal, batch.rows.map((row) => (stop) => admission.run(() => classifier.classifyTensor(row), { signal: stop })));
+  }
+  const inspected = await Promise.allSettled(batch.images.map((image) => classifier.inspect(image)));
+  const refused = inspected.findIndex((r) => r.status === 'rejected');
+  if (refused >= 0) throw ofImage((inspected[refused] as PromiseRejectedResult).reason, refused);
+  const headers = inspected.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<Classifier['inspect']>>>).value);
+  return allOrFirstFailure(
+    signal,
+    batch.images.map((image, i) => async (stop) => {
+      const header = headers[i]!;
+      const result = await admission.run(() => classifier.classify(image, header), { costBytes: header.decodeBytes, signal: stop });
+      if (result.timings) observe?.(result.timings);
+      return result;
+    }),
+  );
+}
