@@ -6,6 +6,14 @@ import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescrip
 import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
+/** The protocol front-ends, each a folder of src/frontends/. */
+const frontends = ['course', 'v2', 'operations'];
+
+/** Zones forbidding `target` to import any of `below` (folders or files of src/). */
+function layer(target, below, message) {
+  return below.map((from) => ({ target, from: `./src/${from}`, message }));
+}
+
 export default defineConfig(
   globalIgnores(['generated/', 'dist/', '.bench/', 'node_modules/', 'bruno/', 'deploy/', 'docs/']),
   {
@@ -69,7 +77,11 @@ export default defineConfig(
   },
   {
     // The service and the CLI: what dist/ holds. They never reach into the offline tools, the
-    // scripts or the tests, and log through pino.
+    // scripts or the tests, and log through pino. Imports point down the layers (README,
+    // "Layout"): the composition (app.ts) above the protocol front-ends; the front-ends above the
+    // inference core, the Open Inference Protocol's data model and the HTTP plumbing; the core
+    // above the model repository; the repository above the model. A front-end never imports
+    // another; the model never imports the configuration (its options come in as arguments).
     files: ['src/**/*.ts'],
     rules: {
       'no-console': 'error',
@@ -80,6 +92,26 @@ export default defineConfig(
             { target: './src', from: './tools', message: 'The server does not load the offline tools (tools/ is not in dist/).' },
             { target: './src', from: './scripts', message: 'The server does not load the make-target scripts.' },
             { target: './src', from: './test', message: 'The server does not load test code.' },
+            { target: './src', from: './src/main.ts', message: 'main.ts is the process entry point: nothing imports it.' },
+            ...layer('./src/model', ['config', 'auth', 'lifecycle', 'repository', 'inference', 'oip', 'frontends', 'http', 'client', 'metrics.ts', 'app.ts'],
+              'model/ is the bottom layer: it imports no other part of the service, not even the configuration (options come in as arguments).'),
+            ...layer('./src/repository', ['config', 'auth', 'lifecycle', 'inference', 'oip', 'frontends', 'http', 'client', 'app.ts'],
+              'repository/ sits on model/ only: the core leases versions from it, never the other way round.'),
+            ...layer('./src/inference', ['config', 'auth', 'lifecycle', 'oip', 'frontends', 'http', 'client', 'app.ts'],
+              'inference/ is protocol-neutral: it knows the repository and the model, no front-end, no HTTP.'),
+            ...layer('./src/oip', ['config', 'auth', 'lifecycle', 'frontends', 'http', 'client', 'app.ts'],
+              "oip/ is the Open Inference Protocol's data model, shared by its front-ends: it knows no transport."),
+            ...layer('./src/http', ['config', 'inference', 'oip', 'frontends', 'client', 'app.ts'],
+              'http/ is the server and its plumbing: the front-ends bring their handlers, it imports none of them.'),
+            ...layer('./src/auth', ['config', 'lifecycle', 'repository', 'inference', 'oip', 'frontends', 'http', 'model', 'client', 'app.ts'],
+              'auth/ verifies tokens for any front-end: it imports no other layer.'),
+            ...layer('./src/lifecycle', ['config', 'inference', 'oip', 'frontends', 'http', 'client', 'app.ts'],
+              "lifecycle/ is the process's state (readiness, shutdown): it imports no front-end and no HTTP."),
+            ...layer('./src/config', ['frontends', 'client', 'app.ts'],
+              'config/ shapes the environment into the options the modules take: it imports their types, never a front-end.'),
+            ...frontends.flatMap((name) =>
+              layer(`./src/frontends/${name}`, [...frontends.filter((other) => other !== name).map((other) => `frontends/${other}`), 'config', 'client', 'app.ts'],
+                'A front-end decodes its protocol, calls the inference core and encodes the answer: it never imports another front-end, nor the configuration (the composition passes its options).')),
           ],
         },
       ],

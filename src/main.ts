@@ -13,7 +13,7 @@ import { createSecurityHandlers } from './auth/security-handler.js';
 import { verifierFromConfig } from './auth/setup.js';
 import { ConfigError, loadConfig, redactConfig } from './config/config.js';
 import { uiConfigFor } from './frontends/course/ui-config.js';
-import { createApp } from './http/app.js';
+import { createApp } from './app.js';
 import { originOf } from './http/page.js';
 import { createServer } from './http/server.js';
 import { createReadiness } from './lifecycle/readiness.js';
@@ -42,38 +42,18 @@ async function main(): Promise<void> {
   const securityHandlers = createSecurityHandlers(readSpec(), { verifier });
 
   // Loaded once the server listens (alive, not ready), by `start()` below.
-  const repository = repositoryFromConfig(config, log);
+  const repository = repositoryFromConfig(config.models, config, log);
   const readiness = createReadiness('warming-up', () => repository.health());
   const app = await createApp({
     repository,
     management: repository,
     log,
     securityHandlers,
-    limits: { maxUploadBytes: config.maxUploadBytes },
-    admission: {
-      maxInflight: config.maxInflight,
-      maxQueue: config.maxQueue,
-      retryAfterSeconds: config.overloadRetryAfterSeconds,
-      maxLargeInflight: config.maxLargeDecodes,
-      maxLargeQueue: config.maxLargeQueue,
-      memoryBudgetBytes: config.decodeMemoryBudgetBytes,
-    },
-    explain: {
-      maxPasses: config.explainMaxPasses,
-      admission: {
-        maxInflight: config.explainMaxInflight,
-        maxQueue: config.explainMaxQueue,
-        retryAfterSeconds: config.overloadRetryAfterSeconds,
-      },
-    },
     readiness,
-    metricsPublic: config.metricsPublic,
-    modelMetadataPublic: config.modelMetadataPublic,
-    inference: {
-      maxInferBodyBytes: config.maxInferBodyBytes,
-      maxBatchImages: config.maxBatchImages,
-      bodyMemoryBytes: config.inferBodyMemoryBytes,
-    },
+    requests: config.requests,
+    admission: config.admission,
+    explain: config.explain,
+    access: config.access,
     // Swagger UI's "Authorize" then asks the issuer the service trusts for a token.
     docs: {
       ...(config.auth.enabled ? { issuer: config.auth.issuer } : {}),
@@ -90,10 +70,11 @@ async function main(): Promise<void> {
     uiConfig: uiConfigFor(config.auth, readSpec()),
   });
   if (!app.pageBuilt) log.warn({ dir: path.join(rootDir, 'dist', 'web') }, 'the web page is not built (make web): GET / answers 404');
+  const { server: settings } = config;
   // Refused connections come in floods: one warning per 10 s at most, with the counts by address.
   let refused = new Map<string, number>();
   let refusedWarnedAt = 0;
-  const server = createServer(app, config, {
+  const server = createServer(app, settings, {
     onConnectionProblem: (problem) => log.info({ status: problem.status, problem: problem.code }, 'connection refused before routing'),
     onConnectionRefused: (_problem, address) => {
       // Bounded: a flood from many addresses is summed under `other`.
@@ -102,7 +83,7 @@ async function main(): Promise<void> {
       if (Date.now() - refusedWarnedAt < 10_000) return;
       const top = [...refused].sort((a, b) => b[1] - a[1]).slice(0, 5);
       log.warn(
-        { refused: Object.fromEntries(top), maxConnections: config.maxConnections, maxConnectionsPerAddress: config.maxConnectionsPerAddress },
+        { refused: Object.fromEntries(top), maxConnections: settings.maxConnections, maxConnectionsPerAddress: settings.maxConnectionsPerAddress },
         'connection budget exhausted: new connections answered 503 too-many-connections',
       );
       refusedWarnedAt = Date.now();
@@ -119,9 +100,9 @@ async function main(): Promise<void> {
     }
     stopping = true;
     readiness.startDraining();
-    log.info({ signal, graceMs: config.shutdownGraceMs }, 'draining');
-    const clean = await closeGracefully(server, config.shutdownGraceMs);
-    if (!clean) log.warn({ graceMs: config.shutdownGraceMs }, 'grace period over: remaining connections closed');
+    log.info({ signal, graceMs: settings.shutdownGraceMs }, 'draining');
+    const clean = await closeGracefully(server, settings.shutdownGraceMs);
+    if (!clean) log.warn({ graceMs: settings.shutdownGraceMs }, 'grace period over: remaining connections closed');
     await repository.close();
     log.info({ clean }, 'stopped');
     process.exit(clean && !failure ? 0 : 1);
@@ -136,17 +117,17 @@ async function main(): Promise<void> {
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    server.listen(settings.port, settings.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  const port = typeof address === 'object' && address ? address.port : settings.port;
   // Bound to every interface: this machine reaches it on loopback.
-  const host = ['0.0.0.0', '::'].includes(config.host) ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+  const host = ['0.0.0.0', '::'].includes(settings.host) ? '127.0.0.1' : settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   // `port` last: tools read `"port":N,"msg":"listening"` from this line.
-  log.info({ host: config.host, page: app.pageBuilt ? `http://${host}:${port}/` : undefined, port }, 'listening');
+  log.info({ host: settings.host, page: app.pageBuilt ? `http://${host}:${port}/` : undefined, port }, 'listening');
 
   // Alive from here on; ready once the default model has a version loaded, checked and warmed up.
   try {
@@ -157,7 +138,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   readiness.markWarmedUp();
-  log.info({ models: repository.index().filter((e) => e.state === 'READY'), control: config.modelControl }, 'ready');
+  log.info({ models: repository.index().filter((e) => e.state === 'READY'), control: config.models.control }, 'ready');
 }
 
 main().catch((err: unknown) => {

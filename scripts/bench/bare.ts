@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config/config.js';
-import { classifierOptionsFrom, loadClassifier, preprocessLimitsFrom } from '../../src/model/classifier.js';
+import { loadClassifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { compareVersions, scanRepository } from '../../src/repository/layout.js';
 import { loadImages } from './images.js';
@@ -25,13 +25,14 @@ const concurrency = Number(opt.concurrency);
 const durationMs = Number(opt.duration) * 1000;
 
 const config = loadConfig();
+const { models } = config;
 const images = await loadImages(positionals[0]!);
 // The default model's newest version, as the service would serve it.
-const versions = (await scanRepository(config.modelRepositoryPath)).get(config.defaultModel);
+const versions = (await scanRepository(models.repositoryPath)).get(models.defaultModel);
 const newest = [...(versions?.keys() ?? [])].sort(compareVersions).at(-1);
-const manifestPath = config.modelManifestPath ?? versions?.get(newest ?? '')?.manifestPath;
-if (manifestPath === undefined) throw new Error(`no version of ${config.defaultModel} in ${config.modelRepositoryPath}: run make model`);
-const classifier = await loadClassifier(await loadManifest(manifestPath), preprocessLimitsFrom(config), classifierOptionsFrom(config));
+const manifestPath = models.manifestPath ?? versions?.get(newest ?? '')?.manifestPath;
+if (manifestPath === undefined) throw new Error(`no version of ${models.defaultModel} in ${models.repositoryPath}: run make model`);
+const classifier = await loadClassifier(await loadManifest(manifestPath), config.images, config.engine);
 
 let next = 0;
 async function loop(until: () => boolean, record: (ms: number) => void): Promise<void> {

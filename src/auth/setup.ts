@@ -5,7 +5,7 @@
  * const verifier = verifierFromConfig(config.auth, log);
  * ```
  */
-import type { AuthConfig } from '../config/config.js';
+import type { AuthSettings } from './settings.js';
 import { errorSummary, type Logger } from '../log.js';
 import { createAccessTokenVerifier, type AccessTokenVerifier } from './verifier.js';
 
@@ -14,7 +14,7 @@ import { createAccessTokenVerifier, type AccessTokenVerifier } from './verifier.
  * warning). Starts locating and fetching the issuer's keys in the background and logs the outcome;
  * an unreachable issuer does not stop start-up: protected operations answer 503 until it is back.
  */
-export function verifierFromConfig(auth: AuthConfig, log: Logger): AccessTokenVerifier | undefined {
+export function verifierFromConfig(auth: AuthSettings, log: Logger): AccessTokenVerifier | undefined {
   if (!auth.enabled) {
     log.warn('AUTH_DISABLED=true: every operation is served without an access token; never do this in production');
     return undefined;

@@ -17,7 +17,7 @@ import { createKeySetLocator, type KeySetLocator } from './issuer.js';
 import { createKeySetFetch } from './key-set-fetch.js';
 import { grantedScopes } from './scopes.js';
 
-/** Verification settings; `src/config/config.ts` (`AuthEnabledConfig`) provides every one of them. */
+/** Verification settings; `src/auth/settings.ts` (`AuthEnabledSettings`) provides every one of them. */
 export interface AccessTokenVerifierOptions {
   /** Expected `iss`, compared exactly (Auth0's ends with `/`). */
   readonly issuer: string;

@@ -8,15 +8,25 @@ import type { ErrorObject } from 'ajv';
 import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
 import type { OperationHandlers } from './operation.js';
-import type { InferenceBodyReader } from '../frontends/v2/body.js';
-import type { AppContext, AppMiddleware } from './context.js';
+import type { AppContext, AppMiddleware, ReadBody } from './context.js';
 import { createUploadReader, type UploadLimits } from './upload.js';
 
 /** An absolute URI (RFC 3986 §4.3): a scheme, a colon, no whitespace. */
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S*$/;
 
 /** A security handler as openapi-backend calls it; it throws a ProblemError to refuse. */
-export type SecurityHandler = (context: Context, ctx: AppContext) => unknown;
+export type SecuritySchemeHandler = (context: Context, ctx: AppContext) => unknown;
+
+/**
+ * A front-end's own reader for the bodies of some operations (the Open Inference Protocol's
+ * binary bodies, say); every other body is read by `upload.ts` from what the spec declares.
+ */
+export interface BodyReader {
+  /** Whether this reader reads the bodies of `operation`. */
+  readonly reads: (operation: Operation) => boolean;
+  /** Reads the body of an authorised request, within the reader's limits. */
+  readonly read: (ctx: AppContext) => Promise<ReadBody>;
+}
 
 /** What the API middleware needs. */
 export interface ApiOptions {
@@ -24,14 +34,9 @@ export interface ApiOptions {
   readonly handlers: OperationHandlers;
   readonly limits: UploadLimits;
   /** One handler per `components.securitySchemes` entry the spec uses. */
-  readonly securityHandlers?: Readonly<Record<string, SecurityHandler>>;
-  /** Reads the bodies of V2 inference operations (those with an `Inference-Header-Content-Length` header parameter). */
-  readonly readInference?: InferenceBodyReader;
-}
-
-/** Whether `operation` takes a V2 inference body: it declares the binary extension's header. */
-function takesInferenceBody(operation: Operation): boolean {
-  return (operation.parameters ?? []).some((p) => 'in' in p && p.in === 'header' && p.name.toLowerCase() === 'inference-header-content-length');
+  readonly securityHandlers?: Readonly<Record<string, SecuritySchemeHandler>>;
+  /** The front-ends' own body readers; the first that reads an operation's bodies reads them. */
+  readonly bodyReaders?: readonly BodyReader[];
 }
 
 function issues(errors: readonly ErrorObject[] | null | undefined): ValidationIssue[] {
@@ -105,9 +110,11 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
       const required = (operation.security ?? []).length > 0;
       if (required && !c.security?.authorized) return;
       let body: unknown;
-      if (options.readInference && takesInferenceBody(operation)) {
-        ctx.state.inference = await options.readInference(ctx);
-        body = ctx.state.inference.header;
+      const reader = options.bodyReaders?.find((r) => r.reads(operation));
+      if (reader) {
+        const read = await reader.read(ctx);
+        ctx.state.body = read;
+        body = read.validated;
       } else {
         body = await readUpload(ctx, operation);
       }
@@ -153,7 +160,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
       await api.handleRequest(req, ctx);
     } finally {
       // The body's memory is held until its answer is computed (src/frontends/v2/body-memory.ts).
-      ctx.state.inference?.release();
+      ctx.state.body?.release();
     }
   };
   return { middleware, api };

@@ -17,10 +17,13 @@ import type { Socket } from 'node:net';
 import { TooManyConnections } from '../errors.js';
 import { createConnectionBudget, type ConnectionBudget, type ConnectionBudgetOptions } from './connection-budget.js';
 import { createLingeringCloser } from './lingering-close.js';
-import { rawProblemResponse } from './problem.js';
+import { createProblemRenderer } from './problem.js';
 
 /** Sockets that may linger at once, per slot of the budget. */
 const LINGERING_PER_SLOT = 4;
+
+/** A refusal is answered before any request is read: no path, no front-end's dialect. */
+const plainProblems = createProblemRenderer();
 
 /** The budget's limits and the `Retry-After` of a refusal. */
 export interface ConnectionGuardOptions extends ConnectionBudgetOptions {
@@ -73,7 +76,7 @@ export function guardConnections(
       onRefused(problem, decision.key);
       // Answered before the request is read: RFC 9110 §15.6.4 lets a 503 close the connection,
       // and the client reads it as the answer to the request it sends meanwhile.
-      closer.close(socket, rawProblemResponse(problem));
+      closer.close(socket, plainProblems.raw(problem));
       return;
     }
     slots.set(socket, decision.release);

@@ -8,17 +8,16 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import type { ProblemCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { BinaryPart } from '../oip/request.js';
 
 /** The file parts of a multipart request body, by field name, as `upload.ts` accepted them. */
 export type UploadedFiles = Readonly<Record<string, Buffer>>;
 
-/** The body of a V2 inference request as `infer-body.ts` read it. */
-export interface InferenceBody {
-  /** The JSON, or the JSON header of a binary body: what openapi-backend validates. */
-  readonly header: unknown;
-  /** The bytes after a binary body's JSON header. */
-  readonly binary: BinaryPart | undefined;
+/** A body read by a front-end's own reader (see `BodyReader` in `api.ts`). */
+export interface ReadBody {
+  /** What openapi-backend validates against the operation's request body: e.g. the JSON, or a binary body's JSON header. */
+  readonly validated: unknown;
+  /** What else the front-end's handler reads of it (e.g. the bytes after a binary body's JSON header). */
+  readonly payload: unknown;
   /** Gives the body's memory reservation back; called once the answer is computed. */
   readonly release: () => void;
 }
@@ -31,14 +30,14 @@ export interface AppState {
   operationId?: string;
   /** The code of the problem the request was answered with (`problem.ts`). */
   problem?: ProblemCode;
-  /** The label a classification answered (the `classifyImage` handler), for the request log. */
+  /** The label a classification answered (the front-ends' handlers), for the request log. */
   prediction?: string;
-  /** The model and version a request runs on, once leased (`handlers/model-query.ts`), for the request log. */
+  /** The model and version a request runs on, once leased (the inference core tells), for the request log. */
   model?: { readonly name: string; readonly version: string };
   /** The file parts of a multipart body, once checked against the spec (`upload.ts`). */
   upload?: UploadedFiles;
-  /** The body of a V2 inference request, once read (`infer-body.ts`); released when answered (`api.ts`). */
-  inference?: InferenceBody;
+  /** A body read by a front-end's reader, once read; released when answered (`api.ts`). */
+  body?: ReadBody;
 }
 
 /** The Koa context of this app. */

@@ -1,10 +1,11 @@
 /**
  * The one place where errors become RFC 9457 `application/problem+json` responses.
  *
- * Under `/v2` (the Open Inference Protocol), whose clients read the message from the protocol's
- * `{"error": "<message>"}`, the problem carries `error` beside its RFC 9457 members and is served
- * as `application/json`, the media type of the protocol's error objects; a client that asks for
- * `application/problem+json` in `Accept` gets that media type instead, with the same body.
+ * A protocol front-end whose clients read errors in another shape declares a
+ * {@link ProblemDialect} for its paths: the Open Inference Protocol's clients read the message
+ * from `{"error": "<message>"}`, so under `/v2` the problem carries `error` beside its RFC 9457
+ * members and is served as `application/json` (`src/frontends/v2/errors.ts`); a client that asks
+ * for `application/problem+json` in `Accept` gets that media type instead, with the same body.
  *
  * A Koa middleware at the top of the stack catches everything thrown below it; openapi-backend's
  * failure handlers throw the typed errors so that they arrive here too. Unknown errors become a
@@ -28,15 +29,27 @@ export function problemBody(err: ProblemError, instance?: string): Record<string
   };
 }
 
-/** Whether `path` is one of the Open Inference Protocol's (`/v2`, `/v2/...`). */
-function isInferenceProtocolPath(path: string): boolean {
-  return path === '/v2' || path.startsWith('/v2/') || path.startsWith('/v2?');
+/** How the clients of some paths read errors: a media type, and members beside the problem's. */
+export interface ProblemDialect {
+  /** Whether a request to `path` (its path, or its request target with the query) speaks the dialect. */
+  readonly speaks: (path: string) => boolean;
+  /** The media type of its error bodies (a client that asks for `application/problem+json` gets that). */
+  readonly mediaType: string;
+  /** The members added before the problem's own. */
+  readonly members: (err: ProblemError) => Record<string, unknown>;
 }
 
-/** The body of `err` on `path`: the problem, with the protocol's `error` member under `/v2`. */
-function bodyFor(err: ProblemError, path: string | undefined, instance?: string): Record<string, unknown> {
-  const problem = problemBody(err, instance);
-  return path !== undefined && isInferenceProtocolPath(path) ? { error: err.detail ?? err.title, ...problem } : problem;
+/** Renders problems, in the dialect of the path's front-end where it has one. */
+export interface ProblemRenderer {
+  /** The error-rendering middleware, at the top of the stack; `log` receives unexpected errors. */
+  middleware(log: Logger): AppMiddleware;
+  /**
+   * A whole HTTP/1.1 response carrying `err`, for the connection-level failures that Node detects
+   * before any request object exists (header overflow, request timeout, unparsable request). The
+   * connection is closed after it: the rest of the request cannot be framed. `path`, when the
+   * request line was read, chooses the dialect.
+   */
+  raw(err: ProblemError, path?: string): string;
 }
 
 /** Koa's own errors (thrown by `ctx.throw` or by body readers) with a 4xx status. */
@@ -47,63 +60,65 @@ function fromHttpError(err: unknown): ProblemError | undefined {
 }
 
 /**
- * A whole HTTP/1.1 response carrying `err`, for the connection-level failures that Node detects
- * before any request object exists (header overflow, request timeout, unparsable request). The
- * connection is closed after it: the rest of the request cannot be framed. `path`, when the
- * request line was read, gives the answer the protocol's shape under `/v2`.
- */
-export function rawProblemResponse(err: ProblemError, path?: string): string {
-  const body = JSON.stringify(bodyFor(err, path));
-  const protocol = path !== undefined && isInferenceProtocolPath(path);
-  const headers = [
-    `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? err.title}`,
-    `Content-Type: ${protocol ? 'application/json' : 'application/problem+json'}`,
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    'Connection: close',
-    'X-Content-Type-Options: nosniff',
-    ...Object.entries(err.headers).map(([name, value]) => `${name}: ${value}`),
-  ];
-  return `${headers.join('\r\n')}\r\n\r\n${body}`;
-}
-
-/**
  * Responses whose connection the server already answered and closed (a request timeout in the
  * middle of the body): the app's own outcome for them ("unexpected end of form") is replaced by
  * the problem the client actually received, so that the log and the metrics tell the truth.
  */
 export const answeredByServer = new WeakMap<ServerResponse, ProblemError>();
 
-/** Writes `err` to the response as problem+json. */
-function renderProblem(ctx: AppContext, err: ProblemError): void {
-  // Read by the request log and the request metrics.
-  ctx.state.problem = err.code;
-  ctx.status = err.status;
-  for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
-  const protocol = isInferenceProtocolPath(ctx.path);
-  ctx.type = protocol && ctx.accepts('application/json', 'application/problem+json') !== 'application/problem+json'
-    ? 'application/json'
-    : 'application/problem+json';
-  ctx.body = bodyFor(err, ctx.path, ctx.path);
-}
+/** Creates the renderer of `dialects` (none: every error is plain problem+json). */
+export function createProblemRenderer(dialects: readonly ProblemDialect[] = []): ProblemRenderer {
+  const dialectOf = (path: string | undefined): ProblemDialect | undefined =>
+    path === undefined ? undefined : dialects.find((d) => d.speaks(path));
+  const bodyFor = (err: ProblemError, dialect: ProblemDialect | undefined, instance?: string): Record<string, unknown> =>
+    ({ ...dialect?.members(err), ...problemBody(err, instance) });
 
-/**
- * The error-rendering middleware; `log` receives unexpected errors. A refused request whose body
- * has not fully arrived gets `Connection: close`: its connection is closed after the answer
- * (with a short linger, `src/http/lingering-close.ts`) instead of being drained, so that a client
- * sending slowly, or without end, cannot keep it.
- */
-export function problemMiddleware(log: Logger): AppMiddleware {
-  return async function problems(ctx, next) {
-    try {
-      await next();
-    } catch (thrown) {
-      let err = answeredByServer.get(ctx.res) ?? (thrown instanceof ProblemError ? thrown : fromHttpError(thrown));
-      if (!err) {
-        (ctx.state.log ?? log).error({ err: thrown }, 'unexpected error');
-        err = new InternalError(thrown);
-      }
-      renderProblem(ctx, err);
-      if (!ctx.req.complete) ctx.set('Connection', 'close');
-    }
+  /** Writes `err` to the response. */
+  const render = (ctx: AppContext, err: ProblemError): void => {
+    // Read by the request log and the request metrics.
+    ctx.state.problem = err.code;
+    ctx.status = err.status;
+    for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+    const dialect = dialectOf(ctx.path);
+    ctx.type = dialect && ctx.accepts(dialect.mediaType, 'application/problem+json') !== 'application/problem+json'
+      ? dialect.mediaType
+      : 'application/problem+json';
+    ctx.body = bodyFor(err, dialect, ctx.path);
+  };
+
+  return {
+    /**
+     * A refused request whose body has not fully arrived gets `Connection: close`: its connection
+     * is closed after the answer (with a short linger, `src/http/lingering-close.ts`) instead of
+     * being drained, so that a client sending slowly, or without end, cannot keep it.
+     */
+    middleware(log) {
+      return async function problems(ctx, next) {
+        try {
+          await next();
+        } catch (thrown) {
+          let err = answeredByServer.get(ctx.res) ?? (thrown instanceof ProblemError ? thrown : fromHttpError(thrown));
+          if (!err) {
+            (ctx.state.log ?? log).error({ err: thrown }, 'unexpected error');
+            err = new InternalError(thrown);
+          }
+          render(ctx, err);
+          if (!ctx.req.complete) ctx.set('Connection', 'close');
+        }
+      };
+    },
+    raw(err, path) {
+      const dialect = dialectOf(path);
+      const body = JSON.stringify(bodyFor(err, dialect));
+      const headers = [
+        `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? err.title}`,
+        `Content-Type: ${dialect?.mediaType ?? 'application/problem+json'}`,
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        'Connection: close',
+        'X-Content-Type-Options: nosniff',
+        ...Object.entries(err.headers).map(([name, value]) => `${name}: ${value}`),
+      ];
+      return `${headers.join('\r\n')}\r\n\r\n${body}`;
+    },
   };
 }

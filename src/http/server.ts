@@ -4,7 +4,7 @@
  * It does not listen: only `src/main.ts` does (tests listen on port 0).
  *
  * ```ts
- * const server = createServer(app, config); // or defaultServerLimits
+ * const server = createServer(app, config.server);
  * server.listen(8080);
  * ```
  *
@@ -12,12 +12,11 @@
  */
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import { envSchema } from '../config/config.js';
 import { BadRequest, HeadersTooLarge, RequestTimeout, type ProblemError } from '../errors.js';
-import type { App } from './app.js';
+import type { HttpApp } from './app.js';
 import { watchBodyRates } from './body-rate.js';
 import { guardConnections, type OnConnectionRefused } from './connection-guard.js';
-import { answeredByServer, rawProblemResponse } from './problem.js';
+import { answeredByServer } from './problem.js';
 
 /** Connection-level limits, from the configuration (same names). */
 export interface ServerLimits {
@@ -41,18 +40,6 @@ export interface ServerLimits {
   readonly overloadRetryAfterSeconds: number;
 }
 
-/** The configuration's defaults, for servers built without a configuration (tests). */
-export const defaultServerLimits: ServerLimits = Object.freeze({
-  requestTimeoutMs: envSchema.properties.REQUEST_TIMEOUT_MS.default,
-  headersTimeoutMs: envSchema.properties.HEADERS_TIMEOUT_MS.default,
-  keepAliveTimeoutMs: envSchema.properties.KEEP_ALIVE_TIMEOUT_MS.default,
-  maxConnections: envSchema.properties.MAX_CONNECTIONS.default,
-  maxConnectionsPerAddress: envSchema.properties.MAX_CONNECTIONS_PER_ADDRESS.default,
-  connectionReserve: envSchema.properties.CONNECTION_RESERVE.default,
-  minBodyRateBytesPerSecond: envSchema.properties.MIN_BODY_RATE_BYTES_PER_SECOND.default,
-  bodyRateGraceMs: envSchema.properties.BODY_RATE_GRACE_MS.default,
-  overloadRetryAfterSeconds: envSchema.properties.OVERLOAD_RETRY_AFTER_SECONDS.default,
-});
 
 /** What the server reports besides the app's own request log. */
 export interface ServerHooks {
@@ -94,7 +81,7 @@ function connectionProblem(err: NodeJS.ErrnoException, limits: ServerLimits, inR
  * others. Connections beyond the connection budget are answered 503 too-many-connections,
  * counted, and reported to `hooks.onConnectionRefused`.
  */
-export function createServer(app: App, limits: ServerLimits, hooks: ServerHooks = {}): http.Server {
+export function createServer(app: HttpApp, limits: ServerLimits, hooks: ServerHooks = {}): http.Server {
   const server = http.createServer({
     requestTimeout: limits.requestTimeoutMs,
     headersTimeout: limits.headersTimeoutMs,
@@ -127,7 +114,7 @@ export function createServer(app: App, limits: ServerLimits, hooks: ServerHooks 
       app.metrics.countRejection(problem.code);
       hooks.onConnectionProblem?.(problem);
     }
-    if (socket.writable && !response?.headersSent) guard.close(socket, rawProblemResponse(problem, response?.req.url));
+    if (socket.writable && !response?.headersSent) guard.close(socket, app.problems.raw(problem, response?.req.url));
     else socket.destroy();
   };
 

@@ -17,7 +17,6 @@
  * const result = await admission.run(() => classifier.classify(image, header), { costBytes: header.decodeBytes, signal });
  * ```
  */
-import { envSchema } from '../config/config.js';
 import { Overloaded } from '../errors.js';
 import { LARGE_DECODE_BYTES, largestDecodeBytes } from '../model/image/decode-cost.js';
 
@@ -29,23 +28,20 @@ export interface AdmissionOptions {
   readonly maxQueue: number;
   /** `Retry-After` of the refusal, in seconds. */
   readonly retryAfterSeconds: number;
-  /** Large tasks running at once; default `MAX_LARGE_DECODES`'s. */
+  /** Large tasks running at once; default 1. */
   readonly maxLargeInflight?: number;
-  /** Large tasks waiting; default `MAX_LARGE_QUEUE`'s. */
+  /** Large tasks waiting; default 0. */
   readonly maxLargeQueue?: number;
-  /** Sum of the running tasks' costs, in bytes; 0 for no budget. Default `DECODE_MEMORY_BUDGET_MIB`'s. */
+  /** Sum of the running tasks' costs, in bytes; 0 for no budget (the default). */
   readonly memoryBudgetBytes?: number;
 }
 
-/** The configuration's defaults, for apps built without them. */
-export const defaultAdmissionOptions: Required<AdmissionOptions> = Object.freeze({
-  maxInflight: envSchema.properties.MAX_INFLIGHT.default,
-  maxQueue: envSchema.properties.MAX_QUEUE.default,
-  retryAfterSeconds: envSchema.properties.OVERLOAD_RETRY_AFTER_SECONDS.default,
-  maxLargeInflight: envSchema.properties.MAX_LARGE_DECODES.default,
-  maxLargeQueue: envSchema.properties.MAX_LARGE_QUEUE.default,
-  memoryBudgetBytes: envSchema.properties.DECODE_MEMORY_BUDGET_MIB.default * 1024 * 1024,
-});
+/**
+ * What the optional bounds default to: no large lane to speak of and no memory budget, as a gate
+ * whose tasks carry no cost needs (the explanations' gate). The service passes every bound from
+ * its configuration (`MAX_LARGE_DECODES`, `MAX_LARGE_QUEUE`, `DECODE_MEMORY_BUDGET_MIB`).
+ */
+const optionalDefaults = Object.freeze({ maxLargeInflight: 1, maxLargeQueue: 0, memoryBudgetBytes: 0 });
 
 /** What a task costs and who waits for it. */
 export interface RunOptions {
@@ -92,8 +88,8 @@ interface Lane {
 }
 
 /** Creates an admission gate. */
-export function createAdmission(options: AdmissionOptions = defaultAdmissionOptions): Admission {
-  const settings = { ...defaultAdmissionOptions, ...options };
+export function createAdmission(options: AdmissionOptions): Admission {
+  const settings = { ...optionalDefaults, ...options };
   const budget = settings.memoryBudgetBytes > 0 ? settings.memoryBudgetBytes : Infinity;
   const lane = (large: boolean, maxInflight: number, maxQueue: number, memoryCapBytes: number): Lane =>
     ({ large, maxInflight, maxQueue, memoryCapBytes, inflight: 0, memoryBytes: 0, queue: [] });

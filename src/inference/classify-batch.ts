@@ -11,9 +11,13 @@
 import { setMaxListeners } from 'node:events';
 import { ProblemError } from '../errors.js';
 import type { Admission } from './admission.js';
-import type { Classifier, ClassificationTimings } from '../model/classifier.js';
+import type { Classifier, ClassificationTimings, ImageHeader } from '../model/classifier.js';
 import type { Classification } from '../model/postprocess.js';
-import type { Batch } from '../oip/request.js';
+
+/** The images of a batch: encoded, or already as rows of the model's input. */
+export type Batch =
+  | { readonly kind: 'images'; readonly images: readonly Uint8Array[] }
+  | { readonly kind: 'tensors'; readonly rows: readonly Float32Array[] };
 
 /** What running a batch needs besides the batch. */
 export interface BatchContext {
@@ -61,23 +65,46 @@ async function allOrFirstFailure<T>(signal: AbortSignal, tasks: readonly ((signa
   }
 }
 
+/** A classification of one image and how long it took, without the wait for admission. */
+export interface TimedClassification {
+  readonly result: Classification;
+  /** Decoding and inference, in milliseconds. */
+  readonly elapsedMs: number;
+}
+
+/**
+ * Classifies one image whose header was read: waits for the gate (the header's estimate chooses
+ * the lane and counts against the decode memory budget), classifies, and passes the timings to
+ * `observe`.
+ */
+export async function admitAndClassify(
+  image: Uint8Array,
+  header: ImageHeader,
+  context: Omit<BatchContext, 'signal'> & { readonly signal?: AbortSignal | undefined },
+): Promise<TimedClassification> {
+  const { classifier, admission, signal, observe } = context;
+  let started = 0;
+  const result = await admission.run(() => {
+    started = performance.now();
+    return classifier.classify(image, header);
+  }, { costBytes: header.decodeBytes, ...(signal ? { signal } : {}) });
+  const elapsedMs = performance.now() - started;
+  if (result.timings) observe?.(result.timings);
+  return { result, elapsedMs };
+}
+
 /** Classifies the batch's images (or rows), in order. */
 export async function classifyBatch(batch: Batch, context: BatchContext): Promise<Classification[]> {
-  const { classifier, admission, signal, observe } = context;
+  const { classifier, admission, signal } = context;
   if (batch.kind === 'tensors') {
     return allOrFirstFailure(signal, batch.rows.map((row) => (stop) => admission.run(() => classifier.classifyTensor(row), { signal: stop })));
   }
   const inspected = await Promise.allSettled(batch.images.map((image) => classifier.inspect(image)));
   const refused = inspected.findIndex((r) => r.status === 'rejected');
   if (refused >= 0) throw ofImage((inspected[refused] as PromiseRejectedResult).reason, refused);
-  const headers = inspected.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<Classifier['inspect']>>>).value);
+  const headers = inspected.map((r) => (r as PromiseFulfilledResult<ImageHeader>).value);
   return allOrFirstFailure(
     signal,
-    batch.images.map((image, i) => async (stop) => {
-      const header = headers[i]!;
-      const result = await admission.run(() => classifier.classify(image, header), { costBytes: header.decodeBytes, signal: stop });
-      if (result.timings) observe?.(result.timings);
-      return result;
-    }),
+    batch.images.map((image, i) => async (stop) => (await admitAndClassify(image, headers[i]!, { ...context, signal: stop })).result),
   );
 }

@@ -19,6 +19,16 @@ import type { RepositoryHealth } from '../repository/types.js';
  */
 export type ReadinessState = 'warming-up' | 'ready' | 'draining' | Exclude<RepositoryHealth, 'ok'>;
 
+/** Why the service is not ready, by state (`GET /health/ready` and `GET /v2/health/ready` say the same). */
+export const notReadyReasons: Readonly<Record<Exclude<ReadinessState, 'ready'>, string>> = Object.freeze({
+  'warming-up': 'The model is warming up',
+  draining: 'The service is shutting down',
+  recovering: 'A crashed inference worker is being replaced',
+  failed: 'The inference workers keep crashing; the process is stopping',
+  loading: 'The default model is loading',
+  unavailable: 'The default model has no version ready to serve',
+});
+
 /** The model's side of readiness, as the model repository reports it. */
 export type ModelHealth = () => RepositoryHealth;
 

@@ -1,33 +1,14 @@
 /**
  * Graceful shutdown: from the stop signal on, every response asks its client to close the
- * connection, and the server closes once the requests in progress have finished, or when the
- * grace period is over.
+ * connection (`src/http/draining.ts`), and the server closes once the requests in progress have
+ * finished, or when the grace period is over.
  *
  * ```ts
- * koa.use(closeConnectionsWhenDraining(readiness));
  * readiness.startDraining();
  * const clean = await closeGracefully(server, 10_000);
  * ```
  */
 import type http from 'node:http';
-import type { AppMiddleware } from '../http/context.js';
-import type { Readiness } from './readiness.js';
-
-/**
- * While draining, asks each client to close its connection after the response
- * (`Connection: close`), so that keep-alive connections end and the server can close.
- * RFC 9112 §9.6: "A server that sends a "close" connection option MUST initiate closure of the
- * connection [...] after it sends the response containing "close"."
- */
-export function closeConnectionsWhenDraining(readiness: Readiness): AppMiddleware {
-  return async function closeWhenDraining(ctx, next) {
-    try {
-      await next();
-    } finally {
-      if (readiness.state === 'draining') ctx.set('Connection', 'close');
-    }
-  };
-}
 
 /**
  * Stops accepting connections, lets the requests in progress finish, and resolves once every

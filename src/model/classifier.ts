@@ -25,9 +25,7 @@ import { ManifestError } from './manifest.js';
 import { createPostprocessor, type Classification } from './postprocess.js';
 import type { ImageHeader } from './image/header.js';
 import { inspectImage } from './image/header.js';
-import { largestDecodeBytes } from './image/decode-cost.js';
 import { createDecoder, headerLimits, type PreprocessLimits } from './image/preprocess.js';
-import type { Config } from '../config/config.js';
 
 export type { Classification } from './postprocess.js';
 export type { ExplainOptions, Explanation } from './explain/explain.js';
@@ -98,27 +96,6 @@ export interface ClassifierOptions extends SessionOptions {
   readonly batchMaxWaitMs?: number;
   /** Signed int8 weights as they are, re-typed as uint8, or chosen by the CPU (see `int8/kernels.ts`). Default `auto`. */
   readonly int8Weights?: Int8WeightsSetting;
-}
-
-/** The classifier options the configuration sets (the service and the benchmark's bare pipeline alike). */
-export function classifierOptionsFrom(config: Config): ClassifierOptions {
-  return {
-    workers: config.inferenceWorkers,
-    intraOpThreads: config.intraOpThreads,
-    int8Weights: config.int8Weights,
-    batchMaxSize: config.batchMaxSize,
-    batchMaxWaitMs: config.batchMaxWaitMs,
-  };
-}
-
-/** The decoding limits the configuration sets (the service and the benchmark's bare pipeline alike). */
-export function preprocessLimitsFrom(config: Config): PreprocessLimits {
-  return {
-    maxImagePixels: config.maxImagePixels,
-    maxJpegScans: config.maxJpegScans,
-    maxDecodeBytes: largestDecodeBytes(config.decodeMemoryBudgetBytes),
-    decodeTimeoutSeconds: config.decodeTimeoutSeconds,
-  };
 }
 
 /**

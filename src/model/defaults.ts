@@ -1,8 +1,10 @@
 /**
- * Defaults of how the classifier runs the model, measured best by `make bench` on 2 cores. The
- * one copy: `config.ts` uses them as the environment's defaults, `classifier.ts` for callers
- * that pass no options.
+ * Defaults of how the model runs and how images are decoded: the one copy. The configuration's
+ * schema (`src/config/schema.ts`) takes them as the environment's defaults, and the modules here
+ * for callers that pass no options.
  */
+
+/** How the classifier runs the model, measured best by `make bench` on 2 cores. */
 export const classifierDefaults = Object.freeze({
   /** onnxruntime threads per operator. */
   intraOpThreads: 1,
@@ -14,4 +16,12 @@ export const classifierDefaults = Object.freeze({
   batchMaxSize: 8,
   /** Longest wait for more images when the model is idle, in milliseconds. */
   batchMaxWaitMs: 0,
+});
+
+/** Bounds of decoding one image. */
+export const imageDefaults = Object.freeze({
+  /** Most scans in a JPEG, counted from its markers before decoding (baseline: 1, progressive: about 10). */
+  maxJpegScans: 100,
+  /** Longest decode and resize of one image, in seconds (sharp's `timeout`). */
+  decodeTimeoutSeconds: 10,
 });

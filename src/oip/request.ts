@@ -8,6 +8,7 @@
  */
 import type { components } from '../../generated/openapi.js';
 import { BatchTooLarge, BinaryDataInvalid, TensorInvalid, UnknownTensor } from '../errors.js';
+import type { Batch } from '../inference/classify-batch.js';
 import { BYTES_LENGTH_PREFIX, readBytesElements, readFp32, sliceTensors } from './binary.js';
 import { IMAGE_INPUT, OUTPUTS, type ModelSignature, type OutputName } from './tensors.js';
 
@@ -25,10 +26,6 @@ export interface BinaryPart {
   readonly raw: boolean;
 }
 
-/** The images of a request: encoded, or as rows of the model's input. */
-export type Batch =
-  | { readonly kind: 'images'; readonly images: readonly Buffer[] }
-  | { readonly kind: 'tensors'; readonly rows: readonly Float32Array[] };
 
 /** An output to answer, as the request asked for it. */
 export interface RequestedOutput {

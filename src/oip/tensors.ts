@@ -35,7 +35,7 @@ export interface ModelSignature {
 }
 
 /** The signature of the model a manifest describes. */
-export function signatureOf(manifest: Manifest): ModelSignature {
+export function tensorSignatureOf(manifest: Manifest): ModelSignature {
   const { input, labels } = manifest;
   const dims: [number, number, number] = input.layout === 'NCHW' ? [3, input.height, input.width] : [input.height, input.width, 3];
   const tensorInput = input.name === IMAGE_INPUT ? undefined : { name: input.name, dims };

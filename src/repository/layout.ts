@@ -15,7 +15,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MODEL_NAME_PATTERN } from '../config/config.js';
 
 /** One version folder as found on disk. */
 export interface VersionFiles {
@@ -28,7 +27,8 @@ export interface VersionFiles {
 /** Models by name, each with its versions by number (in decimal, as in URLs). */
 export type Layout = ReadonlyMap<string, ReadonlyMap<string, VersionFiles>>;
 
-/** Names of model folders. */
+/** Names of models (folders of the repository, `DEFAULT_MODEL`): what a URL path segment and a metric label can carry. */
+export const MODEL_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
 const modelName = new RegExp(MODEL_NAME_PATTERN);
 /** Names of version folders: positive integers, small enough to compare as numbers. */
 const versionName = /^[1-9][0-9]{0,14}$/;

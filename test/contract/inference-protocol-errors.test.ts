@@ -30,7 +30,7 @@ describe('Open Inference Protocol (V2): bad inputs', function () {
   before(async () => {
     svc = await startService({
       model: { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest },
-      inference: { maxInferBodyBytes: 1024 * 1024, maxBatchImages: MAX_BATCH_IMAGES, bodyMemoryBytes: 64 * 1024 * 1024 },
+      requests: { maxInferBodyBytes: 1024 * 1024, maxBatchImages: MAX_BATCH_IMAGES, inferBodyMemoryBytes: 64 * 1024 * 1024 },
     });
     red = await solidImage('red');
   });
@@ -179,7 +179,7 @@ describe('Open Inference Protocol (V2): bounds and state', function () {
     const svc = await startService({
       model: { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest },
       // Room for one JSON body of cat.png in base64 (422 KB, 4 bytes per byte), not two.
-      inference: { maxInferBodyBytes: 1024 * 1024, maxBatchImages: 64, bodyMemoryBytes: 2 * 1024 * 1024 },
+      requests: { maxInferBodyBytes: 1024 * 1024, maxBatchImages: 64, inferBodyMemoryBytes: 2 * 1024 * 1024 },
       beforeClassify: () => held,
     });
     try {

@@ -11,8 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { OpenAPIBackend } from 'openapi-backend';
 import { createSecurityHandlers } from '../../src/auth/security-handler.js';
-import { createApp, type App, type AppDeps } from '../../src/http/app.js';
-import { createServer, defaultServerLimits, type ServerLimits } from '../../src/http/server.js';
+import { createApp, type App, type AppDeps } from '../../src/app.js';
+import { configDefaults, type RequestLimits } from '../../src/config/config.js';
+import { createServer, type ServerLimits } from '../../src/http/server.js';
 import { createLogger, type Logger } from '../../src/log.js';
 import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
@@ -78,8 +79,8 @@ export interface StartOptions {
   readonly readiness?: AppDeps['readiness'];
   readonly metricsPublic?: boolean;
   readonly docs?: AppDeps['docs'];
-  /** Bounds of V2 inference requests; default the configuration's. */
-  readonly inference?: AppDeps['inference'];
+  /** Bounds of request bodies (V2 inference among them); default the configuration's, with `maxUploadBytes` above. */
+  readonly requests?: Partial<RequestLimits>;
   readonly modelMetadataPublic?: boolean;
   /** The built web page to serve at `GET /` (`dist/web/`); default none. */
   readonly page?: AppDeps['page'];
@@ -122,22 +123,24 @@ export async function startService(options: StartOptions): Promise<RunningServic
     },
   };
   const repository = createStaticRepository({ name: 'catdog', manifest, classifier });
+  const defaults = configDefaults();
   const app = await createApp({
     repository,
     log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
-    limits: { maxUploadBytes: options.maxUploadBytes ?? 10 * 1024 * 1024 },
+    requests: { ...defaults.requests, maxUploadBytes: options.maxUploadBytes ?? defaults.requests.maxUploadBytes, ...options.requests },
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.explain ? { explain: options.explain } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
-    ...(options.metricsPublic === undefined ? {} : { metricsPublic: options.metricsPublic }),
+    access: {
+      ...(options.metricsPublic === undefined ? {} : { metricsPublic: options.metricsPublic }),
+      ...(options.modelMetadataPublic === undefined ? {} : { modelMetadataPublic: options.modelMetadataPublic }),
+    },
     ...(options.docs ? { docs: options.docs } : {}),
-    ...(options.inference ? { inference: options.inference } : {}),
-    ...(options.modelMetadataPublic === undefined ? {} : { modelMetadataPublic: options.modelMetadataPublic }),
     ...(options.page ? { page: options.page } : {}),
     ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
   });
-  const server: Server = createServer(app, { ...defaultServerLimits, ...options.server });
+  const server: Server = createServer(app, { ...defaults.server, ...options.server });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
@@ -187,10 +190,9 @@ export async function startRepositoryService(
     repository,
     management: repository,
     log,
-    limits: { maxUploadBytes: 10 * 1024 * 1024 },
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
   });
-  const server = createServer(app, defaultServerLimits);
+  const server = createServer(app, configDefaults().server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {

@@ -10,21 +10,20 @@ const base = { AUTH_DISABLED: 'true' };
 describe('config: limits, overload guard, shutdown, metrics', () => {
   it('has documented defaults', () => {
     const config = loadConfig(base);
-    expect(config).to.include({
+    expect(config.server).to.include({
       requestTimeoutMs: 30_000,
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 5_000,
-      maxInflight: 16,
-      maxQueue: 128,
       overloadRetryAfterSeconds: 1,
       shutdownGraceMs: 10_000,
-      metricsPublic: false,
       maxConnections: 64,
       maxConnectionsPerAddress: 32,
       connectionReserve: 8,
       minBodyRateBytesPerSecond: 8192,
       bodyRateGraceMs: 5_000,
     });
+    expect(config.admission).to.include({ maxInflight: 16, maxQueue: 128, retryAfterSeconds: 1 });
+    expect(config.access).to.include({ metricsPublic: false });
   });
 
   it('reads each setting from its variable', () => {
@@ -44,21 +43,22 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
       MIN_BODY_RATE_BYTES_PER_SECOND: '1024',
       BODY_RATE_GRACE_MS: '0',
     });
-    expect(config).to.include({
+    expect(config.server).to.include({
       requestTimeoutMs: 5_000,
       headersTimeoutMs: 2_000,
       keepAliveTimeoutMs: 65_000,
-      maxInflight: 2,
-      maxQueue: 0,
       overloadRetryAfterSeconds: 3,
       shutdownGraceMs: 25_000,
-      metricsPublic: true,
       maxConnections: 32,
       maxConnectionsPerAddress: 4,
       connectionReserve: 2,
       minBodyRateBytesPerSecond: 1024,
       bodyRateGraceMs: 0,
     });
+    // One Retry-After for every overload answer, whichever gate refused.
+    expect(config.admission).to.include({ maxInflight: 2, maxQueue: 0, retryAfterSeconds: 3 });
+    expect(config.explain.admission).to.include({ retryAfterSeconds: 3 });
+    expect(config.access).to.include({ metricsPublic: true });
   });
 
   it('refuses every wrong value at once, including a headers timeout over the request timeout', () => {
@@ -80,13 +80,11 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
     const MiB = 1024 * 1024;
 
     it('has documented defaults', () => {
-      expect(loadConfig(base)).to.include({
-        maxJpegScans: 100,
-        decodeTimeoutSeconds: 10,
-        decodeMemoryBudgetBytes: 256 * MiB,
-        maxLargeDecodes: 2,
-        maxLargeQueue: 8,
-      });
+      const config = loadConfig(base);
+      expect(config.images).to.include({ maxJpegScans: 100, decodeTimeoutSeconds: 10 });
+      expect(config.admission).to.include({ memoryBudgetBytes: 256 * MiB, maxLargeInflight: 2, maxLargeQueue: 8 });
+      // One large decode may take all of the budget but the ordinary images' reserve.
+      expect(config.images.maxDecodeBytes).to.equal(192 * MiB);
     });
 
     it('reads each from its variable; 0 turns the budget off', () => {
@@ -98,7 +96,8 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
         MAX_LARGE_DECODES: '1',
         MAX_LARGE_QUEUE: '0',
       });
-      expect(config).to.include({ maxJpegScans: 250, decodeTimeoutSeconds: 3, decodeMemoryBudgetBytes: 0, maxLargeDecodes: 1, maxLargeQueue: 0 });
+      expect(config.images).to.include({ maxJpegScans: 250, decodeTimeoutSeconds: 3, maxDecodeBytes: Infinity });
+      expect(config.admission).to.include({ memoryBudgetBytes: 0, maxLargeInflight: 1, maxLargeQueue: 0 });
     });
 
     it('refuses a budget too small to hold a large decode beside the reserve of ordinary ones, with the other wrong values', () => {
@@ -124,12 +123,15 @@ describe('config: limits, overload guard, shutdown, metrics', () => {
 
 describe('config: explanations and the web page', () => {
   it('bounds explanations by default: 64 passes (a 7 × 7 grid), one at a time, four waiting', () => {
-    expect(loadConfig(base)).to.include({ explainMaxPasses: 64, explainMaxInflight: 1, explainMaxQueue: 4 });
+    const { explain } = loadConfig(base);
+    expect(explain.maxPasses).to.equal(64);
+    expect(explain.admission).to.include({ maxInflight: 1, maxQueue: 4 });
   });
 
   it('reads them, and refuses a pass budget below a 7 × 7 grid with the other problems', () => {
-    expect(loadConfig({ ...base, EXPLAIN_MAX_PASSES: '100', EXPLAIN_MAX_INFLIGHT: '2', EXPLAIN_MAX_QUEUE: '0' }))
-      .to.include({ explainMaxPasses: 100, explainMaxInflight: 2, explainMaxQueue: 0 });
+    const { explain } = loadConfig({ ...base, EXPLAIN_MAX_PASSES: '100', EXPLAIN_MAX_INFLIGHT: '2', EXPLAIN_MAX_QUEUE: '0' });
+    expect(explain.maxPasses).to.equal(100);
+    expect(explain.admission).to.include({ maxInflight: 2, maxQueue: 0 });
     try {
       loadConfig({ ...base, EXPLAIN_MAX_PASSES: '49', EXPLAIN_MAX_INFLIGHT: '0' });
       expect.fail('expected a ConfigError');

@@ -10,17 +10,20 @@ const base = { AUTH_DISABLED: 'true' };
 describe('config', () => {
   it('applies the documented defaults (PORT 8080 as in the course, 10 MiB uploads)', () => {
     const c = loadConfig(base);
-    expect(c.port).to.equal(8080);
-    expect(c.host).to.equal('0.0.0.0');
-    expect(c.maxUploadBytes).to.equal(10 * 1024 * 1024);
-    expect(c.modelRepositoryPath).to.equal('resources/models/repository');
-    expect(c.modelManifestPath).to.equal(undefined);
-    expect(c.modelControl).to.equal('explicit');
-    expect(c.modelPollIntervalMs).to.equal(5000);
+    expect(c.server.port).to.equal(8080);
+    expect(c.server.host).to.equal('0.0.0.0');
+    expect(c.requests.maxUploadBytes).to.equal(10 * 1024 * 1024);
+    expect(c.models).to.deep.equal({
+      repositoryPath: 'resources/models/repository',
+      manifestPath: undefined,
+      defaultModel: 'catdog',
+      control: 'explicit',
+      pollIntervalMs: 5000,
+    });
   });
 
   it('serves MODEL_MANIFEST instead of a repository, which nothing rescans', () => {
-    expect(loadConfig({ ...base, MODEL_MANIFEST: 'm.json', MODEL_CONTROL: 'none' }).modelManifestPath).to.equal('m.json');
+    expect(loadConfig({ ...base, MODEL_MANIFEST: 'm.json', MODEL_CONTROL: 'none' }).models.manifestPath).to.equal('m.json');
     expect(() => loadConfig({ ...base, MODEL_MANIFEST: 'm.json', MODEL_REPOSITORY: 'models' })).to.throw(ConfigError, 'not both');
     expect(() => loadConfig({ ...base, MODEL_MANIFEST: 'm.json', MODEL_CONTROL: 'poll' })).to.throw(ConfigError, 'MODEL_CONTROL=poll');
     expect(() => loadConfig({ ...base, MODEL_CONTROL: 'watch' })).to.throw(ConfigError, 'MODEL_CONTROL');
@@ -28,8 +31,8 @@ describe('config', () => {
 
   it('parses numbers from the environment and treats empty strings as unset', () => {
     const c = loadConfig({ ...base, PORT: '9000', MAX_UPLOAD_BYTES: '', LOG_LEVEL: 'debug' });
-    expect(c.port).to.equal(9000);
-    expect(c.maxUploadBytes).to.equal(10 * 1024 * 1024);
+    expect(c.server.port).to.equal(9000);
+    expect(c.requests.maxUploadBytes).to.equal(10 * 1024 * 1024);
     expect(c.logLevel).to.equal('debug');
   });
 
@@ -45,8 +48,11 @@ describe('config', () => {
     expect(problems).to.contain('PORT').and.contain('MAX_IMAGE_PIXELS').and.contain('LOG_LEVEL');
   });
 
-  it('returns a frozen object', () => {
-    expect(Object.isFrozen(loadConfig(base))).to.equal(true);
+  it('returns a frozen object, sections included', () => {
+    const c = loadConfig(base);
+    expect(Object.isFrozen(c)).to.equal(true);
+    for (const section of Object.values(c)) if (typeof section === 'object') expect(Object.isFrozen(section)).to.equal(true);
+    expect(Object.isFrozen(c.explain.admission)).to.equal(true);
   });
 
   it('docs/configuration.md holds the table of every variable, as the schema generates it', () => {

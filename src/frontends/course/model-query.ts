@@ -1,24 +1,23 @@
+/**
+ * The model a course request asks for in its query: `model` and `version` (validated against the
+ * spec before), by default the default model's serving version.
+ */
 import type { Context } from 'openapi-backend';
 import type { AppContext } from '../../http/context.js';
-import { withModel } from '../../repository/lease.js';
-import type { ModelRepository, ServedModel } from '../../repository/types.js';
+import type { CallOptions, ModelRef } from '../../inference/core.js';
+import { whileConnected } from '../../http/client-gone.js';
+
+/** The query's model and version. */
+export function askedModel(c: Context): ModelRef {
+  const query = c.request.query as { readonly model?: string; readonly version?: string };
+  return { name: query.model, version: query.version };
+}
 
 /**
- * Runs `use` on the model and version a classifying request asks for in its query (`model`,
- * `version`; validated against the spec before), by default the default model's serving version,
- * leased for as long as `use` runs (see {@link withModel}), and records them for the request log.
- *
- * @throws {@link ModelNotFound} or {@link ModelUnavailable} from the repository, before `use` runs.
+ * Runs `call` with the options every course request passes the core: a signal that aborts when
+ * the client hangs up, and the version that answers recorded for the request log.
  */
-export function withAskedModel<T>(
-  repository: ModelRepository,
-  c: Context,
-  ctx: AppContext,
-  use: (model: ServedModel) => Promise<T>,
-): Promise<T> {
-  const query = c.request.query as { readonly model?: string; readonly version?: string };
-  return withModel(repository, query.model ?? repository.defaultModel, query.version, (model) => {
-    ctx.state.model = { name: model.name, version: model.version };
-    return use(model);
-  });
+export function asRequest<T>(ctx: AppContext, call: (options: CallOptions) => Promise<T>): Promise<T> {
+  return whileConnected(ctx, (signal) =>
+    call({ signal, onModel: (model) => (ctx.state.model = { name: model.name, version: model.version }) }));
 }

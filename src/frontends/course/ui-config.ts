@@ -1,6 +1,6 @@
 import type { Document } from 'openapi-backend';
 import type { operations } from '../../../generated/openapi.js';
-import type { AuthConfig } from '../../config/config.js';
+import type { AuthSettings } from '../../auth/settings.js';
 import type { OperationHandler } from '../../http/operation.js';
 
 /** `GET /ui/config`'s answer. */
@@ -25,7 +25,7 @@ function pageScopes(document: Document, operationIds: readonly string[] = pageOp
 }
 
 /** The page's settings from the auth configuration and the spec. */
-export function uiConfigFor(auth: AuthConfig, document: Document): UiConfig {
+export function uiConfigFor(auth: AuthSettings, document: Document): UiConfig {
   if (!auth.enabled) return { auth: { required: false } };
   return {
     auth: {

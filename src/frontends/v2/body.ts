@@ -16,6 +16,7 @@
  * (`body-memory.ts`): {@link JSON_MEMORY_FACTOR} or {@link BINARY_MEMORY_FACTOR} bytes per byte.
  */
 import { koaBody } from 'koa-body';
+import type { Operation } from 'openapi-backend';
 import inflate from 'inflation';
 import getRawBody from 'raw-body';
 import { BadRequest, BinaryDataInvalid, PayloadTooLarge, ProblemError, UnsupportedMediaType, ValidationFailed } from '../../errors.js';
@@ -24,7 +25,9 @@ import { splitHeader } from '../../oip/binary.js';
 import { rawRequestHeader } from '../../oip/request.js';
 import type { BodyMemory } from './body-memory.js';
 import { inviteBody } from '../../http/expect-continue.js';
-import type { AppContext, InferenceBody } from '../../http/context.js';
+import type { AppContext, ReadBody } from '../../http/context.js';
+import type { BodyReader } from '../../http/api.js';
+import type { BinaryPart } from '../../oip/request.js';
 import { ENVELOPE_BYTES } from '../../http/upload.js';
 
 /**
@@ -43,8 +46,21 @@ export interface InferBodyLimits {
   readonly maxUploadBytes: number;
 }
 
+/** A V2 inference body as read: what is validated against the spec, and the binary part after it. */
+export interface InferenceBody extends ReadBody {
+  /** The JSON, or the JSON header of a binary body: what openapi-backend validates. */
+  readonly validated: unknown;
+  /** The bytes after a binary body's JSON header. */
+  readonly payload: BinaryPart | undefined;
+}
+
 /** Reads the inference body of a request. */
 export type InferenceBodyReader = (ctx: AppContext) => Promise<InferenceBody>;
+
+/** Whether `operation` takes a V2 inference body: it declares the binary extension's header. */
+function takesInferenceBody(operation: Operation): boolean {
+  return (operation.parameters ?? []).some((p) => 'in' in p && p.in === 'header' && p.name.toLowerCase() === HEADER_LENGTH);
+}
 
 const HEADER_LENGTH = 'inference-header-content-length';
 const ACCEPTED = ['application/json', 'application/octet-stream'];
@@ -95,7 +111,7 @@ export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyM
         } catch (err) {
           throw fromBodyError(err, limit, known);
         }
-        return { header: (ctx.request as { body?: unknown }).body, binary: undefined, release };
+        return { validated: (ctx.request as { body?: unknown }).body, payload: undefined, release };
       }
       let body: Buffer;
       try {
@@ -104,7 +120,7 @@ export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyM
         throw fromBodyError(err, limit, known);
       }
       const headerLength = Number(headerLengthText);
-      if (headerLength === 0) return { header: rawRequestHeader(body.length), binary: { tail: body, raw: true }, release };
+      if (headerLength === 0) return { validated: rawRequestHeader(body.length), payload: { tail: body, raw: true }, release };
       const { header, tail } = splitHeader(body, headerLength);
       let parsed: unknown;
       try {
@@ -112,10 +128,15 @@ export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyM
       } catch (err) {
         throw new BadRequest(`The JSON header (the first ${headerLength} bytes) is not valid JSON: ${(err as Error).message}`);
       }
-      return { header: parsed, binary: { tail, raw: false }, release };
+      return { validated: parsed, payload: { tail, raw: false }, release };
     } catch (err) {
       release();
       throw err;
     }
   };
+}
+
+/** The reader as the HTTP app takes it: for the operations that declare `Inference-Header-Content-Length`. */
+export function inferenceBodyReader(read: InferenceBodyReader): BodyReader {
+  return { reads: takesInferenceBody, read };
 }

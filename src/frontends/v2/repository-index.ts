@@ -1,5 +1,5 @@
 import type { operations } from '../../../generated/openapi.js';
-import type { ModelRepository, RepositoryManagement } from '../../repository/types.js';
+import type { IndexEntry, RepositoryManagement } from '../../repository/types.js';
 import type { OperationHandler } from '../../http/operation.js';
 
 type IndexRequest = NonNullable<operations['repositoryIndex']['requestBody']>['content']['application/json'];
@@ -10,10 +10,10 @@ type Index = operations['repositoryIndex']['responses'][200]['content']['applica
  * (Triton's model repository extension); `{"ready": true}` keeps the READY ones. Without
  * management (a fixed model), the repository's own index.
  */
-export function repositoryIndex(repository: ModelRepository, management: RepositoryManagement | undefined): OperationHandler {
+export function repositoryIndex(index: () => readonly IndexEntry[], management: RepositoryManagement | undefined): OperationHandler {
   return async (c, ctx) => {
     const request = c.request.requestBody as IndexRequest | undefined;
-    const entries = management ? await management.refreshIndex() : repository.index();
+    const entries = management ? await management.refreshIndex() : index();
     const body: Index = entries.filter((e) => request?.ready !== true || e.state === 'READY').map((e) => ({ ...e }));
     ctx.set('Cache-Control', 'no-store');
     ctx.body = body;

@@ -1,8 +1,7 @@
 import type { operations } from '../../../generated/openapi.js';
 import { NotReady } from '../../errors.js';
-import type { Readiness } from '../../lifecycle/readiness.js';
+import { notReadyReasons, type Readiness } from '../../lifecycle/readiness.js';
 import type { OperationHandler } from '../../http/operation.js';
-import { notReadyReasons } from '../operations/readiness.js';
 
 type Ready = operations['getServerReady']['responses'][200]['content']['application/json'];
 

@@ -8,17 +8,17 @@
  * its default Lanczos-3 kernel, within `decodeTimeoutSeconds`.
  */
 import sharp from 'sharp';
-import { envSchema } from '../../config/config.js';
 import { ImageTooComplex, ImageUndecodable } from '../../errors.js';
 import { inspectImage, type HeaderLimits, type ImageHeader } from './header.js';
 import type { Manifest } from '../manifest.js';
+import { imageDefaults } from '../defaults.js';
 import { createNormaliser } from '../normalise.js';
 
 /** Decoding limits, from the configuration; only `maxImagePixels` has no default. */
 export interface PreprocessLimits extends Partial<HeaderLimits> {
   /** Largest accepted width × height, checked from the header before decoding. */
   readonly maxImagePixels: number;
-  /** Longest decode and resize of one image, in whole seconds (sharp's `timeout`); default `DECODE_TIMEOUT_SECONDS`'s. */
+  /** Longest decode and resize of one image, in whole seconds (sharp's `timeout`); default {@link imageDefaults}. */
   readonly decodeTimeoutSeconds?: number;
 }
 
@@ -26,7 +26,7 @@ export interface PreprocessLimits extends Partial<HeaderLimits> {
 export function headerLimits(limits: PreprocessLimits): HeaderLimits {
   return {
     maxImagePixels: limits.maxImagePixels,
-    maxJpegScans: limits.maxJpegScans ?? envSchema.properties.JPEG_MAX_SCANS.default,
+    maxJpegScans: limits.maxJpegScans ?? imageDefaults.maxJpegScans,
     maxDecodeBytes: limits.maxDecodeBytes ?? Infinity,
   };
 }
@@ -64,7 +64,7 @@ export function createDecoder(input: Manifest['input'], limits: PreprocessLimits
   const plane = width * height;
   const fit = ({ fill: 'fill', cover: 'cover', contain: 'contain' } as const)[input.resize];
   const checks = headerLimits(limits);
-  const timeoutSeconds = limits.decodeTimeoutSeconds ?? envSchema.properties.DECODE_TIMEOUT_SECONDS.default;
+  const timeoutSeconds = limits.decodeTimeoutSeconds ?? imageDefaults.decodeTimeoutSeconds;
 
   return async function decode(image: Uint8Array, header?: ImageHeader): Promise<Uint8Array> {
     // Inspected by the caller already (admission needs the header), or here.

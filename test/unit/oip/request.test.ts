@@ -6,12 +6,12 @@ import { expect } from 'chai';
 import { BatchTooLarge, BinaryDataInvalid, TensorInvalid, UnknownTensor } from '../../../src/errors.js';
 import { planInference, rawRequestHeader } from '../../../src/oip/request.js';
 import type { ModelSignature } from '../../../src/oip/tensors.js';
-import { signatureOf } from '../../../src/oip/tensors.js';
+import { tensorSignatureOf } from '../../../src/oip/tensors.js';
 import { testManifest } from '../../fixtures/manifests.js';
 
 type Request = Parameters<typeof planInference>[0];
 
-const signature: ModelSignature = signatureOf(testManifest({}, { layout: 'NHWC', width: 2, height: 1 }));
+const signature: ModelSignature = tensorSignatureOf(testManifest({}, { layout: 'NHWC', width: 2, height: 1 }));
 const png = Buffer.from('89504e470d0a1a0a', 'hex');
 const b64 = png.toString('base64');
 const plan = (request: unknown, binary?: Parameters<typeof planInference>[1]) => planInference(request as Request, binary, signature, 8);

@@ -1,0 +1,137 @@
+/**
+ * The composition: wires the inference core, the protocol front-ends and the HTTP application.
+ * Everything else imports downwards; only this module (and `main.ts` above it) sees every part.
+ *
+ * ```
+ * main.ts ─ app.ts ─┬─ frontends/{course,v2,operations} ─┬─ inference ─┬─ repository ─ model
+ *                   │                                    └─ oip       └─ model
+ *                   └─ http (server, middleware, docs, page, openapi-backend)
+ * ```
+ *
+ * `createApp(deps)` builds the application; it never listens (only `src/main.ts` does). Tests drive
+ * `app.koa.callback()` or listen on port 0.
+ */
+import type { AuthSettings } from './auth/settings.js';
+import { configDefaults, type AccessSettings, type RequestLimits } from './config/config.js';
+import { courseHandlers } from './frontends/course/index.js';
+import { uiConfigFor, type UiConfig } from './frontends/course/ui-config.js';
+import { operationsHandlers } from './frontends/operations/index.js';
+import { v2Frontend } from './frontends/v2/index.js';
+import type { SecuritySchemeHandler } from './http/api.js';
+import { createHttpApp, type HttpApp } from './http/app.js';
+import type { DocsOptions } from './http/docs.js';
+import type { OperationHandlers } from './http/operation.js';
+import type { PageOptions } from './http/page.js';
+import type { AdmissionOptions } from './inference/admission.js';
+import { createInferenceCore, type ExplainSettings, type InferenceCore } from './inference/core.js';
+import { createReadiness, type Readiness } from './lifecycle/readiness.js';
+import type { Logger } from './log.js';
+import { createMetrics } from './metrics.js';
+import type { ModelRepository, RepositoryManagement } from './repository/types.js';
+import { readSpec, withAnonymousAccess, withoutAnonymousAccess } from './spec.js';
+
+/** Everything the app depends on, created by `main.ts` (or by a test); sections default to the configuration's defaults. */
+export interface AppDeps {
+  /** The models served; `main.ts` (or a test) loads them, the app only leases them. */
+  readonly repository: ModelRepository;
+  /**
+   * What the management API (`POST /v2/repository/...`) drives; default none: loads and unloads
+   * answer 409 `model-control-disabled` (a fixed model, as tests build).
+   */
+  readonly management?: RepositoryManagement;
+  readonly log: Logger;
+  /** Handlers for the spec's security schemes, by scheme name. */
+  readonly securityHandlers?: Readonly<Record<string, SecuritySchemeHandler>>;
+  /** Moved forward by `main.ts` (warm-up, draining); default: ready at once. */
+  readonly readiness?: Readiness;
+  /** The issuer the service trusts and its token endpoint once known, for the served spec's OAuth2 flow; by default none. */
+  readonly docs?: DocsOptions;
+  /** The built web page served at `GET /`; default none (`GET /` is then a 404). */
+  readonly page?: PageOptions;
+  /** What `GET /ui/config` tells the page; default that of `AUTH_DISABLED=true` (no sign-in). */
+  readonly uiConfig?: UiConfig;
+  /** Bounds of request bodies (the configuration's `requests`). */
+  readonly requests?: RequestLimits;
+  /** The classifications' admission gate (the configuration's `admission`). */
+  readonly admission?: AdmissionOptions;
+  /** Explanations (the configuration's `explain`). */
+  readonly explain?: ExplainSettings;
+  /** Operations made public by setting (the configuration's `access`). */
+  readonly access?: Partial<AccessSettings>;
+}
+
+/** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
+export interface App extends HttpApp {
+  readonly core: InferenceCore;
+}
+
+/** The operations that `MODEL_METADATA_PUBLIC=false` puts behind a token. */
+const METADATA_OPERATIONS = ['getServerMetadata', 'getModelMetadata', 'getModelVersionMetadata'];
+
+/** The page's settings when it signs no one in. */
+const noSignIn = (): UiConfig => uiConfigFor({ enabled: false } satisfies AuthSettings, readSpec());
+
+/** Builds the application. */
+export async function createApp(deps: AppDeps): Promise<App> {
+  const defaults = configDefaults();
+  const requests = deps.requests ?? defaults.requests;
+  const admission = deps.admission ?? defaults.admission;
+  const access = { ...defaults.access, ...deps.access };
+  const { repository } = deps;
+  const readiness = deps.readiness ?? createReadiness('ready', () => repository.health());
+
+  // The core reports to the metrics, and the metrics read the core's gate when scraped.
+  const core = createInferenceCore({
+    repository,
+    admission,
+    explain: deps.explain ?? defaults.explain,
+    observer: {
+      observeClassification: (timings, model) => metrics.observeClassification(timings, model),
+      observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
+    },
+  });
+  const gate = core.admission;
+  const metrics = createMetrics({
+    models: () => repository.loaded(),
+    versions: () => repository.index(),
+    ...(deps.management ? { activity: deps.management.activity.bind(deps.management) } : {}),
+    inflight: () => gate.inflight,
+    queued: () => gate.queued,
+    large: () => ({ inflight: gate.largeInflight, queued: gate.largeQueued }),
+    decodeMemoryBytes: () => gate.memoryBytes,
+    ready: () => readiness.state === 'ready',
+  });
+
+  const v2 = v2Frontend({
+    core,
+    readiness,
+    limits: requests,
+    retryAfterSeconds: admission.retryAfterSeconds,
+    index: () => repository.index(),
+    management: deps.management,
+  });
+  const handlers: OperationHandlers = {
+    ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn() }),
+    ...operationsHandlers({ core, readiness, metrics }),
+    ...v2.handlers,
+  };
+
+  // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
+  const definition = access.metricsPublic ? withAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
+  if (!access.modelMetadataPublic) for (const op of METADATA_OPERATIONS) withoutAnonymousAccess(definition, op);
+
+  const http = await createHttpApp({
+    definition,
+    handlers,
+    bodyReaders: [v2.bodyReader],
+    dialects: [v2.dialect],
+    ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),
+    limits: { maxUploadBytes: requests.maxUploadBytes },
+    log: deps.log,
+    metrics,
+    readiness,
+    ...(deps.docs ? { docs: deps.docs } : {}),
+    ...(deps.page ? { page: deps.page } : {}),
+  });
+  return { ...http, core };
+}

@@ -1,0 +1,37 @@
+/**
+ * The settings of access-token verification, as the configuration provides them
+ * (`OAUTH2_*`, `AUTH_DISABLED`; see `src/config/auth.ts`).
+ */
+
+/** Access-token verification: either off (explicitly) or fully pinned. */
+export type AuthSettings = AuthDisabledSettings | AuthEnabledSettings;
+
+/** `AUTH_DISABLED=true`: every operation is served without a token. */
+export interface AuthDisabledSettings {
+  readonly enabled: false;
+}
+
+/** The settings of `src/auth/` when tokens are verified. */
+export interface AuthEnabledSettings {
+  readonly enabled: true;
+  /** Expected `iss`, compared exactly. */
+  readonly issuer: string;
+  /** Expected `aud` (one of the token's audiences). */
+  readonly audience: string;
+  /** Key set URL; `undefined` means discover it from the issuer's metadata. */
+  readonly jwksUri: string | undefined;
+  /** Public client id of the web page (`undefined`: the page cannot sign in). */
+  readonly uiClientId: string | undefined;
+  /** Allow-list of asymmetric JWS algorithms. */
+  readonly algorithms: readonly string[];
+  /** Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds. */
+  readonly clockToleranceSeconds: number;
+  /** Oldest token accepted, from `iat`; `undefined`: no bound. */
+  readonly maxTokenAgeSeconds: number | undefined;
+  /** Least time between two requests for the key set, in milliseconds. */
+  readonly jwksCooldownMs: number;
+  /** How long a fetched key set is used before it is fetched again, in milliseconds. */
+  readonly jwksCacheMaxAgeMs: number;
+  /** Timeout of each request to the issuer, in milliseconds. */
+  readonly httpTimeoutMs: number;
+}

@@ -1,0 +1,341 @@
+/**
+ * The environment the service reads, as a JSON Schema: every variable with its type, bounds,
+ * default and description (docs/configuration.md is generated from the descriptions by
+ * `scripts/config-table.ts`). `config.ts` validates the environment against it and shapes the
+ * result into the sections the modules take.
+ *
+ * Defaults that are measured properties of the model's pipeline live beside it
+ * (`src/model/defaults.ts`) and are referenced here: each default exists once.
+ */
+import { LARGE_DECODE_BYTES, ORDINARY_DECODE_RESERVE_BYTES } from '../model/image/decode-cost.js';
+import { classifierDefaults, imageDefaults } from '../model/defaults.js';
+import { MODEL_NAME_PATTERN } from '../repository/layout.js';
+
+const MiB = 1024 * 1024;
+
+/** JSON Schema of the environment, by variable name. Descriptions feed docs/configuration.md (scripts/config-table.ts). */
+export const envSchema = {
+  type: 'object',
+  properties: {
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port to listen on' },
+    HOST: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'Address to bind' },
+    MODEL_REPOSITORY: {
+      type: 'string',
+      minLength: 1,
+      default: 'resources/models/repository',
+      description:
+        'Folder of the models served, laid out `<model>/<version>/manifest.json` plus the files each manifest names (versions are positive integers; see docs/model-repository.md); unused when MODEL_MANIFEST is set',
+    },
+    MODEL_MANIFEST: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'Path of one model manifest (JSON) to serve instead of a repository, as version 1 of DEFAULT_MODEL; the ONNX file path inside it is relative to the manifest',
+    },
+    DEFAULT_MODEL: {
+      type: 'string',
+      pattern: MODEL_NAME_PATTERN,
+      default: 'catdog',
+      description: 'Name of the model `/upload` serves: a model folder of the repository, or the name given to MODEL_MANIFEST',
+    },
+    MODEL_CONTROL: {
+      type: 'string',
+      enum: ['none', 'explicit', 'poll'],
+      default: 'explicit',
+      description:
+        'What changes the versions served after start-up (each mode loads the newest valid version of every model at start): `none` nothing; `explicit` the management API (`POST /v2/repository/models/{name}/load`, `/unload`); `poll` also a rescan of MODEL_REPOSITORY every MODEL_POLL_INTERVAL_MS, which loads new versions and drops removed ones (`make run` polls). Not `poll` with MODEL_MANIFEST',
+    },
+    MODEL_POLL_INTERVAL_MS: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 3_600_000,
+      default: 5_000,
+      description: 'With MODEL_CONTROL=poll, time between two scans of MODEL_REPOSITORY, in milliseconds',
+    },
+    MAX_UPLOAD_BYTES: {
+      type: 'integer',
+      minimum: 1024,
+      default: 10 * 1024 * 1024,
+      description: 'Largest accepted image part, in bytes',
+    },
+    MAX_IMAGE_PIXELS: {
+      type: 'integer',
+      minimum: 1,
+      default: 40_000_000,
+      description: 'Largest accepted image, in pixels (width x height), checked from the header before decoding',
+    },
+    JPEG_MAX_SCANS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 10_000,
+      default: imageDefaults.maxJpegScans,
+      description:
+        'Most scans accepted in a JPEG, counted from its markers before decoding; more → 422 image-too-complex. Encoders write 1 (baseline) to about 10 (progressive), and each scan costs the decoder a pass over the whole image: 2,000 empty scans in 190 KB hold a decoder for 10 s',
+    },
+    DECODE_TIMEOUT_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 3_600,
+      default: imageDefaults.decodeTimeoutSeconds,
+      description:
+        'Longest time the decoding and resizing of one image may take (sharp\'s timeout), in seconds; a slower image → 422 image-too-complex',
+    },
+    REQUEST_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 1,
+      default: 30_000,
+      description:
+        'Time a client has to send a whole request (headers and body), in milliseconds; a slower client gets 408 request-timeout and its connection is closed',
+    },
+    HEADERS_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 1,
+      default: 10_000,
+      description: 'Time a client has to send the request headers, in milliseconds; at most REQUEST_TIMEOUT_MS',
+    },
+    KEEP_ALIVE_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 5_000,
+      description:
+        'How long an idle keep-alive connection is kept open, in milliseconds; behind a load balancer, set it above the balancer\'s idle timeout',
+    },
+    MAX_CONNECTIONS: {
+      type: 'integer',
+      minimum: 1,
+      default: 64,
+      description:
+        'Client connections open at once; beyond it, a new connection is answered 503 too-many-connections (with Retry-After) before its request is read. Each can hold one upload in memory before it is classified: at most MAX_CONNECTIONS × MAX_UPLOAD_BYTES',
+    },
+    MAX_CONNECTIONS_PER_ADDRESS: {
+      type: 'integer',
+      minimum: 1,
+      default: 32,
+      description:
+        'Connections one client address (IPv4, or an IPv6 /64) may hold at once; beyond it, 503 too-many-connections. Behind a reverse proxy every client shares the proxy\'s address: set it to MAX_CONNECTIONS and limit clients at the proxy',
+    },
+    CONNECTION_RESERVE: {
+      type: 'integer',
+      minimum: 0,
+      default: 8,
+      description:
+        'Of MAX_CONNECTIONS, the last ones kept for addresses holding fewer than CONNECTION_RESERVE / 2 (at least 1) connections: new clients, the kubelet\'s probes; less than MAX_CONNECTIONS',
+    },
+    MIN_BODY_RATE_BYTES_PER_SECOND: {
+      type: 'integer',
+      minimum: 1,
+      default: 8192,
+      description:
+        'Slowest accepted upload: after BODY_RATE_GRACE_MS, a request body must arrive at this average rate (each byte buys 1/rate s more), or it gets 408 request-timeout and its connection is closed',
+    },
+    BODY_RATE_GRACE_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 5_000,
+      description: 'Time a request body may take before MIN_BODY_RATE_BYTES_PER_SECOND applies, in milliseconds',
+    },
+    MAX_INFER_BODY_BYTES: {
+      type: 'integer',
+      minimum: 1024,
+      default: 64 * MiB,
+      description:
+        'Largest body of an Open Inference Protocol (V2) inference request, in bytes: its JSON, or its JSON header and binary tensors; a larger declared Content-Length → 413 payload-too-large before anything is read. A body without Content-Length may hold at most MAX_UPLOAD_BYTES + 64 KiB',
+    },
+    MAX_BATCH_IMAGES: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1_024,
+      default: 64,
+      description: 'Most images (or tensor rows) in one V2 inference request; more → 413 batch-too-large, before any is decoded',
+    },
+    INFER_BODY_MEMORY_MIB: {
+      type: 'integer',
+      minimum: 0,
+      default: 256,
+      description:
+        'Memory the V2 inference bodies being read and answered at once may hold, in MiB, by estimates from their Content-Length: 2 bytes per byte of a binary body (the body and its images), 4 per byte of a JSON one (the text, the parsed strings, the decoded images). A request whose estimate does not fit now → 503 overloaded before its body is read; one that could never fit → 413. 0 turns the budget off (not for production)',
+    },
+    DECODE_MEMORY_BUDGET_MIB: {
+      type: 'integer',
+      minimum: 0,
+      default: 256,
+      description:
+        `Memory the image decodes admitted at once may need, in MiB, by estimates from each header (format and dimensions: an 8-bit AVIF needs about 19 bytes per pixel, a progressive JPEG 3-7, a baseline JPEG 0.5). Large decodes (over ${LARGE_DECODE_BYTES / MiB} MiB each) share all of it but ${ORDINARY_DECODE_RESERVE_BYTES / MiB} MiB, which stays for ordinary images; an image needing more than that share alone → 413 image-too-large, the others wait for memory. Size the container as about 250 MiB (process and model) + DECODE_MEMORY_BUDGET_MIB + MAX_CONNECTIONS × MAX_UPLOAD_BYTES (uploads held in memory) + INFER_BODY_MEMORY_MIB (V2 bodies) + a margin; 0 turns the budget off (not for production)`,
+    },
+    INFERENCE_WORKERS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 64,
+      default: classifierDefaults.workers,
+      description: 'Worker threads that run the model, each with its own onnxruntime session; 0 runs it on the event loop',
+    },
+    INTRA_OP_THREADS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 256,
+      default: classifierDefaults.intraOpThreads,
+      description: 'onnxruntime threads per session for one operator; 0 lets onnxruntime use one per core',
+    },
+    INT8_WEIGHTS: {
+      type: 'string',
+      enum: ['auto', 'unsigned', 'as-is'],
+      default: classifierDefaults.int8Weights,
+      description:
+        "How an int8 model's signed weights reach onnxruntime: `unsigned` re-types them as uint8 (exact on every CPU); `as-is` keeps them signed (about twice as fast, exact only on x86 CPUs with VNNI or AMX and on ARM64); `auto` keeps them where that is exact and re-types them elsewhere",
+    },
+    BATCH_MAX_SIZE: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 256,
+      default: classifierDefaults.batchMaxSize,
+      description: 'Most images classified in one forward pass (uploads that arrive while the model is busy are batched); 1 disables batching',
+    },
+    BATCH_MAX_WAIT_MS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 1_000,
+      default: classifierDefaults.batchMaxWaitMs,
+      description: 'How long an image may wait for others to join its batch when the model is idle, in milliseconds; 0 sends it at once',
+    },
+    MAX_INFLIGHT: {
+      type: 'integer',
+      minimum: 1,
+      default: 16,
+      description:
+        'Classifications (decode and inference) running at once; at least 2 × BATCH_MAX_SIZE lets a batch form while the previous one runs',
+    },
+    MAX_QUEUE: {
+      type: 'integer',
+      minimum: 0,
+      default: 128,
+      description: 'Classifications waiting for a slot; beyond it, uploads are refused at once with 503 overloaded',
+    },
+    MAX_LARGE_DECODES: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 64,
+      default: 2,
+      description:
+        `Classifications of large images (estimated decode memory over ${LARGE_DECODE_BYTES / MiB} MiB: 8-bit AVIF over about 1.5 megapixels, GIF over 5, interlaced PNG over 7, progressive JPEG over 8, PNG over 19, baseline JPEG never) running at once. They queue apart from the others (MAX_LARGE_QUEUE) and never take their slots; keep it below libuv's thread pool (UV_THREADPOOL_SIZE, 4 by default), where sharp decodes, so that ordinary images always find a thread`,
+    },
+    MAX_LARGE_QUEUE: {
+      type: 'integer',
+      minimum: 0,
+      default: 8,
+      description: 'Classifications of large images waiting for a slot or for decode memory; beyond it they are refused at once with 503 overloaded',
+    },
+    EXPLAIN_MAX_PASSES: {
+      type: 'integer',
+      minimum: 50,
+      maximum: 1_025,
+      default: 64,
+      description: 'Forward passes per explanation (64: 7 × 7 cells)',
+    },
+    EXPLAIN_MAX_INFLIGHT: {
+      type: 'integer',
+      minimum: 1,
+      default: 1,
+      description: 'Explanations running at once',
+    },
+    EXPLAIN_MAX_QUEUE: {
+      type: 'integer',
+      minimum: 0,
+      default: 4,
+      description: 'Explanations waiting; beyond, 503 overloaded',
+    },
+    OVERLOAD_RETRY_AFTER_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 1,
+      description: 'Retry-After of a 503 overloaded answer, in seconds',
+    },
+    SHUTDOWN_GRACE_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 10_000,
+      description:
+        'On SIGTERM or SIGINT, how long in-flight requests may take to finish before the remaining connections are closed, in milliseconds',
+    },
+    MODEL_METADATA_PUBLIC: {
+      type: 'boolean',
+      default: true,
+      description:
+        'Serve the V2 server and model metadata (GET /v2, GET /v2/models/{name}[/versions/{version}]) without a token; set to false to require the scope get::prediction (when auth is enabled). The V2 health routes stay public',
+    },
+    METRICS_PUBLIC: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Serve GET /metrics without a token; by default it needs a token with the scope get::metrics (the metrics tell the Node version, the model\'s hash and the CPU path)',
+    },
+    LOG_LEVEL: {
+      type: 'string',
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      description: 'pino log level',
+    },
+    AUTH_DISABLED: {
+      type: 'boolean',
+      default: false,
+      description: 'Set to true to serve every operation without a token (development only; logs a warning at start-up)',
+    },
+    OAUTH2_ISSUER: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'Issuer identifier, exactly as in the tokens\' `iss` claim (Auth0: `https://TENANT.auth0.com/`, with the slash); required unless AUTH_DISABLED=true',
+    },
+    OAUTH2_AUDIENCE: {
+      type: 'string',
+      minLength: 1,
+      description: 'The API identifier the tokens must carry in `aud` (Auth0: the API identifier); required unless AUTH_DISABLED=true',
+    },
+    OAUTH2_JWKS_URI: {
+      type: 'string',
+      minLength: 1,
+      description: 'URL of the issuer\'s JSON Web Key Set; when unset, discovered from `{OAUTH2_ISSUER}/.well-known/openid-configuration`',
+    },
+    OAUTH2_UI_CLIENT_ID: {
+      type: 'string',
+      minLength: 1,
+      description: 'Public client id of the web page; unset: no sign-in',
+    },
+    OAUTH2_ALGORITHMS: {
+      type: 'string',
+      minLength: 1,
+      default: 'RS256,ES256',
+      description: 'Comma-separated allow-list of asymmetric JWS algorithms accepted on access tokens (never `none` nor `HS*`)',
+    },
+    OAUTH2_CLOCK_TOLERANCE_SECONDS: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 300,
+      default: 5,
+      description: 'Clock skew tolerated when checking `exp`, `nbf` and `iat` (a token issued later than now plus this is refused), in seconds',
+    },
+    OAUTH2_MAX_TOKEN_AGE_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      description: 'Oldest access token accepted, from its `iat` claim (then required), in seconds, whatever its `exp`; unset: no bound beyond `exp`',
+    },
+    OAUTH2_JWKS_COOLDOWN_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 30_000,
+      description:
+        'Least time between two requests for the key set, whatever they answered (within it the last answer stands: the same keys, or the same failure), and between two discovery attempts, in milliseconds. Keys need fetching at start-up, when the cache is older than OAUTH2_JWKS_CACHE_MAX_AGE_MS, and for a token with an unknown `kid`; a key set over 256 KiB counts as the issuer being unavailable',
+    },
+    OAUTH2_JWKS_CACHE_MAX_AGE_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 600_000,
+      description: 'How long a fetched key set is used before it is fetched again, in milliseconds',
+    },
+    OAUTH2_HTTP_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 1,
+      default: 5_000,
+      description: 'Timeout of each request to the issuer (discovery, key set), in milliseconds',
+    },
+  },
+} as const;

@@ -1,0 +1,30 @@
+/**
+ * The course's front-end: the FastAPI service's contract (`GET /health`, `POST /upload`), the
+ * explanations of `POST /explain`, and what the web page reads (`GET /ui/config`).
+ */
+import type { OperationHandlers } from '../../http/operation.js';
+import type { InferenceCore } from '../../inference/core.js';
+import { classifyImage } from './classify-image.js';
+import { explainImage } from './explain-image.js';
+import { getHealth } from './health.js';
+import { getUiConfig, type UiConfig } from './ui-config.js';
+
+/** The operations this front-end serves. */
+export type CourseOperations = 'getHealth' | 'classifyImage' | 'explainImage' | 'getUiConfig';
+
+/** What the course front-end is built from. */
+export interface CourseDeps {
+  readonly core: InferenceCore;
+  /** What `GET /ui/config` tells the page. */
+  readonly uiConfig: UiConfig;
+}
+
+/** The course front-end's operation handlers. */
+export function courseHandlers(deps: CourseDeps): Pick<OperationHandlers, CourseOperations> {
+  return {
+    getHealth: getHealth(),
+    classifyImage: classifyImage(deps.core),
+    explainImage: explainImage(deps.core),
+    getUiConfig: getUiConfig(deps.uiConfig),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The Open Inference Protocol's REST front-end ("V2", KServe's and Triton's): health, server and
+ * model metadata, inference with Triton's binary tensor data and classification extensions, and
+ * the model repository extension (`/v2/repository/...`). Its bodies are read by its own reader
+ * (`body.ts`, within the V2 memory budget) and its errors take the protocol's shape (`errors.ts`).
+ */
+import type { BodyReader } from '../../http/api.js';
+import type { OperationHandlers } from '../../http/operation.js';
+import type { ProblemDialect } from '../../http/problem.js';
+import type { InferenceCore } from '../../inference/core.js';
+import type { Readiness } from '../../lifecycle/readiness.js';
+import type { IndexEntry, RepositoryManagement } from '../../repository/types.js';
+import { createInferenceBodyReader, inferenceBodyReader } from './body.js';
+import { createBodyMemory } from './body-memory.js';
+import { v2ProblemDialect } from './errors.js';
+import { inferModel } from './infer.js';
+import { changeModel } from './load-unload.js';
+import { getModelMetadata } from './model-metadata.js';
+import { getModelReady } from './model-ready.js';
+import { repositoryIndex } from './repository-index.js';
+import { getServerLive } from './server-live.js';
+import { getServerMetadata } from './server-metadata.js';
+import { getServerReady } from './server-ready.js';
+
+/** The operations this front-end serves. */
+export type V2Operations =
+  | 'getServerLive'
+  | 'getServerReady'
+  | 'getServerMetadata'
+  | 'getModelMetadata'
+  | 'getModelVersionMetadata'
+  | 'getModelReady'
+  | 'getModelVersionReady'
+  | 'inferModel'
+  | 'inferModelVersion'
+  | 'repositoryIndex'
+  | 'loadModel'
+  | 'unloadModel';
+
+/** The bounds of V2 requests, from the configuration's `requests` section. */
+export interface V2Limits {
+  /** Largest body with a declared length (`MAX_INFER_BODY_BYTES`). */
+  readonly maxInferBodyBytes: number;
+  /** An upload's limit (`MAX_UPLOAD_BYTES`): with the multipart envelope, the largest body of unknown size. */
+  readonly maxUploadBytes: number;
+  /** Most images (or rows) per request (`MAX_BATCH_IMAGES`). */
+  readonly maxBatchImages: number;
+  /** Estimated memory of the bodies held at once; 0: no budget (`INFER_BODY_MEMORY_MIB`, in bytes). */
+  readonly inferBodyMemoryBytes: number;
+}
+
+/** What the V2 front-end is built from. */
+export interface V2Deps {
+  readonly core: InferenceCore;
+  readonly readiness: Readiness;
+  readonly limits: V2Limits;
+  /** `Retry-After` of a body refused for want of memory, in seconds. */
+  readonly retryAfterSeconds: number;
+  /** Every version the repository knows of, with its state (the index without management). */
+  readonly index: () => readonly IndexEntry[];
+  /** The repository's management side; `undefined`: loads and unloads answer 409 model-control-disabled. */
+  readonly management: RepositoryManagement | undefined;
+}
+
+/** The V2 front-end: its handlers, its body reader and its error dialect. */
+export interface V2Frontend {
+  readonly handlers: Pick<OperationHandlers, V2Operations>;
+  readonly bodyReader: BodyReader;
+  readonly dialect: ProblemDialect;
+}
+
+/** Builds the V2 front-end. */
+export function v2Frontend(deps: V2Deps): V2Frontend {
+  const { core, limits } = deps;
+  const infer = inferModel(core, limits);
+  const metadata = getModelMetadata(core);
+  const ready = getModelReady(core);
+  const read = createInferenceBodyReader(limits, createBodyMemory(limits.inferBodyMemoryBytes, deps.retryAfterSeconds));
+  return {
+    handlers: {
+      getServerLive: getServerLive(),
+      getServerReady: getServerReady(deps.readiness),
+      getServerMetadata: getServerMetadata(),
+      getModelMetadata: metadata,
+      getModelVersionMetadata: metadata,
+      getModelReady: ready,
+      getModelVersionReady: ready,
+      inferModel: infer,
+      inferModelVersion: infer,
+      repositoryIndex: repositoryIndex(deps.index, deps.management),
+      loadModel: changeModel(deps.management, 'load'),
+      unloadModel: changeModel(deps.management, 'unload'),
+    },
+    bodyReader: inferenceBodyReader(read),
+    dialect: v2ProblemDialect,
+  };
+}

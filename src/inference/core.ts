@@ -1,0 +1,245 @@
+/**
+ * The inference core: what every protocol front-end calls, and the one place where a request's
+ * work is sequenced. For each call it
+ *
+ * 1. leases the model version the call names (or the one the repository chooses), for as long as
+ *    the work runs: a hot swap lets the call finish on the version it started on;
+ * 2. inspects each image's header, refusing what can be refused without decoding;
+ * 3. passes the admission gate (`admission.ts`), whose lanes and memory budget the header chose;
+ * 4. classifies (or explains), stopping queued work when the caller's signal aborts;
+ * 5. observes the timings per version (the metrics).
+ *
+ * Front-ends decode their protocol's request into these calls and encode the answers; they never
+ * lease, admit or observe themselves.
+ *
+ * ```ts
+ * const core = createInferenceCore({ repository, admission, explain, observer: metrics });
+ * const { result, model } = await core.classify({ name: 'catdog' }, image, { signal });
+ * ```
+ */
+import type { ClassificationTimings } from '../model/classifier.js';
+import { gridFor } from '../model/explain/occlusion.js';
+import type { Explanation } from '../model/explain/explain.js';
+import { overlayPng } from '../model/explain/overlay.js';
+import type { Classification } from '../model/postprocess.js';
+import type { Manifest } from '../model/manifest.js';
+import type { ModelRepository, ServedModel } from '../repository/types.js';
+import { createAdmission, type Admission, type AdmissionOptions } from './admission.js';
+import { admitAndClassify, classifyBatch, type Batch } from './classify-batch.js';
+
+/** Which model a call runs on: a name (default: the repository's default model) and a version (default: the one it chooses). */
+export interface ModelRef {
+  readonly name?: string | undefined;
+  readonly version?: string | undefined;
+}
+
+/** The version that answered a call. */
+export interface Answerer {
+  /** The model's name in the repository, e.g. `catdog`. */
+  readonly name: string;
+  /** Its version, e.g. `1`. */
+  readonly version: string;
+  /** The manifest's name of the model (`catdog-mobilenetv2-head`): the course answer's `model`. */
+  readonly modelName: string;
+}
+
+/** What every call takes besides its input. */
+export interface CallOptions {
+  /** Aborts when the caller has gone: work still waiting leaves the queues, an explanation stops. */
+  readonly signal?: AbortSignal;
+  /** Told the version once it is leased, before any work (for the request log). */
+  readonly onModel?: (model: Answerer) => void;
+}
+
+/** A classification and who answered it. */
+export interface Classified {
+  readonly result: Classification;
+  readonly model: Answerer;
+  /** The classification itself (decoding and inference), without the wait for admission, in milliseconds. */
+  readonly elapsedMs: number;
+}
+
+/** The results of a batch, in order, and the plan they answer. */
+export interface BatchClassified<P> {
+  readonly plan: P;
+  readonly results: readonly Classification[];
+  readonly model: Answerer;
+}
+
+/** An explanation and who answered it. */
+export interface Explained {
+  readonly result: Explanation;
+  /** The photo with the heatmap over it, when asked for ({@link ExplainCallOptions.picture}). */
+  readonly picture: Buffer | undefined;
+  readonly model: Answerer;
+  /** The explanation (and the picture), without the wait for admission, in milliseconds. */
+  readonly elapsedMs: number;
+}
+
+/** Options of an explanation. */
+export interface ExplainCallOptions extends CallOptions {
+  /** Also draw the heatmap over the photo, as a PNG at most `maxSide` pixels a side. */
+  readonly picture?: { readonly maxSide: number };
+}
+
+/** The bounds of explanations (`EXPLAIN_*`). */
+export interface ExplainSettings {
+  /** Forward passes one explanation may take; its grid follows ({@link gridFor}). */
+  readonly maxPasses: number;
+  /** Explanations running at once and waiting, apart from the classifications' gate. */
+  readonly admission: AdmissionOptions;
+}
+
+/** What a version looks like to a front-end planning a request for it. */
+export interface ModelDescription {
+  readonly name: string;
+  readonly version: string;
+  readonly manifest: Manifest;
+  /** The model's READY versions, newest first. */
+  readonly readyVersions: readonly string[];
+}
+
+/** Receives what the core measures (the metrics implement it). */
+export interface InferenceObserver {
+  /** One image classified by `model`. */
+  observeClassification(timings: ClassificationTimings, model: { readonly name: string; readonly version: string }): void;
+  /** One batch request of `images` images (or rows), once planned. */
+  observeInferenceBatch(images: number): void;
+}
+
+/** What the core is built from. */
+export interface InferenceCoreDeps {
+  readonly repository: ModelRepository;
+  /** The classifications' gate: lanes, queue bounds and decode memory budget. */
+  readonly admission: AdmissionOptions;
+  readonly explain: ExplainSettings;
+  readonly observer?: InferenceObserver;
+}
+
+/** See the module comment. */
+export interface InferenceCore {
+  /** The model a call naming none runs on. */
+  readonly defaultModel: string;
+  /** The classifications' gate, for the metrics (in flight, queued, decode memory). */
+  readonly admission: Admission;
+  /**
+   * Classifies one encoded image.
+   *
+   * @throws model-not-found / model-unavailable (the lease), image-* (the header, the decode),
+   *   overloaded (the gate), or the signal's reason.
+   */
+  classify(ref: ModelRef, image: Uint8Array, options?: CallOptions): Promise<Classified>;
+  /**
+   * Plans a batch against the leased version (`plan` decodes the front-end's request with the
+   * version's manifest in hand: its input, its labels) and classifies its images or rows, in order.
+   * Every image's header is read before any is decoded; the first failure stops the rest.
+   */
+  classifyBatch<P extends { readonly batch: Batch }>(
+    ref: ModelRef,
+    plan: (model: ModelDescription) => P,
+    options?: CallOptions,
+  ): Promise<BatchClassified<P>>;
+  /** Classifies one encoded image and explains the answer by occlusion, at low priority. */
+  explain(ref: ModelRef, image: Uint8Array, options?: ExplainCallOptions): Promise<Explained>;
+  /**
+   * The version a call naming `ref` would run on now.
+   *
+   * @throws model-not-found / model-unavailable, as a call would.
+   */
+  describe(ref: ModelRef): ModelDescription;
+}
+
+const answererOf = (model: ServedModel): Answerer =>
+  ({ name: model.name, version: model.version, modelName: model.classifier.name });
+
+/** Builds the core; the repository is loaded (and closed) by its owner. */
+export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
+  const { repository, observer } = deps;
+  const admission = createAdmission(deps.admission);
+  // About 50 forward passes each: explanations have a gate of their own and hold none of the
+  // classifications' slots, but for the length of their decodes (the decode memory budget).
+  const explainGate = createAdmission(deps.explain.admission);
+  const grid = gridFor(deps.explain.maxPasses);
+
+  const describe = (model: ServedModel): ModelDescription => ({
+    name: model.name,
+    version: model.version,
+    manifest: model.manifest,
+    readyVersions: repository.readyVersions(model.name),
+  });
+
+  /** Leases the version `ref` names for as long as `use` runs. */
+  async function leased<T>(ref: ModelRef, options: CallOptions, use: (model: ServedModel) => Promise<T>): Promise<T> {
+    const lease = repository.acquire(ref.name ?? repository.defaultModel, ref.version);
+    try {
+      options.onModel?.(answererOf(lease.model));
+      return await use(lease.model);
+    } finally {
+      lease.release();
+    }
+  }
+
+  return {
+    defaultModel: repository.defaultModel,
+    admission,
+
+    classify(ref, image, options = {}) {
+      return leased(ref, options, async (model) => {
+        const { classifier } = model;
+        const header = await classifier.inspect(image);
+        const { result, elapsedMs } = await admitAndClassify(image, header, {
+          classifier,
+          admission,
+          signal: options.signal,
+          observe: (timings) => observer?.observeClassification(timings, model),
+        });
+        return { result, model: answererOf(model), elapsedMs };
+      });
+    },
+
+    classifyBatch(ref, plan, options = {}) {
+      return leased(ref, options, async (model) => {
+        const planned = plan(describe(model));
+        const { batch } = planned;
+        observer?.observeInferenceBatch(batch.kind === 'images' ? batch.images.length : batch.rows.length);
+        const results = await classifyBatch(batch, {
+          classifier: model.classifier,
+          admission,
+          signal: options.signal ?? new AbortController().signal,
+          observe: (timings) => observer?.observeClassification(timings, model),
+        });
+        return { plan: planned, results, model: answererOf(model) };
+      });
+    },
+
+    explain(ref, image, options = {}) {
+      return leased(ref, options, async (model) => {
+        const { classifier } = model;
+        const signal = options.signal;
+        // What can be refused from the header (not an image, too many pixels, a decode bomb) is, at once.
+        const header = await classifier.inspect(image);
+        const decoding = <T>(decode: () => Promise<T>): Promise<T> =>
+          admission.run(decode, { costBytes: header.decodeBytes, ...(signal ? { signal } : {}) });
+        let started = 0;
+        const { result, picture } = await explainGate.run(async () => {
+          started = performance.now();
+          const result = await classifier.explain(image, { grid, header, decoding, ...(signal ? { signal } : {}) });
+          const picture = options.picture
+            ? await decoding(() => overlayPng(image, result.heatmap, result.region, { maxSide: options.picture!.maxSide }))
+            : undefined;
+          return { result, picture };
+        }, signal ? { signal } : {});
+        return { result, picture, model: answererOf(model), elapsedMs: performance.now() - started };
+      });
+    },
+
+    describe(ref) {
+      const lease = repository.acquire(ref.name ?? repository.defaultModel, ref.version);
+      try {
+        return describe(lease.model);
+      } finally {
+        lease.release();
+      }
+    },
+  };
+}
