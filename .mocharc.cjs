@@ -6,6 +6,8 @@ const named = process.argv.slice(2).some((arg) => !arg.startsWith('-') && /(^|\/
 
 module.exports = {
   'node-option': ['import=tsx'],
+  // What was skipped for want of inputs outside the repository, summed up once at the end.
+  require: ['test/support/external.ts'],
   extension: ['ts'],
   ...(named
     ? {}
@@ -13,6 +15,7 @@ module.exports = {
         spec: [
           'test/unit/**/*.test.ts',
           'test/contract/**/*.test.ts',
+          'test/system/**/*.test.ts',
           'test/model/**/*.test.ts',
           'test/integrations/**/*.test.ts',
           'test/tools/**/*.test.ts',

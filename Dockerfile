@@ -8,11 +8,13 @@
 #   docker run -p 8080:8080 -e OAUTH2_ISSUER=… -e OAUTH2_AUDIENCE=… cat-dog-other
 #   docker run … -v "$PWD/resources/models:/app/resources/models:ro" cat-dog-other
 
-# Node 26, the Active LTS line (maintained until April 2029; Node 20's support ended in April
-# 2026). `make test` runs the tests and this start-up (`make prod-smoke`) on the newest Node 26 of
-# the npm registry when make itself runs on another Node (scripts/image-node.ts reads this ARG and
-# the runtime stage's ENV). Memory on Node 26: docs/runtime-memory.md.
-ARG NODE_IMAGE=node:26-bookworm-slim
+# Node 24 (Krypton), the LTS line whose releases say so (`process.release.lts`; maintained until
+# April 2028; Node 20's support ended in April 2026, and the npm registry's Node 26 releases are
+# not LTS ones). Where the Node on PATH is older than 22.12, make itself runs on the newest Node 24
+# of the npm registry (scripts/node-runtime.sh), and so do the tests; `make prod-smoke` performs
+# this start-up with it (scripts/image-node.ts reads this ARG and the runtime stage's ENV).
+# Memory on Node 24: docs/runtime-memory.md.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- build: all dependencies, compile to dist/, obtain and verify the model -------------------
 FROM ${NODE_IMAGE} AS build
@@ -38,15 +40,14 @@ RUN if [ -n "$MODEL_SOURCE" ]; then make model MODEL_SOURCE="$MODEL_SOURCE"; fi
 # --- runtime: production dependencies only, non-root ----------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 # MALLOC_ARENA_MAX=2: glibc's malloc otherwise keeps up to 8 arenas per core for the service's
-# threads (V8's, libuv's, onnxruntime's, libvips'); with two, the resident memory under load on
-# Node 26.12 levelled off ~40 MiB lower (370 against 408 MiB, flat over 20,000 uploads after 5,000
-# of warm-up; docs/runtime-memory.md). --max-semi-space-size=16, which Node 24 needed, changed
-# nothing measurable on 26. MALLOC_MMAP_THRESHOLD_=131072: allocations of 128 KiB and more are
-# mmap'd and returned to the system when freed, so a model version replaced by a hot swap gives
-# its memory back (+80.6 MiB after ten swaps without it, -30.7 with it; the steady level over
-# 20,000 uploads unchanged, 369 MiB; docs/model-repository.md, docs/runtime-memory.md).
-# make prod-smoke and the benches run the service with this ENV too.
-ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
+# threads (V8's, libuv's, onnxruntime's, libvips'). NODE_OPTIONS=--max-semi-space-size=16: on
+# Node 24, V8 otherwise sizes the main thread's young generation so that the resident memory
+# keeps rising under load (docs/runtime-memory.md). MALLOC_MMAP_THRESHOLD_=131072: allocations of
+# 128 KiB and more are mmap'd and returned to the system when freed, so a model version replaced
+# by a hot swap gives its memory back (docs/model-repository.md). make prod-smoke and the benches
+# run the service with this ENV too.
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+    NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force

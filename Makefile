@@ -1,15 +1,33 @@
 # Cat / Dog / Other classifier. `make help` lists the targets.
 SHELL := /bin/bash
 BIN := node_modules/.bin
-# Where `make model` obtains the backbone weights: a URL or a local path. Default: the copy in
-# ../shared/models when it exists (this workplace), otherwise the public ONNX Model Zoo.
-SHARED_MODEL := ../shared/models/mobilenetv2-12-int8.onnx
-MODEL_SOURCE ?= $(if $(wildcard $(SHARED_MODEL)),$(SHARED_MODEL),https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx)
-export MODEL_SOURCE
+# Every target runs on Node.js 22.12 or later: the one on PATH, or else the Docker image's Node,
+# fetched once from the npm registry into .cache/node (scripts/node-runtime.sh).
+NODE_RUNTIME := $(shell sh scripts/node-runtime.sh || echo failed)
+ifeq ($(NODE_RUNTIME),failed)
+$(error no Node.js 22.12 or later (see the lines above); install one, or set MAKE_NODE=/path/to/bin/node)
+endif
+ifneq ($(NODE_RUNTIME),)
+export PATH := $(NODE_RUNTIME):$(PATH)
+endif
+# Inputs that are not in the repository, each from a local copy in LOCAL_INPUTS when there is one
+# (a folder beside the checkout on CI's machines), otherwise from its public source or unset:
+# - MODEL_SOURCE: where `make model` obtains the backbone weights (a URL or a path; default the
+#   ONNX Model Zoo);
+# - TRAIN_DATA: labelled photos (labels.json and images/) for `make train` and the tests that
+#   measure accuracy;
+# - CONFORMANCE_DIR: the published standards the tests check the service against (the Open
+#   Inference Protocol, KServe's CRDs, Triton's protos, Label Studio's ML backend API).
+# Tests that need an input that is unset are skipped, and the run ends with a summary saying so.
+LOCAL_INPUTS ?= ../shared
+MODEL_SOURCE ?= $(or $(wildcard $(LOCAL_INPUTS)/models/mobilenetv2-12-int8.onnx),https://github.com/onnx/models/raw/main/validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx)
+TRAIN_DATA ?= $(wildcard $(LOCAL_INPUTS)/data/cats-dogs-others)
+CONFORMANCE_DIR ?= $(wildcard $(LOCAL_INPUTS)/conformance)
+export MODEL_SOURCE TRAIN_DATA CONFORMANCE_DIR
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model train generate check-generated lint typecheck web build bench-build test test-image-node run dev token docs postman prod-smoke bench bench-memory bench-swap bench-explain soak attack clean
+.PHONY: help install model train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-memory bench-swap bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -18,7 +36,6 @@ install: ## Install dependencies (npm ci) and obtain the model
 	npm ci
 	$(MAKE) model
 
-TRAIN_DATA ?= ../shared/data/cats-dogs-others
 TRAIN_ARGS ?=
 
 model: ## Obtain the backbone (MODEL_SOURCE: URL or path), verify SHA-256, build the served models into the model repository (catdog/1, imagenet-grouped/1)
@@ -27,7 +44,7 @@ model: ## Obtain the backbone (MODEL_SOURCE: URL or path), verify SHA-256, build
 
 train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/) and publish it as the next version of catdog in the model repository
 	$(BIN)/tsx scripts/fetch-model.ts
-	$(BIN)/tsx scripts/train.ts --data $(TRAIN_DATA) $(TRAIN_ARGS)
+	$(BIN)/tsx scripts/train.ts $(if $(TRAIN_DATA),--data $(TRAIN_DATA)) $(TRAIN_ARGS)
 
 generate: ## Regenerate generated/ from the spec
 	$(BIN)/openapi-typescript openapi/openapi.yaml -o generated/openapi.ts
@@ -55,14 +72,17 @@ build: web ## Compile the service and the predict CLI (src/) to dist/, and bundl
 bench-build:
 	$(BIN)/tsc -p tsconfig.bench.json
 
-test: check-generated lint typecheck web docs postman ## Everything CI checks: generated types fresh, spec lint, types, tests (also on the image's Node), production start-up
+test-fast: ## The inner loop: unit and in-process contract tests, in parallel (test/unit, test/contract)
+	$(BIN)/mocha --parallel --jobs 2 'test/unit/**/*.test.ts' 'test/contract/**/*.test.ts'
+
+test: check-generated lint typecheck web docs postman ## Everything CI checks: generated types fresh, lint, types, every test (test/unit, contract, system, model, integrations, tools, scripts; also on the image's Node), production start-up
 	$(BIN)/mocha
 	$(MAKE) test-image-node
 	$(MAKE) prod-smoke
 
 # The suite exercises what differs between Node versions (the HTTP server's deadlines and
 # limits, fetch, worker threads, the native modules) beyond what prod-smoke's start-up reaches.
-test-image-node: ## The tests again on the Docker image's Node when another one runs make (fetched from the npm registry, cached in node_modules/.cache)
+test-image-node: ## The tests again on the Docker image's Node when another one runs make (fetched from the npm registry, cached in .cache/node)
 	$(BIN)/tsx scripts/image-node.ts --unless-running -- $(BIN)/mocha
 
 prod-smoke: build ## The Dockerfile's start-up without Docker, on the image's Node and ENV: npm ci --omit=dev in a clean folder, dist/, cat.png → Cat, SIGTERM

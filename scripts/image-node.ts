@@ -5,8 +5,9 @@
  * The Dockerfile is the one place that says which: the major version of its runtime stage's
  * `FROM node:<major>-…` image, and that stage's `ENV` (the memory settings among them). The
  * binary comes from the npm registry's `node-<platform>-<arch>` package (the official build,
- * repackaged), the newest release of that major, and is kept in `node_modules/.cache/image-node/`
- * (a clean install fetches it again). The Node running this script is used when it is already of
+ * repackaged), the newest release of that major, and is kept in `.cache/node/` (shared with
+ * `scripts/node-runtime.sh`, which gives make the same Node where the one on PATH is too old;
+ * `make clean` keeps it). The Node running this script is used when it is already of
  * that major; `IMAGE_NODE=/path/to/node` names another binary of that major.
  *
  *   tsx scripts/image-node.ts                          # prints the binary's path
@@ -19,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { rootDir as root } from '../src/spec.js';
 
-const cacheDir = path.join(root, 'node_modules', '.cache', 'image-node');
+const cacheDir = path.join(root, '.cache', 'node');
 
 /** What the Dockerfile's runtime stage runs on. */
 export interface ImageRuntime {

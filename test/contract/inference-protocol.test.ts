@@ -2,9 +2,8 @@
  * The Open Inference Protocol (V2) over real HTTP, on the real default model: health, metadata,
  * and inference in every form a client may send (base64 JSON, binary, raw binary, the model's
  * own tensor), with the same answers as `/upload` for the same photos. Every answer is checked
- * against our spec and against the published standard (../shared/conformance/oip/).
+ * against our spec and against the published standard (`CONFORMANCE_DIR`'s oip/).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -17,6 +16,7 @@ import { readLabelledFolder } from '../../tools/evaluate.js';
 import { catImagePath } from '../fixtures/course-images.js';
 import { uploadForm } from '../fixtures/images.js';
 import { expectMatchesSpec, receive, type Received } from '../support/contract.js';
+import { locate } from '../support/external.js';
 import { expectMatchesStandard, needConformance } from '../support/oip.js';
 import { defaultModelManifest, startService, type RunningService } from '../support/service.js';
 import {
@@ -24,7 +24,6 @@ import {
 } from '../support/v2.js';
 
 const manifestPath = defaultModelManifest;
-const photosDir = path.resolve(rootDir, '..', 'shared', 'data', 'cats-dogs-others');
 const smallCatPath = path.join(rootDir, 'resources', 'samples', 'cat-64.jpg');
 
 interface Prediction {
@@ -210,13 +209,14 @@ describe('Open Inference Protocol (V2), on the default model', function () {
 
     it('several photos in one request, JSON and binary, agree with /upload photo by photo, in order', async function () {
       const photos = [cat, await readFile(smallCatPath)];
-      if (existsSync(photosDir)) {
+      const photosDir = locate('photos');
+      if (photosDir) {
         const labelled = await readLabelledFolder(photosDir);
         for (const label of ['cat', 'dog', 'other']) {
           for (const { file } of labelled.filter((l) => l.label === label).slice(0, 2)) photos.push(await readFile(file));
         }
       } else {
-        console.warn(`      (${photosDir} not found: cat.png and cat-64.jpg only)`);
+        console.warn('      (TRAIN_DATA not set: cat.png and cat-64.jpg only; see the summary at the end)');
       }
       const expected = [];
       for (const photo of photos) expected.push(await upload(photo));

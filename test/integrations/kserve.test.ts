@@ -1,12 +1,12 @@
 /**
  * `deploy/kserve/`, validated offline: each object against the `openAPIV3Schema` of KServe's own
- * CustomResourceDefinitions (../shared/conformance/kserve/, skipped with a message where absent),
+ * CustomResourceDefinitions (`CONFORMANCE_DIR`'s kserve/, skipped with a message where absent),
  * with unknown fields refused as `kubectl apply --validate=strict` refuses them (every object
  * schema that lists its properties is closed), and its metadata against Kubernetes' ObjectMeta;
  * then against the service: V2, probes on the public V2 health routes, settings src/config/config.ts
  * knows, the runtime and model format the InferenceService names, memory within the limit.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,9 +15,9 @@ import { expect } from 'chai';
 import { parse, parseAllDocuments } from 'yaml';
 import { envSchema } from '../../src/config/config.js';
 import { readSpec, rootDir } from '../../src/spec.js';
+import { need } from '../support/external.js';
 
 const kserveDir = path.join(rootDir, 'deploy', 'kserve');
-const crdDir = path.resolve(rootDir, '..', 'shared', 'conformance', 'kserve');
 const crdFiles = { ServingRuntime: 'serving.kserve.io_servingruntimes.yaml', InferenceService: 'serving.kserve.io_inferenceservices.yaml' } as const;
 /** The process's resident peak (deploy.test.ts), and the margin the limit keeps above the worst case. */
 const PROCESS_PEAK_MIB = 240;
@@ -50,6 +50,9 @@ interface Crd {
   spec: { group: string; names: { kind: string }; versions: { name: string; served: boolean; schema: { openAPIV3Schema: Schema } }[] };
 }
 
+/** The CRDs' folder, once found (the suite is skipped without it). */
+let crdDir = '';
+
 const ajv = new Ajv({ strict: false, allErrors: true });
 const validators = new Map<string, { apiVersions: string[]; validate: ValidateFunction }>();
 function crdValidator(kind: Manifest['kind']): { apiVersions: string[]; validate: ValidateFunction } {
@@ -76,9 +79,7 @@ const errorsOf = (validate: ValidateFunction): string[] => (validate.errors ?? [
 
 describe('deploy/kserve/ (KServe manifests)', () => {
   before(function () {
-    if (existsSync(crdDir)) return;
-    console.warn(`      (skipped: ${crdDir} not found; KServe's CRDs live in the workplace's shared folder)`);
-    this.skip();
+    crdDir = need(this, 'conformance', 'kserve');
   });
 
   it('holds a ServingRuntime and an InferenceService', () => {

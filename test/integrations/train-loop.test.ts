@@ -6,18 +6,17 @@
  */
 import { spawn } from 'node:child_process';
 import { cp, readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { rootDir } from '../../src/spec.js';
 import { catImagePath } from '../fixtures/course-images.js';
 import { createRepositoryDir, removeRepository } from '../fixtures/model-repository.js';
+import { need } from '../support/external.js';
 import { spawnService, upload, type SpawnedService } from '../support/process.js';
 
-const photosDir = path.resolve(rootDir, '..', 'shared', 'data', 'cats-dogs-others');
 
 /** Runs `make train`'s script on the photos into `repository`; resolves with its output. */
-function train(repository: string): Promise<string> {
+function train(photosDir: string, repository: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/train.ts', '--data', photosDir, '--repository', repository], {
       cwd: rootDir,
@@ -32,14 +31,12 @@ function train(repository: string): Promise<string> {
 
 describe('the retrain-to-serve loop (issue 15)', function () {
   this.timeout(600_000);
+  let photosDir: string;
   let root: string;
   let svc: SpawnedService | undefined;
 
   before(async function () {
-    if (!existsSync(photosDir)) {
-      console.warn(`      (skipped: ${photosDir} not found; the labelled photos live in the workplace's shared folder)`);
-      this.skip();
-    }
+    photosDir = need(this, 'photos');
     root = await createRepositoryDir();
     await cp(path.join(rootDir, 'resources', 'models', 'repository', 'catdog', '1'), path.join(root, 'catdog', '1'), { recursive: true });
     svc = await spawnService({ MODEL_REPOSITORY: root, MODEL_CONTROL: 'poll', MODEL_POLL_INTERVAL_MS: '1000' });
@@ -62,7 +59,7 @@ describe('the retrain-to-serve loop (issue 15)', function () {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
-    const out = await train(root).finally(() => (training = false));
+    const out = await train(photosDir, root).finally(() => (training = false));
     expect(out).to.match(/train: published catdog version 2 in /);
     await traffic;
     expect(new Set(answers.map((a) => a.status))).to.deep.equal(new Set([200]));

@@ -1,23 +1,20 @@
 /**
  * The real default model, served over HTTP: the course's own test (resources/samples/cat.png →
  * Cat) and the accuracy over the labelled development photos. Needs `make model` (weights); the
- * photos are the workplace's ../shared/data, and their tests are skipped with a message where it
+ * photos are `TRAIN_DATA`'s (test/support/external.ts), and their tests are skipped with a message where it
  * is not there (a fork's CI).
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { expect } from 'chai';
 import { loadClassifier } from '../../src/model/classifier.js';
 import { evaluate, readLabelledFolder } from '../../tools/evaluate.js';
 import { loadManifest } from '../../src/model/manifest.js';
-import { rootDir } from '../../src/spec.js';
 import { catImagePath } from '../fixtures/course-images.js';
 import { uploadForm } from '../fixtures/images.js';
 import { expectMatchesSpec, receive } from '../support/contract.js';
+import { need } from '../support/external.js';
 import { defaultModelManifest, startService, type RunningService } from '../support/service.js';
 
-const photosDir = path.resolve(rootDir, '..', 'shared', 'data', 'cats-dogs-others');
 // The served default: version 1 of the repository's default model, as `make model` builds it.
 const manifestPath = defaultModelManifest;
 
@@ -30,12 +27,6 @@ describe('the default model', function () {
   });
   after(() => svc?.close());
 
-  /** Skips the calling test, saying so, where the labelled photos are not beside the checkout. */
-  function needPhotos(context: Mocha.Context): void {
-    if (existsSync(photosDir)) return;
-    console.warn(`      (skipped: ${photosDir} not found; the labelled photos live in the workplace's shared folder)`);
-    context.skip();
-  }
 
   it("classifies the course's cat.png as Cat over HTTP", async () => {
     const image = await readFile(catImagePath);
@@ -49,8 +40,7 @@ describe('the default model', function () {
   // (decoding, resizing, normalisation, the composed graph) matches the one training used; it is
   // not a measure of accuracy on new photos (see `make train`'s cross-validation for that).
   it('is at least 0.85 accurate on the labelled development photos, served as trained', async function () {
-    needPhotos(this);
-    const images = await readLabelledFolder(photosDir);
+    const images = await readLabelledFolder(need(this, 'photos'));
     expect(images.length).to.be.greaterThan(50);
     const result = await evaluate(svc.classifier, images);
     console.log(
@@ -63,8 +53,7 @@ describe('the default model', function () {
   // The head was trained on features from the exact float32 form; the served int8 graph gives
   // them only if onnxruntime's int8 kernels are exact on this CPU (src/model/int8/kernels.ts).
   it('answers bit for bit the same with its int8 weights as chosen for this CPU and re-typed as uint8', async function () {
-    needPhotos(this);
-    const images = await readLabelledFolder(photosDir);
+    const images = await readLabelledFolder(need(this, 'photos'));
     const manifest = await loadManifest(manifestPath);
     const unsigned = await loadClassifier(manifest, { maxImagePixels: 40_000_000 }, { int8Weights: 'unsigned' });
     try {

@@ -1,26 +1,22 @@
 /**
- * The Open Inference Protocol as published (../shared/conformance/oip/): its OpenAPI document's
+ * The Open Inference Protocol as published (`CONFORMANCE_DIR`'s oip/, test/support/external.ts): its OpenAPI document's
  * schemas, compiled with Ajv, to check the service's V2 answers against the standard itself, not
  * only against our spec. Where the document has no schema, the prose's objects
  * (`inference_rest.md`) are written here. Tests skip with a message where the folder is absent.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { expect } from 'chai';
 import { parse } from 'yaml';
-import { rootDir } from '../../src/spec.js';
 import type { Received } from './contract.js';
+import { need } from './external.js';
 
-/** Where the published standards are, beside the checkout. */
-const conformanceDir = path.resolve(rootDir, '..', 'shared', 'conformance');
-const documentPath = path.join(conformanceDir, 'oip', 'open_inference_rest.yaml');
+/** The protocol's OpenAPI document, once a test found it. */
+let documentPath: string | undefined;
 
-/** Skips the calling test (or hook), saying so, where the published texts are not beside the checkout. */
+/** Skips the calling test (or hook), saying so, where the published texts are not at hand. */
 export function needConformance(context: Mocha.Context): void {
-  if (existsSync(documentPath)) return;
-  console.warn(`      (skipped: ${documentPath} not found; the published standards live in the workplace's shared folder)`);
-  context.skip();
+  documentPath = need(context, 'conformance', 'oip', 'open_inference_rest.yaml');
 }
 
 interface OipDocument {
@@ -31,6 +27,7 @@ interface OipDocument {
 let loaded: { document: OipDocument; ajv: Ajv } | undefined;
 function oip(): { document: OipDocument; ajv: Ajv } {
   if (!loaded) {
+    if (!documentPath) throw new Error('needConformance() first');
     const document = parse(readFileSync(documentPath, 'utf8')) as OipDocument;
     // OpenAPI 3.0 schemas are JSON Schema draft 4/7 plus keywords such as `x-examples`.
     const ajv = new Ajv({ strict: false, allErrors: true });
