@@ -11,6 +11,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import sharp from 'sharp';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const source = path.join(root, 'web');
@@ -46,6 +47,9 @@ async function build(): Promise<void> {
   const icon = await readFile(path.join(source, 'icon.svg'));
   const iconName = `icon-${createHash('sha256').update(icon).digest('hex').slice(0, 8)}.svg`;
   await writeFile(path.join(assets, iconName), icon);
+  // What browsers ask for on their own (Redoc's and Swagger UI's pages name no icon of ours): the
+  // same icon as a 32 × 32 PNG, which every browser takes at /favicon.ico.
+  await sharp(icon, { density: 300 }).resize(32, 32).png().toFile(path.join(out, 'favicon.ico'));
 
   const names: Record<string, string> = {
     script: output('app', '.js'),

@@ -97,6 +97,9 @@ export function createPage(options: PageOptions): Page {
     const type = types[path.extname(name)];
     if (type) assets.set(`/assets/${name}`, { type, body: readFileSync(path.join(assetDir, name)) });
   }
+  // Asked for by browsers on their own, on every page of this origin (the docs too).
+  const favicon = path.join(options.dir, 'favicon.ico');
+  if (existsSync(favicon)) assets.set('/favicon.ico', { type: 'image/png', body: readFileSync(favicon) });
   const connectOrigins = options.connectOrigins ?? (() => []);
 
   const middleware: AppMiddleware = async (ctx, next) => {
@@ -107,8 +110,8 @@ export function createPage(options: PageOptions): Page {
     }
     ctx.set(securityHeaders);
     if (asset) {
-      // Names carry a hash of the content: a new build has new names.
-      ctx.set('Cache-Control', 'public, max-age=31536000, immutable');
+      // Names under /assets/ carry a hash of the content: a new build has new names.
+      ctx.set('Cache-Control', ctx.path === '/favicon.ico' ? 'public, max-age=86400' : 'public, max-age=31536000, immutable');
       ctx.type = asset.type;
       ctx.body = asset.body;
     } else {

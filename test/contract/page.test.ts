@@ -70,6 +70,14 @@ describe('the web page over HTTP', () => {
     for (const ref of refs.filter((r) => !r.startsWith('/assets/'))) expect(ref, 'a link').to.match(/^\/(docs|redoc|openapi\.yaml)$/);
   });
 
+  it('GET /favicon.ico is the page\'s icon, for the browsers that ask on their own (the docs pages among them)', async () => {
+    const res = await fetch(`${svc.url}/favicon.ico`);
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.equal('image/png');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(bytes.subarray(1, 4).toString('latin1')).to.equal('PNG');
+  });
+
   it('HEAD / answers like GET / without a body', async () => {
     const res = await receive(`${svc.url}/`, { method: 'HEAD' });
     expect(res.status).to.equal(200);
