@@ -10,7 +10,7 @@
  * resident memory; and, for comparison, the attack on deploy/'s settings with the budget's guards
  * turned off (one address may take every slot, no reserve, no body rate).
  *
- * `test/contract/slow-clients.test.ts` replays it with the issue's bound (every legitimate
+ * `test/system/slow-clients.test.ts` replays it with the issue's bound (every legitimate
  * request answered within 2 s).
  */
 import { startIdentityProvider, type IdentityProvider } from '../../test/fixtures/identity-provider.js';

@@ -3,7 +3,7 @@
  * refused) and a layout the test edits: which version serves, swaps that never leave a request
  * without a version, leases that keep a replaced version open, refusals that keep the old one
  * serving, pins, unloads, and one load at a time. The real loader and the real process are
- * exercised in test/contract/model-repository.test.ts.
+ * exercised in test/system/model-repository.test.ts.
  */
 import { expect } from 'chai';
 import { ModelBusy, ModelControlDisabled, ModelLoadFailed, ModelNotFound, ModelUnavailable } from '../../../src/errors.js';
