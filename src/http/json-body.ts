@@ -22,7 +22,7 @@ export async function readJsonBody(ctx: AppContext): Promise<unknown> {
   try {
     await parseJson(ctx, async () => {});
   } catch (err) {
-    throw fromBodyError(err, MAX_JSON_BODY_BYTES, declared !== '');
+    throw fromBodyError(err, MAX_JSON_BODY_BYTES, declared !== '', (ctx.get('content-encoding') || 'identity').toLowerCase());
   }
   const body = (ctx.request as { body?: unknown }).body;
   // co-body answers an empty body as {} in strict mode: no body is no body.

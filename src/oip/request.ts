@@ -165,7 +165,25 @@ function imagesFromBinary(input: RequestInput, tensor: Buffer, count: number, ra
   return images;
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** The standard base64 alphabet (RFC 4648 §4), by character code. */
+const BASE64_ALPHABET = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') BASE64_ALPHABET[c.charCodeAt(0)] = 1;
+
+/**
+ * Whether `text` is padded base64 in the standard alphabet. A loop, not a regular expression: V8's
+ * regular expressions recurse over a quantified group and overflow the stack on a photo of a few
+ * megabytes (about 3.6 million characters).
+ */
+function isBase64(text: string): boolean {
+  const length = text.length;
+  if (length % 4 !== 0) return false;
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  for (let i = 0; i < length - padding; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 128 || BASE64_ALPHABET[code] === 0) return false;
+  }
+  return true;
+}
 
 function imagesFromJson(input: RequestInput, count: number): Buffer[] {
   const elements = flatten(input, count);
@@ -175,7 +193,7 @@ function imagesFromJson(input: RequestInput, count: number): Buffer[] {
     }
     // MIME line breaks (`base64` without -w0) are tolerated; nothing else is.
     const text = element.includes('\n') ? element.replace(/\r?\n/g, '') : element;
-    if (!BASE64.test(text)) throw new TensorInvalid(`Input "${input.name}" element ${i} is not base64 (standard alphabet, padded)`);
+    if (!isBase64(text)) throw new TensorInvalid(`Input "${input.name}" element ${i} is not base64 (standard alphabet, padded)`);
     return Buffer.from(text, 'base64');
   });
 }
@@ -200,22 +218,32 @@ function fp32FromJson(input: RequestInput, values: number): Float32Array {
 }
 
 /**
- * The input's `data`, flattened (the protocol allows nested rows), checked to hold exactly
- * `expected` elements; stops as soon as it holds more.
+ * The input's `data`, flattened (the protocol allows nested rows, at most one level per dimension
+ * of its shape), checked to hold exactly `expected` elements; stops as soon as it holds more, or
+ * nests deeper than the shape. Iterative: a body nested 100,000 deep is refused, not a stack overflow.
  */
 function flatten(input: RequestInput, expected: number): unknown[] {
   const out: unknown[] = [];
-  const visit = (value: unknown): void => {
-    if (!Array.isArray(value)) {
-      out.push(value);
-      return;
+  const data: unknown = input.data;
+  const maxDepth = input.shape.length;
+  // The arrays being walked, outermost first, with the index of the next item of each.
+  const stack: { readonly items: readonly unknown[]; next: number }[] = [{ items: Array.isArray(data) ? data : [data], next: 0 }];
+  while (stack.length > 0 && out.length <= expected) {
+    const top = stack[stack.length - 1]!;
+    if (top.next >= top.items.length) {
+      stack.pop();
+      continue;
     }
-    for (const item of value) {
-      if (out.length > expected) return;
-      visit(item);
+    const item = top.items[top.next++];
+    if (!Array.isArray(item)) {
+      out.push(item);
+      continue;
     }
-  };
-  visit(input.data);
+    if (stack.length >= maxDepth) {
+      throw new TensorInvalid(`Input "${input.name}" has shape ${describeShape(input.shape)}, but its data is nested deeper than its ${maxDepth} dimension${maxDepth === 1 ? '' : 's'}`);
+    }
+    stack.push({ items: item, next: 0 });
+  }
   if (out.length !== expected) {
     throw new TensorInvalid(`Input "${input.name}" has shape ${describeShape(input.shape)} (${expected} elements), but ${out.length > expected ? 'more' : out.length} data elements`);
   }

@@ -109,7 +109,7 @@ export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyM
         try {
           await parsers.get(limit)!(ctx, async () => {});
         } catch (err) {
-          throw fromBodyError(err, limit, known);
+          throw fromBodyError(err, limit, known, encoding);
         }
         return { validated: (ctx.request as { body?: unknown }).body, payload: undefined, release };
       }
@@ -117,7 +117,7 @@ export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyM
       try {
         body = await getRawBody(inflate(ctx.req), { limit, ...(known ? { length: declared } : {}) });
       } catch (err) {
-        throw fromBodyError(err, limit, known);
+        throw fromBodyError(err, limit, known, encoding);
       }
       const headerLength = Number(headerLengthText);
       if (headerLength === 0) return { validated: rawRequestHeader(body.length), payload: { tail: body, raw: true }, release };
