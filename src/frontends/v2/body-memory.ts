@@ -20,9 +20,10 @@ export interface BodyMemory {
   /**
    * Reserves `bytes`; returns the function that gives them back (calling it again does nothing).
    *
-   * @throws {@link Overloaded} when they do not fit now; {@link PayloadTooLarge} when they never would.
+   * @throws {@link Overloaded} when they do not fit now; {@link PayloadTooLarge} when they never
+   *   would (its detail ends with `hint`, what the client can do instead, when given).
    */
-  reserve(bytes: number): () => void;
+  reserve(bytes: number, hint?: string): () => void;
   /** Bytes reserved now. */
   readonly reservedBytes: number;
 }
@@ -35,9 +36,9 @@ export function createBodyMemory(budgetBytes: number, retryAfterSeconds: number)
     get reservedBytes() {
       return reserved;
     },
-    reserve(bytes) {
+    reserve(bytes, hint = 'send fewer images per request') {
       if (bytes > budget) {
-        throw new PayloadTooLarge(budget, `The request body would need about ${Math.ceil(bytes / 2 ** 20)} MiB of memory, over the ${Math.floor(budget / 2 ** 20)} MiB the service gives all inference bodies together; send fewer images per request`);
+        throw new PayloadTooLarge(budget, `The request body would need about ${Math.ceil(bytes / 2 ** 20)} MiB of memory, over the ${Math.floor(budget / 2 ** 20)} MiB the service gives all inference bodies together; ${hint}`);
       }
       if (reserved + bytes > budget) {
         throw new Overloaded(retryAfterSeconds, 'Too much inference data is being received; retry later');

@@ -2,8 +2,9 @@
  * Reads the body of an Open Inference Protocol inference request, within limits, before
  * openapi-backend validates it:
  *
- * - JSON (`application/json`, or no Content-Type: Triton's Python client sends none), parsed by
- *   koa-body with its size limit;
+ * - JSON (`application/json`, or no Content-Type: Triton's Python client sends none), read whole
+ *   by raw-body within its size limit and parsed once the memory its arrays will take is reserved
+ *   (numbers cost far more parsed than as text: {@link JSON_ELEMENT_BYTES});
  * - binary (an `Inference-Header-Content-Length` header, whatever the Content-Type, usually
  *   `application/octet-stream` or none), read whole by raw-body, then split at the end of its JSON header
  *   (`src/oip/binary.ts`); `Inference-Header-Content-Length: 0` is the extension's raw binary
@@ -15,7 +16,6 @@
  * upload may. Before reading, the body reserves its estimated memory in the shared budget
  * (`body-memory.ts`): {@link JSON_MEMORY_FACTOR} or {@link BINARY_MEMORY_FACTOR} bytes per byte.
  */
-import { koaBody } from 'koa-body';
 import type { Operation } from 'openapi-backend';
 import inflate from 'inflation';
 import getRawBody from 'raw-body';
@@ -35,6 +35,14 @@ import { ENVELOPE_BYTES } from '../../http/upload.js';
  * parsed base64 strings, then the decoded images (about 3.75 for a body of images).
  */
 const JSON_MEMORY_FACTOR = 4;
+/**
+ * Memory per element of a JSON array beyond that: a number parsed into a JavaScript array, then
+ * flattened and copied into the model's input. Measured with the default model and FP32 tensors
+ * in JSON (INFER_BODY_MEMORY_MIB=0, peak resident memory): 46 to 63 bytes per value, so a body of
+ * `0,0,0,…` costs about 30 bytes of memory per byte of text, not 4. Reserved from a count of the
+ * commas before parsing: a client cannot make the parse take more than was reserved.
+ */
+const JSON_ELEMENT_BYTES = 64;
 /** Memory per byte of a binary body: raw-body's chunks and their concatenation; the images are views of it. */
 const BINARY_MEMORY_FACTOR = 2;
 
@@ -44,6 +52,32 @@ export interface InferBodyLimits {
   readonly maxInferBodyBytes: number;
   /** An upload's limit (`MAX_UPLOAD_BYTES`): with the multipart envelope, the largest body of unknown size. */
   readonly maxUploadBytes: number;
+}
+
+/** The elements a JSON text can hold at most: one more than its commas (a base64 image holds none). */
+function jsonElementsAtMost(text: Buffer): number {
+  let commas = 0;
+  for (let at = text.indexOf(44); at >= 0; at = text.indexOf(44, at + 1)) commas++;
+  return commas + 1;
+}
+
+/**
+ * Parses a JSON text after reserving the memory its arrays will take (see
+ * {@link JSON_ELEMENT_BYTES}); returns the value and the function that gives that memory back.
+ * `what` names the text in the 400 of invalid JSON.
+ */
+function parseJsonWithin(text: Buffer, memory: BodyMemory, what: string): { value: unknown; release: () => void } {
+  const release = memory.reserve(jsonElementsAtMost(text) * JSON_ELEMENT_BYTES, 'Send FP32 tensors as binary data (the Inference-Header-Content-Length header), not as JSON numbers');
+  try {
+    const value: unknown = JSON.parse(text.toString('utf8'));
+    // As koa-body's strict mode: the body is an object (or an array), not a bare value.
+    if (value === null || typeof value !== 'object') throw new SyntaxError('only an object or an array is accepted');
+    return { value, release };
+  } catch (err) {
+    release();
+    if (err instanceof SyntaxError) throw new BadRequest(`${what} is not valid JSON: ${err.message}`);
+    throw err;
+  }
 }
 
 /** A V2 inference body as read: what is validated against the spec, and the binary part after it. */
@@ -66,13 +100,15 @@ const HEADER_LENGTH = 'inference-header-content-length';
 const ACCEPTED = ['application/json', 'application/octet-stream'];
 const ENCODINGS = ['identity', 'gzip', 'deflate', 'br'];
 
+/** One release for two reservations. */
+const both = (a: () => void, b: () => void) => (): void => {
+  a();
+  b();
+};
+
 /** Creates the reader; `memory` is the budget every V2 body reserves from. */
 export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyMemory): InferenceBodyReader {
   const unknownSizeLimit = Math.min(limits.maxInferBodyBytes, limits.maxUploadBytes + ENVELOPE_BYTES);
-  // One parser per limit: koa-body validates its options once, at creation.
-  const jsonParser = (limit: number): ReturnType<typeof koaBody> =>
-    koaBody({ json: true, jsonLimit: limit, jsonStrict: true, urlencoded: false, text: false, multipart: false, patchKoa: true });
-  const parsers = new Map([limits.maxInferBodyBytes, unknownSizeLimit].map((limit) => [limit, jsonParser(limit)]));
 
   return async function readInferenceBody(ctx) {
     const headerLengthText = ctx.get(HEADER_LENGTH);
@@ -103,32 +139,22 @@ export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyM
       // The token, the declared size and the memory were checked: a client that sent
       // `Expect: 100-continue` (curl does for bodies over 1 MiB) may send the body now.
       inviteBody(ctx.req, ctx.res);
-      if (!binary) {
-        // Triton's Python client sends JSON without a Content-Type; koa-body parses only what says it is JSON.
-        if (media === '') ctx.request.headers['content-type'] = 'application/json';
-        try {
-          await parsers.get(limit)!(ctx, async () => {});
-        } catch (err) {
-          throw fromBodyError(err, limit, known, encoding);
-        }
-        return { validated: (ctx.request as { body?: unknown }).body, payload: undefined, release };
-      }
       let body: Buffer;
       try {
         body = await getRawBody(inflate(ctx.req), { limit, ...(known ? { length: declared } : {}) });
       } catch (err) {
         throw fromBodyError(err, limit, known, encoding);
       }
+      if (!binary) {
+        // Triton's Python client sends JSON without a Content-Type: read as JSON all the same.
+        const json = parseJsonWithin(body, memory, 'The body');
+        return { validated: json.value, payload: undefined, release: both(release, json.release) };
+      }
       const headerLength = Number(headerLengthText);
       if (headerLength === 0) return { validated: rawRequestHeader(body.length), payload: { tail: body, raw: true }, release };
       const { header, tail } = splitHeader(body, headerLength);
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(header.toString('utf8'));
-      } catch (err) {
-        throw new BadRequest(`The JSON header (the first ${headerLength} bytes) is not valid JSON: ${(err as Error).message}`);
-      }
-      return { validated: parsed, payload: { tail, raw: false }, release };
+      const json = parseJsonWithin(header, memory, `The JSON header (the first ${headerLength} bytes)`);
+      return { validated: json.value, payload: { tail, raw: false }, release: both(release, json.release) };
     } catch (err) {
       release();
       throw err;

@@ -1,0 +1,60 @@
+/**
+ * Issue 22: numbers in a V2 JSON body cost far more memory parsed than as text (a 58 MB body of
+ * FP32 numbers added 511 MiB, twice what its reservation assumed). The reservation now counts the
+ * body's elements before parsing: what the budget cannot hold is refused before the parse, and
+ * what it admits stays within what was reserved. On the real process, with the default model.
+ */
+import { expect } from 'chai';
+import { residentBytes, sampleResidentMemory, spawnService, type SpawnedService } from '../support/process.js';
+
+const MiB = 1024 * 1024;
+/** The service's default INFER_BODY_MEMORY_MIB. */
+const BUDGET_MIB = 256;
+/** Values of one 3 × 224 × 224 input row. */
+const ROW = 3 * 224 * 224;
+
+/** A V2 JSON request of `images` rows of zeros: the cheapest text per number (`0,`), the dearest parse. */
+function zerosRequest(images: number): string {
+  const data = new Array<string>(images * ROW).fill('0').join(',');
+  return `{"inputs":[{"name":"input","datatype":"FP32","shape":[${images},3,224,224],"data":[${data}]}]}`;
+}
+
+describe('issue 22: memory of V2 JSON bodies of numbers (real process)', function () {
+  this.timeout(180_000);
+  let svc: SpawnedService;
+  const infer = (): string => `${svc.url}/v2/models/catdog/infer`;
+  const post = (body: string): Promise<Response> => fetch(infer(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+
+  before(async () => {
+    svc = await spawnService({ INFER_BODY_MEMORY_MIB: String(BUDGET_MIB) });
+    // Warm the path (the first inference allocates onnxruntime's buffers).
+    expect((await post(zerosRequest(1))).status).to.equal(200);
+  });
+  after(() => svc?.stop());
+
+  it('refuses a body whose numbers would need more than the whole budget with 413, before parsing, saying to send binary data', async () => {
+    // 64 rows of zeros: 18 MiB of text, about 600 MiB parsed.
+    const started = performance.now();
+    const res = await post(zerosRequest(64));
+    const body = (await res.json()) as { code: string; error: string };
+    expect(res.status, body.error).to.equal(413);
+    expect(body.code).to.equal('payload-too-large');
+    expect(body.error).to.match(/binary data/);
+    expect(performance.now() - started).to.be.below(10_000);
+    expect((await post(zerosRequest(1))).status, 'the next request').to.equal(200);
+  });
+
+  it('keeps the parse of an admitted body within its reservation', async () => {
+    // 8 rows: 2.3 MiB of text; reserved 4 bytes per byte and 64 per element: about 83 MiB.
+    const request = zerosRequest(8);
+    const reservedBytes = request.length * 4 + 8 * ROW * 64;
+    const before = residentBytes(svc.child.pid!);
+    const sampler = sampleResidentMemory(svc.child.pid!);
+    const res = await post(request);
+    const { peakBytes } = sampler.stop();
+    expect(res.status, await res.text()).to.equal(200);
+    const grewBytes = peakBytes - before;
+    console.log(`      peak growth ${(grewBytes / MiB).toFixed(1)} MiB for ${(request.length / MiB).toFixed(1)} MiB of text; reserved ${(reservedBytes / MiB).toFixed(1)} MiB`);
+    expect(grewBytes).to.be.below(reservedBytes);
+  });
+});
