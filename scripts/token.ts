@@ -8,7 +8,7 @@
  * from the client `operator-client` unless `CLIENT_ID` says otherwise), `RESOURCE` (RFC 8707
  * resource indicator; unset by default: the dev provider defaults to the API's audience).
  */
-import { fetchToken, manageScope, metricsScope, predictionScope } from '../test/fixtures/identity-provider.js';
+import { fetchToken, manageScope, metricsScope, predictionScope } from '../test/fixtures/client-credentials.js';
 
 const tokenUrl = process.env.TOKEN_URL ?? `http://127.0.0.1:${process.env.IDP_PORT ?? 9400}/token`;
 const scope = process.env.SCOPE;
