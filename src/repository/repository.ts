@@ -16,9 +16,12 @@ import type { VersionLoader } from './load-version.js';
 import { startPolling, type Polling } from './poll.js';
 import {
   indexOf,
+  missingOf,
   newestFirst,
   newVersion,
   reasonOf,
+  statusOf,
+  unavailableReason,
   wanted,
   type Instance,
   type ModelRecord,
@@ -30,7 +33,6 @@ import type {
   Lease,
   ModelControl,
   ModelRepository,
-  ModelStatus,
   RepositoryHealth,
   RepositoryManagement,
   ServedModel,
@@ -187,8 +189,7 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
   async function reconcile(model: ModelRecord): Promise<void> {
     for (;;) {
       if (closed) return;
-      const { primary, newest } = wanted(model);
-      const missing = [primary, newest].find((record) => record !== undefined && !record.instance);
+      const missing = missingOf(model);
       if (!missing) break;
       // Refused, it is no longer wanted: the next pass picks the next candidate.
       await loadRecord(model, missing);
@@ -271,8 +272,7 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
 
   async function rescanModel(model: ModelRecord): Promise<void> {
     if (operations.has(model.name) || closed) return;
-    const { primary, newest } = wanted(model);
-    const missing = [primary, newest].find((record) => record !== undefined && !record.instance);
+    const missing = missingOf(model);
     if (!missing) return settle(model);
     const release = claim(model.name, `loading version ${missing.version}`);
     try {
@@ -280,24 +280,6 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     } finally {
       release();
     }
-  }
-
-  function statusOf(model: ModelRecord): ModelStatus {
-    return {
-      name: model.name,
-      ...(model.serving ? { serving: model.serving.version } : {}),
-      ...(model.pin === undefined ? {} : { pinned: model.pin }),
-      versions: indexOf(model),
-    };
-  }
-
-  /** Why `model` has no version serving, for a 503. */
-  function unavailableReason(model: ModelRecord): string {
-    if (model.unloaded) return 'unloaded';
-    const records = newestFirst(model);
-    if (records.some((r) => r.loading)) return 'a version is loading';
-    const newest = records[0];
-    return newest ? `no version is ready (version ${newest.version}: ${reasonOf(model, newest)})` : 'no version';
   }
 
   function lease(instance: Instance, record: VersionRecord, model: ModelRecord): Lease {
