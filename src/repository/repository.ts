@@ -23,20 +23,18 @@ import {
   statusOf,
   unavailableReason,
   wanted,
-  type Instance,
   type ModelRecord,
   type VersionRecord,
 } from './records.js';
-import { VersionRefused } from './refusal.js';
 import type {
   IndexEntry,
-  Lease,
   ModelControl,
   ModelRepository,
   RepositoryHealth,
   RepositoryManagement,
   ServedModel,
 } from './types.js';
+import { VersionLife } from './version-life.js';
 
 /** How a repository finds and loads its versions. */
 export interface RepositoryOptions {
@@ -71,7 +69,6 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
   const operations = new Map<string, string>();
   const loads = new Map<string, Map<string, number>>();
   const switches = new Map<string, number>();
-  const closing = new Set<Promise<void>>();
   let started = false;
   let closed = false;
   let polling: Polling | undefined;
@@ -91,6 +88,14 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
     loads.set(name, byOutcome);
   };
+
+  const life = new VersionLife({
+    load: (name, version, files) => oneAtATime(() => (closed ? Promise.reject(new Error('the repository is closed')) : options.load(name, version, files))),
+    isClosed: () => closed,
+    count,
+    engineFailed,
+    instanceClosed: forget,
+  });
 
   function modelRecord(name: string): ModelRecord {
     let model = models.get(name);
@@ -134,55 +139,15 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     if (model.versions.size === 0 && !operations.has(model.name)) models.delete(model.name);
   }
 
-  /** Loads `record` beside what serves: READY, or refused with the reason. */
-  async function loadRecord(model: ModelRecord, record: VersionRecord): Promise<void> {
-    const files = record.files;
-    if (!files || record.instance) return;
-    record.loading = true;
-    const startedAt = performance.now();
-    try {
-      const served = await oneAtATime(() => (closed ? Promise.reject(new Error('the repository is closed')) : options.load(model.name, record.version, files)));
-      if (closed) {
-        await served.classifier.close();
-        return;
-      }
-      const instance: Instance = { served, leases: 0, retired: false, closing: false };
-      record.instance = instance;
-      record.refused = undefined;
-      count(model.name, 'loaded');
-      model.log.info(
-        { version: record.version, manifest: served.manifest.name, sha256: served.manifest.sha256, int8Weights: served.classifier.int8Weights, ms: Math.round(performance.now() - startedAt) },
-        'model version loaded',
-      );
-      watchEngine(model, record, instance);
-    } catch (err) {
-      if (closed) return;
-      const refusal = err instanceof VersionRefused ? err : new VersionRefused('load-error', `unexpected error while loading: ${(err as Error).message}`, { cause: err });
-      const detail = refusal.cause instanceof Error ? refusal.cause.message : refusal.message;
-      record.refused = { code: refusal.code, reason: refusal.message, detail, fingerprint: files.fingerprint };
-      count(model.name, refusal.code);
-      model.log.warn({ version: record.version, code: refusal.code, reason: refusal.message, detail }, 'model version refused');
-    } finally {
-      record.loading = false;
+  /** Inference workers that keep crashing: the process stops if the version serves the default model; otherwise it is refused. */
+  function engineFailed(model: ModelRecord, record: VersionRecord, err: Error): void {
+    if (model.name === defaultModel && model.serving === record) {
+      giveUp(err);
+      return;
     }
-  }
-
-  /** A version whose inference workers keep crashing: the process stops if it serves the default model; otherwise it is refused. */
-  function watchEngine(model: ModelRecord, record: VersionRecord, instance: Instance): void {
-    void instance.served.classifier.failed.then((err) => {
-      if (instance.retired || closed) return;
-      if (model.name === defaultModel && model.serving === record) {
-        giveUp(err);
-        return;
-      }
-      const reason = `its inference workers keep crashing (${err.message})`;
-      record.refused = { code: 'engine-failed', reason, detail: reason, fingerprint: record.files?.fingerprint };
-      count(model.name, 'engine-failed');
-      model.log.error({ version: record.version, err }, 'model version failed');
-      retire(model, record);
-      if (model.serving === record) switchTo(model, undefined);
-      void rescanModel(model);
-    });
+    life.refuseFailed(model, record, err);
+    if (model.serving === record) switchTo(model, undefined);
+    void rescanModel(model);
   }
 
   /** Loads what `model` is missing of the versions it wants, one at a time, then {@link settle}s. */
@@ -192,7 +157,7 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
       const missing = missingOf(model);
       if (!missing) break;
       // Refused, it is no longer wanted: the next pass picks the next candidate.
-      await loadRecord(model, missing);
+      await life.load(model, missing);
     }
     settle(model);
   }
@@ -206,7 +171,7 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     const next = primary?.instance ? primary : undefined;
     if (next !== model.serving) switchTo(model, next);
     for (const record of model.versions.values()) {
-      if (record.instance && record !== primary && record !== newest) retire(model, record);
+      if (record.instance && record !== primary && record !== newest) life.retire(model, record);
     }
     forget(model);
   }
@@ -217,32 +182,6 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     switches.set(model.name, (switches.get(model.name) ?? 0) + 1);
     if (next) model.log.info({ version: next.version, previous, pinned: model.pin === next.version }, 'model version serving');
     else model.log.warn({ previous }, 'model has no version serving');
-  }
-
-  /** No new request reaches the version's instance; it closes once its last lease is released. */
-  function retire(model: ModelRecord, record: VersionRecord): void {
-    const instance = record.instance;
-    if (!instance) return;
-    record.instance = undefined;
-    instance.retired = true;
-    record.draining.add(instance);
-    model.log.info({ version: record.version, leases: instance.leases }, 'model version unloading');
-    if (instance.leases === 0) closeInstance(model, record, instance);
-  }
-
-  function closeInstance(model: ModelRecord, record: VersionRecord, instance: Instance): void {
-    if (instance.closing) return;
-    instance.closing = true;
-    const done = instance.served.classifier
-      .close()
-      .catch((err: unknown) => model.log.warn({ version: record.version, err }, 'closing a model version failed'))
-      .then(() => {
-        record.draining.delete(instance);
-        closing.delete(done);
-        model.log.info({ version: record.version }, 'model version closed');
-        forget(model);
-      });
-    closing.add(done);
   }
 
   /** Marks `name` busy with `doing` until the returned function is called. */
@@ -282,20 +221,6 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     }
   }
 
-  function lease(instance: Instance, record: VersionRecord, model: ModelRecord): Lease {
-    instance.leases++;
-    let released = false;
-    return {
-      model: instance.served,
-      release() {
-        if (released) return;
-        released = true;
-        instance.leases--;
-        if (instance.retired && instance.leases === 0) closeInstance(model, record, instance);
-      },
-    };
-  }
-
   const index = (): IndexEntry[] => [...models.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).flatMap(indexOf);
 
   return {
@@ -321,7 +246,7 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
       if (!instance) throw new ModelUnavailable(name, version, reasonOf(model, record));
       // The process is stopping (see main.ts); until it has, say so rather than fail each request.
       if (instance.served.classifier.health() === 'failed') throw new ModelUnavailable(name, version, 'its inference workers keep crashing');
-      return lease(instance, record, model);
+      return life.lease(model, record, instance);
     },
 
     readyVersions: (name) => {
@@ -401,7 +326,7 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
           record.unloaded = false;
           if (!record.instance) {
             record.refused = undefined;
-            await loadRecord(model, record);
+            await life.load(model, record);
           }
           if (!record.instance) throw new ModelLoadFailed(name, version, reasonOf(model, record), model.serving?.version);
           model.pin = version;
@@ -447,19 +372,8 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
       closed = true;
       polling?.stop();
       // Called once the server has drained: whatever is still leased is closed too.
-      for (const model of models.values()) {
-        model.serving = undefined;
-        for (const record of model.versions.values()) {
-          const instance = record.instance;
-          if (instance) {
-            record.instance = undefined;
-            instance.retired = true;
-            record.draining.add(instance);
-          }
-          for (const draining of record.draining) closeInstance(model, record, draining);
-        }
-      }
-      await Promise.all([...closing]);
+      for (const model of models.values()) model.serving = undefined;
+      await life.closeAll(models.values());
     },
   };
 }
