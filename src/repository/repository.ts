@@ -9,16 +9,16 @@
  * when its last lease is released. One version loads at a time, across models. A version that
  * fails its checks is UNAVAILABLE with the reason, and what served keeps serving.
  */
-import { ModelBusy, ModelControlDisabled, ModelLoadFailed, ModelNotFound, ModelUnavailable } from '../errors.js';
+import { ModelControlDisabled, ModelLoadFailed, ModelNotFound, ModelUnavailable } from '../errors.js';
 import type { Logger } from '../log.js';
+import { ActivityCounters } from './activity.js';
+import { ModelCatalogue } from './catalogue.js';
 import type { Layout } from './layout.js';
 import type { VersionLoader } from './load-version.js';
 import { startPolling, type Polling } from './poll.js';
 import {
-  indexOf,
   missingOf,
   newestFirst,
-  newVersion,
   reasonOf,
   statusOf,
   unavailableReason,
@@ -64,11 +64,9 @@ export interface LoadedRepository extends ModelRepository, RepositoryManagement 
 /** Creates the repository; nothing is read before {@link LoadedRepository.start}. */
 export function createModelRepository(options: RepositoryOptions): LoadedRepository {
   const { defaultModel, control, log } = options;
-  const models = new Map<string, ModelRecord>();
-  /** Loads and unloads in progress, by model name (a second one is a 409). */
-  const operations = new Map<string, string>();
-  const loads = new Map<string, Map<string, number>>();
-  const switches = new Map<string, number>();
+  const catalogue = new ModelCatalogue(log);
+  const models = catalogue.models;
+  const counters = new ActivityCounters();
   let started = false;
   let closed = false;
   let polling: Polling | undefined;
@@ -83,61 +81,13 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     return run;
   };
 
-  const count = (name: string, outcome: string): void => {
-    const byOutcome = loads.get(name) ?? new Map<string, number>();
-    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
-    loads.set(name, byOutcome);
-  };
-
   const life = new VersionLife({
     load: (name, version, files) => oneAtATime(() => (closed ? Promise.reject(new Error('the repository is closed')) : options.load(name, version, files))),
     isClosed: () => closed,
-    count,
+    count: (name, outcome) => counters.loaded(name, outcome),
     engineFailed,
-    instanceClosed: forget,
+    instanceClosed: (model) => catalogue.forget(model),
   });
-
-  function modelRecord(name: string): ModelRecord {
-    let model = models.get(name);
-    if (!model) {
-      model = { name, versions: new Map(), serving: undefined, pin: undefined, unloaded: false, log: log.child({ model: name }) };
-      models.set(name, model);
-    }
-    return model;
-  }
-
-  /** Records what a scan found (of `only`, or of every model): new versions, new files, removed folders. */
-  function applyLayout(layout: Layout, only?: string): void {
-    for (const [name, versions] of layout) {
-      if (only !== undefined && name !== only) continue;
-      const model = modelRecord(name);
-      for (const [version, files] of versions) {
-        const record = model.versions.get(version);
-        if (record) record.files = files;
-        else model.versions.set(version, newVersion(version, files));
-      }
-    }
-    for (const model of models.values()) {
-      if (only !== undefined && model.name !== only) continue;
-      const onDisk = layout.get(model.name);
-      for (const record of model.versions.values()) {
-        if (onDisk?.has(record.version)) continue;
-        record.files = undefined;
-        if (model.pin === record.version) model.pin = undefined;
-      }
-      forget(model);
-    }
-  }
-
-  /** Drops what is gone from disk and no longer loaded; a model left with nothing is forgotten. */
-  function forget(model: ModelRecord): void {
-    for (const record of model.versions.values()) {
-      if (record.files === undefined && !record.instance && !record.loading && record.draining.size === 0) {
-        model.versions.delete(record.version);
-      }
-    }
-    if (model.versions.size === 0 && !operations.has(model.name)) models.delete(model.name);
-  }
 
   /** Inference workers that keep crashing: the process stops if the version serves the default model; otherwise it is refused. */
   function engineFailed(model: ModelRecord, record: VersionRecord, err: Error): void {
@@ -173,27 +123,15 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     for (const record of model.versions.values()) {
       if (record.instance && record !== primary && record !== newest) life.retire(model, record);
     }
-    forget(model);
+    catalogue.forget(model);
   }
 
   function switchTo(model: ModelRecord, next: VersionRecord | undefined): void {
     const previous = model.serving?.version;
     model.serving = next;
-    switches.set(model.name, (switches.get(model.name) ?? 0) + 1);
+    counters.switched(model.name);
     if (next) model.log.info({ version: next.version, previous, pinned: model.pin === next.version }, 'model version serving');
     else model.log.warn({ previous }, 'model has no version serving');
-  }
-
-  /** Marks `name` busy with `doing` until the returned function is called. */
-  function claim(name: string, doing: string): () => void {
-    const busy = operations.get(name);
-    if (busy !== undefined) throw new ModelBusy(name, busy);
-    operations.set(name, doing);
-    return () => {
-      operations.delete(name);
-      const model = models.get(name);
-      if (model) forget(model);
-    };
   }
 
   /** With `poll`: records the disk's layout, then brings each model that is not busy in line with it. */
@@ -205,23 +143,18 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
       log.warn({ err }, 'model repository scan failed: what serves keeps serving');
       return;
     }
-    applyLayout(layout);
+    catalogue.apply(layout);
     for (const model of [...models.values()]) await rescanModel(model);
   }
 
   async function rescanModel(model: ModelRecord): Promise<void> {
-    if (operations.has(model.name) || closed) return;
+    if (catalogue.busy(model.name) || closed) return;
     const missing = missingOf(model);
     if (!missing) return settle(model);
-    const release = claim(model.name, `loading version ${missing.version}`);
-    try {
-      await reconcile(model);
-    } finally {
-      release();
-    }
+    await catalogue.claimed(model.name, `loading version ${missing.version}`, () => reconcile(model));
   }
 
-  const index = (): IndexEntry[] => [...models.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).flatMap(indexOf);
+  const index = (): IndexEntry[] => catalogue.index();
 
   return {
     defaultModel,
@@ -273,17 +206,12 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     },
 
     async start() {
-      applyLayout(await options.scan());
+      catalogue.apply(await options.scan());
       const order = [...models.keys()].sort((a, b) => Number(b === defaultModel) - Number(a === defaultModel) || (a < b ? -1 : 1));
       for (const name of order) {
         const model = models.get(name);
         if (!model) continue;
-        const release = claim(name, 'loading');
-        try {
-          await reconcile(model);
-        } finally {
-          release();
-        }
+        await catalogue.claimed(name, 'loading', () => reconcile(model));
       }
       started = true;
       const model = models.get(defaultModel);
@@ -297,7 +225,7 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     async refreshIndex() {
       if (control !== 'poll') {
         try {
-          applyLayout(await options.scan());
+          catalogue.apply(await options.scan());
         } catch (err) {
           log.warn({ err }, 'model repository scan failed');
         }
@@ -307,9 +235,8 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
 
     async load(name, version) {
       if (control === 'none') throw new ModelControlDisabled();
-      const release = claim(name, version === undefined ? 'loading its newest version' : `loading version ${version}`);
-      try {
-        applyLayout(await options.scan(), name);
+      return catalogue.claimed(name, version === undefined ? 'loading its newest version' : `loading version ${version}`, async () => {
+        catalogue.apply(await options.scan(), name);
         const model = models.get(name);
         if (!model) throw new ModelNotFound(name);
         model.unloaded = false;
@@ -337,15 +264,12 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
           throw new ModelLoadFailed(name, newest.version, reasonOf(model, newest), model.serving?.version);
         }
         return statusOf(model);
-      } finally {
-        release();
-      }
+      });
     },
 
     async unload(name, version) {
       if (control === 'none') throw new ModelControlDisabled();
-      const release = claim(name, version === undefined ? 'unloading' : `unloading version ${version}`);
-      try {
+      return catalogue.claimed(name, version === undefined ? 'unloading' : `unloading version ${version}`, async () => {
         const model = models.get(name);
         if (!model) throw new ModelNotFound(name);
         if (version === undefined) {
@@ -361,12 +285,10 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
           await reconcile(model);
         }
         return statusOf(model);
-      } finally {
-        release();
-      }
+      });
     },
 
-    activity: () => ({ loads, switches }),
+    activity: () => counters.activity(),
 
     async close() {
       closed = true;
