@@ -3,7 +3,7 @@
  * refused with a code and a reason; watched for an inference engine that gives up; leased by
  * the requests that run on it; retired (no new request reaches it) and closed once its last
  * lease is released. Which version serves, which to load and when to retire one is the
- * repository's decision (`repository.ts`); this module carries it out on the records (`records.ts`).
+ * manager's decision (`manager.ts`); this module carries it out on the records (`records.ts`).
  *
  * Invariants:
  * - a refused version changes nothing but its own record: what served keeps serving;
@@ -17,7 +17,7 @@ import type { Instance, ModelRecord, VersionRecord } from './records.js';
 import { VersionRefused } from './refusal.js';
 import type { Lease, ServedModel } from './types.js';
 
-/** What a version's life cycle asks of the repository. */
+/** What a version's life cycle asks of the manager. */
 export interface LifeHooks {
   /** Loads and checks a version's files: the `VersionLoader`, after any other load in progress. */
   readonly load: (name: string, version: string, files: VersionFiles) => Promise<ServedModel>;
