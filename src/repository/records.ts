@@ -2,7 +2,8 @@
  * The repository's bookkeeping, as plain records: what is known of each version (its files,
  * its loaded instance, instances still finishing requests, why it was refused or unloaded) and
  * of each model (the version serving, a pin, an unload). Pure functions derive from them the
- * index line of a version and which versions a model should have loaded.
+ * index line of a version, a model's status and why it has no version serving, and which
+ * versions a model should have loaded.
  *
  * Which versions are loaded: the newest version that is not refused nor unloaded, and the
  * pinned one if any. The version serving requests that name none is the pinned one, or else
@@ -11,7 +12,7 @@
 import type { Logger } from '../log.js';
 import { compareVersions, type VersionFiles } from './layout.js';
 import type { RefusalCode } from './refusal.js';
-import type { IndexEntry, ServedModel, VersionState } from './types.js';
+import type { IndexEntry, ModelStatus, ServedModel, VersionState } from './types.js';
 
 /** One load of a version: it stays until retired and every lease on it is released. */
 export interface Instance {
@@ -88,6 +89,12 @@ export function wanted(model: ModelRecord): { readonly primary: VersionRecord | 
   return { primary, newest };
 }
 
+/** The first version `model` wants that is not loaded, if any: what to load before it settles. */
+export function missingOf(model: ModelRecord): VersionRecord | undefined {
+  const { primary, newest } = wanted(model);
+  return [primary, newest].find((record) => record !== undefined && !record.instance);
+}
+
 /** The state of `record`, as the index reports it. */
 function stateOf(record: VersionRecord): VersionState {
   if (record.loading) return 'LOADING';
@@ -117,4 +124,23 @@ export function indexOf(model: ModelRecord): IndexEntry[] {
   return newestFirst(model)
     .reverse()
     .map((record) => ({ name: model.name, version: record.version, state: stateOf(record), reason: reasonOf(model, record) }));
+}
+
+/** What the management API reports of `model` after a load or an unload. */
+export function statusOf(model: ModelRecord): ModelStatus {
+  return {
+    name: model.name,
+    ...(model.serving ? { serving: model.serving.version } : {}),
+    ...(model.pin === undefined ? {} : { pinned: model.pin }),
+    versions: indexOf(model),
+  };
+}
+
+/** Why `model` has no version serving, for a 503. */
+export function unavailableReason(model: ModelRecord): string {
+  if (model.unloaded) return 'unloaded';
+  const records = newestFirst(model);
+  if (records.some((r) => r.loading)) return 'a version is loading';
+  const newest = records[0];
+  return newest ? `no version is ready (version ${newest.version}: ${reasonOf(model, newest)})` : 'no version';
 }

@@ -1,7 +1,9 @@
 /**
  * The model repository: serves several models and versions side by side and swaps versions
  * under load without failing a request (see `types.ts` for the contract, `records.ts` for which
- * versions are loaded).
+ * versions are loaded). This module is its entry point and the side requests see: leases,
+ * ready versions, health, the index. The manager (`manager.ts`) decides what is loaded and
+ * serves; each version's load, leases, retirement and close are `version-life.ts`'s.
  *
  * A swap: the new version is loaded beside the one serving (its own inference engine, warm-up
  * and checks, `load-version.ts`), then the model's `serving` pointer moves to it in one
@@ -9,46 +11,10 @@
  * when its last lease is released. One version loads at a time, across models. A version that
  * fails its checks is UNAVAILABLE with the reason, and what served keeps serving.
  */
-import { ModelBusy, ModelControlDisabled, ModelLoadFailed, ModelNotFound, ModelUnavailable } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Layout } from './layout.js';
-import type { VersionLoader } from './load-version.js';
-import { startPolling, type Polling } from './poll.js';
-import {
-  indexOf,
-  newestFirst,
-  newVersion,
-  reasonOf,
-  wanted,
-  type Instance,
-  type ModelRecord,
-  type VersionRecord,
-} from './records.js';
-import { VersionRefused } from './refusal.js';
-import type {
-  IndexEntry,
-  Lease,
-  ModelControl,
-  ModelRepository,
-  ModelStatus,
-  RepositoryHealth,
-  RepositoryManagement,
-  ServedModel,
-} from './types.js';
-
-/** How a repository finds and loads its versions. */
-export interface RepositoryOptions {
-  /** The model `/upload` serves (`DEFAULT_MODEL`). */
-  readonly defaultModel: string;
-  readonly control: ModelControl;
-  /** Reads the layout: the repository's folder (`scanRepository`), or MODEL_MANIFEST's one version. */
-  readonly scan: () => Promise<Layout>;
-  /** Loads and checks one version (`versionLoader`). */
-  readonly load: VersionLoader;
-  /** With `poll`, the time between two scans, in milliseconds. */
-  readonly pollIntervalMs?: number;
-  readonly log: Logger;
-}
+import { ModelNotFound, ModelUnavailable } from '../errors.js';
+import { RepositoryManager, type RepositoryOptions } from './manager.js';
+import { newestFirst, reasonOf, unavailableReason } from './records.js';
+import type { ModelRepository, RepositoryHealth, RepositoryManagement, ServedModel } from './types.js';
 
 /** A repository to start: it serves once {@link LoadedRepository.start} resolves. */
 export interface LoadedRepository extends ModelRepository, RepositoryManagement {
@@ -63,271 +29,22 @@ export interface LoadedRepository extends ModelRepository, RepositoryManagement 
 
 /** Creates the repository; nothing is read before {@link LoadedRepository.start}. */
 export function createModelRepository(options: RepositoryOptions): LoadedRepository {
-  const { defaultModel, control, log } = options;
-  const models = new Map<string, ModelRecord>();
-  /** Loads and unloads in progress, by model name (a second one is a 409). */
-  const operations = new Map<string, string>();
-  const loads = new Map<string, Map<string, number>>();
-  const switches = new Map<string, number>();
-  const closing = new Set<Promise<void>>();
-  let started = false;
-  let closed = false;
-  let polling: Polling | undefined;
-  let giveUp: (err: Error) => void = () => {};
-  const failed = new Promise<Error>((resolve) => (giveUp = resolve));
-
-  // One version loads at a time, across models: at most one extra engine is being created.
-  let loadQueue: Promise<unknown> = Promise.resolve();
-  const oneAtATime = <T>(task: () => Promise<T>): Promise<T> => {
-    const run = loadQueue.then(task);
-    loadQueue = run.catch(() => {});
-    return run;
-  };
-
-  const count = (name: string, outcome: string): void => {
-    const byOutcome = loads.get(name) ?? new Map<string, number>();
-    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
-    loads.set(name, byOutcome);
-  };
-
-  function modelRecord(name: string): ModelRecord {
-    let model = models.get(name);
-    if (!model) {
-      model = { name, versions: new Map(), serving: undefined, pin: undefined, unloaded: false, log: log.child({ model: name }) };
-      models.set(name, model);
-    }
-    return model;
-  }
-
-  /** Records what a scan found (of `only`, or of every model): new versions, new files, removed folders. */
-  function applyLayout(layout: Layout, only?: string): void {
-    for (const [name, versions] of layout) {
-      if (only !== undefined && name !== only) continue;
-      const model = modelRecord(name);
-      for (const [version, files] of versions) {
-        const record = model.versions.get(version);
-        if (record) record.files = files;
-        else model.versions.set(version, newVersion(version, files));
-      }
-    }
-    for (const model of models.values()) {
-      if (only !== undefined && model.name !== only) continue;
-      const onDisk = layout.get(model.name);
-      for (const record of model.versions.values()) {
-        if (onDisk?.has(record.version)) continue;
-        record.files = undefined;
-        if (model.pin === record.version) model.pin = undefined;
-      }
-      forget(model);
-    }
-  }
-
-  /** Drops what is gone from disk and no longer loaded; a model left with nothing is forgotten. */
-  function forget(model: ModelRecord): void {
-    for (const record of model.versions.values()) {
-      if (record.files === undefined && !record.instance && !record.loading && record.draining.size === 0) {
-        model.versions.delete(record.version);
-      }
-    }
-    if (model.versions.size === 0 && !operations.has(model.name)) models.delete(model.name);
-  }
-
-  /** Loads `record` beside what serves: READY, or refused with the reason. */
-  async function loadRecord(model: ModelRecord, record: VersionRecord): Promise<void> {
-    const files = record.files;
-    if (!files || record.instance) return;
-    record.loading = true;
-    const startedAt = performance.now();
-    try {
-      const served = await oneAtATime(() => (closed ? Promise.reject(new Error('the repository is closed')) : options.load(model.name, record.version, files)));
-      if (closed) {
-        await served.classifier.close();
-        return;
-      }
-      const instance: Instance = { served, leases: 0, retired: false, closing: false };
-      record.instance = instance;
-      record.refused = undefined;
-      count(model.name, 'loaded');
-      model.log.info(
-        { version: record.version, manifest: served.manifest.name, sha256: served.manifest.sha256, int8Weights: served.classifier.int8Weights, ms: Math.round(performance.now() - startedAt) },
-        'model version loaded',
-      );
-      watchEngine(model, record, instance);
-    } catch (err) {
-      if (closed) return;
-      const refusal = err instanceof VersionRefused ? err : new VersionRefused('load-error', `unexpected error while loading: ${(err as Error).message}`, { cause: err });
-      const detail = refusal.cause instanceof Error ? refusal.cause.message : refusal.message;
-      record.refused = { code: refusal.code, reason: refusal.message, detail, fingerprint: files.fingerprint };
-      count(model.name, refusal.code);
-      model.log.warn({ version: record.version, code: refusal.code, reason: refusal.message, detail }, 'model version refused');
-    } finally {
-      record.loading = false;
-    }
-  }
-
-  /** A version whose inference workers keep crashing: the process stops if it serves the default model; otherwise it is refused. */
-  function watchEngine(model: ModelRecord, record: VersionRecord, instance: Instance): void {
-    void instance.served.classifier.failed.then((err) => {
-      if (instance.retired || closed) return;
-      if (model.name === defaultModel && model.serving === record) {
-        giveUp(err);
-        return;
-      }
-      const reason = `its inference workers keep crashing (${err.message})`;
-      record.refused = { code: 'engine-failed', reason, detail: reason, fingerprint: record.files?.fingerprint };
-      count(model.name, 'engine-failed');
-      model.log.error({ version: record.version, err }, 'model version failed');
-      retire(model, record);
-      if (model.serving === record) switchTo(model, undefined);
-      void rescanModel(model);
-    });
-  }
-
-  /** Loads what `model` is missing of the versions it wants, one at a time, then {@link settle}s. */
-  async function reconcile(model: ModelRecord): Promise<void> {
-    for (;;) {
-      if (closed) return;
-      const { primary, newest } = wanted(model);
-      const missing = [primary, newest].find((record) => record !== undefined && !record.instance);
-      if (!missing) break;
-      // Refused, it is no longer wanted: the next pass picks the next candidate.
-      await loadRecord(model, missing);
-    }
-    settle(model);
-  }
-
-  /**
-   * Switches `model` to the version that should serve and retires the loaded versions no longer
-   * wanted. Synchronous, and called only when every wanted version is loaded: the swap is atomic.
-   */
-  function settle(model: ModelRecord): void {
-    const { primary, newest } = wanted(model);
-    const next = primary?.instance ? primary : undefined;
-    if (next !== model.serving) switchTo(model, next);
-    for (const record of model.versions.values()) {
-      if (record.instance && record !== primary && record !== newest) retire(model, record);
-    }
-    forget(model);
-  }
-
-  function switchTo(model: ModelRecord, next: VersionRecord | undefined): void {
-    const previous = model.serving?.version;
-    model.serving = next;
-    switches.set(model.name, (switches.get(model.name) ?? 0) + 1);
-    if (next) model.log.info({ version: next.version, previous, pinned: model.pin === next.version }, 'model version serving');
-    else model.log.warn({ previous }, 'model has no version serving');
-  }
-
-  /** No new request reaches the version's instance; it closes once its last lease is released. */
-  function retire(model: ModelRecord, record: VersionRecord): void {
-    const instance = record.instance;
-    if (!instance) return;
-    record.instance = undefined;
-    instance.retired = true;
-    record.draining.add(instance);
-    model.log.info({ version: record.version, leases: instance.leases }, 'model version unloading');
-    if (instance.leases === 0) closeInstance(model, record, instance);
-  }
-
-  function closeInstance(model: ModelRecord, record: VersionRecord, instance: Instance): void {
-    if (instance.closing) return;
-    instance.closing = true;
-    const done = instance.served.classifier
-      .close()
-      .catch((err: unknown) => model.log.warn({ version: record.version, err }, 'closing a model version failed'))
-      .then(() => {
-        record.draining.delete(instance);
-        closing.delete(done);
-        model.log.info({ version: record.version }, 'model version closed');
-        forget(model);
-      });
-    closing.add(done);
-  }
-
-  /** Marks `name` busy with `doing` until the returned function is called. */
-  function claim(name: string, doing: string): () => void {
-    const busy = operations.get(name);
-    if (busy !== undefined) throw new ModelBusy(name, busy);
-    operations.set(name, doing);
-    return () => {
-      operations.delete(name);
-      const model = models.get(name);
-      if (model) forget(model);
-    };
-  }
-
-  /** With `poll`: records the disk's layout, then brings each model that is not busy in line with it. */
-  async function rescan(): Promise<void> {
-    let layout;
-    try {
-      layout = await options.scan();
-    } catch (err) {
-      log.warn({ err }, 'model repository scan failed: what serves keeps serving');
-      return;
-    }
-    applyLayout(layout);
-    for (const model of [...models.values()]) await rescanModel(model);
-  }
-
-  async function rescanModel(model: ModelRecord): Promise<void> {
-    if (operations.has(model.name) || closed) return;
-    const { primary, newest } = wanted(model);
-    const missing = [primary, newest].find((record) => record !== undefined && !record.instance);
-    if (!missing) return settle(model);
-    const release = claim(model.name, `loading version ${missing.version}`);
-    try {
-      await reconcile(model);
-    } finally {
-      release();
-    }
-  }
-
-  function statusOf(model: ModelRecord): ModelStatus {
-    return {
-      name: model.name,
-      ...(model.serving ? { serving: model.serving.version } : {}),
-      ...(model.pin === undefined ? {} : { pinned: model.pin }),
-      versions: indexOf(model),
-    };
-  }
-
-  /** Why `model` has no version serving, for a 503. */
-  function unavailableReason(model: ModelRecord): string {
-    if (model.unloaded) return 'unloaded';
-    const records = newestFirst(model);
-    if (records.some((r) => r.loading)) return 'a version is loading';
-    const newest = records[0];
-    return newest ? `no version is ready (version ${newest.version}: ${reasonOf(model, newest)})` : 'no version';
-  }
-
-  function lease(instance: Instance, record: VersionRecord, model: ModelRecord): Lease {
-    instance.leases++;
-    let released = false;
-    return {
-      model: instance.served,
-      release() {
-        if (released) return;
-        released = true;
-        instance.leases--;
-        if (instance.retired && instance.leases === 0) closeInstance(model, record, instance);
-      },
-    };
-  }
-
-  const index = (): IndexEntry[] => [...models.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).flatMap(indexOf);
+  const { defaultModel, control } = options;
+  const manager = new RepositoryManager(options);
+  const models = manager.models;
 
   return {
     defaultModel,
     control,
-    failed,
-    index,
+    failed: manager.failed,
+    index: () => manager.index(),
 
     acquire(name, version) {
       const model = models.get(name);
       if (!model) {
         // The server listens (and answers its liveness) before the repository's first scan:
         // until that is done, an unknown model is one not read yet, not one that does not exist.
-        if (!started) throw new ModelUnavailable(name, version, 'the model repository is being read');
+        if (!manager.started) throw new ModelUnavailable(name, version, 'the model repository is being read');
         throw new ModelNotFound(name);
       }
       const record = version === undefined ? model.serving : model.versions.get(version);
@@ -339,7 +56,7 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
       if (!instance) throw new ModelUnavailable(name, version, reasonOf(model, record));
       // The process is stopping (see main.ts); until it has, say so rather than fail each request.
       if (instance.served.classifier.health() === 'failed') throw new ModelUnavailable(name, version, 'its inference workers keep crashing');
-      return lease(instance, record, model);
+      return manager.life.lease(model, record, instance);
     },
 
     readyVersions: (name) => {
@@ -360,124 +77,16 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
 
     health(): RepositoryHealth {
       const model = models.get(defaultModel);
-      if (!started) return 'loading';
+      if (!manager.started) return 'loading';
       if (model?.serving?.instance) return model.serving.instance.served.classifier.health();
       return model && [...model.versions.values()].some((r) => r.loading) ? 'loading' : 'unavailable';
     },
 
-    async start() {
-      applyLayout(await options.scan());
-      const order = [...models.keys()].sort((a, b) => Number(b === defaultModel) - Number(a === defaultModel) || (a < b ? -1 : 1));
-      for (const name of order) {
-        const model = models.get(name);
-        if (!model) continue;
-        const release = claim(name, 'loading');
-        try {
-          await reconcile(model);
-        } finally {
-          release();
-        }
-      }
-      started = true;
-      const model = models.get(defaultModel);
-      if (!model?.serving) {
-        const reasons = model ? newestFirst(model).map((r) => `version ${r.version}: ${r.refused?.detail ?? reasonOf(model, r)}`) : [];
-        throw new Error(`model "${defaultModel}" has no version that can serve${reasons.length ? `: ${reasons.join('; ')}` : ' (no such model folder, or no version folder in it)'}`);
-      }
-      if (control === 'poll') polling = startPolling(rescan, options.pollIntervalMs ?? 5_000);
-    },
-
-    async refreshIndex() {
-      if (control !== 'poll') {
-        try {
-          applyLayout(await options.scan());
-        } catch (err) {
-          log.warn({ err }, 'model repository scan failed');
-        }
-      }
-      return index();
-    },
-
-    async load(name, version) {
-      if (control === 'none') throw new ModelControlDisabled();
-      const release = claim(name, version === undefined ? 'loading its newest version' : `loading version ${version}`);
-      try {
-        applyLayout(await options.scan(), name);
-        const model = models.get(name);
-        if (!model) throw new ModelNotFound(name);
-        model.unloaded = false;
-        if (version === undefined) {
-          model.pin = undefined;
-          // Asked again: versions unloaded or refused are tried again.
-          for (const record of model.versions.values()) {
-            record.unloaded = false;
-            if (!record.instance) record.refused = undefined;
-          }
-        } else {
-          const record = model.versions.get(version);
-          if (!record?.files) throw new ModelNotFound(name, version);
-          record.unloaded = false;
-          if (!record.instance) {
-            record.refused = undefined;
-            await loadRecord(model, record);
-          }
-          if (!record.instance) throw new ModelLoadFailed(name, version, reasonOf(model, record), model.serving?.version);
-          model.pin = version;
-        }
-        await reconcile(model);
-        const newest = newestFirst(model).find((r) => r.files !== undefined);
-        if (version === undefined && newest && !newest.instance) {
-          throw new ModelLoadFailed(name, newest.version, reasonOf(model, newest), model.serving?.version);
-        }
-        return statusOf(model);
-      } finally {
-        release();
-      }
-    },
-
-    async unload(name, version) {
-      if (control === 'none') throw new ModelControlDisabled();
-      const release = claim(name, version === undefined ? 'unloading' : `unloading version ${version}`);
-      try {
-        const model = models.get(name);
-        if (!model) throw new ModelNotFound(name);
-        if (version === undefined) {
-          model.unloaded = true;
-          model.pin = undefined;
-          settle(model);
-        } else {
-          const record = model.versions.get(version);
-          if (!record) throw new ModelNotFound(name, version);
-          record.unloaded = true;
-          if (model.pin === version) model.pin = undefined;
-          // What replaces it, if it served, is loaded before the switch.
-          await reconcile(model);
-        }
-        return statusOf(model);
-      } finally {
-        release();
-      }
-    },
-
-    activity: () => ({ loads, switches }),
-
-    async close() {
-      closed = true;
-      polling?.stop();
-      // Called once the server has drained: whatever is still leased is closed too.
-      for (const model of models.values()) {
-        model.serving = undefined;
-        for (const record of model.versions.values()) {
-          const instance = record.instance;
-          if (instance) {
-            record.instance = undefined;
-            instance.retired = true;
-            record.draining.add(instance);
-          }
-          for (const draining of record.draining) closeInstance(model, record, draining);
-        }
-      }
-      await Promise.all([...closing]);
-    },
+    start: () => manager.start(),
+    refreshIndex: () => manager.refreshIndex(),
+    load: (name, version) => manager.load(name, version),
+    unload: (name, version) => manager.unload(name, version),
+    activity: () => manager.activity(),
+    close: () => manager.close(),
   };
 }
