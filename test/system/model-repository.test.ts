@@ -136,6 +136,8 @@ describe('model repository, on the real process (issue 15)', function () {
     expect([...statuses]).to.deep.equal([200]);
     expect([...versions].sort()).to.deep.equal(['1', '5']);
     expect(last).to.equal('5');
+    // The replaced version closes once its last request is answered: UNLOADING until then.
+    await until('version 1 closed', async () => (await line('1'))?.state === 'UNAVAILABLE');
     expect(await line('1')).to.deep.include({ state: 'UNAVAILABLE', reason: 'not loaded: version 5 serves' });
   });
 
@@ -152,6 +154,7 @@ describe('model repository, on the real process (issue 15)', function () {
   it('chooses versions by query parameter, pinned or newest', async () => {
     await publishVersion(root, 'catdog', '6');
     await until('version 6 serves', async () => (await servingVersion(svc.url, red)) === '6');
+    await until('version 1 closed', async () => (await line('1'))?.state === 'UNAVAILABLE');
     const asked = async (query: string): Promise<{ status: number; version: unknown; code: unknown; detail: unknown }> => {
       const { status, body } = await upload(svc.url, red, 'red.png', query);
       return { status, version: body.model_version, code: body.code, detail: body.detail };
