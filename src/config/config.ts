@@ -156,6 +156,7 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
       defaultModel: s.DEFAULT_MODEL,
       control: s.MODEL_CONTROL,
       pollIntervalMs: s.MODEL_POLL_INTERVAL_MS,
+      maxModelBytes: s.MAX_MODEL_BYTES,
     },
     access: { metricsPublic: s.METRICS_PUBLIC, modelMetadataPublic: s.MODEL_METADATA_PUBLIC },
     auth,

@@ -52,6 +52,13 @@ export const envSchema = {
       default: 5_000,
       description: 'With MODEL_CONTROL=poll, time between two scans of MODEL_REPOSITORY, in milliseconds',
     },
+    MAX_MODEL_BYTES: {
+      type: 'integer',
+      minimum: 1024,
+      default: 1024 * MiB,
+      description:
+        'Largest model file a version may name, in bytes, checked before it is read (the model is held in memory while its sessions are created). The manifest and the golden examples have caps of their own (1 MiB, 16 MiB); every file a version names must be a regular file inside its version folder, and inside MODEL_REPOSITORY once symbolic links are resolved',
+    },
     MAX_UPLOAD_BYTES: {
       type: 'integer',
       minimum: 1024,

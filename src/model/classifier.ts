@@ -99,9 +99,8 @@ export interface ClassifierOptions extends SessionOptions {
 }
 
 /**
- * Loads the ONNX file named by the manifest, verifies its SHA-256, hands its int8 weights to
- * onnxruntime as `int8Weights` says, creates the sessions and checks that the model's input and
- * output match the manifest. Any mismatch throws a ManifestError.
+ * Loads the ONNX file named by the manifest and creates its classifier ({@link createClassifier}).
+ * The model repository reads the file itself, within its bounds (`src/repository/version-files.ts`).
  */
 export async function loadClassifier(
   manifest: Manifest,
@@ -119,6 +118,20 @@ export async function loadClassifier(
       { cause: err },
     );
   }
+  return createClassifier(manifest, bytes, limits, options);
+}
+
+/**
+ * Creates the classifier of `manifest` from the model's `bytes`: verifies their SHA-256, hands
+ * the int8 weights to onnxruntime as `int8Weights` says, creates the sessions and checks that the
+ * model's input and output match the manifest. Any mismatch throws a ManifestError.
+ */
+export async function createClassifier(
+  manifest: Manifest,
+  bytes: Uint8Array,
+  limits: PreprocessLimits,
+  options: ClassifierOptions = {},
+): Promise<Classifier> {
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== manifest.sha256) {
     throw new ManifestError('model-checksum-mismatch', manifest.file, [`SHA-256 is ${actual}, the manifest pins ${manifest.sha256}`]);

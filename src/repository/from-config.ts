@@ -22,6 +22,8 @@ export interface RepositorySettings {
   readonly control: ModelControl;
   /** Time between two scans of the repository with `control` `poll`, in milliseconds. */
   readonly pollIntervalMs: number;
+  /** Largest model file a version may name, in bytes. */
+  readonly maxModelBytes: number;
 }
 
 /** How each version is loaded: decoding limits and how the engine runs (the configuration's `images` and `engine`). */
@@ -45,7 +47,7 @@ export function repositoryFromConfig(models: RepositorySettings, load: LoadSetti
           throw new Error(`MODEL_REPOSITORY ${root} cannot be read (${code}); run "make model"`, { cause: err });
         })
       : () => manifestLayout(models.defaultModel, manifest),
-    load: versionLoader({ limits: load.images, classifier: load.engine }),
+    load: versionLoader({ limits: load.images, classifier: load.engine, maxModelBytes: models.maxModelBytes }),
     log: log.child({ component: 'model-repository' }),
   });
 }

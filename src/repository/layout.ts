@@ -20,6 +20,8 @@ import path from 'node:path';
 export interface VersionFiles {
   /** `<version folder>/manifest.json` (which may not exist yet). */
   readonly manifestPath: string;
+  /** The repository's folder: where the version's files (symbolic links resolved) must stay. */
+  readonly root: string;
   /** Changes whenever a file of the version is added, removed, resized or rewritten. */
   readonly fingerprint: string;
 }
@@ -60,7 +62,7 @@ export async function scanRepository(root: string): Promise<Layout> {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
         throw err;
       });
-      if (fingerprint !== undefined) versions.set(version.name, { manifestPath: path.join(dir, 'manifest.json'), fingerprint });
+      if (fingerprint !== undefined) versions.set(version.name, { manifestPath: path.join(dir, 'manifest.json'), root, fingerprint });
     }
     layout.set(model.name, versions);
   }
@@ -71,7 +73,7 @@ export async function scanRepository(root: string): Promise<Layout> {
 export async function manifestLayout(name: string, manifestPath: string): Promise<Layout> {
   const info = await stat(manifestPath, { bigint: true }).catch(() => undefined);
   const fingerprint = info ? `${info.size}:${info.mtimeNs}` : 'missing';
-  return new Map([[name, new Map([['1', { manifestPath, fingerprint }]])]]);
+  return new Map([[name, new Map([['1', { manifestPath, root: path.dirname(manifestPath), fingerprint }]])]]);
 }
 
 /** Hash of the relative path, size and modification time of every file under `dir`. */

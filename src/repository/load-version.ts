@@ -7,18 +7,33 @@
  */
 import path from 'node:path';
 import { warmUp } from './warm-up.js';
-import { loadClassifier, type ClassifierOptions } from '../model/classifier.js';
-import { loadManifest, ManifestError, type ManifestErrorCode } from '../model/manifest.js';
+import { createClassifier, type ClassifierOptions } from '../model/classifier.js';
+import { ManifestError, parseManifest, type Manifest, type ManifestErrorCode } from '../model/manifest.js';
 import type { PreprocessLimits } from '../model/image/preprocess.js';
 import { checkGolden } from './golden.js';
 import type { VersionFiles } from './layout.js';
 import { VersionRefused } from './refusal.js';
 import type { ServedModel } from './types.js';
+import { GOLDEN_BOUNDS, MANIFEST_BOUNDS, MODEL_READ_TIMEOUT_MS, readVersionFile, type VersionFolder } from './version-files.js';
 
 /** How versions are loaded: the same limits and engine settings for each. */
 export interface VersionLoadOptions {
   readonly limits: PreprocessLimits;
   readonly classifier: ClassifierOptions;
+  /** Largest model file read (`MAX_MODEL_BYTES`). */
+  readonly maxModelBytes: number;
+}
+
+/** Reads and validates the manifest of the version in `folder`, within its bounds. */
+async function readManifest(folder: VersionFolder, manifestPath: string): Promise<Manifest> {
+  const text = await readVersionFile(folder, manifestPath, 'manifest.json', MANIFEST_BOUNDS, { code: 'manifest-unreadable' });
+  let value: unknown;
+  try {
+    value = JSON.parse(text.toString('utf8'));
+  } catch (err) {
+    throw new ManifestError('manifest-invalid', manifestPath, [`is not JSON (${(err as Error).message})`], { cause: err });
+  }
+  return parseManifest(value, manifestPath);
 }
 
 /** Loads and checks a version; see {@link loadVersion}. */
@@ -40,11 +55,16 @@ const prefixes: Readonly<Record<ManifestErrorCode, string>> = {
  */
 export function versionLoader(options: VersionLoadOptions): VersionLoader {
   return async (name, version, files) => {
+    const folder: VersionFolder = { dir: path.dirname(files.manifestPath), root: files.root };
     let manifest;
     let classifier;
     try {
-      manifest = await loadManifest(files.manifestPath);
-      classifier = await loadClassifier(manifest, options.limits, options.classifier);
+      manifest = await readManifest(folder, files.manifestPath);
+      const bytes = await readVersionFile(folder, manifest.file, 'model file', { maxBytes: options.maxModelBytes, timeoutMs: MODEL_READ_TIMEOUT_MS }, {
+        code: 'model-unreadable',
+        hint: '; run "make model"',
+      });
+      classifier = await createClassifier(manifest, bytes, options.limits, options.classifier);
     } catch (err) {
       if (!(err instanceof ManifestError)) throw err;
       const problems = err.problems.join('; ');
@@ -57,7 +77,7 @@ export function versionLoader(options: VersionLoadOptions): VersionLoader {
       } catch (err) {
         throw new VersionRefused('warm-up-failed', `the warm-up inference failed: ${(err as Error).message}`, { cause: err });
       }
-      await checkGolden(classifier, manifest);
+      await checkGolden(classifier, manifest, (file, what) => readVersionFile(folder, file, what, GOLDEN_BOUNDS, { code: 'golden-unreadable' }));
     } catch (err) {
       await classifier.close();
       throw err;

@@ -7,12 +7,15 @@ import type { ManifestErrorCode } from '../model/manifest.js';
 /**
  * The manifest's own codes (unreadable, invalid, model file unreadable, SHA-256 mismatch,
  * graph that onnxruntime cannot load, graph that does not match the manifest), then the
- * repository's: a golden example that cannot be classified or is answered otherwise, a warm-up
+ * repository's: a file the version names that may not be read (outside its folder, leading
+ * outside the repository, not a regular file, too large, too slow: `version-files.ts`), a golden
+ * example that cannot be classified or is answered otherwise, a warm-up
  * inference that fails, inference workers that keep crashing once it served, and anything
  * unexpected while loading (`load-error`).
  */
 export type RefusalCode =
   | ManifestErrorCode
+  | 'file-refused'
   | 'golden-unreadable'
   | 'golden-mismatch'
   | 'warm-up-failed'

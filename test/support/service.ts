@@ -182,7 +182,7 @@ export async function startRepositoryService(
     defaultModel: 'catdog',
     control: options.control ?? 'explicit',
     scan: () => scanRepository(root),
-    load: versionLoader({ limits: { maxImagePixels: 40_000_000 }, classifier: { workers: 0 } }),
+    load: versionLoader({ limits: { maxImagePixels: 40_000_000 }, classifier: { workers: 0 }, maxModelBytes: configDefaults().models.maxModelBytes }),
     log,
   });
   await repository.start();

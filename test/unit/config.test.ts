@@ -19,6 +19,7 @@ describe('config', () => {
       defaultModel: 'catdog',
       control: 'explicit',
       pollIntervalMs: 5000,
+      maxModelBytes: 1024 * 1024 * 1024,
     });
   });
 

@@ -22,7 +22,7 @@ interface Loaded {
 /** A repository of `models` (name → versions), each version loading at once. */
 function repositoryOf(models: Record<string, string[]>, loaded: Map<string, Loaded>): LoadedRepository {
   const layout: Layout = new Map(
-    Object.entries(models).map(([name, versions]) => [name, new Map(versions.map((v) => [v, { manifestPath: `/r/${name}/${v}/manifest.json`, fingerprint: 'a' }]))]),
+    Object.entries(models).map(([name, versions]) => [name, new Map(versions.map((v) => [v, { manifestPath: `/r/${name}/${v}/manifest.json`, root: '/r', fingerprint: 'a' }]))]),
   );
   return createModelRepository({
     defaultModel: 'catdog',

@@ -10,7 +10,7 @@ import { versionLoader } from '../../../src/repository/load-version.js';
 import { VersionRefused } from '../../../src/repository/refusal.js';
 import { createRepositoryDir, removeRepository, writeVersionFiles, type VersionOptions } from '../../fixtures/model-repository.js';
 
-const load = versionLoader({ limits: { maxImagePixels: 40_000_000 }, classifier: { workers: 0 } });
+const load = versionLoader({ limits: { maxImagePixels: 40_000_000 }, classifier: { workers: 0 }, maxModelBytes: 64 * 1024 * 1024 });
 
 describe('loading a version', function () {
   this.timeout(30_000);

@@ -60,7 +60,7 @@ class FakeDisk {
       new Map(
         [...this.models].map(([name, versions]) => [
           name,
-          new Map([...versions].map(([v, fingerprint]): [string, VersionFiles] => [v, { manifestPath: `/r/${name}/${v}/manifest.json`, fingerprint }])),
+          new Map([...versions].map(([v, fingerprint]): [string, VersionFiles] => [v, { manifestPath: `/r/${name}/${v}/manifest.json`, root: '/r', fingerprint }])),
         ]),
       ),
     );
