@@ -98,9 +98,9 @@ export async function msPerImage(session: ort.InferenceSession, inputs: readonly
   return (performance.now() - started) / inputs.length;
 }
 
-/** Features (pooled, float32) of each input with the form's extractor. */
-export async function featuresOf(form: Form, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
-  const session = await oneThreadSession(form.extractor);
+/** Features (pooled, float32) of each input with a feature extractor (a form's `extractor`). */
+export async function featuresOf(extractor: Uint8Array, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+  const session = await oneThreadSession(extractor);
   try {
     return await runRows(session, inputs, 1, FEATURES_OUTPUT);
   } finally {
