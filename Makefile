@@ -27,7 +27,7 @@ export MODEL_SOURCE TRAIN_DATA CONFORMANCE_DIR
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-memory bench-swap bench-explain soak attack clean
+.PHONY: help install model calibrate model-report train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-memory bench-swap bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -38,9 +38,16 @@ install: ## Install dependencies (npm ci) and obtain the model
 
 TRAIN_ARGS ?=
 
-model: ## Obtain the backbone (MODEL_SOURCE: URL or path), verify SHA-256, build the served models into the model repository (catdog/1, imagenet-grouped/1)
+model: ## Obtain the backbone (MODEL_SOURCE: URL or path), verify SHA-256, re-quantise it to 7 bits, build the served models into the model repository (catdog/1, imagenet-grouped/1)
 	$(BIN)/tsx scripts/fetch-model.ts
 	$(BIN)/tsx scripts/build-model.ts
+
+calibrate: ## Measure the activation means the 7-bit backbone's bias correction uses, on labelled photos (TRAIN_DATA), into resources/models/activation-means.json (committed; then make model and retrain the head)
+	$(BIN)/tsx scripts/fetch-model.ts
+	$(BIN)/tsx scripts/calibrate.ts --data $(TRAIN_DATA)
+
+model-report: ## The int8 forms side by side (Zoo vs 7-bit weights; as-is, unsigned, exact float32): kernels per CPU, ms/image on one thread, nested-CV accuracy, bit-equality (REPORT_ARGS="--rounds 7 --images 24")
+	$(BIN)/tsx scripts/model-report.ts --data $(TRAIN_DATA) $(REPORT_ARGS)
 
 train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/) and publish it as the next version of catdog in the model repository
 	$(BIN)/tsx scripts/fetch-model.ts

@@ -6,13 +6,13 @@
  *
  *   tsx scripts/train.ts --data ../shared/data/cats-dogs-others
  *   tsx scripts/train.ts --images DIR --labels export.json [--resize cover|fill] [--no-flip]
- *        [--folds 5] [--seed 7] [--repeats 3] [--backbone resources/models/mobilenetv2-12-int8.onnx]
+ *        [--folds 5] [--seed 7] [--repeats 3] [--backbone resources/models/mobilenetv2-12-7bit.onnx]
  *        [--repository resources/models/repository] [--model catdog] [--out head.json]
  *
  * Labels: `labels.json` (`[{"file","label"}]`) or the course's export
  * (`{"annotations":[{"fileName","annotation":{"label"}}]}`); labels cat/dog/other, any case.
- * Features come from the backbone (the exact float32 form of the int8 model, cut at its global
- * average pool) on images preprocessed exactly as the service does. The L2 penalty is chosen by
+ * Features come from the backbone (the exact float32 form of the 7-bit int8 model that `make model`
+ * writes, cut at its global average pool) on images preprocessed exactly as the service does. The L2 penalty is chosen by
  * stratified k-fold CV; nested CV gives the accuracy to expect on unseen photos. Deterministic:
  * same images, same options → same head and same model file.
  *
@@ -29,7 +29,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeModel, encodeModel } from '../src/model/onnx/codec.js';
-import { MOBILENETV2_INPUT, buildFeatureExtractor } from '../tools/training/backbone.js';
+import { BACKBONE_7BIT_FILE, MOBILENETV2_INPUT, buildFeatureExtractor } from '../tools/training/backbone.js';
 import { nestedCrossValidate, selectL2 } from '../tools/training/cross-validate.js';
 import { extractFeatures } from '../tools/training/features.js';
 import { trainHead } from '../tools/training/head.js';
@@ -48,7 +48,7 @@ const { values: args } = parseArgs({
     data: { type: 'string' },
     images: { type: 'string' },
     labels: { type: 'string' },
-    backbone: { type: 'string', default: 'resources/models/mobilenetv2-12-int8.onnx' },
+    backbone: { type: 'string', default: `resources/models/${BACKBONE_7BIT_FILE}` },
     repository: { type: 'string', default: process.env.MODEL_REPOSITORY || 'resources/models/repository' },
     model: { type: 'string', default: 'catdog' },
     out: { type: 'string' },

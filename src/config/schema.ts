@@ -188,7 +188,7 @@ export const envSchema = {
       enum: ['auto', 'unsigned', 'as-is'],
       default: classifierDefaults.int8Weights,
       description:
-        "How an int8 model's signed weights reach onnxruntime: `unsigned` re-types them as uint8 (exact on every CPU); `as-is` keeps them signed (about twice as fast, exact only on x86 CPUs with VNNI or AMX and on ARM64); `auto` keeps them where that is exact and re-types them elsewhere",
+        "How an int8 model's signed weights reach onnxruntime: `unsigned` re-types them as uint8 (exact on every CPU); `as-is` keeps them signed (about twice as fast; exact on x86 CPUs with VNNI or AMX, on ARM64, and on every CPU for weights within ±64 such as the served 7-bit ones); `auto` keeps them where that is exact and re-types them elsewhere",
     },
     BATCH_MAX_SIZE: {
       type: 'integer',

@@ -26,6 +26,12 @@ export const MOBILENETV2_INPUT: Omit<Manifest['input'], 'resize'> = Object.freez
   std: [0.229, 0.224, 0.225] as const,
 });
 
+/**
+ * The served backbone's file, written by `make model` beside the Zoo's: its int8 weights
+ * re-quantised to 7 bits (tools/onnx/reduce-range.ts), what `make train` extracts features from.
+ */
+export const BACKBONE_7BIT_FILE = 'mobilenetv2-12-7bit.onnx';
+
 /** Name of the feature output of {@link buildFeatureExtractor}. */
 export const FEATURES_OUTPUT = 'features';
 

@@ -49,7 +49,7 @@ export function catdogModel(backbone: ModelProto, head: HeadFile): { readonly on
     onnx: encodeModel(composeClassifier(backbone, head, 'int8')),
     manifest: {
       name: 'catdog-mobilenetv2-head',
-      description: `MobileNetV2 int8 backbone (exact integer arithmetic on every CPU, see INT8_WEIGHTS) + logistic-regression head trained on ${head.training.images} labelled photos (nested-CV accuracy ${head.training.nestedCvAccuracy.toFixed(3)}); softmax over ${head.labels.join(', ')}`,
+      description: `MobileNetV2 int8 backbone, weights re-quantised to 7 bits (exact integer arithmetic on every CPU, see INT8_WEIGHTS) + logistic-regression head trained on ${head.training.images} labelled photos (nested-CV accuracy ${head.training.nestedCvAccuracy.toFixed(3)}); softmax over ${head.labels.join(', ')}`,
       input: { ...MOBILENETV2_INPUT, resize: head.resize },
       output: { name: PROBABILITIES_OUTPUT, activation: 'none' },
       labels: head.labels,

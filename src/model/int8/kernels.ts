@@ -10,15 +10,17 @@
  * - widening or dot-product instructions on ARM64 (NEON, SDOT/UDOT), exact.
  *
  * With the weights re-typed as uint8 ({@link unsignedWeightsModel}), the u8u8 kernels widen both
- * operands to 16 bits first and are exact on every CPU, but about twice as slow on VNNI CPUs as
- * the u8s8 ones (measured 18.3 vs 7.7 ms/image, MobileNetV2 + head, one thread). So `auto` keeps
- * the weights signed where u8s8 is exact and re-types them everywhere else, including any CPU
- * this module cannot identify. Both forms give bit-identical outputs where u8s8 is exact
+ * operands to 16 bits first and are exact on every CPU, but slower than the u8s8 ones (docs/model.md).
+ * So `auto` keeps the weights signed where u8s8 is exact: on a CPU whose u8s8 kernels are exact,
+ * and on every CPU for a model whose weights provably cannot saturate them (all within ±64, as
+ * the served 7-bit backbone's: weight-range.ts). It re-types them everywhere else, including any
+ * CPU this module cannot identify. Both forms give bit-identical outputs where u8s8 is exact
  * (checked on the 85 development photos by test/model/default-model.test.ts).
  */
 import { readFileSync } from 'node:fs';
 import { decodeModel, encodeModel } from '../onnx/codec.js';
 import { hasSignedWeights, LINEAR_OPERATORS, unsignedWeightsModel } from './unsigned-weights.js';
+import { int8WeightsCannotSaturate } from './weight-range.js';
 
 /** The `INT8_WEIGHTS` setting: see the module comment. */
 export type Int8WeightsSetting = 'auto' | 'unsigned' | 'as-is';
@@ -66,9 +68,9 @@ export interface PreparedModel {
 }
 
 /**
- * Applies `setting` to a model: re-types its int8 weights as uint8 when asked to, or when `auto`
- * and this CPU's u8s8 kernels are not exact; a model without int8 weights is returned unchanged
- * (`none`). Throws `UnsupportedQuantizedGraph` (onnx/dequantize.ts) when a rewrite is needed and impossible.
+ * Applies `setting` to a model: re-types its int8 weights as uint8 when asked to, or when `auto`,
+ * this CPU's u8s8 kernels are not exact and the weights could saturate them; a model without
+ * int8 weights is returned unchanged (`none`). Throws `UnsupportedQuantizedGraph` (onnx/dequantize.ts) when a rewrite is needed and impossible.
  */
 export function prepareInt8Weights(bytes: Uint8Array, setting: Int8WeightsSetting, cpu: CpuFeatures = hostCpuFeatures()): PreparedModel {
   // Keeping the file as it is needs no decoding (a float model can be hundreds of megabytes).
@@ -79,5 +81,6 @@ export function prepareInt8Weights(bytes: Uint8Array, setting: Int8WeightsSettin
   }
   const model = decodeModel(bytes);
   if (!hasSignedWeights(model)) return { bytes, int8Weights: 'none' };
+  if (setting === 'auto' && int8WeightsCannotSaturate(model)) return { bytes, int8Weights: 'as-is' };
   return { bytes: encodeModel(unsignedWeightsModel(model)), int8Weights: 'unsigned' };
 }

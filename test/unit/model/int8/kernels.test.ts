@@ -4,9 +4,10 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { encodeModel } from '../../../../src/model/onnx/codec.js';
 import { buildModel, floatValueInfo, node } from '../../../../tools/onnx/builder.js';
-import { floatTensor } from '../../../../src/model/onnx/tensor.js';
+import { floatTensor, int8Tensor } from '../../../../src/model/onnx/tensor.js';
 import { unsignedWeightsModel } from '../../../../src/model/int8/unsigned-weights.js';
 import { hostCpuFeatures, prepareInt8Weights, signedInt8IsExact, type CpuFeatures } from '../../../../src/model/int8/kernels.js';
+import { reduceWeightRange } from '../../../../tools/onnx/reduce-range.js';
 import { runQuantized, saturatingInput, signedWeightsFixture } from '../../../fixtures/signed-weights-model.js';
 
 const cpu = (arch: string, ...flags: string[]): CpuFeatures => ({ arch, flags: new Set(flags) });
@@ -42,6 +43,18 @@ describe('model/int8/kernels: int8 weights in the form that is exact on this CPU
     expect(prepareInt8Weights(bytes, 'auto', AVX2_ONLY).int8Weights).to.equal('unsigned');
     expect(prepareInt8Weights(bytes, 'auto', VNNI)).to.deep.equal({ bytes, int8Weights: 'as-is' });
     expect(prepareInt8Weights(bytes, 'unsigned', VNNI).int8Weights).to.equal('unsigned');
+    expect(prepareInt8Weights(bytes, 'as-is', AVX2_ONLY)).to.deep.equal({ bytes, int8Weights: 'as-is' });
+  });
+
+  it('keeps weights within ±64 signed on every CPU: no u8s8 pair sum can saturate (issue 23)', () => {
+    const { model } = signedWeightsFixture(1, 0);
+    model.graph!.initializer = model.graph!.initializer!.map((t) => (t.name === 'zm' ? int8Tensor('zm', [3], [0, 0, 0]) : t));
+    const bytes = encodeModel(reduceWeightRange(model).model);
+    expect(prepareInt8Weights(bytes, 'auto', AVX2_ONLY)).to.deep.equal({ bytes, int8Weights: 'as-is' });
+    expect(prepareInt8Weights(bytes, 'auto', cpu('x64'))).to.deep.equal({ bytes, int8Weights: 'as-is' });
+    expect(prepareInt8Weights(bytes, 'auto', cpu('riscv64'))).to.deep.equal({ bytes, int8Weights: 'as-is' });
+    // Explicit settings still do what they say.
+    expect(prepareInt8Weights(bytes, 'unsigned', AVX2_ONLY).int8Weights).to.equal('unsigned');
     expect(prepareInt8Weights(bytes, 'as-is', AVX2_ONLY)).to.deep.equal({ bytes, int8Weights: 'as-is' });
   });
 
