@@ -56,10 +56,13 @@ export interface paths {
         };
         /**
          * Readiness probe
-         * @description Answers 200 once the model is loaded and one warm-up inference has run, and 503
-         *     `not-ready` before that, while a crashed inference worker is being replaced, and from
-         *     the moment the process is asked to stop (SIGTERM or SIGINT, or inference workers that
-         *     keep crashing) while it drains. For a Kubernetes `readinessProbe`: send traffic only on 200.
+         * @description Answers 200 once the model is loaded and one warm-up inference has run, and the token
+         *     issuer's keys have been fetched once since start-up; 503 `not-ready` before that, while a
+         *     crashed inference worker is being replaced, and from the moment the process is asked to
+         *     stop (SIGTERM or SIGINT, or inference workers that keep crashing) while it drains. An
+         *     issuer outage after start-up does not make the service unready (it keeps verifying with
+         *     the keys it has, up to `OAUTH2_JWKS_STALE_IF_ERROR_MS`). For a Kubernetes
+         *     `readinessProbe`: send traffic only on 200.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -1407,8 +1410,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             405: components["responses"]["MethodNotAllowed"];
             /**
-             * @description Not ready: the model is warming up or its inference worker is being replaced, or the
-             *     process is draining before it stops (`not-ready`). Also `too-many-connections`, as on
+             * @description Not ready: the model is warming up or its inference worker is being replaced, the
+             *     token issuer has not been reached yet, or the process is draining before it stops
+             *     (`not-ready`). Also `too-many-connections`, as on
              *     every operation, when the connection itself was refused (see the Limits).
              */
             503: {

@@ -48,7 +48,9 @@ export function authSettings(raw: Readonly<Record<string, unknown>>, problems: s
     clockToleranceSeconds: raw.OAUTH2_CLOCK_TOLERANCE_SECONDS as number,
     maxTokenAgeSeconds: raw.OAUTH2_MAX_TOKEN_AGE_SECONDS as number | undefined,
     jwksCooldownMs: raw.OAUTH2_JWKS_COOLDOWN_MS as number,
+    retryBackoffMs: raw.OAUTH2_RETRY_BACKOFF_MS as number,
     jwksCacheMaxAgeMs: raw.OAUTH2_JWKS_CACHE_MAX_AGE_MS as number,
+    jwksStaleIfErrorMs: raw.OAUTH2_JWKS_STALE_IF_ERROR_MS as number,
     httpTimeoutMs: raw.OAUTH2_HTTP_TIMEOUT_MS as number,
   });
 }

@@ -43,6 +43,8 @@ function verifierOptions(idp: IdentityProvider): AccessTokenVerifierOptions {
     clockToleranceSeconds: 5,
     jwksCooldownMs: 0,
     jwksCacheMaxAgeMs: 600_000,
+    jwksStaleIfErrorMs: 3_600_000,
+    retryBackoffMs: 1_000,
     httpTimeoutMs: 1_000,
   };
 }

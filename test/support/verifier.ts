@@ -17,7 +17,9 @@ export function verifierFor(
     algorithms: ['RS256', 'ES256'],
     clockToleranceSeconds: 5,
     jwksCooldownMs: 1_000,
+    retryBackoffMs: 1_000,
     jwksCacheMaxAgeMs: 600_000,
+    jwksStaleIfErrorMs: 3_600_000,
     httpTimeoutMs: 5_000,
     ...overrides,
   });

@@ -26,7 +26,9 @@ describe('config: auth settings', () => {
       clockToleranceSeconds: 5,
       maxTokenAgeSeconds: undefined,
       jwksCooldownMs: 30_000,
+      retryBackoffMs: 1_000,
       jwksCacheMaxAgeMs: 600_000,
+      jwksStaleIfErrorMs: 3_600_000,
       httpTimeoutMs: 5_000,
     });
   });
@@ -77,6 +79,25 @@ describe('config: auth settings', () => {
       OAUTH2_ALGORITHMS: 'ES256',
     });
     expect(auth).to.include({ enabled: true, jwksUri: 'http://127.0.0.1:9000/jwks' });
+  });
+
+  it('reads the retry back-off and the stale-if-error bound, and refuses values out of range', () => {
+    const { auth } = loadConfig({
+      OAUTH2_ISSUER: issuer,
+      OAUTH2_AUDIENCE: audience,
+      OAUTH2_RETRY_BACKOFF_MS: '250',
+      OAUTH2_JWKS_STALE_IF_ERROR_MS: '0',
+    });
+    expect(auth).to.include({ retryBackoffMs: 250, jwksStaleIfErrorMs: 0 });
+    expect(problemsOf({
+      OAUTH2_ISSUER: issuer,
+      OAUTH2_AUDIENCE: audience,
+      OAUTH2_RETRY_BACKOFF_MS: '10',
+      OAUTH2_JWKS_STALE_IF_ERROR_MS: '-1',
+    })).to.have.members([
+      'OAUTH2_RETRY_BACKOFF_MS must be >= 100',
+      'OAUTH2_JWKS_STALE_IF_ERROR_MS must be >= 0',
+    ]);
   });
 
   it('reads an optional maximum token age', () => {

@@ -50,6 +50,8 @@ describe('auth/security-handler', () => {
       clockToleranceSeconds: 5,
       jwksCooldownMs: 30_000,
       jwksCacheMaxAgeMs: 600_000,
+      jwksStaleIfErrorMs: 3_600_000,
+      retryBackoffMs: 1_000,
       httpTimeoutMs: 2_000,
     });
     verifier = {
@@ -130,6 +132,8 @@ describe('auth/security-handler', () => {
         clockToleranceSeconds: 5,
         jwksCooldownMs: 30_000,
         jwksCacheMaxAgeMs: 600_000,
+        jwksStaleIfErrorMs: 3_600_000,
+        retryBackoffMs: 1_000,
         httpTimeoutMs: 2_000,
         now,
       });

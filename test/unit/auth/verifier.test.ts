@@ -30,6 +30,8 @@ function verifierFor(idp: IdentityProvider, overrides: Partial<AccessTokenVerifi
     clockToleranceSeconds: 5,
     jwksCooldownMs: 30_000,
     jwksCacheMaxAgeMs: 600_000,
+    jwksStaleIfErrorMs: 3_600_000,
+    retryBackoffMs: 1_000,
     httpTimeoutMs: 2_000,
     ...overrides,
   });
@@ -271,7 +273,7 @@ describe('auth/verifier when the issuer rotates keys or is unreachable', () => {
     const error = await rejectionOf(verifier.verify(token));
     const elapsedMs = performance.now() - started;
     expect(error).to.be.instanceOf(AuthUnavailable);
-    expect((error.cause as { code?: string } | undefined)?.code).to.equal('ERR_JWKS_TIMEOUT');
+    expect(String(error.cause)).to.include('the key set did not answer within 300 ms');
     // Not a latency target: it waited for the 300 ms configured, and gave up well before jose's
     // default of 5 s (the issuer never answers), however slow the machine.
     expect(elapsedMs).to.be.within(250, 4_500);
@@ -283,10 +285,12 @@ describe('auth/verifier when the issuer rotates keys or is unreachable', () => {
     expect(await rejectionOf(verifierFor(idp).verify(token))).to.be.instanceOf(AuthUnavailable);
   });
 
-  it('asks a failing issuer for its metadata at most once per cooldown', async () => {
+  it('asks a failing issuer for its metadata once, not once per token, until the retry is due', async () => {
     const token = await idp.token();
     idp.misbehave('fail');
-    const verifier = verifierFor(idp, { jwksUri: undefined, jwksCooldownMs: 60_000 });
+    // The clock stands still: the retry (1 s later) never comes due, however slow the machine.
+    const at = Date.now();
+    const verifier = verifierFor(idp, { jwksUri: undefined, jwksCooldownMs: 60_000, now: () => at });
     for (let i = 0; i < 3; i += 1) expect(await rejectionOf(verifier.verify(token))).to.be.instanceOf(AuthUnavailable);
     expect(idp.hits.discovery).to.equal(1);
   });
