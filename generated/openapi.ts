@@ -1236,8 +1236,10 @@ export interface components {
         /**
          * @description No usable access token (RFC 6750 §3). Without any token (`token-missing`) the challenge
          *     carries no error code; a token in the query string is not accepted (`token-missing`,
-         *     `error="invalid_request"`); a malformed, expired, not-yet-valid, wrongly signed token, or
-         *     one for another issuer or audience, is `invalid-token`. The token is never echoed.
+         *     `error="invalid_request"`); a malformed, expired, not-yet-valid, wrongly signed token, one
+         *     for another issuer or audience, or one valid for longer than the service accepts
+         *     (`exp` − `iat` over `OAUTH2_MAX_TOKEN_LIFETIME_SECONDS`, a day by default; without `iat`,
+         *     `exp` − now) is `invalid-token`. The token is never echoed.
          */
         Unauthorized: {
             headers: {

@@ -28,6 +28,8 @@ export interface AuthEnabledSettings {
   readonly clockToleranceSeconds: number;
   /** Oldest token accepted, from `iat`; `undefined`: no bound. */
   readonly maxTokenAgeSeconds: number | undefined;
+  /** Longest token lifetime accepted, `exp − iat` (or `exp − now` without `iat`), in seconds. */
+  readonly maxTokenLifetimeSeconds: number;
   /** Least time between a successful request to the issuer and the next (and the longest retry back-off), in milliseconds. */
   readonly jwksCooldownMs: number;
   /** First wait before asking the issuer again after a failure, doubled at each consecutive failure, in milliseconds. */

@@ -2,8 +2,8 @@
  * Access-token verification with jose, everything pinned: the issuer's key set (fetched over
  * HTTP, at most 256 KiB, cached, kept through an outage for a bounded time, and asked for on a
  * schedule rather than per request: `key-set-cache.ts`), an allow-list of asymmetric algorithms,
- * the exact issuer, the audience, a required `exp`, an `iat` not in the future, an optional
- * maximum token age, and a small clock tolerance for all of them.
+ * the exact issuer, the audience, a required `exp`, an `iat` not in the future, a maximum token
+ * lifetime, an optional maximum token age, and a small clock tolerance for all of them.
  *
  * Outcomes: a {@link VerifiedAccessToken}; {@link InvalidToken} (401) for anything wrong with the
  * token; {@link AuthUnavailable} (503) when the keys cannot be obtained (discovery or key set
@@ -32,6 +32,8 @@ export interface AccessTokenVerifierOptions {
   readonly clockToleranceSeconds: number;
   /** Oldest accepted token, from its `iat` (then required), in seconds; `undefined`: no bound. */
   readonly maxTokenAgeSeconds?: number | undefined;
+  /** Longest lifetime accepted, `exp − iat` (or `exp − now` without `iat`), in seconds. */
+  readonly maxTokenLifetimeSeconds: number;
   /** Least time between a successful request to the issuer and the next, and the longest retry back-off, in milliseconds. */
   readonly jwksCooldownMs: number;
   /** First retry back-off after a failed request to the issuer, doubled at each consecutive failure, in milliseconds. */
@@ -111,6 +113,17 @@ const IAT_IN_FUTURE = 'The access token is issued in the future';
 /** Older than `maxTokenAgeSeconds` (jose reports it as an expiry of `iat`). */
 const TOO_OLD = 'The access token is older than the service accepts';
 
+/**
+ * Valid for longer than `maxTokenLifetimeSeconds`: says the bound, so that the client (or its
+ * issuer's administrator) knows what to ask for. ASCII only: it is also the challenge's
+ * `error_description` (RFC 6750 §3).
+ */
+function tooLongLived(maxSeconds: number, withIat: boolean): string {
+  return withIat
+    ? `The access token's lifetime (exp - iat) is over the ${maxSeconds} s the service accepts; request a shorter-lived token`
+    : `The access token has no iat and expires more than ${maxSeconds} s from now, longer than the service accepts; request a shorter-lived token`;
+}
+
 /** The fixed text a client is told for a jose error. */
 function describe(error: errors.JOSEError): string {
   if (error.code === 'ERR_JWT_EXPIRED' && (error as errors.JWTExpired).claim === 'iat') return TOO_OLD;
@@ -173,9 +186,18 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
         throw new InvalidToken(realm, describe(error), error);
       }
       // jose checks `iat` against the clock only with maxTokenAge; a future one is refused always.
-      if (typeof payload.iat === 'number' && payload.iat > at / 1000 + options.clockToleranceSeconds) {
+      const iat = typeof payload.iat === 'number' ? payload.iat : undefined;
+      if (iat !== undefined && iat > at / 1000 + options.clockToleranceSeconds) {
         throw new InvalidToken(realm, IAT_IN_FUTURE);
       }
+      // A stolen token is usable until its `exp`: one that claims to live for years (or has
+      // `exp: 1e20`) is refused, whatever its issuer thought. Without `iat`, the time it has left
+      // is bounded instead (with the clock tolerance, as for `exp` itself).
+      const maxLifetime = options.maxTokenLifetimeSeconds;
+      // Required, and checked to be a number, by jose (`requiredClaims`).
+      const exp = payload.exp as number;
+      const lifetime = iat !== undefined ? exp - iat : exp - at / 1000 - options.clockToleranceSeconds;
+      if (lifetime > maxLifetime) throw new InvalidToken(realm, tooLongLived(maxLifetime, iat !== undefined));
       return { claims: payload, scopes: grantedScopes(payload), subject: payload.sub };
     },
     warmUp: () => keySet.refresh(),

@@ -316,7 +316,14 @@ export const envSchema = {
     OAUTH2_MAX_TOKEN_AGE_SECONDS: {
       type: 'integer',
       minimum: 1,
-      description: 'Oldest access token accepted, from its `iat` claim (then required), in seconds, whatever its `exp`; unset: no bound beyond `exp`',
+      description: 'Oldest access token accepted, from its `iat` claim (then required), in seconds, whatever its `exp`; unset: no bound beyond `exp` and OAUTH2_MAX_TOKEN_LIFETIME_SECONDS',
+    },
+    OAUTH2_MAX_TOKEN_LIFETIME_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 86_400,
+      description:
+        'Longest access-token lifetime accepted, `exp` − `iat` (for a token without `iat`, `exp` − now), in seconds; a longer-lived token → 401 invalid-token whose description names the bound. A day by default: the longest that common issuers grant by default (Auth0 APIs 24 h; Okta, Cognito, Google 1 h; Microsoft Entra 60-90 min; Keycloak 5 min). See docs/authentication.md',
     },
     OAUTH2_JWKS_COOLDOWN_MS: {
       type: 'integer',

@@ -124,6 +124,7 @@ describe('GET /ui/config', () => {
     jwksStaleIfErrorMs: 3_600_000,
     httpTimeoutMs: 5_000,
     maxTokenAgeSeconds: undefined,
+    maxTokenLifetimeSeconds: 86_400,
   };
   const cases = [
     {

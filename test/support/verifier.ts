@@ -16,6 +16,7 @@ export function verifierFor(
     jwksUri: undefined,
     algorithms: ['RS256', 'ES256'],
     clockToleranceSeconds: 5,
+    maxTokenLifetimeSeconds: 86_400,
     jwksCooldownMs: 1_000,
     retryBackoffMs: 1_000,
     jwksCacheMaxAgeMs: 600_000,

@@ -33,6 +33,7 @@ function options(issuer: string, jwksUri: string | undefined, now: () => number)
     jwksUri,
     algorithms: ['ES256', 'RS256'],
     clockToleranceSeconds: 5,
+    maxTokenLifetimeSeconds: 86_400,
     jwksCooldownMs: COOLDOWN_MS,
     retryBackoffMs: BACKOFF_MS,
     jwksCacheMaxAgeMs: MAX_AGE_MS,

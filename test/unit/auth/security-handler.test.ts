@@ -52,6 +52,7 @@ describe('auth/security-handler', () => {
       jwksCacheMaxAgeMs: 600_000,
       jwksStaleIfErrorMs: 3_600_000,
       retryBackoffMs: 1_000,
+      maxTokenLifetimeSeconds: 86_400,
       httpTimeoutMs: 2_000,
     });
     verifier = {
@@ -134,6 +135,7 @@ describe('auth/security-handler', () => {
         jwksCacheMaxAgeMs: 600_000,
         jwksStaleIfErrorMs: 3_600_000,
         retryBackoffMs: 1_000,
+        maxTokenLifetimeSeconds: 86_400,
         httpTimeoutMs: 2_000,
         now,
       });

@@ -32,6 +32,7 @@ function verifierFor(idp: IdentityProvider, overrides: Partial<AccessTokenVerifi
     jwksCacheMaxAgeMs: 600_000,
     jwksStaleIfErrorMs: 3_600_000,
     retryBackoffMs: 1_000,
+    maxTokenLifetimeSeconds: 86_400,
     httpTimeoutMs: 2_000,
     ...overrides,
   });
@@ -192,6 +193,42 @@ describe('auth/verifier against a real identity provider', () => {
       await expectInvalid(aged, await signToken(without(claimsFor(idp), 'iat'), idp.currentKey), 'The access token has an invalid issue time');
       await expectInvalid(aged, await signToken(claimsFor(idp, { iat: now + 60 }), idp.currentKey), 'The access token is issued in the future');
       expect((await aged.verify(await signToken(claimsFor(idp, { iat: now - 500 }), idp.currentKey))).subject).to.equal('forging-client');
+    });
+
+    describe('a token valid for longer than the maximum lifetime (issue 22)', () => {
+      const tooLong = "The access token's lifetime (exp - iat) is over the 86400 s the service accepts; request a shorter-lived token";
+
+      it('exp = 1e20, by default (a day)', async () => {
+        await expectInvalid(verifier, await signToken(claimsFor(idp, { exp: 1e20 }), idp.currentKey), tooLong);
+      });
+
+      it('exp - iat a second over the bound, and not one at it', async () => {
+        const now = Math.floor(Date.now() / 1000);
+        await expectInvalid(verifier, await signToken(claimsFor(idp, { iat: now, exp: now + 86_401 }), idp.currentKey), tooLong);
+        // Issued an hour ago for a day: the lifetime counts, not the time left.
+        await expectInvalid(verifier, await signToken(claimsFor(idp, { iat: now - 3_600, exp: now + 86_400 - 3_599 }), idp.currentKey), tooLong);
+        expect((await verifier.verify(await signToken(claimsFor(idp, { iat: now, exp: now + 86_400 }), idp.currentKey))).subject).to.equal('forging-client');
+      });
+
+      it('without iat, from now (with the clock tolerance)', async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const withoutIat = (exp: number) => signToken(without(claimsFor(idp, { exp }), 'iat'), idp.currentKey);
+        await expectInvalid(
+          verifier,
+          await withoutIat(now + 86_400 + 60),
+          'The access token has no iat and expires more than 86400 s from now, longer than the service accepts; request a shorter-lived token',
+        );
+        expect((await verifier.verify(await withoutIat(now + 86_400))).subject).to.equal('forging-client');
+      });
+
+      it('a real token of the provider (5 minutes) under a bound of one minute', async () => {
+        await expectInvalid(
+          verifierFor(idp, { maxTokenLifetimeSeconds: 60 }),
+          await idp.token(),
+          "The access token's lifetime (exp - iat) is over the 60 s the service accepts; request a shorter-lived token",
+        );
+        expect((await verifierFor(idp, { maxTokenLifetimeSeconds: 300 }).verify(await idp.token())).subject).to.equal('prediction-client');
+      });
     });
 
     it('judges exp, nbf and iat by the injected clock', async () => {
