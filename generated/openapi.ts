@@ -299,7 +299,9 @@ export interface paths {
          *     else the newest READY one). See `/v2/models/{name}/versions/{version}` for the inputs and outputs.
          *
          *     Public by default; with `MODEL_METADATA_PUBLIC=false` it needs a token with the scope
-         *     `get::prediction`.
+         *     `get::prediction`. The model file's SHA-256 (`properties.sha256`) is shown only to a caller
+         *     whose token grants `manage::models` (as `/metrics`, which shows it, needs `get::metrics`):
+         *     it tells exactly which file runs.
          */
         get: operations["getModelMetadata"];
         put?: never;
@@ -341,6 +343,8 @@ export interface paths {
          *
          *     Outputs: `probabilities` (`FP32`, `[-1, L]`, one row per image, in the order of
          *     `labels`) and `label` (`BYTES`, `[-1]`, the predicted label of each image).
+         *
+         *     As for the model's metadata, `properties.sha256` only to a token with `manage::models`.
          */
         get: operations["getModelVersionMetadata"];
         put?: never;
@@ -813,7 +817,7 @@ export interface components {
             outputs: components["schemas"]["V2TensorMetadata"][];
             /** @description The labels, in the order of the columns of `probabilities` and of the classification indices. */
             labels: string[];
-            /** @description The manifest's name (`manifest`), the ONNX file's SHA-256 (`sha256`) and the model input's layout (`layout`): strings, as the protocol's OpenAPI document types them. */
+            /** @description The manifest's name (`manifest`) and the model input's layout (`layout`), and the ONNX file's SHA-256 (`sha256`) only when the caller's token grants `manage::models` (or auth is disabled): strings, as the protocol's OpenAPI document types them. */
             properties?: {
                 [key: string]: string;
             };
@@ -939,7 +943,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The model's metadata. */
+        /** @description The model's metadata; `properties.sha256` only for a token that grants `manage::models`. */
         V2ModelMetadata: {
             headers: {
                 [name: string]: unknown;
