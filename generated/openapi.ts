@@ -238,8 +238,9 @@ export interface paths {
         /**
          * Server ready (V2)
          * @description The Open Inference Protocol's "server ready": 200 when the service takes traffic, 503
-         *     otherwise, exactly when `GET /health/ready` answers them (warming up, a crashed inference
-         *     worker being replaced, draining). For a Kubernetes (or KServe) `readinessProbe`.
+         *     otherwise, exactly when `GET /health/ready` answers them (warming up, the token issuer not
+         *     reached yet since start-up, a crashed inference worker being replaced, draining). For a
+         *     Kubernetes (or KServe) `readinessProbe`.
          *
          *     The protocol's prose names the member of this answer `live`, where its health table and
          *     every server say `ready`: the answer carries both, with the same value.
@@ -1130,7 +1131,8 @@ export interface components {
             };
         };
         /**
-         * @description Not now: the service is warming up or draining (`not-ready`, on `GET /v2/health/ready`); the model
+         * @description Not now: the service is warming up, has not reached the token issuer yet since start-up, or
+         *     is draining (`not-ready`, on `GET /v2/health/ready`); the model
          *     or version is not READY (`model-unavailable`); classifications or V2 bodies are at their bounds
          *     (`overloaded`, answered at once); the token issuer cannot be reached (`auth-unavailable`). Retry
          *     after `Retry-After` seconds. A connection refused when it opens (`too-many-connections`, see
