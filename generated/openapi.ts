@@ -56,10 +56,13 @@ export interface paths {
         };
         /**
          * Readiness probe
-         * @description Answers 200 once the model is loaded and one warm-up inference has run, and 503
-         *     `not-ready` before that, while a crashed inference worker is being replaced, and from
-         *     the moment the process is asked to stop (SIGTERM or SIGINT, or inference workers that
-         *     keep crashing) while it drains. For a Kubernetes `readinessProbe`: send traffic only on 200.
+         * @description Answers 200 once the model is loaded and one warm-up inference has run, and the token
+         *     issuer's keys have been fetched once since start-up; 503 `not-ready` before that, while a
+         *     crashed inference worker is being replaced, and from the moment the process is asked to
+         *     stop (SIGTERM or SIGINT, or inference workers that keep crashing) while it drains. An
+         *     issuer outage after start-up does not make the service unready (it keeps verifying with
+         *     the keys it has, up to `OAUTH2_JWKS_STALE_IF_ERROR_MS`). For a Kubernetes
+         *     `readinessProbe`: send traffic only on 200.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -235,8 +238,9 @@ export interface paths {
         /**
          * Server ready (V2)
          * @description The Open Inference Protocol's "server ready": 200 when the service takes traffic, 503
-         *     otherwise, exactly when `GET /health/ready` answers them (warming up, a crashed inference
-         *     worker being replaced, draining). For a Kubernetes (or KServe) `readinessProbe`.
+         *     otherwise, exactly when `GET /health/ready` answers them (warming up, the token issuer not
+         *     reached yet since start-up, a crashed inference worker being replaced, draining). For a
+         *     Kubernetes (or KServe) `readinessProbe`.
          *
          *     The protocol's prose names the member of this answer `live`, where its health table and
          *     every server say `ready`: the answer carries both, with the same value.
@@ -296,7 +300,9 @@ export interface paths {
          *     else the newest READY one). See `/v2/models/{name}/versions/{version}` for the inputs and outputs.
          *
          *     Public by default; with `MODEL_METADATA_PUBLIC=false` it needs a token with the scope
-         *     `get::prediction`.
+         *     `get::prediction`. The model file's SHA-256 (`properties.sha256`) is shown only to a caller
+         *     whose token grants `manage::models` (as `/metrics`, which shows it, needs `get::metrics`):
+         *     it tells exactly which file runs.
          */
         get: operations["getModelMetadata"];
         put?: never;
@@ -338,6 +344,8 @@ export interface paths {
          *
          *     Outputs: `probabilities` (`FP32`, `[-1, L]`, one row per image, in the order of
          *     `labels`) and `label` (`BYTES`, `[-1]`, the predicted label of each image).
+         *
+         *     As for the model's metadata, `properties.sha256` only to a token with `manage::models`.
          */
         get: operations["getModelVersionMetadata"];
         put?: never;
@@ -810,7 +818,7 @@ export interface components {
             outputs: components["schemas"]["V2TensorMetadata"][];
             /** @description The labels, in the order of the columns of `probabilities` and of the classification indices. */
             labels: string[];
-            /** @description The manifest's name (`manifest`), the ONNX file's SHA-256 (`sha256`) and the model input's layout (`layout`): strings, as the protocol's OpenAPI document types them. */
+            /** @description The manifest's name (`manifest`) and the model input's layout (`layout`), and the ONNX file's SHA-256 (`sha256`) only when the caller's token grants `manage::models` (or auth is disabled): strings, as the protocol's OpenAPI document types them. */
             properties?: {
                 [key: string]: string;
             };
@@ -936,7 +944,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The model's metadata. */
+        /** @description The model's metadata; `properties.sha256` only for a token that grants `manage::models`. */
         V2ModelMetadata: {
             headers: {
                 [name: string]: unknown;
@@ -1123,7 +1131,8 @@ export interface components {
             };
         };
         /**
-         * @description Not now: the service is warming up or draining (`not-ready`, on `GET /v2/health/ready`); the model
+         * @description Not now: the service is warming up, has not reached the token issuer yet since start-up, or
+         *     is draining (`not-ready`, on `GET /v2/health/ready`); the model
          *     or version is not READY (`model-unavailable`); classifications or V2 bodies are at their bounds
          *     (`overloaded`, answered at once); the token issuer cannot be reached (`auth-unavailable`). Retry
          *     after `Retry-After` seconds. A connection refused when it opens (`too-many-connections`, see
@@ -1233,8 +1242,10 @@ export interface components {
         /**
          * @description No usable access token (RFC 6750 §3). Without any token (`token-missing`) the challenge
          *     carries no error code; a token in the query string is not accepted (`token-missing`,
-         *     `error="invalid_request"`); a malformed, expired, not-yet-valid, wrongly signed token, or
-         *     one for another issuer or audience, is `invalid-token`. The token is never echoed.
+         *     `error="invalid_request"`); a malformed, expired, not-yet-valid, wrongly signed token, one
+         *     for another issuer or audience, or one valid for longer than the service accepts
+         *     (`exp` − `iat` over `OAUTH2_MAX_TOKEN_LIFETIME_SECONDS`, a day by default; without `iat`,
+         *     `exp` − now) is `invalid-token`. The token is never echoed.
          */
         Unauthorized: {
             headers: {
@@ -1407,8 +1418,9 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             405: components["responses"]["MethodNotAllowed"];
             /**
-             * @description Not ready: the model is warming up or its inference worker is being replaced, or the
-             *     process is draining before it stops (`not-ready`). Also `too-many-connections`, as on
+             * @description Not ready: the model is warming up or its inference worker is being replaced, the
+             *     token issuer has not been reached yet, or the process is draining before it stops
+             *     (`not-ready`). Also `too-many-connections`, as on
              *     every operation, when the connection itself was refused (see the Limits).
              */
             503: {

@@ -4,13 +4,14 @@
  * with one clear line.
  *
  * Life cycle: listening (alive, not ready) → the model repository loads, checks and warms up
- * each model's version → ready → on SIGTERM or
+ * each model's version, while the token issuer's keys are fetched (retried until they are in) →
+ * ready → on SIGTERM or
  * SIGINT: not ready, no new connections, in-flight requests finish within SHUTDOWN_GRACE_MS →
  * exit 0 (1 when connections had to be cut at the end of the grace period, or at a second signal).
  */
 import path from 'node:path';
 import { createSecurityHandlers } from './auth/security-handler.js';
-import { verifierFromConfig } from './auth/setup.js';
+import { authFromConfig } from './auth/setup.js';
 import { ConfigError, loadConfig, redactConfig } from './config/config.js';
 import { uiConfigFor } from './frontends/course/ui-config.js';
 import { createApp } from './app.js';
@@ -38,12 +39,13 @@ async function main(): Promise<void> {
   log.info({ config: redactConfig(config) }, 'configuration');
 
   // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.
-  const verifier = verifierFromConfig(config.auth, log);
+  const auth = authFromConfig(config.auth, log);
+  const { verifier } = auth;
   const securityHandlers = createSecurityHandlers(readSpec(), { verifier });
 
   // Loaded once the server listens (alive, not ready), by `start()` below.
   const repository = repositoryFromConfig(config.models, config, log);
-  const readiness = createReadiness('warming-up', () => repository.health());
+  const readiness = createReadiness('warming-up', () => repository.health(), auth.issuerReached);
   const app = await createApp({
     repository,
     management: repository,
@@ -128,6 +130,8 @@ async function main(): Promise<void> {
   const host = ['0.0.0.0', '::'].includes(settings.host) ? '127.0.0.1' : settings.host.includes(':') ? `[${settings.host}]` : settings.host;
   // `port` last: tools read `"port":N,"msg":"listening"` from this line.
   log.info({ host: settings.host, page: app.pageBuilt ? `http://${host}:${port}/` : undefined, port }, 'listening');
+  // Now that building the app no longer holds the event loop (see authFromConfig), retried until in.
+  const issuerKeys = auth.fetchKeys();
 
   // Alive from here on; ready once the default model has a version loaded, checked and warmed up.
   try {
@@ -138,6 +142,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   readiness.markWarmedUp();
+  if (!auth.issuerReached()) {
+    log.info({ models: repository.index().filter((e) => e.state === 'READY') }, 'models ready; waiting for the token issuer\'s keys');
+    await issuerKeys;
+  }
   log.info({ models: repository.index().filter((e) => e.state === 'READY'), control: config.models.control }, 'ready');
 }
 

@@ -2,11 +2,11 @@
  * Where the issuer's key set lives: `OAUTH2_JWKS_URI`, or the `jwks_uri` of the issuer's
  * OpenID Connect discovery document.
  *
- * Discovery is lazy and retried: the service starts even when the issuer is down, requests that
- * need a key answer `503 auth-unavailable` meanwhile, and the first request after the issuer is
- * back (and after the retry cooldown) discovers it. Once discovered, the location is kept for the
- * life of the process. `main.ts` may call {@link KeySetLocator.locate} once at start-up to
- * discover early and log the outcome.
+ * Discovery is lazy: the service starts even when the issuer is down. Each call of
+ * {@link KeySetLocator.locate} before a success asks the issuer (one request at a time); when it
+ * may be asked again after a failure is the key set cache's schedule (`key-set-cache.ts`), which
+ * calls the locator within its own attempts. Once discovered, the location is kept for the life
+ * of the process.
  */
 import { allowInsecureRequests, discovery } from 'openid-client';
 
@@ -18,17 +18,13 @@ export interface KeySetLocatorOptions {
   readonly jwksUri?: string | undefined;
   /** Timeout of the discovery request, in milliseconds. */
   readonly httpTimeoutMs: number;
-  /** Least time between two discovery attempts after a failure, in milliseconds. */
-  readonly retryCooldownMs: number;
-  /** Clock, for tests; default `Date.now`. */
-  readonly now?: () => number;
 }
 
 /** Resolves the key set URL; see the module comment. */
 export interface KeySetLocator {
   /**
-   * The key set URL.
-   * @throws {@link KeySetUnreachable} when discovery failed now or less than the cooldown ago.
+   * The key set URL: discovered now, or by an earlier call that succeeded.
+   * @throws {@link KeySetUnreachable} when discovery fails.
    */
   locate(): Promise<URL>;
   /**
@@ -59,12 +55,10 @@ export function createKeySetLocator(options: KeySetLocatorOptions): KeySetLocato
     const url = new URL(options.jwksUri);
     return { locate: async () => url, tokenEndpoint: () => undefined };
   }
-  const now = options.now ?? Date.now;
   const issuer = new URL(options.issuer);
   let found: URL | undefined;
   let tokenEndpoint: string | undefined;
   let pending: Promise<URL> | undefined;
-  let failure: { at: number; error: KeySetUnreachable } | undefined;
 
   const discover = async (): Promise<URL> => {
     try {
@@ -87,20 +81,10 @@ export function createKeySetLocator(options: KeySetLocatorOptions): KeySetLocato
     tokenEndpoint: () => tokenEndpoint,
     async locate() {
       if (found) return found;
-      if (pending) return pending;
-      // A down issuer is asked again at most once per cooldown, not once per request.
-      if (failure && now() - failure.at < options.retryCooldownMs) throw failure.error;
-      pending = discover().then(
-        (url) => {
-          found = url;
-          failure = undefined;
-          return url;
-        },
-        (error: KeySetUnreachable) => {
-          failure = { at: now(), error };
-          throw error;
-        },
-      ).finally(() => {
+      pending ??= discover().then((url) => {
+        found = url;
+        return url;
+      }).finally(() => {
         pending = undefined;
       });
       return pending;

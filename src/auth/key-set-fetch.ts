@@ -1,35 +1,25 @@
 /**
- * How the issuer's key set is fetched: jose's remote key set (`createRemoteJWKSet`) keeps and
- * refreshes the keys, and calls this function (its `customFetch` hook) whenever it wants them.
- *
- * - The issuer is asked at most once per cooldown, whatever the outcome. Within the cooldown the
- *   last answer stands: the same key set, or the same failure, without a request. jose asks
- *   whenever it has no keys, when its keys are older than the cache's maximum age, and for every
- *   token with an unknown `kid`: without this, every forged token sent while the issuer is down
- *   would cost a request to it.
- * - The answer is read up to {@link KEY_SET_MAX_BYTES}; a larger one, a status other than 200 or a
- *   body that is not a JSON key set (`{"keys": [...]}`) is a failure: the issuer is unavailable.
- *
- * Tokens whose keys are cached keep being verified while the cache is fresh (jose does not ask
- * then); only tokens that need keys the service does not have are answered 503 during an outage.
+ * One request for the issuer's key set: a GET with a timeout whose answer is read up to
+ * {@link KEY_SET_MAX_BYTES}. A larger answer, a status other than 200, a redirect, a body that is
+ * not a JSON key set (`{"keys": [...]}`) or no answer within the timeout is a failure: the issuer
+ * is unavailable. When to ask, and what to do with a failure, is `key-set-cache.ts`'s business.
  */
+import type { JSONWebKeySet } from 'jose';
 
 /** Largest key set accepted, in bytes: a few dozen keys take a few kilobytes. */
 export const KEY_SET_MAX_BYTES = 256 * 1024;
 
 /** What the fetch needs. */
 export interface KeySetFetchOptions {
-  /** Least time between two requests to the issuer, in milliseconds. */
-  readonly cooldownMs: number;
+  /** Time the issuer has to answer, body included, in milliseconds. */
+  readonly timeoutMs: number;
   /** Largest body accepted; default {@link KEY_SET_MAX_BYTES}. */
   readonly maxBytes?: number;
-  /** Clock, for tests; default `Date.now`. */
-  readonly now?: () => number;
   /** The network; default the global `fetch`. */
   readonly fetch?: typeof fetch;
 }
 
-/** The key set could not be obtained: unreachable, an error status, too large, not a key set. */
+/** The key set could not be obtained: unreachable, too slow, an error status, too large, not a key set. */
 class KeySetFetchFailed extends Error {
   readonly code = 'key-set-fetch-failed';
   constructor(message: string, options?: { cause?: unknown }) {
@@ -38,10 +28,8 @@ class KeySetFetchFailed extends Error {
   }
 }
 
-/** jose's fetch hook: `(url, init) => Response`. */
-export type KeySetFetch = (url: string, init: RequestInit) => Promise<Response>;
-
-type Outcome = { readonly body: string } | { readonly error: Error };
+/** Fetches a key set; see the module comment. */
+export type KeySetFetch = (url: URL) => Promise<JSONWebKeySet>;
 
 /** Reads `response`'s body, refusing it beyond `maxBytes` without reading further. */
 async function readCapped(response: Response, maxBytes: number): Promise<string> {
@@ -69,54 +57,40 @@ async function readCapped(response: Response, maxBytes: number): Promise<string>
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Creates the fetch function for jose's `customFetch`; see the module comment. */
+/** Creates the fetch; see the module comment. */
 export function createKeySetFetch(options: KeySetFetchOptions): KeySetFetch {
-  const now = options.now ?? Date.now;
   const maxBytes = options.maxBytes ?? KEY_SET_MAX_BYTES;
   const network = options.fetch ?? fetch;
-  let last: { readonly at: number; readonly outcome: Outcome } | undefined;
 
-  const request = async (url: string, init: RequestInit): Promise<string> => {
-    let response: Response;
+  return async (url) => {
+    const signal = AbortSignal.timeout(options.timeoutMs);
     try {
-      response = await network(url, init);
+      const response = await network(url, {
+        signal,
+        // A key set that moved is a configuration to fix, not a redirect to follow blindly.
+        redirect: 'manual',
+        headers: { accept: 'application/jwk-set+json, application/json' },
+      });
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        throw new KeySetFetchFailed(`the key set answered HTTP ${response.status}`);
+      }
+      const body = await readCapped(response, maxBytes);
+      let json: unknown;
+      try {
+        json = JSON.parse(body);
+      } catch (cause) {
+        throw new KeySetFetchFailed('the key set is not JSON', { cause });
+      }
+      if (typeof json !== 'object' || json === null || !Array.isArray((json as { keys?: unknown }).keys)) {
+        throw new KeySetFetchFailed('the key set is not a JSON Web Key Set ({"keys": [...]})');
+      }
+      return json as JSONWebKeySet;
     } catch (cause) {
-      // jose turns a TimeoutError into its own timeout error; keep the name for it.
-      if ((cause as Error).name === 'TimeoutError') throw cause;
+      if (cause instanceof KeySetFetchFailed) throw cause;
+      // The timeout aborts the request or the reading of its body, whichever is under way.
+      if (signal.aborted) throw new KeySetFetchFailed(`the key set did not answer within ${options.timeoutMs} ms`, { cause });
       throw new KeySetFetchFailed(`the key set cannot be fetched: ${(cause as Error).message}`, { cause });
     }
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new KeySetFetchFailed(`the key set answered HTTP ${response.status}`);
-    }
-    const body = await readCapped(response, maxBytes);
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch (cause) {
-      throw new KeySetFetchFailed('the key set is not JSON', { cause });
-    }
-    if (typeof json !== 'object' || json === null || !Array.isArray((json as { keys?: unknown }).keys)) {
-      throw new KeySetFetchFailed('the key set is not a JSON Web Key Set ({"keys": [...]})');
-    }
-    return body;
-  };
-
-  const replay = (outcome: Outcome): Response => {
-    if ('error' in outcome) throw outcome.error;
-    return new Response(outcome.body, { status: 200, headers: { 'content-type': 'application/json' } });
-  };
-
-  return async (url, init) => {
-    if (last && now() - last.at < options.cooldownMs) return replay(last.outcome);
-    const at = now();
-    let outcome: Outcome;
-    try {
-      outcome = { body: await request(url, init) };
-    } catch (error) {
-      outcome = { error: error as Error };
-    }
-    last = { at, outcome };
-    return replay(outcome);
   };
 }

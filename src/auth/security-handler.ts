@@ -121,6 +121,28 @@ function createSecurityHandler(
 }
 
 /**
+ * Whether the caller of an operation holds `scope`, for a handler that shows more to some callers
+ * than to others (an operation open to anyone still runs the security handlers of the schemes its
+ * `security` names, so a token sent with it has been verified):
+ *
+ * - auth is off (`AUTH_DISABLED=true`): everyone holds every scope, as every operation is open;
+ * - the request's token was verified and grants `scope`, whatever the operation required;
+ * - otherwise (no token, an invalid one, an issuer that cannot be reached, an operation that named
+ *   no scheme), no: what is withheld stays withheld.
+ */
+export async function callerHasScope(context: Context, scope: string): Promise<boolean> {
+  const results = Object.values(context.security ?? {}) as unknown[];
+  if (results.some((r) => typeof r === 'object' && r !== null && (r as Partial<Principal>).anonymous === true)) return true;
+  const verification = verifications.get(context);
+  if (verification === undefined) return false;
+  try {
+    return (await verification).scopes.has(scope);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * The error to throw when openapi-backend found no satisfied security requirement: for the
  * app's `unauthorizedHandler`. Every scheme saw the same token, so their errors differ only when
  * their scopes do; the most fundamental one wins (issuer down, token missing, token invalid, then

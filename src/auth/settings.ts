@@ -28,10 +28,16 @@ export interface AuthEnabledSettings {
   readonly clockToleranceSeconds: number;
   /** Oldest token accepted, from `iat`; `undefined`: no bound. */
   readonly maxTokenAgeSeconds: number | undefined;
-  /** Least time between two requests for the key set, in milliseconds. */
+  /** Longest token lifetime accepted, `exp − iat` (or `exp − now` without `iat`), in seconds. */
+  readonly maxTokenLifetimeSeconds: number;
+  /** Least time between a successful request to the issuer and the next (and the longest retry back-off), in milliseconds. */
   readonly jwksCooldownMs: number;
+  /** First wait before asking the issuer again after a failure, doubled at each consecutive failure, in milliseconds. */
+  readonly retryBackoffMs: number;
   /** How long a fetched key set is used before it is fetched again, in milliseconds. */
   readonly jwksCacheMaxAgeMs: number;
+  /** How long beyond `jwksCacheMaxAgeMs` the last key set is still used while the issuer cannot be reached, in milliseconds. */
+  readonly jwksStaleIfErrorMs: number;
   /** Timeout of each request to the issuer, in milliseconds. */
   readonly httpTimeoutMs: number;
 }

@@ -47,8 +47,11 @@ export function authSettings(raw: Readonly<Record<string, unknown>>, problems: s
     algorithms: Object.freeze(algorithms),
     clockToleranceSeconds: raw.OAUTH2_CLOCK_TOLERANCE_SECONDS as number,
     maxTokenAgeSeconds: raw.OAUTH2_MAX_TOKEN_AGE_SECONDS as number | undefined,
+    maxTokenLifetimeSeconds: raw.OAUTH2_MAX_TOKEN_LIFETIME_SECONDS as number,
     jwksCooldownMs: raw.OAUTH2_JWKS_COOLDOWN_MS as number,
+    retryBackoffMs: raw.OAUTH2_RETRY_BACKOFF_MS as number,
     jwksCacheMaxAgeMs: raw.OAUTH2_JWKS_CACHE_MAX_AGE_MS as number,
+    jwksStaleIfErrorMs: raw.OAUTH2_JWKS_STALE_IF_ERROR_MS as number,
     httpTimeoutMs: raw.OAUTH2_HTTP_TIMEOUT_MS as number,
   });
 }

@@ -323,20 +323,42 @@ export const envSchema = {
     OAUTH2_MAX_TOKEN_AGE_SECONDS: {
       type: 'integer',
       minimum: 1,
-      description: 'Oldest access token accepted, from its `iat` claim (then required), in seconds, whatever its `exp`; unset: no bound beyond `exp`',
+      description: 'Oldest access token accepted, from its `iat` claim (then required), in seconds, whatever its `exp`; unset: no bound beyond `exp` and OAUTH2_MAX_TOKEN_LIFETIME_SECONDS',
+    },
+    OAUTH2_MAX_TOKEN_LIFETIME_SECONDS: {
+      type: 'integer',
+      minimum: 1,
+      default: 86_400,
+      description:
+        'Longest access-token lifetime accepted, `exp` − `iat` (for a token without `iat`, `exp` − now), in seconds; a longer-lived token → 401 invalid-token whose description names the bound. A day by default: the longest that common issuers grant by default (Auth0 APIs 24 h; Okta, Cognito, Google 1 h; Microsoft Entra 60-90 min; Keycloak 5 min). See docs/authentication.md',
     },
     OAUTH2_JWKS_COOLDOWN_MS: {
       type: 'integer',
       minimum: 0,
       default: 30_000,
       description:
-        'Least time between two requests for the key set, whatever they answered (within it the last answer stands: the same keys, or the same failure), and between two discovery attempts, in milliseconds. Keys need fetching at start-up, when the cache is older than OAUTH2_JWKS_CACHE_MAX_AGE_MS, and for a token with an unknown `kid`; a key set over 256 KiB counts as the issuer being unavailable',
+        'Least time between a successful request to the issuer and the next, in milliseconds: tokens with an unknown `kid` (a key rotated in, or forged tokens) make the service ask for the key set at most this often. Also the longest wait between two attempts after failures (see OAUTH2_RETRY_BACKOFF_MS). The key set is otherwise fetched at start-up and once older than OAUTH2_JWKS_CACHE_MAX_AGE_MS; one request to the issuer runs at a time; a key set over 256 KiB counts as the issuer being unavailable',
+    },
+    OAUTH2_RETRY_BACKOFF_MS: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 60_000,
+      default: 1_000,
+      description:
+        'After a failed request to the issuer (discovery or key set), the wait before it is asked again, in milliseconds; doubled at each further consecutive failure, up to OAUTH2_JWKS_COOLDOWN_MS (by default 1, 2, 4, 8, 16, then every 30 s). At start-up the service retries on its own until it has the keys (readiness waits for them); afterwards the requests that need the issuer retry it',
     },
     OAUTH2_JWKS_CACHE_MAX_AGE_MS: {
       type: 'integer',
       minimum: 0,
       default: 600_000,
-      description: 'How long a fetched key set is used before it is fetched again, in milliseconds',
+      description: 'Age beyond which the key set is fetched again, in milliseconds; tokens keep being verified with the old keys while the refresh runs',
+    },
+    OAUTH2_JWKS_STALE_IF_ERROR_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 3_600_000,
+      description:
+        'While the issuer cannot be reached, how long beyond OAUTH2_JWKS_CACHE_MAX_AGE_MS the last key set fetched still verifies tokens, in milliseconds (stale-if-error); then it is dropped and tokens get 503 auth-unavailable. It bounds how long a key the issuer withdrew during an outage is still trusted; 0: keys are dropped at their maximum age',
     },
     OAUTH2_HTTP_TIMEOUT_MS: {
       type: 'integer',

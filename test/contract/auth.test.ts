@@ -43,6 +43,9 @@ function verifierOptions(idp: IdentityProvider): AccessTokenVerifierOptions {
     clockToleranceSeconds: 5,
     jwksCooldownMs: 0,
     jwksCacheMaxAgeMs: 600_000,
+    jwksStaleIfErrorMs: 3_600_000,
+    retryBackoffMs: 1_000,
+    maxTokenLifetimeSeconds: 86_400,
     httpTimeoutMs: 1_000,
   };
 }
@@ -215,6 +218,17 @@ describe('POST /upload authorisation (issue 3)', () => {
     it('an expired token', async () => {
       const token = await signToken(claimsFor(idp, { iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 60 }), idp.currentKey);
       await expectRefused(() => withToken(token), 401, 'invalid-token', invalid('The access token has expired'), token);
+    });
+
+    it('a token valid for longer than the service accepts (exp = 1e20; issue 22), naming the bound', async () => {
+      const token = await signToken(claimsFor(idp, { exp: 1e20 }), idp.currentKey);
+      await expectRefused(
+        () => withToken(token),
+        401,
+        'invalid-token',
+        invalid("The access token's lifetime (exp - iat) is over the 86400 s the service accepts; request a shorter-lived token"),
+        token,
+      );
     });
 
     it('a token whose nbf is in the future', async () => {

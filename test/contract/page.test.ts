@@ -119,9 +119,12 @@ describe('GET /ui/config', () => {
     algorithms: ['RS256'],
     clockToleranceSeconds: 5,
     jwksCooldownMs: 30_000,
+    retryBackoffMs: 1_000,
     jwksCacheMaxAgeMs: 600_000,
+    jwksStaleIfErrorMs: 3_600_000,
     httpTimeoutMs: 5_000,
     maxTokenAgeSeconds: undefined,
+    maxTokenLifetimeSeconds: 86_400,
   };
   const cases = [
     {

@@ -16,8 +16,11 @@ export function verifierFor(
     jwksUri: undefined,
     algorithms: ['RS256', 'ES256'],
     clockToleranceSeconds: 5,
+    maxTokenLifetimeSeconds: 86_400,
     jwksCooldownMs: 1_000,
+    retryBackoffMs: 1_000,
     jwksCacheMaxAgeMs: 600_000,
+    jwksStaleIfErrorMs: 3_600_000,
     httpTimeoutMs: 5_000,
     ...overrides,
   });

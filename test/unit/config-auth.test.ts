@@ -25,8 +25,11 @@ describe('config: auth settings', () => {
       algorithms: ['RS256', 'ES256'],
       clockToleranceSeconds: 5,
       maxTokenAgeSeconds: undefined,
+      maxTokenLifetimeSeconds: 86_400,
       jwksCooldownMs: 30_000,
+      retryBackoffMs: 1_000,
       jwksCacheMaxAgeMs: 600_000,
+      jwksStaleIfErrorMs: 3_600_000,
       httpTimeoutMs: 5_000,
     });
   });
@@ -77,6 +80,28 @@ describe('config: auth settings', () => {
       OAUTH2_ALGORITHMS: 'ES256',
     });
     expect(auth).to.include({ enabled: true, jwksUri: 'http://127.0.0.1:9000/jwks' });
+  });
+
+  it('reads the maximum token lifetime, the retry back-off and the stale-if-error bound, and refuses values out of range', () => {
+    const { auth } = loadConfig({
+      OAUTH2_ISSUER: issuer,
+      OAUTH2_AUDIENCE: audience,
+      OAUTH2_MAX_TOKEN_LIFETIME_SECONDS: '3600',
+      OAUTH2_RETRY_BACKOFF_MS: '250',
+      OAUTH2_JWKS_STALE_IF_ERROR_MS: '0',
+    });
+    expect(auth).to.include({ maxTokenLifetimeSeconds: 3600, retryBackoffMs: 250, jwksStaleIfErrorMs: 0 });
+    expect(problemsOf({
+      OAUTH2_ISSUER: issuer,
+      OAUTH2_AUDIENCE: audience,
+      OAUTH2_MAX_TOKEN_LIFETIME_SECONDS: '0',
+      OAUTH2_RETRY_BACKOFF_MS: '10',
+      OAUTH2_JWKS_STALE_IF_ERROR_MS: '-1',
+    })).to.have.members([
+      'OAUTH2_MAX_TOKEN_LIFETIME_SECONDS must be >= 1',
+      'OAUTH2_RETRY_BACKOFF_MS must be >= 100',
+      'OAUTH2_JWKS_STALE_IF_ERROR_MS must be >= 0',
+    ]);
   });
 
   it('reads an optional maximum token age', () => {

@@ -1,6 +1,6 @@
 /**
- * Locating the key set by discovery (src/auth/issuer.ts) against a real identity provider, with
- * the locator's clock injected: the retry cooldown is stepped over, never slept through.
+ * Locating the key set by discovery (src/auth/issuer.ts) against a real identity provider. When a
+ * failed discovery may be retried is the key set cache's schedule (test/unit/auth/key-set.test.ts).
  */
 import { expect } from 'chai';
 import { createKeySetLocator, KeySetUnreachable } from '../../../src/auth/issuer.js';
@@ -14,7 +14,7 @@ describe('auth/issuer: discovery of the key set', () => {
   afterEach(() => idp.close());
 
   it('discovers jwks_uri and the token endpoint once, then keeps them', async () => {
-    const locator = createKeySetLocator({ issuer: idp.issuer, httpTimeoutMs: 5_000, retryCooldownMs: 30_000 });
+    const locator = createKeySetLocator({ issuer: idp.issuer, httpTimeoutMs: 5_000 });
     expect(locator.tokenEndpoint()).to.equal(undefined);
     expect((await locator.locate()).href).to.equal(idp.jwksUri);
     expect(locator.tokenEndpoint()).to.equal(idp.tokenEndpoint);
@@ -22,22 +22,16 @@ describe('auth/issuer: discovery of the key set', () => {
     expect(idp.hits.discovery).to.equal(1);
   });
 
-  it('asks a failed issuer again only once the retry cooldown is over, and recovers', async () => {
-    let clock = 1_000_000;
-    const locator = createKeySetLocator({ issuer: idp.issuer, httpTimeoutMs: 5_000, retryCooldownMs: 30_000, now: () => clock });
+  it('sends one request for concurrent callers, and asks a failed issuer again at the next call', async () => {
+    const locator = createKeySetLocator({ issuer: idp.issuer, httpTimeoutMs: 5_000 });
     idp.misbehave('fail');
-    const first = await locator.locate().catch((error: unknown) => error);
-    expect(first).to.be.instanceOf(KeySetUnreachable);
+    const failures = await Promise.all([1, 2, 3].map(() => locator.locate().catch((error: unknown) => error)));
+    for (const failure of failures) expect(failure).to.be.instanceOf(KeySetUnreachable);
     expect(idp.hits.discovery).to.equal(1);
 
     idp.misbehave('serve');
-    clock += 29_999;
-    // Within the cooldown: the same failure, without asking the issuer.
-    expect(await locator.locate().catch((error: unknown) => error)).to.equal(first);
-    expect(idp.hits.discovery).to.equal(1);
-
-    clock += 1;
-    expect((await locator.locate()).href).to.equal(idp.jwksUri);
+    const found = await Promise.all([1, 2, 3].map(() => locator.locate()));
+    expect(found.map((url) => url.href)).to.deep.equal([idp.jwksUri, idp.jwksUri, idp.jwksUri]);
     expect(idp.hits.discovery).to.equal(2);
   });
 });

@@ -1,19 +1,24 @@
 /**
- * The issuer's key set under attack or outage (issue 17): asked for at most once per cooldown
- * whatever it answers, cached keys still used while fresh, and an oversized answer treated as
- * the issuer being unavailable. Against the real identity provider, or a real local HTTP server
- * serving a key set, with an injected clock.
+ * The issuer's key set under attack or outage (issues 17 and 22): asked for on a schedule (a
+ * growing back-off after failures, the cooldown after a success) whatever the traffic, one request
+ * at a time; keys kept through an outage up to the stale-if-error bound; an oversized answer
+ * treated as the issuer being unavailable. Against the real identity provider, or a real local
+ * HTTP server serving a key set, with an injected clock.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { AuthUnavailable, InvalidToken } from '../../../src/errors.js';
+import type { IssuerStatus } from '../../../src/auth/key-set-cache.js';
 import { KEY_SET_MAX_BYTES } from '../../../src/auth/key-set-fetch.js';
 import { createAccessTokenVerifier, type AccessTokenVerifierOptions } from '../../../src/auth/verifier.js';
 import { generateSigningKey, startIdentityProvider, type IdentityProvider, type SigningKey } from '../../fixtures/identity-provider.js';
 import { claimsFor, signToken } from '../../fixtures/tokens.js';
 
 const COOLDOWN_MS = 30_000;
+const BACKOFF_MS = 1_000;
+const MAX_AGE_MS = 600_000;
+const STALE_IF_ERROR_MS = 3_600_000;
 
 /** A clock the test moves. */
 function manualClock(): { now: () => number; advance: (ms: number) => void } {
@@ -28,11 +33,20 @@ function options(issuer: string, jwksUri: string | undefined, now: () => number)
     jwksUri,
     algorithms: ['ES256', 'RS256'],
     clockToleranceSeconds: 5,
+    maxTokenLifetimeSeconds: 86_400,
     jwksCooldownMs: COOLDOWN_MS,
-    jwksCacheMaxAgeMs: 600_000,
+    retryBackoffMs: BACKOFF_MS,
+    jwksCacheMaxAgeMs: MAX_AGE_MS,
+    jwksStaleIfErrorMs: STALE_IF_ERROR_MS,
     httpTimeoutMs: 2_000,
     now,
   };
+}
+
+/** A token of `idp`, signed with its current key, issued at `atMs` (the test's clock) for 5 minutes. */
+async function tokenAt(idp: IdentityProvider, atMs: number): Promise<string> {
+  const iat = Math.floor(atMs / 1000);
+  return signToken(claimsFor(idp, { iat, exp: iat + 300 }), idp.currentKey);
 }
 
 async function outcome(promise: Promise<unknown>): Promise<unknown> {
@@ -43,14 +57,14 @@ async function outcome(promise: Promise<unknown>): Promise<unknown> {
   }
 }
 
-describe('auth: the key set while the issuer fails (issue 17)', () => {
+describe('auth: the key set while the issuer fails (issues 17, 22)', () => {
   let idp: IdentityProvider;
   beforeEach(async () => {
     idp = await startIdentityProvider();
   });
   afterEach(() => idp.close());
 
-  it('asks a failing issuer at most once per cooldown, however many tokens arrive, and again after it', async () => {
+  it('asks a failing issuer on a back-off growing from 1 s to the cooldown, never once per token', async () => {
     const clock = manualClock();
     const verifier = createAccessTokenVerifier(options(idp.issuer, idp.jwksUri, clock.now));
     const token = await idp.token();
@@ -60,30 +74,57 @@ describe('auth: the key set while the issuer fails (issue 17)', () => {
       expect(await outcome(verifier.verify(i % 2 ? token : forged))).to.be.instanceOf(AuthUnavailable);
     }
     expect(idp.hits.jwks).to.equal(1);
-    clock.advance(COOLDOWN_MS - 1);
-    expect(await outcome(verifier.verify(token))).to.be.instanceOf(AuthUnavailable);
-    expect(idp.hits.jwks).to.equal(1);
-    clock.advance(1);
-    expect(await outcome(verifier.verify(token))).to.be.instanceOf(AuthUnavailable);
-    expect(idp.hits.jwks).to.equal(2);
-    // Back: the first request after the cooldown gets the keys.
+    // Each step: nothing a millisecond before it, however many tokens; one request at it.
+    for (const [step, waitMs] of [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000].entries()) {
+      clock.advance(waitMs - 1);
+      for (let i = 0; i < 5; i++) expect(await outcome(verifier.verify(i % 2 ? token : forged))).to.be.instanceOf(AuthUnavailable);
+      expect(idp.hits.jwks, `before step ${step}`).to.equal(step + 1);
+      clock.advance(1);
+      for (let i = 0; i < 5; i++) expect(await outcome(verifier.verify(i % 2 ? token : forged))).to.be.instanceOf(AuthUnavailable);
+      expect(idp.hits.jwks, `at step ${step}`).to.equal(step + 2);
+    }
+    // Back: the first token after the current step gets the keys.
     idp.misbehave('serve');
     clock.advance(COOLDOWN_MS);
     expect((await verifier.verify(token)).subject).to.equal('prediction-client');
-    expect(idp.hits.jwks).to.equal(3);
+    expect(idp.hits.jwks).to.equal(9);
   });
 
-  it('asks a failing issuer for its discovery document at most once per cooldown, and again after it', async () => {
+  it('verifies tokens a second after an issuer that failed is back, not a cooldown later (issue 22)', async () => {
+    const clock = manualClock();
+    const verifier = createAccessTokenVerifier(options(idp.issuer, idp.jwksUri, clock.now));
+    const token = await idp.token();
+    idp.misbehave('fail');
+    expect(await outcome(verifier.verify(token))).to.be.instanceOf(AuthUnavailable);
+    idp.misbehave('serve');
+    clock.advance(BACKOFF_MS);
+    expect((await verifier.verify(token)).subject).to.equal('prediction-client');
+    expect(idp.hits.jwks).to.equal(2);
+  });
+
+  it('retries a failed discovery on the same back-off, and recovers', async () => {
     const clock = manualClock();
     const verifier = createAccessTokenVerifier(options(idp.issuer, undefined, clock.now));
     const token = await idp.token();
     idp.misbehave('fail');
     for (let i = 0; i < 10; i++) expect(await outcome(verifier.verify(token))).to.be.instanceOf(AuthUnavailable);
     expect([idp.hits.discovery, idp.hits.jwks]).to.deep.equal([1, 0]);
-    clock.advance(COOLDOWN_MS);
+    clock.advance(BACKOFF_MS - 1);
+    expect(await outcome(verifier.verify(token))).to.be.instanceOf(AuthUnavailable);
+    expect(idp.hits.discovery).to.equal(1);
+    clock.advance(1);
     idp.misbehave('serve');
     expect((await verifier.verify(token)).subject).to.equal('prediction-client');
     expect([idp.hits.discovery, idp.hits.jwks]).to.deep.equal([2, 1]);
+  });
+
+  it('sends one request for every token that arrives while it runs', async () => {
+    const verifier = createAccessTokenVerifier(options(idp.issuer, undefined, manualClock().now));
+    const token = await idp.token();
+    const forged = await signToken(claimsFor(idp), await generateSigningKey());
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => outcome(verifier.verify(i % 2 ? token : forged))));
+    expect(outcomes.filter((o) => o instanceof InvalidToken)).to.have.length(10);
+    expect([idp.hits.discovery, idp.hits.jwks]).to.deep.equal([1, 1]);
   });
 
   it('keeps verifying tokens whose keys it has, and answers unknown keys from the cache within the cooldown', async () => {
@@ -104,12 +145,102 @@ describe('auth: the key set while the issuer fails (issue 17)', () => {
     }
     expect(idp.hits.jwks).to.equal(1);
 
-    // After it, an unknown key asks once; the failure then stands for a cooldown.
+    // After it, an unknown key asks once; the failure then stands for the back-off: nobody can
+    // tell a key rotated in from a forged one (503).
     clock.advance(COOLDOWN_MS);
     for (let i = 0; i < 10; i++) expect(await outcome(verifier.verify(forged))).to.be.instanceOf(AuthUnavailable);
     expect(idp.hits.jwks).to.equal(2);
     // Known keys are still fresh: still verified.
     expect((await verifier.verify(token)).subject).to.equal('prediction-client');
+  });
+
+  it('keeps the keys beyond their maximum age while the issuer is down, up to the stale-if-error bound, then drops them (issue 22)', async () => {
+    const clock = manualClock();
+    const verifier = createAccessTokenVerifier(options(idp.issuer, idp.jwksUri, clock.now));
+    const forged = await signToken(claimsFor(idp), await generateSigningKey());
+    const fetchedAt = clock.now();
+    await verifier.verify(await tokenAt(idp, clock.now()));
+    idp.misbehave('fail');
+
+    // Old, the issuer failing: tokens are verified with the keys the service has while the
+    // refresh fails in the background; a key they lack cannot be told from a forged one meanwhile.
+    clock.advance(MAX_AGE_MS);
+    expect((await verifier.verify(await tokenAt(idp, clock.now()))).subject).to.equal('forging-client');
+    await outcome(verifier.warmUp()); // joins the background refresh
+    expect(idp.hits.jwks).to.equal(2);
+    expect(await outcome(verifier.verify(forged))).to.be.instanceOf(AuthUnavailable);
+
+    // Up to the bound, whatever the issuer answers, asked once per step of the back-off.
+    clock.advance(fetchedAt + MAX_AGE_MS + STALE_IF_ERROR_MS - 1 - clock.now());
+    expect((await verifier.verify(await tokenAt(idp, clock.now()))).subject).to.equal('forging-client');
+    await outcome(verifier.warmUp());
+    expect(idp.hits.jwks).to.equal(3);
+
+    // Beyond it the keys are dropped: 503, never an acceptance with keys that old.
+    clock.advance(1);
+    expect(await outcome(verifier.verify(await tokenAt(idp, clock.now())))).to.be.instanceOf(AuthUnavailable);
+    expect(idp.hits.jwks).to.equal(3);
+
+    // The issuer back: the next step of the back-off fetches them again.
+    idp.misbehave('serve');
+    clock.advance(2 * BACKOFF_MS);
+    expect((await verifier.verify(await tokenAt(idp, clock.now()))).subject).to.equal('forging-client');
+    expect(idp.hits.jwks).to.equal(4);
+  });
+
+  it('drops the keys at their maximum age when stale-if-error is 0', async () => {
+    const clock = manualClock();
+    const verifier = createAccessTokenVerifier({ ...options(idp.issuer, idp.jwksUri, clock.now), jwksStaleIfErrorMs: 0 });
+    await verifier.verify(await tokenAt(idp, clock.now()));
+    idp.misbehave('fail');
+    clock.advance(MAX_AGE_MS);
+    expect(await outcome(verifier.verify(await tokenAt(idp, clock.now())))).to.be.instanceOf(AuthUnavailable);
+    expect(idp.hits.jwks).to.equal(2);
+  });
+
+  it('does not hold tokens whose keys it has while the refresh of old keys hangs', async () => {
+    const clock = manualClock();
+    const statuses: IssuerStatus[] = [];
+    const verifier = createAccessTokenVerifier({
+      ...options(idp.issuer, idp.jwksUri, clock.now),
+      httpTimeoutMs: 300,
+      onIssuerStatus: (s) => statuses.push(s),
+    });
+    await verifier.verify(await tokenAt(idp, clock.now()));
+    idp.misbehave('hang');
+    clock.advance(MAX_AGE_MS);
+    // Verified before the hanging refresh has given up (it reports the failure when it does).
+    expect((await verifier.verify(await tokenAt(idp, clock.now()))).subject).to.equal('forging-client');
+    expect(statuses.map((s) => s.reachable)).to.deep.equal([true]);
+    await outcome(verifier.warmUp());
+    expect(statuses.map((s) => s.reachable)).to.deep.equal([true, false]);
+  });
+
+  it("reports each change of the issuer's status once: reached, unreachable (when it retries, how long the keys last), reachable again", async () => {
+    const clock = manualClock();
+    const statuses: IssuerStatus[] = [];
+    const verifier = createAccessTokenVerifier({ ...options(idp.issuer, undefined, clock.now), onIssuerStatus: (s) => statuses.push(s) });
+    await verifier.verify(await tokenAt(idp, clock.now()));
+    idp.misbehave('fail');
+    clock.advance(COOLDOWN_MS);
+    for (const waitMs of [0, 1_000, 2_000, 4_000]) {
+      clock.advance(waitMs);
+      const forged = await signToken(claimsFor(idp), await generateSigningKey());
+      expect(await outcome(verifier.verify(forged))).to.be.instanceOf(AuthUnavailable);
+    }
+    // Back, with a key rotated in: its first token makes the service ask.
+    idp.misbehave('serve');
+    await idp.rotateKeys();
+    clock.advance(8_000);
+    await verifier.verify(await tokenAt(idp, clock.now()));
+    expect(idp.hits.jwks).to.equal(6);
+
+    expect(statuses).to.have.length(3);
+    expect(statuses[0]).to.deep.equal({ reachable: true, unreachableForMs: undefined });
+    const down = statuses[1] as Extract<IssuerStatus, { reachable: false }>;
+    expect(down).to.include({ reachable: false, retryInMs: BACKOFF_MS, keysUsableForMs: MAX_AGE_MS + STALE_IF_ERROR_MS - COOLDOWN_MS });
+    expect(String(down.error)).to.include('the key set answered HTTP 500');
+    expect(statuses[2]).to.deep.equal({ reachable: true, unreachableForMs: 15_000 });
   });
 });
 

@@ -50,6 +50,9 @@ describe('auth/security-handler', () => {
       clockToleranceSeconds: 5,
       jwksCooldownMs: 30_000,
       jwksCacheMaxAgeMs: 600_000,
+      jwksStaleIfErrorMs: 3_600_000,
+      retryBackoffMs: 1_000,
+      maxTokenLifetimeSeconds: 86_400,
       httpTimeoutMs: 2_000,
     });
     verifier = {
@@ -130,6 +133,9 @@ describe('auth/security-handler', () => {
         clockToleranceSeconds: 5,
         jwksCooldownMs: 30_000,
         jwksCacheMaxAgeMs: 600_000,
+        jwksStaleIfErrorMs: 3_600_000,
+        retryBackoffMs: 1_000,
+        maxTokenLifetimeSeconds: 86_400,
         httpTimeoutMs: 2_000,
         now,
       });
