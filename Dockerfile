@@ -10,7 +10,7 @@
 
 # Node 24 (Krypton), the LTS line whose releases say so (`process.release.lts`; maintained until
 # April 2028; Node 20's support ended in April 2026, and the npm registry's Node 26 releases are
-# not LTS ones). Where the Node on PATH is older than 22.12, make itself runs on the newest Node 24
+# not LTS ones). Where the Node on PATH is older than 22.13, make itself runs on the newest Node 24
 # of the npm registry (scripts/node-runtime.sh), and so do the tests; `make prod-smoke` performs
 # this start-up with it (scripts/image-node.ts reads this ARG and the runtime stage's ENV).
 # Memory on Node 24: docs/runtime-memory.md.

@@ -1,11 +1,11 @@
 # Cat / Dog / Other classifier. `make help` lists the targets.
 SHELL := /bin/bash
 BIN := node_modules/.bin
-# Every target runs on Node.js 22.12 or later: the one on PATH, or else the Docker image's Node,
+# Every target runs on Node.js 22.13 or later: the one on PATH, or else the Docker image's Node,
 # fetched once from the npm registry into .cache/node (scripts/node-runtime.sh).
 NODE_RUNTIME := $(shell sh scripts/node-runtime.sh || echo failed)
 ifeq ($(NODE_RUNTIME),failed)
-$(error no Node.js 22.12 or later (see the lines above); install one, or set MAKE_NODE=/path/to/bin/node)
+$(error no Node.js 22.13 or later (see the lines above); install one, or set MAKE_NODE=/path/to/bin/node)
 endif
 ifneq ($(NODE_RUNTIME),)
 export PATH := $(NODE_RUNTIME):$(PATH)

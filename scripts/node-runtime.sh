@@ -1,7 +1,7 @@
 #!/bin/sh
 # The Node.js that make runs everything on (npm ci, the service, the tests), printed as the folder
 # of its `node` binary for the Makefile to put first in PATH; nothing when the Node on PATH is
-# supported (22.12 or later). Otherwise it is the Docker image's Node (the major of the
+# supported (22.13 or later: the first 22 with node:sqlite without a flag). Otherwise it is the Docker image's Node (the major of the
 # Dockerfile's `ARG NODE_IMAGE=node:<major>-…`): the newest release of that major from the npm
 # registry's `node-<platform>-<arch>` package (the official build, repackaged), kept in
 # .cache/node/ (outside node_modules, which `npm ci` empties). scripts/image-node.ts uses the same
@@ -14,13 +14,13 @@ root=$(pwd)
 
 say() { echo "node-runtime: $*" >&2; }
 
-# Whether `$1` is a node binary of 22.12 or later.
+# Whether `$1` is a node binary of 22.13 or later.
 supported() {
-  "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) ? 0 : 1)' 2>/dev/null
+  "$1" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 13) ? 0 : 1)' 2>/dev/null
 }
 
 if [ -n "${MAKE_NODE:-}" ]; then
-  supported "$MAKE_NODE" || { say "MAKE_NODE=$MAKE_NODE is not Node 22.12 or later"; exit 1; }
+  supported "$MAKE_NODE" || { say "MAKE_NODE=$MAKE_NODE is not Node 22.13 or later"; exit 1; }
   dirname "$MAKE_NODE"
   exit 0
 fi
@@ -38,13 +38,13 @@ for dir in $(ls -d "$cache"/node-v"$major".* 2>/dev/null | sort -t. -k2,2n -k3,3
 done
 
 current=$(node --version 2>/dev/null || echo none)
-say "the Node on PATH ($current) is older than 22.12: fetching Node $major (the Docker image's) from the npm registry into .cache/node"
+say "the Node on PATH ($current) is older than 22.13: fetching Node $major (the Docker image's) from the npm registry into .cache/node"
 mkdir -p "$cache"
 work=$(mktemp -d "$cache/download-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 spec="node-$platform-$arch@$major"
 if ! (cd "$work" && npm pack "$spec" --loglevel=error >/dev/null); then
-  say "could not fetch $spec (npm pack). Install Node.js 22.12 or later, or set MAKE_NODE=/path/to/bin/node"
+  say "could not fetch $spec (npm pack). Install Node.js 22.13 or later, or set MAKE_NODE=/path/to/bin/node"
   exit 1
 fi
 tar -xzf "$work"/node-*.tgz -C "$work"
