@@ -7,6 +7,7 @@ import { OpenAPIBackend, type Context, type Document, type Operation, type Reque
 import type { ErrorObject } from 'ajv';
 import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
+import { clientIdentity } from './client-identity.js';
 import type { OperationHandlers } from './operation.js';
 import type { AppContext, AppMiddleware, ReadBody } from './context.js';
 import { createUploadReader, type UploadLimits } from './upload.js';
@@ -109,6 +110,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
       // openapi-backend reports `authorized: false` also when nothing is required.
       const required = (operation.security ?? []).length > 0;
       if (required && !c.security?.authorized) return;
+      ctx.state.client = clientIdentity(c.security, ctx.req.socket.remoteAddress);
       let body: unknown;
       const reader = options.bodyReaders?.find((r) => r.reads(operation));
       if (reader) {

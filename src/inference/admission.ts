@@ -62,7 +62,7 @@ export interface RunOptions {
 }
 
 /** The client of tasks that name none: they share one queue, in arrival order. */
-const ANONYMOUS = '';
+export const ANONYMOUS = '';
 
 /** A bounded gate in front of an expensive task. */
 export interface Admission {

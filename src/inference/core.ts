@@ -5,16 +5,18 @@
  * 1. leases the model version the call names (or the one the repository chooses), for as long as
  *    the work runs: a hot swap lets the call finish on the version it started on;
  * 2. inspects each image's header, refusing what can be refused without decoding;
- * 3. passes the admission gate (`admission.ts`), whose lanes and memory budget the header chose;
+ * 3. passes the admission gate (`admission.ts`), whose lanes and memory budget the header chose,
+ *    in its client's turn (`src/model/fair-queue.ts`);
  * 4. classifies (or explains), stopping queued work when the caller's signal aborts;
  * 5. observes the timings per version (the metrics).
  *
  * Front-ends decode their protocol's request into these calls and encode the answers; they never
- * lease, admit or observe themselves.
+ * lease, admit or observe themselves. Each call names its client (`CallOptions.client`: a token's
+ * subject, or an address), whom the gates, libuv's threads and the batches serve in turn.
  *
  * ```ts
  * const core = createInferenceCore({ repository, admission, explain, observer: metrics });
- * const { result, model } = await core.classify({ name: 'catdog' }, image, { signal });
+ * const { result, model } = await core.classify({ name: 'catdog' }, image, { signal, client: 'token:alice' });
  * ```
  */
 import type { ClassificationTimings } from '../model/classifier.js';
@@ -24,7 +26,7 @@ import { overlayPng } from '../model/explain/overlay.js';
 import type { Classification } from '../model/postprocess.js';
 import type { Manifest } from '../model/manifest.js';
 import type { ModelRepository, ServedModel } from '../repository/types.js';
-import { createAdmission, type Admission, type AdmissionOptions } from './admission.js';
+import { ANONYMOUS, createAdmission, type Admission, type AdmissionOptions } from './admission.js';
 import { admitAndClassify, classifyBatch, type Batch } from './classify-batch.js';
 
 /** Which model a call runs on: a name (default: the repository's default model) and a version (default: the one it chooses). */
@@ -49,6 +51,12 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Told the version once it is leased, before any work (for the request log). */
   readonly onModel?: (model: Answerer) => void;
+  /**
+   * Who the call is for (a token's subject, or an address, as the front-end tells them apart): the
+   * gates, libuv's threads and the batches take each client's images in turn. Default: one
+   * anonymous client shared by every call that names none.
+   */
+  readonly client?: string;
 }
 
 /** A classification and who answered it. */
@@ -186,11 +194,12 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     classify(ref, image, options = {}) {
       return leased(ref, options, async (model) => {
         const { classifier } = model;
-        const header = await classifier.inspect(image);
+        const header = await classifier.inspect(image, options.client);
         const { result, elapsedMs } = await admitAndClassify(image, header, {
           classifier,
           admission,
           signal: options.signal,
+          client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
         });
         return { result, model: answererOf(model), elapsedMs };
@@ -206,6 +215,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           classifier: model.classifier,
           admission,
           signal: options.signal ?? new AbortController().signal,
+          client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
         });
         return { plan: planned, results, model: answererOf(model) };
@@ -215,20 +225,20 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     explain(ref, image, options = {}) {
       return leased(ref, options, async (model) => {
         const { classifier } = model;
-        const signal = options.signal;
+        const { signal, client = ANONYMOUS } = options;
         // What can be refused from the header (not an image, too many pixels, a decode bomb) is, at once.
-        const header = await classifier.inspect(image);
+        const header = await classifier.inspect(image, client);
         const decoding = <T>(decode: () => Promise<T>): Promise<T> =>
-          admission.run(decode, { costBytes: header.decodeBytes, ...(signal ? { signal } : {}) });
+          admission.run(decode, { costBytes: header.decodeBytes, client, ...(signal ? { signal } : {}) });
         let started = 0;
         const { result, picture } = await explainGate.run(async () => {
           started = performance.now();
-          const result = await classifier.explain(image, { grid, header, decoding, ...(signal ? { signal } : {}) });
+          const result = await classifier.explain(image, { grid, header, decoding, client, ...(signal ? { signal } : {}) });
           const picture = options.picture
             ? await decoding(() => overlayPng(image, result.heatmap, result.region, { maxSide: options.picture!.maxSide }))
             : undefined;
           return { result, picture };
-        }, signal ? { signal } : {});
+        }, { client, ...(signal ? { signal } : {}) });
         return { result, picture, model: answererOf(model), elapsedMs: performance.now() - started };
       });
     },

@@ -111,10 +111,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
   let explained = 0;
   const classifier: Classifier = {
     ...inner,
-    classify: async (image, header) => {
+    classify: async (image, header, client) => {
       count++;
       await options.beforeClassify?.();
-      return inner.classify(image, header);
+      return inner.classify(image, header, client);
     },
     explain: async (image, explainOptions) => {
       explained++;
