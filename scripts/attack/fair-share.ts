@@ -9,7 +9,8 @@
  *   to back on 4 connections;
  * - `explain-flood`: one client sends `POST /explain` back to back on 8 connections, ignoring
  *   `Retry-After`; then the same honouring it;
- * - `fair-share`: both at once.
+ * - `fair-share`: both at once; then again with a rate limit set to a client's share of the
+ *   machine (40 images per second) instead of the defaults.
  *
  * Phases alone and under attack alternate (`ROUNDS` of each, `PHASE_MS` each; `ATTACK_ROUNDS` and
  * `ATTACK_PHASE_MS` in the environment change them), so that a change of the machine's load
@@ -225,6 +226,10 @@ export const explainFloodScenario = scenario('explain-flood', `one client sends 
   { label: 'honouring Retry-After', attacks: [{ ...explainFlood, honourRetryAfter: true }] },
 ]);
 
+/** A rate limit set to a client's share of the 2-core machine, rather than the defaults' (above what one client can get). */
+const sharedRateLimit = { RATE_LIMIT_IMAGES_PER_SECOND: '40', RATE_LIMIT_BURST_IMAGES: '128' };
+
 export const fairShareScenario = scenario('fair-share', `64-image batches on 4 connections and /explain on 8 ignoring Retry-After, from two clients; ${uploads}`, [
   { label: 'defaults', attacks: [batchFlood, explainFlood] },
+  { label: Object.entries(sharedRateLimit).map(([k, v]) => `${k}=${v}`).join(' '), attacks: [batchFlood, explainFlood], env: sharedRateLimit },
 ]);
