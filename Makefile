@@ -138,7 +138,7 @@ bench-explain: build bench-build ## Cost of POST /explain: ms per explanation at
 soak: ## Soak: 20,000 uploads at concurrency 32 on loopback, valid and invalid, against a fresh service (SOAK_ARGS="--url ... --requests ...")
 	node --import tsx scripts/soak.ts $(SOAK_ARGS)
 
-attack: ## Issue 17's attacks on loopback, each against a fresh service, with figures (ATTACK_ARGS="slow-clients decode-bombs large-decodes")
+attack: ## Issue 17's and 22's attacks on loopback, each against a fresh service, with figures (ATTACK_ARGS="slow-clients decode-bombs large-decodes batch-flood explain-flood fair-share")
 	node --import tsx scripts/attack/main.ts $(ATTACK_ARGS)
 
 clean: ## Remove build output, downloaded weights and built models (versions published by make train stay)

@@ -152,6 +152,12 @@ export interface paths {
          *
          *     Needs an access token with the scope `get::prediction`.
          *
+         *     Clients share the service fairly: a client is a token's subject (without a token, an
+         *     address; an IPv6 address by its /64); each client's images wait in a queue of their own
+         *     and the clients are served in turn, so that another client's batches of 64 images do not
+         *     go before your one image. Each client also has a rate limit (`RATE_LIMIT_IMAGES_PER_SECOND`,
+         *     `RATE_LIMIT_BURST_IMAGES`): beyond it, `429 rate-limited` before the upload is read.
+         *
          *     ```sh
          *     curl -s -H "Authorization: Bearer $TOKEN" -F file=@resources/samples/cat.png http://localhost:8080/upload
          *     ```
@@ -187,7 +193,8 @@ export interface paths {
          *     uploads, at a lower priority, so that uploads are served first. One explanation costs
          *     `passes` forward passes (at most `EXPLAIN_MAX_PASSES`, 64 by default: 49 cells and the
          *     image itself); at most `EXPLAIN_MAX_INFLIGHT` run at once and `EXPLAIN_MAX_QUEUE` wait,
-         *     beyond which the answer is `503 overloaded`.
+         *     the clients in turn, beyond which the answer is `503 overloaded`, before the photo is read.
+         *     An explanation counts its forward passes against the client's rate limit.
          *
          *     With `Accept: image/png` the answer is the photo (at most 640 pixels a side) with the
          *     heatmap laid over it, instead of JSON.
@@ -467,6 +474,15 @@ export interface paths {
          *     as on `POST /upload`. A request whose body the memory budget cannot hold now is refused
          *     at once with 503 `overloaded` (`INFER_BODY_MEMORY_MIB`). `Content-Encoding: gzip` or `deflate`
          *     is accepted; the limits apply to the inflated body.
+         *
+         *     **Sharing**: a batch counts as its images. They wait with every other client's in turn (a
+         *     client is a token's subject, or an address), so that one client's batches slow the others
+         *     down by their share only. A batch that cannot wait whole is refused with 503 `overloaded`
+         *     before its images are read, and before its body is read when the queue has no room for
+         *     `MAX_BATCH_IMAGES` and its client holds the most of it. Its images count against the
+         *     client's rate limit (`RATE_LIMIT_IMAGES_PER_SECOND`): beyond it, 429 `rate-limited` before
+         *     the body is read. A client that comes back before the `Retry-After` of its last refusal
+         *     waits for it (up to 3 s) before its request is decided.
          */
         post: operations["inferModel"];
         delete?: never;
@@ -751,6 +767,8 @@ export interface components {
             detail?: string;
             /** @description The request path. */
             instance?: string;
+            /** @description With `rate-limited`: the quota policies exceeded (`images`), as the quota-exceeded problem of draft-ietf-httpapi-ratelimit-headers-10 names them. */
+            "violated-policies"?: string[];
             /**
              * @description Stable machine-readable code:
              *     - `bad-request` (400): malformed request or multipart body.
@@ -768,6 +786,7 @@ export interface components {
              *     - `token-missing` (401), `invalid-token` (401), `insufficient-scope` (403): authentication.
              *     - `auth-unavailable` (503): the token issuer cannot be reached.
              *     - `overloaded` (503), `not-ready` (503): retry after `Retry-After` seconds.
+             *     - `rate-limited` (429): your client (a token's subject, or without a token your address) has used its images for now (`RATE_LIMIT_IMAGES_PER_SECOND`, `RATE_LIMIT_BURST_IMAGES`); refused before the body is read; retry after `Retry-After` seconds (`RateLimit-Policy`, `RateLimit`).
              *     - `model-not-found` (404): the model repository has no model of that name, or no such version.
              *     - `model-unavailable` (503): the model or version exists but is not READY (loading, refused by its checks, unloaded); retry after `Retry-After` seconds.
              *     - `too-many-connections` (503): the connection was refused when it opened (your address or the server holds too many); retry after `Retry-After` seconds.
@@ -781,7 +800,7 @@ export interface components {
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "rate-limited" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -941,6 +960,44 @@ export interface components {
                 [name: string]: unknown;
             };
             content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description Your client (a token's subject, or without a token your address, an IPv6 address by its
+         *     /64) has used its images for now: each client may send `RATE_LIMIT_BURST_IMAGES` at once
+         *     and `RATE_LIMIT_IMAGES_PER_SECOND` after that (an upload counts one image, a V2 request its
+         *     images, an explanation its forward passes, a request refused for capacity one). Answered
+         *     before the request's body is read. Retry after `Retry-After` seconds. The `RateLimit-Policy`
+         *     and `RateLimit` fields are those of the IETF draft draft-ietf-httpapi-ratelimit-headers-10.
+         */
+        RateLimited: {
+            headers: {
+                /** @description Seconds until the client has an image again. */
+                "Retry-After"?: number;
+                /** @description The policy: `"images";q=<RATE_LIMIT_BURST_IMAGES>;w=<seconds an empty bucket takes to fill>`. */
+                "RateLimit-Policy"?: string;
+                /** @description Where the client stands: `"images";r=<images left>;t=<seconds until one is back>`. */
+                RateLimit?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description As on `POST /upload` (`rate-limited`), in the protocol's form. */
+        V2RateLimited: {
+            headers: {
+                /** @description Seconds until the client has an image again. */
+                "Retry-After"?: number;
+                /** @description The policy: `"images";q=<RATE_LIMIT_BURST_IMAGES>;w=<seconds an empty bucket takes to fill>`. */
+                "RateLimit-Policy"?: string;
+                /** @description Where the client stands: `"images";r=<images left>;t=<seconds until one is back>`. */
+                RateLimit?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["V2Error"];
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
@@ -1134,7 +1191,8 @@ export interface components {
          * @description Not now: the service is warming up, has not reached the token issuer yet since start-up, or
          *     is draining (`not-ready`, on `GET /v2/health/ready`); the model
          *     or version is not READY (`model-unavailable`); classifications or V2 bodies are at their bounds
-         *     (`overloaded`, answered at once); the token issuer cannot be reached (`auth-unavailable`). Retry
+         *     (`overloaded`, answered at once, before the body is read when that can be told from the
+         *     headers); the token issuer cannot be reached (`auth-unavailable`). Retry
          *     after `Retry-After` seconds. A connection refused when it opens (`too-many-connections`, see
          *     `MAX_CONNECTIONS_PER_ADDRESS`) is answered before its request is read, so as a plain problem
          *     (`application/problem+json`, without `error`): the service does not know yet that it is a V2 request.
@@ -1620,6 +1678,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["RateLimited"];
             /** @description The request headers are larger than the server accepts (16 KiB in total); the connection is closed. */
             431: {
                 headers: {
@@ -1633,7 +1692,10 @@ export interface operations {
             /**
              * @description The service cannot classify right now: `MAX_INFLIGHT` classifications are running and
              *     `MAX_QUEUE` are waiting, or, for a large image, `MAX_LARGE_DECODES` large ones are
-             *     running and `MAX_LARGE_QUEUE` are waiting (`overloaded`, answered at once), the token
+             *     running and `MAX_LARGE_QUEUE` are waiting (`overloaded`, answered at once, before the
+             *     upload is read when that can be told from the headers; a full queue takes another
+             *     client's image in the place of the newest of the client holding the most, which is then
+             *     refused so), the token
              *     issuer's keys cannot be fetched to verify the access token (`auth-unavailable`; the token
              *     is neither accepted nor refused), the model (the version asked for) has no version READY
              *     (`model-unavailable`: loading, refused by its checks, not loaded, or unloaded; the
@@ -1708,12 +1770,13 @@ export interface operations {
             413: paths["/upload"]["post"]["responses"]["413"];
             415: paths["/upload"]["post"]["responses"]["415"];
             422: paths["/upload"]["post"]["responses"]["422"];
+            429: components["responses"]["RateLimited"];
             431: paths["/upload"]["post"]["responses"]["431"];
             500: components["responses"]["InternalError"];
             /**
              * @description The service cannot explain right now: `EXPLAIN_MAX_INFLIGHT` explanations are running and
              *     `EXPLAIN_MAX_QUEUE` are waiting, or the uploads' own bound is reached (`overloaded`,
-             *     answered at once), the token issuer's keys cannot be fetched (`auth-unavailable`), the
+             *     answered at once, before the photo is read), the token issuer's keys cannot be fetched (`auth-unavailable`), the
              *     model has no version READY (`model-unavailable`), or the connection was refused when it
              *     opened (`too-many-connections`, as on every operation). Retry after `Retry-After` seconds.
              */
@@ -1934,6 +1997,7 @@ export interface operations {
             413: components["responses"]["V2PayloadTooLarge"];
             415: components["responses"]["V2UnsupportedMediaType"];
             422: components["responses"]["V2Unprocessable"];
+            429: components["responses"]["V2RateLimited"];
             431: components["responses"]["V2HeadersTooLarge"];
             500: components["responses"]["V2InternalError"];
             503: components["responses"]["V2Unavailable"];
@@ -1976,6 +2040,7 @@ export interface operations {
             413: components["responses"]["V2PayloadTooLarge"];
             415: components["responses"]["V2UnsupportedMediaType"];
             422: components["responses"]["V2Unprocessable"];
+            429: components["responses"]["V2RateLimited"];
             431: components["responses"]["V2HeadersTooLarge"];
             500: components["responses"]["V2InternalError"];
             503: components["responses"]["V2Unavailable"];

@@ -13,7 +13,7 @@
  */
 import type { AuthSettings } from './auth/settings.js';
 import { configDefaults, type AccessSettings, type RequestLimits } from './config/config.js';
-import { courseHandlers } from './frontends/course/index.js';
+import { courseAdmissions, courseHandlers } from './frontends/course/index.js';
 import { uiConfigFor, type UiConfig } from './frontends/course/ui-config.js';
 import { operationsHandlers } from './frontends/operations/index.js';
 import { v2Frontend } from './frontends/v2/index.js';
@@ -24,6 +24,7 @@ import type { OperationHandlers } from './http/operation.js';
 import type { PageOptions } from './http/page.js';
 import type { AdmissionOptions } from './inference/admission.js';
 import { createInferenceCore, type ExplainSettings, type InferenceCore } from './inference/core.js';
+import type { RateLimitOptions } from './inference/rate-limit.js';
 import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -56,6 +57,8 @@ export interface AppDeps {
   readonly admission?: AdmissionOptions;
   /** Explanations (the configuration's `explain`). */
   readonly explain?: ExplainSettings;
+  /** Each client's rate limit (the configuration's `rateLimit`). */
+  readonly rateLimit?: RateLimitOptions;
   /** Operations made public by setting (the configuration's `access`). */
   readonly access?: Partial<AccessSettings>;
 }
@@ -85,6 +88,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     repository,
     admission,
     explain: deps.explain ?? defaults.explain,
+    rateLimit: deps.rateLimit ?? defaults.rateLimit,
     observer: {
       observeClassification: (timings, model) => metrics.observeClassification(timings, model),
       observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
@@ -124,6 +128,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     definition,
     handlers,
     bodyReaders: [v2.bodyReader],
+    admissions: { ...courseAdmissions(core), ...v2.admissions },
     dialects: [v2.dialect],
     ...(deps.securityHandlers ? { securityHandlers: deps.securityHandlers } : {}),
     limits: { maxUploadBytes: requests.maxUploadBytes },

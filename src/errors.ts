@@ -26,6 +26,7 @@ export type ProblemCode =
   | 'request-timeout'
   | 'headers-too-large'
   | 'overloaded'
+  | 'rate-limited'
   | 'too-many-connections'
   | 'not-ready'
   | 'model-not-found'
@@ -63,6 +64,7 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'request-timeout': { status: 408, title: 'Request timeout' },
   'headers-too-large': { status: 431, title: 'Request header fields too large' },
   'overloaded': { status: 503, title: 'Service overloaded' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
   'too-many-connections': { status: 503, title: 'Too many connections' },
   'not-ready': { status: 503, title: 'Service not ready' },
   'model-not-found': { status: 404, title: 'Model not found' },
@@ -262,6 +264,41 @@ export class Overloaded extends ProblemError {
     super('overloaded', {
       detail,
       headers: { 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+
+/** A client's rate limit as told in a refusal: its policy, and where its bucket stands. */
+export interface RateLimitState {
+  /** The policy's name, as `RateLimit-Policy` names it. */
+  readonly policy: string;
+  /** The bucket's capacity, in images. */
+  readonly quota: number;
+  /** The time an empty bucket takes to fill, in seconds. */
+  readonly windowSeconds: number;
+  /** Images left in the bucket now. */
+  readonly remaining: number;
+  /** Seconds until the bucket holds an image again. */
+  readonly retryAfterSeconds: number;
+}
+
+/**
+ * The client (a token's subject, or an address) has used its images for now: its rate limit
+ * (`RATE_LIMIT_IMAGES_PER_SECOND`, `RATE_LIMIT_BURST_IMAGES`). Refused before its body is read.
+ * The `RateLimit-Policy` and `RateLimit` fields are those of the IETF httpapi working group's
+ * draft-ietf-httpapi-ratelimit-headers-10 (structured-field lists: `"images";q=…;w=…` and
+ * `"images";r=…;t=…`), and `violated-policies` its quota-exceeded problem's member.
+ */
+export class RateLimited extends ProblemError {
+  constructor(state: RateLimitState) {
+    super('rate-limited', {
+      detail: `Too many images from you: at most ${state.quota} at once, refilled over ${state.windowSeconds} s; retry in ${state.retryAfterSeconds} s`,
+      headers: {
+        'Retry-After': String(state.retryAfterSeconds),
+        'RateLimit-Policy': `"${state.policy}";q=${state.quota};w=${state.windowSeconds}`,
+        'RateLimit': `"${state.policy}";r=${state.remaining};t=${state.retryAfterSeconds}`,
+      },
+      extensions: { 'violated-policies': [state.policy] },
     });
   }
 }

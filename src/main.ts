@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     requests: config.requests,
     admission: config.admission,
     explain: config.explain,
+    rateLimit: config.rateLimit,
     access: config.access,
     // Swagger UI's "Authorize" then asks the issuer the service trusts for a token.
     docs: {

@@ -16,6 +16,7 @@ import type { AuthSettings } from '../auth/settings.js';
 import type { ServerLimits } from '../http/server.js';
 import type { AdmissionOptions } from '../inference/admission.js';
 import type { ExplainSettings } from '../inference/core.js';
+import type { RateLimitOptions } from '../inference/rate-limit.js';
 import type { ClassifierOptions } from '../model/classifier.js';
 import { LARGE_DECODE_BYTES, largestDecodeBytes, ORDINARY_DECODE_RESERVE_BYTES } from '../model/image/decode-cost.js';
 import type { PreprocessLimits } from '../model/image/preprocess.js';
@@ -72,6 +73,8 @@ export interface Config {
   readonly admission: Required<AdmissionOptions>;
   /** Explanations (`src/inference/core.ts`). */
   readonly explain: ExplainSettings;
+  /** Each client's rate limit (`src/inference/rate-limit.ts`). */
+  readonly rateLimit: RateLimitOptions;
   /** The model repository (`src/repository/from-config.ts`). */
   readonly models: RepositorySettings;
   /** Operations made public by setting (`src/app.ts`). */
@@ -150,6 +153,7 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
       maxPasses: s.EXPLAIN_MAX_PASSES,
       admission: { maxInflight: s.EXPLAIN_MAX_INFLIGHT, maxQueue: s.EXPLAIN_MAX_QUEUE, retryAfterSeconds },
     },
+    rateLimit: { imagesPerSecond: s.RATE_LIMIT_IMAGES_PER_SECOND, burstImages: s.RATE_LIMIT_BURST_IMAGES },
     models: {
       repositoryPath: s.MODEL_REPOSITORY,
       manifestPath: s.MODEL_MANIFEST,

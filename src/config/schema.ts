@@ -250,6 +250,20 @@ export const envSchema = {
       default: 4,
       description: 'Explanations waiting; beyond, 503 overloaded',
     },
+    RATE_LIMIT_IMAGES_PER_SECOND: {
+      type: 'integer',
+      minimum: 0,
+      default: 1_000,
+      description:
+        'Each client\'s rate limit, in images per second (a client is a token\'s subject, or without a token its address, an IPv6 address by its /64): an upload counts one image, a V2 request its images, an explanation its forward passes (EXPLAIN_MAX_PASSES). A client whose images are used up is answered 429 rate-limited, with Retry-After and the RateLimit-Policy and RateLimit fields, before its request body is read. The default is above what one client can get from a 2-core machine (about 150 images per second): set it to a client\'s share of yours. 0 turns the limits off',
+    },
+    RATE_LIMIT_BURST_IMAGES: {
+      type: 'integer',
+      minimum: 1,
+      default: 1_000,
+      description:
+        'Images a client that kept still may send at once before RATE_LIMIT_IMAGES_PER_SECOND applies (its bucket\'s capacity). A request is let in while its client has at least one image left; a batch that needs more takes them on credit, and the client\'s next requests wait until it is paid back',
+    },
     OVERLOAD_RETRY_AFTER_SECONDS: {
       type: 'integer',
       minimum: 1,

@@ -7,6 +7,7 @@ import { OpenAPIBackend, type Context, type Document, type Operation, type Reque
 import type { ErrorObject } from 'ajv';
 import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
+import { clientIdentity } from './client-identity.js';
 import type { OperationHandlers } from './operation.js';
 import type { AppContext, AppMiddleware, ReadBody } from './context.js';
 import { createUploadReader, type UploadLimits } from './upload.js';
@@ -28,6 +29,14 @@ export interface BodyReader {
   readonly read: (ctx: AppContext) => Promise<ReadBody>;
 }
 
+/**
+ * A front-end's early refusal for an operation: runs once the request is authorised, before its
+ * body is read, with `ctx.state.client` set; throws (or rejects with) a ProblemError to refuse (a
+ * client over its rate limit, work the service would refuse anyway), so that a refusal never
+ * reads the body.
+ */
+export type RequestAdmission = (ctx: AppContext) => void | Promise<void>;
+
 /** What the API middleware needs. */
 export interface ApiOptions {
   readonly definition: Document;
@@ -37,6 +46,8 @@ export interface ApiOptions {
   readonly securityHandlers?: Readonly<Record<string, SecuritySchemeHandler>>;
   /** The front-ends' own body readers; the first that reads an operation's bodies reads them. */
   readonly bodyReaders?: readonly BodyReader[];
+  /** The front-ends' early refusals, by operationId. */
+  readonly admissions?: Readonly<Partial<Record<string, RequestAdmission>>>;
 }
 
 function issues(errors: readonly ErrorObject[] | null | undefined): ValidationIssue[] {
@@ -103,12 +114,14 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
       throw new MethodNotAllowed(ctx.method, ctx.path, allowedMethods(api, ctx.path));
     },
     // Runs after authentication and before validation: the body is read only for authorised
-    // requests, and what is read is what gets validated.
+    // requests that no early refusal turned away, and what is read is what gets validated.
     postSecurityHandler: async (c: Context, ctx: AppContext) => {
       const operation = c.operation;
       // openapi-backend reports `authorized: false` also when nothing is required.
       const required = (operation.security ?? []).length > 0;
       if (required && !c.security?.authorized) return;
+      ctx.state.client = clientIdentity(c.security, ctx.req.socket.remoteAddress);
+      await options.admissions?.[operation.operationId ?? '']?.(ctx);
       let body: unknown;
       const reader = options.bodyReaders?.find((r) => r.reads(operation));
       if (reader) {

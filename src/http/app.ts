@@ -11,7 +11,7 @@ import type { Document, OpenAPIBackend } from 'openapi-backend';
 import type { Readiness } from '../lifecycle/readiness.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { createApi, type BodyReader, type SecuritySchemeHandler } from './api.js';
+import { createApi, type BodyReader, type RequestAdmission, type SecuritySchemeHandler } from './api.js';
 import type { AppState } from './context.js';
 import { docsMiddleware, type DocsOptions } from './docs.js';
 import { closeConnectionsWhenDraining } from './draining.js';
@@ -32,6 +32,8 @@ export interface HttpAppParts {
   readonly handlers: OperationHandlers;
   /** The front-ends' own body readers (others are read from the spec by `upload.ts`). */
   readonly bodyReaders?: readonly BodyReader[];
+  /** The front-ends' early refusals, before the body is read, by operationId. */
+  readonly admissions?: Readonly<Partial<Record<string, RequestAdmission>>>;
   /** The front-ends' error dialects, by path. */
   readonly dialects?: readonly ProblemDialect[];
   /** Handlers for the spec's security schemes, by scheme name. */
@@ -70,6 +72,7 @@ export async function createHttpApp(parts: HttpAppParts): Promise<HttpApp> {
     handlers: parts.handlers,
     limits: parts.limits,
     ...(parts.bodyReaders ? { bodyReaders: parts.bodyReaders } : {}),
+    ...(parts.admissions ? { admissions: parts.admissions } : {}),
     ...(parts.securityHandlers ? { securityHandlers: parts.securityHandlers } : {}),
   });
   const koa = new Koa<AppState>();

@@ -28,6 +28,8 @@ export interface AppState {
   log?: Logger;
   /** The spec's operationId once routed (`api.ts`); unset for the docs and unknown paths. */
   operationId?: string;
+  /** Who the request is from, once authorised (`client-identity.ts`): a token's subject, or an address. */
+  client?: string;
   /** The code of the problem the request was answered with (`problem.ts`). */
   problem?: ProblemCode;
   /** The label a classification answered (the front-ends' handlers), for the request log. */

@@ -25,6 +25,8 @@ export interface BatchContext {
   readonly admission: Admission;
   /** Aborts when the client has gone: waiting images leave the queue. */
   readonly signal: AbortSignal;
+  /** Whose images these are: the gate takes each client's images in turn. */
+  readonly client?: string | undefined;
   /** Receives the timings of each image classified (the metrics). */
   readonly observe?: (timings: ClassificationTimings) => void;
 }
@@ -82,12 +84,12 @@ export async function admitAndClassify(
   header: ImageHeader,
   context: Omit<BatchContext, 'signal'> & { readonly signal?: AbortSignal | undefined },
 ): Promise<TimedClassification> {
-  const { classifier, admission, signal, observe } = context;
+  const { classifier, admission, signal, client, observe } = context;
   let started = 0;
   const result = await admission.run(() => {
     started = performance.now();
-    return classifier.classify(image, header);
-  }, { costBytes: header.decodeBytes, ...(signal ? { signal } : {}) });
+    return classifier.classify(image, header, client);
+  }, { costBytes: header.decodeBytes, ...(signal ? { signal } : {}), ...(client === undefined ? {} : { client }) });
   const elapsedMs = performance.now() - started;
   if (result.timings) observe?.(result.timings);
   return { result, elapsedMs };
@@ -95,11 +97,12 @@ export async function admitAndClassify(
 
 /** Classifies the batch's images (or rows), in order. */
 export async function classifyBatch(batch: Batch, context: BatchContext): Promise<Classification[]> {
-  const { classifier, admission, signal } = context;
+  const { classifier, admission, signal, client } = context;
   if (batch.kind === 'tensors') {
-    return allOrFirstFailure(signal, batch.rows.map((row) => (stop) => admission.run(() => classifier.classifyTensor(row), { signal: stop })));
+    return allOrFirstFailure(signal, batch.rows.map((row) => (stop) =>
+      admission.run(() => classifier.classifyTensor(row, client), { signal: stop, ...(client === undefined ? {} : { client }) })));
   }
-  const inspected = await Promise.allSettled(batch.images.map((image) => classifier.inspect(image)));
+  const inspected = await Promise.allSettled(batch.images.map((image) => classifier.inspect(image, client)));
   const refused = inspected.findIndex((r) => r.status === 'rejected');
   if (refused >= 0) throw ofImage((inspected[refused] as PromiseRejectedResult).reason, refused);
   const headers = inspected.map((r) => (r as PromiseFulfilledResult<ImageHeader>).value);

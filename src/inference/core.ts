@@ -5,27 +5,42 @@
  * 1. leases the model version the call names (or the one the repository chooses), for as long as
  *    the work runs: a hot swap lets the call finish on the version it started on;
  * 2. inspects each image's header, refusing what can be refused without decoding;
- * 3. passes the admission gate (`admission.ts`), whose lanes and memory budget the header chose;
+ * 3. passes the admission gate (`admission.ts`), whose lanes and memory budget the header chose,
+ *    in its client's turn (`fair-queue.ts`);
  * 4. classifies (or explains), stopping queued work when the caller's signal aborts;
  * 5. observes the timings per version (the metrics).
  *
  * Front-ends decode their protocol's request into these calls and encode the answers; they never
- * lease, admit or observe themselves.
+ * lease, admit or observe themselves. Before they read a request's body they ask
+ * {@link InferenceCore.admitRequest}, which refuses at once a client over its rate limit
+ * (`rate-limit.ts`) and work the gates would refuse anyway; each call then names its client
+ * (`CallOptions.client`: a token's subject, or an address), whom the gates serve in turn.
  *
  * ```ts
- * const core = createInferenceCore({ repository, admission, explain, observer: metrics });
- * const { result, model } = await core.classify({ name: 'catdog' }, image, { signal });
+ * const core = createInferenceCore({ repository, admission, explain, rateLimit, observer: metrics });
+ * core.admitRequest('token:alice', 'classify');   // before the body is read
+ * const { result, model } = await core.classify({ name: 'catdog' }, image, { signal, client: 'token:alice' });
  * ```
  */
 import type { ClassificationTimings } from '../model/classifier.js';
-import { gridFor } from '../model/explain/occlusion.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Overloaded, ProblemError } from '../errors.js';
+import { gridFor, passesOf } from '../model/explain/occlusion.js';
 import type { Explanation } from '../model/explain/explain.js';
 import { overlayPng } from '../model/explain/overlay.js';
 import type { Classification } from '../model/postprocess.js';
 import type { Manifest } from '../model/manifest.js';
 import type { ModelRepository, ServedModel } from '../repository/types.js';
-import { createAdmission, type Admission, type AdmissionOptions } from './admission.js';
+import { ANONYMOUS, createAdmission, type Admission, type AdmissionOptions } from './admission.js';
 import { admitAndClassify, classifyBatch, type Batch } from './classify-batch.js';
+import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
+
+/**
+ * Longest time a request that comes back before its client's `Retry-After` waits for it, unread,
+ * in milliseconds: a few seconds, well within the body's grace period (`BODY_RATE_GRACE_MS`).
+ * Longer ones (a rate limit's debt) are refused at once again.
+ */
+const MAX_RETRY_WAIT_MS = 3_000;
 
 /** Which model a call runs on: a name (default: the repository's default model) and a version (default: the one it chooses). */
 export interface ModelRef {
@@ -49,6 +64,28 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
   /** Told the version once it is leased, before any work (for the request log). */
   readonly onModel?: (model: Answerer) => void;
+  /**
+   * Who the call is for (a token's subject, or an address, as the front-end tells them apart): the
+   * gates take each client's images in turn, and a batch's images count against its rate limit.
+   * Default: one anonymous client shared by every call that names none.
+   */
+  readonly client?: string;
+}
+
+/** What a request asks of the core, as its front-end knows it before reading the body. */
+export type RequestKind = 'classify' | 'batch' | 'explain';
+
+/** Options of {@link InferenceCore.admitRequest}. */
+export interface AdmitOptions {
+  /**
+   * The most images the request may hold (a batch: `MAX_BATCH_IMAGES`; default 1): it is let in
+   * if the classifications' gate has room for that many, or if its client holds fewer waiting
+   * images than another and so may take their places. A client filling the queue has its next
+   * batch refused before the body is read rather than after.
+   */
+  readonly images?: number;
+  /** Aborts while the request waits for its client's Retry-After. */
+  readonly signal?: AbortSignal;
 }
 
 /** A classification and who answered it. */
@@ -113,6 +150,8 @@ export interface InferenceCoreDeps {
   /** The classifications' gate: lanes, queue bounds and decode memory budget. */
   readonly admission: AdmissionOptions;
   readonly explain: ExplainSettings;
+  /** Each client's rate limit; default none. */
+  readonly rateLimit?: RateLimitOptions;
   readonly observer?: InferenceObserver;
 }
 
@@ -122,6 +161,22 @@ export interface InferenceCore {
   readonly defaultModel: string;
   /** The classifications' gate, for the metrics (in flight, queued, decode memory). */
   readonly admission: Admission;
+  /**
+   * Lets a request of `client` in, or refuses it, before its body is read: when the client is
+   * over its rate limit (`rate-limited`, 429), or when the gate its work would wait at would
+   * refuse it now (`overloaded`, 503: the explanations' gate, or the classifications' for an
+   * upload or a batch). A request let in takes one image from its client's rate limit (an
+   * explanation its forward passes, a request refused for capacity one);
+   * {@link InferenceCore.classifyBatch} takes a batch's other images once it knows them.
+   *
+   * The refusal is at once, but for a client that comes back before the `Retry-After` it was
+   * given (here, or by a gate): its request waits until then (up to {@link MAX_RETRY_WAIT_MS}),
+   * unread, and is decided anew. So a client that ignores `Retry-After` gets no more decisions
+   * than one that honours it, and its refusals cost no more either.
+   *
+   * @throws RateLimited, Overloaded; the signal's reason when it aborts while waiting.
+   */
+  admitRequest(client: string | undefined, kind: RequestKind, options?: AdmitOptions): Promise<void>;
   /**
    * Classifies one encoded image.
    *
@@ -160,6 +215,28 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
   // classifications' slots, but for the length of their decodes (the decode memory budget).
   const explainGate = createAdmission(deps.explain.admission);
   const grid = gridFor(deps.explain.maxPasses);
+  const limits = createRateLimiter(deps.rateLimit ?? { imagesPerSecond: 0, burstImages: 0 });
+  /** When each client refused lately may come back (its Retry-After), in `performance.now()` milliseconds. */
+  const comeBackAt = new Map<string, number>();
+  /** Notes when `client` may come back if `err` is a refusal for want of capacity or rate. */
+  const remember = (client: string, err: unknown): void => {
+    if (!(err instanceof ProblemError) || (err.code !== 'overloaded' && err.code !== 'rate-limited')) return;
+    const now = performance.now();
+    comeBackAt.set(client, now + Number(err.headers['Retry-After']) * 1000);
+    if (comeBackAt.size > 1_000) for (const [key, at] of comeBackAt) if (at <= now) comeBackAt.delete(key);
+  };
+
+  /** {@link InferenceCore.admitRequest}'s decision, at once. */
+  const decide = (client: string, kind: RequestKind, images: number): void => {
+    const [gate, { retryAfterSeconds }] = kind === 'explain' ? [explainGate, deps.explain.admission] : [admission, deps.admission];
+    // A request refused for want of capacity costs one image: a client that keeps asking
+    // spends its rate limit on the refusals too (and is then answered 429).
+    if (!gate.accepts(client, images)) {
+      limits.admit(client, 1);
+      throw new Overloaded(retryAfterSeconds);
+    }
+    limits.admit(client, kind === 'explain' ? passesOf(grid) : 1);
+  };
 
   const describe = (model: ServedModel): ModelDescription => ({
     name: model.name,
@@ -174,6 +251,11 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     try {
       options.onModel?.(answererOf(lease.model));
       return await use(lease.model);
+    } catch (err) {
+      // A refusal by a gate after the body was read (a batch that cannot wait whole, a place
+      // taken by another client) counts as one before it: the client's Retry-After is kept.
+      remember(options.client ?? ANONYMOUS, err);
+      throw err;
     } finally {
       lease.release();
     }
@@ -183,14 +265,29 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     defaultModel: repository.defaultModel,
     admission,
 
+    async admitRequest(client = ANONYMOUS, kind, options = {}) {
+      const { signal, images = 1 } = options;
+      const wait = (comeBackAt.get(client) ?? 0) - performance.now();
+      // As a queued task whose client went away: rejected with the signal's reason.
+      if (wait > 0 && wait <= MAX_RETRY_WAIT_MS) await delay(wait, undefined, signal ? { signal } : {}).catch(() => Promise.reject(signal?.reason as Error));
+      try {
+        decide(client, kind, images);
+        comeBackAt.delete(client);
+      } catch (err) {
+        remember(client, err);
+        throw err;
+      }
+    },
+
     classify(ref, image, options = {}) {
       return leased(ref, options, async (model) => {
         const { classifier } = model;
-        const header = await classifier.inspect(image);
+        const header = await classifier.inspect(image, options.client);
         const { result, elapsedMs } = await admitAndClassify(image, header, {
           classifier,
           admission,
           signal: options.signal,
+          client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
         });
         return { result, model: answererOf(model), elapsedMs };
@@ -201,11 +298,17 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
       return leased(ref, options, async (model) => {
         const planned = plan(describe(model));
         const { batch } = planned;
-        observer?.observeInferenceBatch(batch.kind === 'images' ? batch.images.length : batch.rows.length);
+        const images = batch.kind === 'images' ? batch.images.length : batch.rows.length;
+        observer?.observeInferenceBatch(images);
+        // admitRequest took the first image.
+        if (options.client !== undefined) limits.charge(options.client, images - 1);
+        // A batch that cannot wait whole is refused before its images are inspected.
+        if (!admission.accepts(options.client ?? ANONYMOUS, images)) throw new Overloaded(deps.admission.retryAfterSeconds);
         const results = await classifyBatch(batch, {
           classifier: model.classifier,
           admission,
           signal: options.signal ?? new AbortController().signal,
+          client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
         });
         return { plan: planned, results, model: answererOf(model) };
@@ -215,20 +318,20 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     explain(ref, image, options = {}) {
       return leased(ref, options, async (model) => {
         const { classifier } = model;
-        const signal = options.signal;
+        const { signal, client = ANONYMOUS } = options;
         // What can be refused from the header (not an image, too many pixels, a decode bomb) is, at once.
-        const header = await classifier.inspect(image);
+        const header = await classifier.inspect(image, client);
         const decoding = <T>(decode: () => Promise<T>): Promise<T> =>
-          admission.run(decode, { costBytes: header.decodeBytes, ...(signal ? { signal } : {}) });
+          admission.run(decode, { costBytes: header.decodeBytes, client, ...(signal ? { signal } : {}) });
         let started = 0;
         const { result, picture } = await explainGate.run(async () => {
           started = performance.now();
-          const result = await classifier.explain(image, { grid, header, decoding, ...(signal ? { signal } : {}) });
+          const result = await classifier.explain(image, { grid, header, decoding, client, ...(signal ? { signal } : {}) });
           const picture = options.picture
             ? await decoding(() => overlayPng(image, result.heatmap, result.region, { maxSide: options.picture!.maxSide }))
             : undefined;
           return { result, picture };
-        }, signal ? { signal } : {});
+        }, { client, ...(signal ? { signal } : {}) });
         return { result, picture, model: answererOf(model), elapsedMs: performance.now() - started };
       });
     },

@@ -11,8 +11,16 @@
  * share of it (measured by `make bench-explain`: topping up upload batches with an
  * explanation's images halved the uploads served while explanations ran).
  *
+ * Each item belongs to a client (a token's subject, or an address: whoever the caller says), and
+ * each client's items wait in a queue of their own (`fair-queue.ts`). A batch takes the clients'
+ * items in turn, and at most its size divided by the clients waiting from any one of them: with
+ * one client flooding and another sending one image, the next batch holds that image and half a
+ * batch of the flood, not a full batch the image waits behind.
+ *
  * @example const b = new Batcher(async (xs) => xs.map(infer), { maxBatchSize: 8, maxWaitMs: 0 });
  */
+
+import { createFairQueue, type FairQueue } from './fair-queue.js';
 
 /** Runs one batch; must resolve to exactly one result per item, in order. */
 export type BatchRunner<I, O> = (items: readonly I[]) => Promise<readonly O[]>;
@@ -37,13 +45,19 @@ export interface BatcherOptions {
   readonly slots?: number;
   /** Timer implementation; default `setTimeout`. */
   readonly schedule?: Scheduler;
+  /** Clock in milliseconds, for tests; default `performance.now`. */
+  readonly now?: () => number;
 }
+
+/** How long a client counts as present after its last image, in milliseconds. */
+const PRESENT_MS = 1_000;
 
 /** Whom a batch serves first: `high` items before any `low` one, each in arrival order. */
 export type Priority = 'high' | 'low';
 
 interface Pending<I, O> {
   readonly item: I;
+  readonly client: string;
   readonly resolve: (value: O) => void;
   readonly reject: (reason: unknown) => void;
 }
@@ -61,8 +75,11 @@ export class Batcher<I, O> {
   readonly #maxWaitMs: number;
   readonly #slots: number;
   readonly #schedule: Scheduler;
-  #queue: Pending<I, O>[] = [];
-  #background: Pending<I, O>[] = [];
+  readonly #now: () => number;
+  /** When each client present submitted its last high-priority item. */
+  readonly #seen = new Map<string, number>();
+  #queue: FairQueue<Pending<I, O>> = createFairQueue();
+  #background: FairQueue<Pending<I, O>> = createFairQueue();
   #busy = 0;
   #cancelWait: Cancel | undefined;
 
@@ -77,17 +94,22 @@ export class Batcher<I, O> {
     this.#maxWaitMs = options.maxWaitMs;
     this.#slots = options.slots ?? 1;
     this.#schedule = options.schedule ?? defaultScheduler;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Items waiting for a slot, of both priorities. */
   get queued(): number {
-    return this.#queue.length + this.#background.length;
+    return this.#queue.size + this.#background.size;
   }
 
-  /** Resolves with this item's own result, or rejects with the error of its batch. */
-  submit(item: I, priority: Priority = 'high'): Promise<O> {
+  /**
+   * Resolves with this item's own result, or rejects with the error of its batch. `client` says
+   * whose item it is (default: one client shared by every caller that names none).
+   */
+  submit(item: I, priority: Priority = 'high', client = ''): Promise<O> {
+    if (priority === 'high') this.#seen.set(client, this.#now());
     return new Promise<O>((resolve, reject) => {
-      (priority === 'high' ? this.#queue : this.#background).push({ item, resolve, reject });
+      (priority === 'high' ? this.#queue : this.#background).push(client, { item, client, resolve, reject });
       this.#pump(false);
     });
   }
@@ -95,9 +117,9 @@ export class Batcher<I, O> {
   /** Dispatches as many batches as free slots and the wait rule allow. */
   #pump(waited: boolean): void {
     while (this.#busy < this.#slots && this.queued > 0) {
-      const queue = this.#queue.length > 0 ? this.#queue : this.#background;
+      const queue = this.#queue.size > 0 ? this.#queue : this.#background;
       const size = queue === this.#queue ? this.#maxBatchSize : this.#maxLowBatchSize;
-      const full = queue.length >= size;
+      const full = queue.size >= size;
       if (!full && !waited && this.#maxWaitMs > 0) {
         // A free slot and a short queue: give other requests maxWaitMs to join.
         this.#cancelWait ??= this.#schedule(() => {
@@ -108,8 +130,32 @@ export class Batcher<I, O> {
       }
       this.#cancelWait?.();
       this.#cancelWait = undefined;
-      this.#dispatch(queue.splice(0, size));
+      this.#dispatch(Batcher.#take(queue, size, queue === this.#queue ? this.#present() : 1));
     }
+  }
+
+  /** Clients that submitted a high-priority item within the last {@link PRESENT_MS}. */
+  #present(): number {
+    const since = this.#now() - PRESENT_MS;
+    for (const [client, at] of this.#seen) if (at < since) this.#seen.delete(client);
+    return this.#seen.size;
+  }
+
+  /**
+   * Up to `size` items, the clients in turn: from each at most its share of `size` among the
+   * clients `present`, and no more than the client with the fewest waiting.
+   */
+  static #take<P extends { readonly client: string }>(queue: FairQueue<P>, size: number, present: number): P[] {
+    const share = Math.min(Math.ceil(size / Math.max(present, queue.clients)), queue.clients > 1 ? queue.fewest : size);
+    const taken = new Map<string, number>();
+    const batch: P[] = [];
+    while (batch.length < size) {
+      const next = queue.shift((client) => (taken.get(client) ?? 0) < share);
+      if (next === undefined) break;
+      taken.set(next.client, (taken.get(next.client) ?? 0) + 1);
+      batch.push(next);
+    }
+    return batch;
   }
 
   #dispatch(batch: Pending<I, O>[]): void {

@@ -26,6 +26,7 @@ import { createPostprocessor, type Classification } from './postprocess.js';
 import type { ImageHeader } from './image/header.js';
 import { inspectImage } from './image/header.js';
 import { createDecoder, headerLimits, type PreprocessLimits } from './image/preprocess.js';
+import { imageThreads } from './image-threads.js';
 
 export type { Classification } from './postprocess.js';
 export type { ExplainOptions, Explanation } from './explain/explain.js';
@@ -54,14 +55,17 @@ export interface Classifier {
   /**
    * Reads an image's header: format, size and the memory its decode will need. Rejects with
    * ImageUndecodable / ImageTooLarge / ImageTooComplex what can be refused without decoding.
+   * `client` says whose image it is: libuv's threads take their clients' calls in turn
+   * (`image-threads.ts`).
    */
-  inspect(image: Uint8Array): Promise<ImageHeader>;
+  inspect(image: Uint8Array, client?: string): Promise<ImageHeader>;
   /**
    * Decodes and classifies one image; rejects with ImageUndecodable / ImageTooLarge /
    * ImageTooComplex on bad input. Pass the header {@link Classifier.inspect} returned to spare a
-   * second reading; without it, the image is inspected here.
+   * second reading; without it, the image is inspected here. `client` says whose image it is: the
+   * decodes and the batches take their clients' images in turn (`image-threads.ts`, `batcher.ts`).
    */
-  classify(image: Uint8Array, header?: ImageHeader): Promise<Classification & { readonly timings?: ClassificationTimings }>;
+  classify(image: Uint8Array, header?: ImageHeader, client?: string): Promise<Classification & { readonly timings?: ClassificationTimings }>;
   /**
    * Classifies one image that the client decoded, resized and normalised itself: `row` is the
    * model's input for one image, `3 × width × height` float32 values in the manifest's layout and
@@ -69,7 +73,7 @@ export interface Classifier {
    *
    * @throws RangeError when `row` does not have that length (the caller checks it against the manifest).
    */
-  classifyTensor(row: Float32Array): Promise<Classification>;
+  classifyTensor(row: Float32Array, client?: string): Promise<Classification>;
   /**
    * Classifies `image` and explains the answer by occlusion sensitivity (`explain.ts`): decoded
    * once, the image and its masked copies go through the same batcher at low priority, so that
@@ -184,27 +188,28 @@ export async function createClassifier(
     int8Weights: prepared.int8Weights,
     health: () => engine.health,
     failed: engine.failed,
-    inspect: (image) => inspectImage(image, checks),
-    async classify(image, header) {
+    inspect: (image, client) => imageThreads.run(client, () => inspectImage(image, checks)),
+    async classify(image, header, client) {
       const started = performance.now();
       // Undecodable images fail here, alone, before they could join a batch.
-      const pixels = await decode(image, header);
+      const pixels = await imageThreads.run(client, () => decode(image, header));
       const preprocessed = performance.now();
-      const row = await batcher.submit(pixels);
+      const row = await batcher.submit(pixels, 'high', client);
       const timings = { preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };
       return { ...postprocess(row), timings };
     },
-    async classifyTensor(row) {
+    async classifyTensor(row, client) {
       const expected = 3 * input.width * input.height;
       if (row.length !== expected) throw new RangeError(`a row of ${input.name} has ${expected} values, not ${row.length}`);
-      return postprocess(await batcher.submit(row));
+      return postprocess(await batcher.submit(row, 'high', client));
     },
     explain(image, options) {
       return explain(
         {
           input,
           decode,
-          submit: (pixels, priority) => batcher.submit(pixels, priority),
+          threads: (task) => imageThreads.run(options.client, task),
+          submit: (pixels, priority) => batcher.submit(pixels, priority, options.client),
           postprocess,
           wave: maxBatchSize * engine.slots,
         },

@@ -5,6 +5,7 @@
  * and the next request still works. On a small fixture model (a solid red PNG is a Cat).
  */
 import { readFile } from 'node:fs/promises';
+import net from 'node:net';
 import { expect } from 'chai';
 import { createReadiness } from '../../src/lifecycle/readiness.js';
 import { catImagePath } from '../fixtures/course-images.js';
@@ -167,6 +168,41 @@ describe('Open Inference Protocol (V2): bad inputs', function () {
     expect((res.body as { error: string }).error).to.equal('The request body is larger than the limit of 1048576 bytes');
     expect(res.headers.get('connection')).to.equal('close');
     await expectRefused(this, { ...res, binary: {}, ms: res.elapsedMs }, 413, 'payload-too-large');
+  });
+});
+
+describe('Open Inference Protocol (V2): a binary body cut short', function () {
+  this.timeout(60_000);
+
+  it('is read as far as it came (into place, as it arrives), answered 400 if the client still listens, and the service goes on', async () => {
+    const svc = await startService({ model: { bytes: buildImagenetLikeModel(), manifest: imagenetLikeManifest } });
+    try {
+      const red = await solidImage('red');
+      const header = Buffer.from(JSON.stringify(imagesHeader([red])));
+      const body = Buffer.concat([header, bytesTensor([red])]);
+      const head = requestHead('POST', '/v2/models/catdog/infer', {
+        'Content-Type': 'application/octet-stream',
+        'Inference-Header-Content-Length': header.length,
+        'Content-Length': body.length,
+      });
+      // Half the body, then the client's side of the connection closed.
+      const answer = await new Promise<string>((resolve) => {
+        const { port } = new URL(svc.url);
+        const socket = net.connect({ port: Number(port), host: '127.0.0.1' }, () => {
+          socket.write(head);
+          socket.end(body.subarray(0, Math.floor(body.length / 2)));
+        });
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('close', () => resolve(text));
+        socket.on('error', () => undefined);
+      });
+      if (answer !== '') expect(answer).to.match(/^HTTP\/1\.1 400 /);
+      const next = await postBinary(`${svc.url}/v2/models/catdog/infer`, imagesHeader([red]), [bytesTensor([red])]);
+      expect(next.status, next.text).to.equal(200);
+    } finally {
+      await svc.close();
+    }
   });
 });
 

@@ -74,6 +74,8 @@ export interface StartOptions {
    */
   readonly securityHandlers?: AppDeps['securityHandlers'];
   readonly admission?: AppDeps['admission'];
+  /** Each client's rate limit; default the configuration's. */
+  readonly rateLimit?: AppDeps['rateLimit'];
   /** Bounds of `POST /explain`; default the configuration's. */
   readonly explain?: AppDeps['explain'];
   readonly readiness?: AppDeps['readiness'];
@@ -111,10 +113,10 @@ export async function startService(options: StartOptions): Promise<RunningServic
   let explained = 0;
   const classifier: Classifier = {
     ...inner,
-    classify: async (image, header) => {
+    classify: async (image, header, client) => {
       count++;
       await options.beforeClassify?.();
-      return inner.classify(image, header);
+      return inner.classify(image, header, client);
     },
     explain: async (image, explainOptions) => {
       explained++;
@@ -131,6 +133,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.explain ? { explain: options.explain } : {}),
+    ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
     access: {
       ...(options.metricsPublic === undefined ? {} : { metricsPublic: options.metricsPublic }),

@@ -15,9 +15,11 @@ export function askedModel(c: Context): ModelRef {
 
 /**
  * Runs `call` with the options every course request passes the core: a signal that aborts when
- * the client hangs up, and the version that answers recorded for the request log.
+ * the client hangs up, who the request is from, and the version that answers recorded for the
+ * request log.
  */
 export function asRequest<T>(ctx: AppContext, call: (options: CallOptions) => Promise<T>): Promise<T> {
+  const { client } = ctx.state;
   return whileConnected(ctx, (signal) =>
-    call({ signal, onModel: (model) => (ctx.state.model = { name: model.name, version: model.version }) }));
+    call({ signal, ...(client === undefined ? {} : { client }), onModel: (model) => (ctx.state.model = { name: model.name, version: model.version }) }));
 }

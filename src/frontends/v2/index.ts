@@ -4,7 +4,8 @@
  * the model repository extension (`/v2/repository/...`). Its bodies are read by its own reader
  * (`body.ts`, within the V2 memory budget) and its errors take the protocol's shape (`errors.ts`).
  */
-import type { BodyReader } from '../../http/api.js';
+import type { BodyReader, RequestAdmission } from '../../http/api.js';
+import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandlers } from '../../http/operation.js';
 import type { ProblemDialect } from '../../http/problem.js';
 import type { InferenceCore } from '../../inference/core.js';
@@ -62,10 +63,12 @@ export interface V2Deps {
   readonly management: RepositoryManagement | undefined;
 }
 
-/** The V2 front-end: its handlers, its body reader and its error dialect. */
+/** The V2 front-end: its handlers, its body reader, its early refusals and its error dialect. */
 export interface V2Frontend {
   readonly handlers: Pick<OperationHandlers, V2Operations>;
   readonly bodyReader: BodyReader;
+  /** Before an inference body is read: a client over its rate limit, a batch the gate would refuse now. */
+  readonly admissions: Readonly<Partial<Record<V2Operations, RequestAdmission>>>;
   readonly dialect: ProblemDialect;
 }
 
@@ -76,6 +79,8 @@ export function v2Frontend(deps: V2Deps): V2Frontend {
   const metadata = getModelMetadata(core);
   const ready = getModelReady(core);
   const read = createInferenceBodyReader(limits, createBodyMemory(limits.inferBodyMemoryBytes, deps.retryAfterSeconds));
+  const admitBatch: RequestAdmission = (ctx) =>
+    whileConnected(ctx, (signal) => core.admitRequest(ctx.state.client, 'batch', { images: limits.maxBatchImages, signal }));
   return {
     handlers: {
       getServerLive: getServerLive(),
@@ -92,6 +97,7 @@ export function v2Frontend(deps: V2Deps): V2Frontend {
       unloadModel: changeModel(deps.management, 'unload'),
     },
     bodyReader: inferenceBodyReader(read),
+    admissions: { inferModel: admitBatch, inferModelVersion: admitBatch },
     dialect: v2ProblemDialect,
   };
 }

@@ -30,10 +30,11 @@ export function inferModel(core: InferenceCore, limits: InferLimits): OperationH
     if (!body) throw new Error('inferModel: no inference body in the request state');
     const header = body.validated as InferenceRequest;
     const binary: BinaryPart | undefined = body.payload;
+    const { client } = ctx.state;
     const { plan, results, model } = await whileConnected(ctx, (signal) => core.classifyBatch(
       modelParams(c),
       (version) => planInference(header, binary, tensorSignatureOf(version.manifest), limits.maxBatchImages),
-      { signal, onModel: (m) => (ctx.state.model = { name: m.name, version: m.version }) },
+      { signal, ...(client === undefined ? {} : { client }), onModel: (m) => (ctx.state.model = { name: m.name, version: m.version }) },
     ));
     ctx.state.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;
     const answer = inferenceAnswer({ name: model.name, version: model.version }, plan, results);

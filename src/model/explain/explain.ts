@@ -17,6 +17,8 @@ export interface ExplainPipeline {
   readonly input: Manifest['input'];
   /** The classifier's decoder: bytes → interleaved RGB of the model's input size. */
   readonly decode: (image: Uint8Array, header?: ImageHeader) => Promise<Uint8Array>;
+  /** Runs a sharp call on libuv's threads in the client's turn (`image-threads.ts`); default: at once. */
+  readonly threads?: <T>(task: () => Promise<T>) => Promise<T>;
   /** Sends one decoded image through the batcher. */
   readonly submit: (pixels: Uint8Array, priority: Priority) => Promise<Float32Array>;
   readonly postprocess: (row: Float32Array) => Classification;
@@ -29,6 +31,8 @@ export interface ExplainOptions {
   readonly grid: Grid;
   /** Aborted when the client has gone: no further wave is sent. */
   readonly signal?: AbortSignal;
+  /** Whose explanation it is: the batches take their clients' images in turn. */
+  readonly client?: string;
   /** The image's header, as `Classifier.inspect` read it; without it the image is inspected here. */
   readonly header?: ImageHeader;
   /**
@@ -73,8 +77,9 @@ export async function explain(pipeline: ExplainPipeline, image: Uint8Array, opti
   const { input } = pipeline;
   const { grid, signal } = options;
   const decoding = options.decoding ?? (<T>(decode: () => Promise<T>): Promise<T> => decode());
-  const pixels = await decoding(() => pipeline.decode(image, options.header));
-  const [fill, size] = await Promise.all([blurred(pixels, input.width, input.height), photoSize(image)]);
+  const threads = pipeline.threads ?? (<T>(task: () => Promise<T>): Promise<T> => task());
+  const pixels = await decoding(() => threads(() => pipeline.decode(image, options.header)));
+  const [fill, size] = await Promise.all([threads(() => blurred(pixels, input.width, input.height)), threads(() => photoSize(image))]);
   const masked = occlusionWindows(input.width, input.height, grid).map((w) => occlude(pixels, fill, input.width, w));
 
   const rows: Float32Array[] = [];

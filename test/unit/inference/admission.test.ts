@@ -1,7 +1,8 @@
 /**
  * The admission gate: bounded in flight, bounded queue in arrival order, immediate refusal
  * beyond, and waiting clients that go away give their place up; large images in a lane of their
- * own, and every running task's estimated memory within the budget.
+ * own, and every running task's estimated memory within the budget; several clients served in
+ * turn, a few slots kept from the one holding the most, a full queue shared fairly.
  */
 import { expect } from 'chai';
 import { Overloaded } from '../../../src/errors.js';
@@ -168,6 +169,80 @@ describe('admission', () => {
       expect(next.started()).to.equal(true);
       next.finish();
       expect(await after).to.equal('next');
+    });
+  });
+
+  describe('several clients', () => {
+    it('takes the clients’ tasks in turn: another client’s upload waits for one of a 64-image batch, not for 64', async () => {
+      const gate = createAdmission({ maxInflight: 1, maxQueue: 128, retryAfterSeconds: 1 });
+      const order: string[] = [];
+      const first = held('first');
+      const running = gate.run(first.task, { client: 'flood' });
+      const flood = Array.from({ length: 64 }, (_, i) => gate.run(async () => void order.push(`f${i}`), { client: 'flood' }));
+      const upload = gate.run(async () => void order.push('upload'), { client: 'other' });
+      first.finish();
+      await Promise.all([running, ...flood, upload]);
+      expect(order.indexOf('upload')).to.equal(1);
+    });
+
+    it('keeps 2 slots beyond 16 for clients holding fewer than 2, so that another starts at once', async () => {
+      const gate = createAdmission({ maxInflight: 16, maxQueue: 128, retryAfterSeconds: 1 });
+      const flood = Array.from({ length: 20 }, (_, i) => held(i));
+      const running = flood.map((t) => gate.run(t.task, { client: 'flood' }));
+      await tick();
+      expect([gate.inflight, gate.queued]).to.deep.equal([16, 4]);
+      const others = ['a', 'b', 'c'].map((i) => held(i));
+      const other = others.map((t, i) => gate.run(t.task, { client: i < 2 ? 'other' : 'third' }));
+      await tick();
+      // 'other' takes both reserve slots (it held fewer than 2 each time); 'third' waits its turn.
+      expect(others.map((t) => t.started())).to.deep.equal([true, true, false]);
+      expect(gate.inflight).to.equal(18);
+      for (const t of [...flood, ...others]) t.finish();
+      await Promise.all([...running, ...other]);
+    });
+
+    it('keeps no slot beyond MAX_INFLIGHT below 8', async () => {
+      const gate = createAdmission({ maxInflight: 4, maxQueue: 4, retryAfterSeconds: 1 });
+      const tasks = [0, 1, 2, 3].map((i) => held(i));
+      const running = tasks.map((t) => gate.run(t.task, { client: 'one' }));
+      const late = held('late');
+      const other = gate.run(late.task, { client: 'other' });
+      await tick();
+      expect([tasks.every((t) => t.started()), late.started()]).to.deep.equal([true, false]);
+      for (const t of [...tasks, late]) t.finish();
+      await Promise.all([...running, other]);
+    });
+
+    it('makes room in a full queue for a client holding fewer by refusing the newest task of the one holding the most', async () => {
+      const gate = createAdmission({ maxInflight: 1, maxQueue: 3, retryAfterSeconds: 4 });
+      const first = held('first');
+      const running = gate.run(first.task, { client: 'flood' });
+      const queued = [1, 2, 3].map((i) => gate.run(async () => i, { client: 'flood' }));
+      // The flood's own next task finds no room.
+      const own = await gate.run(async () => 'more', { client: 'flood' }).then(() => undefined, (e: unknown) => e);
+      expect(own).to.be.instanceOf(Overloaded);
+      // Another client's takes the place of the flood's newest, which is refused with Retry-After.
+      const upload = gate.run(async () => 'upload', { client: 'other' });
+      const displaced = await queued[2]!.then(() => undefined, (e: unknown) => e);
+      expect(displaced).to.be.instanceOf(Overloaded);
+      expect((displaced as Overloaded).headers['Retry-After']).to.equal('4');
+      first.finish();
+      expect(await Promise.all([running, queued[0], queued[1], upload])).to.deep.equal(['first', 1, 2, 'upload']);
+    });
+
+    it('tells before a request is read whether its tasks would be taken, as run decides', async () => {
+      const gate = createAdmission({ maxInflight: 1, maxQueue: 2, retryAfterSeconds: 1 });
+      expect(gate.accepts('flood', 3)).to.equal(true);
+      expect(gate.accepts('flood', 4)).to.equal(false);
+      const first = held('first');
+      const running = gate.run(first.task, { client: 'flood' });
+      const queued = [1, 2].map((i) => gate.run(async () => i, { client: 'flood' }));
+      expect(gate.accepts('flood')).to.equal(false);
+      // Another client would take a place of the flood's.
+      expect(gate.accepts('other')).to.equal(true);
+      first.finish();
+      await Promise.all([running, ...queued]);
+      expect(gate.accepts('flood', 3)).to.equal(true);
     });
   });
 });

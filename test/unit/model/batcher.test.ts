@@ -159,3 +159,56 @@ describe('Batcher priorities', () => {
     expect(calls[2]!.items).to.deep.equal([1, 2]);
   });
 });
+
+describe('Batcher with several clients', () => {
+  /** A batcher of 8 whose clock the test sets, and its runner. */
+  function clocked() {
+    const { run, calls } = manualRunner<number>();
+    let now = 0;
+    const batcher = new Batcher(run, { maxBatchSize: 8, maxWaitMs: 0, now: () => now });
+    const finish = async (i: number): Promise<void> => {
+      calls[i]!.finish(calls[i]!.items);
+      await settle();
+    };
+    return { batcher, calls, finish, advance: (ms: number) => (now += ms) };
+  }
+
+  it('puts another client’s image in the next batch, with no more of a flood’s than of its own', async () => {
+    const { batcher, calls, finish } = clocked();
+    const flood = Array.from({ length: 64 }, (_, i) => batcher.submit(i, 'high', 'flood'));
+    const upload = batcher.submit(1000, 'high', 'other');
+    expect(calls[0]!.items).to.deep.equal([0]);
+    await finish(0);
+    // The flood's client came first in line; then the upload; then no more of the flood's than of the upload's.
+    expect(calls[1]!.items).to.deep.equal([1, 1000]);
+    await finish(1);
+    expect(await upload).to.equal(1000);
+    void flood;
+  });
+
+  it('takes at most half a batch from one client while another has sent an image within a second', async () => {
+    const { batcher, calls, finish, advance } = clocked();
+    void batcher.submit(1000, 'high', 'other');
+    const flood = Array.from({ length: 32 }, (_, i) => batcher.submit(i, 'high', 'flood'));
+    await finish(0);
+    expect(calls[1]!.items).to.have.length(4);
+    advance(999);
+    await finish(1);
+    expect(calls[2]!.items).to.have.length(4);
+    // A second after its last image, the other client is gone: full batches again.
+    advance(2);
+    await finish(2);
+    expect(calls[3]!.items).to.have.length(8);
+    await finish(3);
+    void flood;
+  });
+
+  it('fills batches from many clients, one image each, up to the batch size', async () => {
+    const { batcher, calls, finish } = clocked();
+    const first = batcher.submit(0, 'high', 'c0');
+    for (let c = 1; c <= 10; c++) void batcher.submit(c, 'high', `c${c}`);
+    await finish(0);
+    expect(calls[1]!.items).to.deep.equal([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await first).to.equal(0);
+  });
+});
