@@ -46,11 +46,13 @@ train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder wi
 	$(BIN)/tsx scripts/fetch-model.ts
 	$(BIN)/tsx scripts/train.ts $(if $(TRAIN_DATA),--data $(TRAIN_DATA)) $(TRAIN_ARGS)
 
-generate: ## Regenerate generated/ from the spec
+generate: ## Regenerate generated/ from the contracts: the spec (openapi-typescript), the gRPC protos in proto/ (proto-loader-gen-types)
 	$(BIN)/openapi-typescript openapi/openapi.yaml -o generated/openapi.ts
+	$(BIN)/tsx scripts/generate-grpc.ts
 
-check-generated: generate ## Fail when generated/ is stale
+check-generated: generate ## Fail when generated/ is stale (a changed, added or removed file)
 	git diff --exit-code -- generated/
+	@test -z "$$(git status --porcelain -- generated/)" || { git status --porcelain -- generated/; echo 'generated/ has files git does not know: commit them'; exit 1; }
 
 lint: ## Lint the OpenAPI spec (redocly), the TypeScript (ESLint, type-aware, no import cycles; zero warnings), unused code (knip)
 	$(BIN)/redocly lint openapi/openapi.yaml --format=stylish
