@@ -26,6 +26,7 @@ import type { AdmissionOptions } from './inference/admission.js';
 import { createInferenceCore, type ExplainSettings, type InferenceCore } from './inference/core.js';
 import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
+import { createBodyMemory } from './oip/body-memory.js';
 import { createMetrics } from './metrics.js';
 import type { ModelRepository, RepositoryManagement } from './repository/types.js';
 import { readSpec, withAnonymousAccess, withoutAnonymousAccess } from './spec.js';
@@ -102,11 +103,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ready: () => readiness.state === 'ready',
   });
 
+  // One budget for the inference requests of both protocols: REST bodies and gRPC messages.
+  const inferMemory = createBodyMemory(requests.inferBodyMemoryBytes, admission.retryAfterSeconds);
   const v2 = v2Frontend({
     core,
     readiness,
     limits: requests,
-    retryAfterSeconds: admission.retryAfterSeconds,
+    memory: inferMemory,
     index: () => repository.index(),
     management: deps.management,
   });
