@@ -73,6 +73,8 @@ export interface StartOptions {
    * default those of AUTH_DISABLED=true, so that tests about other concerns need no token.
    */
   readonly securityHandlers?: AppDeps['securityHandlers'];
+  /** The token verifier of gRPC calls (and of the security handlers when none are given); default none (AUTH_DISABLED=true). */
+  readonly verifier?: AppDeps['verifier'];
   readonly admission?: AppDeps['admission'];
   /** Bounds of `POST /explain`; default the configuration's. */
   readonly explain?: AppDeps['explain'];
@@ -128,7 +130,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     repository,
     log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     requests: { ...defaults.requests, maxUploadBytes: options.maxUploadBytes ?? defaults.requests.maxUploadBytes, ...options.requests },
-    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
+    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: options.verifier }),
+    verifier: options.verifier,
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.explain ? { explain: options.explain } : {}),
     ...(options.readiness ? { readiness: options.readiness } : {}),
@@ -175,7 +178,7 @@ export interface RepositoryService {
  */
 export async function startRepositoryService(
   root: string,
-  options: { readonly control?: ModelControl; readonly securityHandlers?: AppDeps['securityHandlers'] } = {},
+  options: { readonly control?: ModelControl; readonly securityHandlers?: AppDeps['securityHandlers']; readonly verifier?: AppDeps['verifier'] } = {},
 ): Promise<RepositoryService> {
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const repository = createModelRepository({
@@ -190,7 +193,8 @@ export async function startRepositoryService(
     repository,
     management: repository,
     log,
-    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
+    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: options.verifier }),
+    verifier: options.verifier,
   });
   const server = createServer(app, configDefaults().server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
