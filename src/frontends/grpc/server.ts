@@ -77,6 +77,8 @@ export function createGrpcServer(frontend: GrpcFrontend, settings: GrpcServerSet
     reserve: settings.connectionReserve,
   });
   const sockets = new Set<net.Socket>();
+  /** Called when the last connection closes while draining. */
+  let allClosed: (() => void) | undefined;
   const listener = net.createServer((socket) => {
     const decision = budget.admit(socket.remoteAddress);
     if (!decision.admitted) {
@@ -88,6 +90,7 @@ export function createGrpcServer(frontend: GrpcFrontend, settings: GrpcServerSet
     socket.once('close', () => {
       sockets.delete(socket);
       decision.release();
+      if (sockets.size === 0) allClosed?.();
     });
     injector.injectConnection(socket);
   });
@@ -108,21 +111,26 @@ export function createGrpcServer(frontend: GrpcFrontend, settings: GrpcServerSet
     drain(graceMs) {
       frontend.health.refresh();
       frontend.health.close();
+      listener.close();
       return new Promise((resolve) => {
-        let clean = true;
-        const timer = setTimeout(() => {
-          clean = false;
-          server.forceShutdown();
-          for (const socket of sockets) socket.destroy();
-        }, graceMs);
-        listener.close();
-        // GOAWAY on every connection: calls in progress finish, new ones go elsewhere.
-        injector.drain(graceMs);
-        server.tryShutdown(() => {
+        const done = (clean: boolean): void => {
           clearTimeout(timer);
+          allClosed = undefined;
           injector.destroy();
           resolve(clean);
-        });
+        };
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          for (const socket of sockets) socket.destroy();
+          done(false);
+        }, graceMs);
+        // GOAWAY on every connection (http2's graceful close): calls in progress finish, new
+        // ones go elsewhere. Done once every connection has closed: grpc-js's own callback comes
+        // as soon as the sessions are marked closing (Node closes them with the server), before
+        // their calls finish.
+        server.tryShutdown(() => {});
+        allClosed = () => done(true);
+        if (sockets.size === 0) done(true);
       });
     },
   };
