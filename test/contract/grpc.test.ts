@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { createGrpcClient, predict } from '../../src/client/index.js';
 import { rootDir } from '../../src/spec.js';
 import { readLabelledFolder } from '../../tools/evaluate.js';
 import { catImagePath } from '../fixtures/course-images.js';
@@ -266,6 +267,33 @@ describe('Open Inference Protocol over gRPC, on the default model', function () 
     it('RepositoryModelLoad / Unload on a fixed model: FAILED_PRECONDITION model-control-disabled', async () => {
       expectStatus(await unaryCall(clients.triton, 'RepositoryModelLoad', { model_name: 'catdog' }), status.FAILED_PRECONDITION, 'model-control-disabled');
       expectStatus(await unaryCall(clients.triton, 'RepositoryModelUnload', { model_name: 'catdog' }), status.FAILED_PRECONDITION, 'model-control-disabled');
+    });
+  });
+
+  describe('the typed client and predict --protocol grpc', () => {
+    it('createGrpcClient: the labels and probabilities /upload answers, in order, with the model\'s labels', async () => {
+      const expected = [await upload(cat), await upload(smallCat)];
+      const client = createGrpcClient({ address: grpc.address });
+      try {
+        const answer = await client.inferImages([cat, smallCat], { id: 'two' });
+        expect(answer).to.include({ modelName: 'catdog', modelVersion: '1' });
+        expect(answer.predictions.map((p) => p.label)).to.deep.equal(expected.map((e) => e.prediction));
+        expect(answer.predictions[0]!.labels).to.deep.equal(['Cat', 'Dog', 'Other']);
+        // Six decimals, as the classification extension writes them.
+        answer.predictions.forEach((p, i) => p.probabilities.forEach((v, j) => expect(v).to.be.closeTo(expected[i]!.values[j]!, 5e-7)));
+      } finally {
+        client.close();
+      }
+    });
+
+    it('predict --protocol grpc: one line per file; an unknown model refused with its status and problem code', async () => {
+      let out = '';
+      let err = '';
+      const io = { stdout: { write: (t: string) => (out += t) }, stderr: { write: (t: string) => (err += t) }, env: {} };
+      expect(await predict([catImagePath, smallCatPath, '--protocol', 'grpc', '--grpc-address', grpc.address], io)).to.equal(0);
+      expect(out).to.match(/cat\.png: Cat \(0\.8\d\d\)\n.*cat-64\.jpg: Cat/);
+      expect(await predict([catImagePath, '--protocol', 'grpc', '--grpc-address', grpc.address, '--model', 'cats'], io)).to.equal(1);
+      expect(err).to.match(/cat\.png: gRPC 5 model-not-found: No model named "cats"/);
     });
   });
 
