@@ -101,8 +101,8 @@ describe('Open Inference Protocol over gRPC, on the default model', function () 
       expectStatus(await unaryCall(clients.oip, 'ModelMetadata', { name: 'catdog', version: '7' }), status.NOT_FOUND, 'model-not-found');
     });
 
-    it('grpc.health.v1 Check: SERVING for the server, the inference service and the model; NOT_FOUND for another name', async () => {
-      for (const service of ['', 'inference.GRPCInferenceService', 'catdog']) {
+    it('grpc.health.v1 Check: SERVING for the server, the inference service, the model and liveness; NOT_FOUND for another name', async () => {
+      for (const service of ['', 'inference.GRPCInferenceService', 'catdog', 'liveness']) {
         expect(expectOk(await unaryCall(clients.health, 'Check', { service })), service).to.deep.equal({ status: 'SERVING' });
       }
       expectStatus(await unaryCall(clients.health, 'Check', { service: 'cats' }), status.NOT_FOUND);

@@ -4,6 +4,7 @@
  *
  * - `""` (the server) and `inference.GRPCInferenceService`: SERVING exactly when
  *   `GET /health/ready` answers 200 (warmed up, the default model READY, not draining);
+ * - `liveness`: SERVING while the process answers, as `GET /health/live` (a liveness probe's);
  * - each model of the repository by its name (`catdog`): SERVING when the server is and a
  *   request naming the model would be served now; NOT_SERVING otherwise;
  * - any other name: Check answers NOT_FOUND, Watch SERVICE_UNKNOWN (the health protocol's words).
@@ -22,6 +23,9 @@ import type { Readiness } from '../../lifecycle/readiness.js';
 import type { IndexEntry } from '../../repository/types.js';
 import { streaming, unary, type CallDeps } from './call.js';
 import { INFERENCE_SERVICE } from './proto.js';
+
+/** The service a liveness probe checks: SERVING as long as the process answers. */
+export const LIVENESS_SERVICE = 'liveness';
 
 /** How often the watched statuses are read again, in milliseconds. */
 export const HEALTH_REFRESH_MS = 1_000;
@@ -65,6 +69,7 @@ export function healthService(deps: HealthDeps, calls: CallDeps): HealthService 
     const serving = deps.readiness.state === 'ready';
     set('', serving ? 'SERVING' : 'NOT_SERVING');
     set(INFERENCE_SERVICE, serving ? 'SERVING' : 'NOT_SERVING');
+    set(LIVENESS_SERVICE, 'SERVING');
     const models = new Set(deps.index().map((e) => e.name));
     for (const name of models) {
       let ready = serving;
@@ -78,7 +83,7 @@ export function healthService(deps: HealthDeps, calls: CallDeps): HealthService 
       set(name, ready ? 'SERVING' : 'NOT_SERVING');
     }
     // A model gone from the repository is not served any more.
-    for (const name of known.keys()) if (name !== '' && name !== INFERENCE_SERVICE && !models.has(name)) set(name, 'NOT_SERVING');
+    for (const name of known.keys()) if (!['', INFERENCE_SERVICE, LIVENESS_SERVICE].includes(name) && !models.has(name)) set(name, 'NOT_SERVING');
   };
   refresh();
   const timer = setInterval(refresh, HEALTH_REFRESH_MS);
