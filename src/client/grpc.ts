@@ -10,7 +10,7 @@
  * ```
  */
 import path from 'node:path';
-import { ChannelCredentials, credentials, loadPackageDefinition, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { ProtoGrpcType } from '../../generated/grpc/grpc_service.js';
 import type { GRPCInferenceServiceClient } from '../../generated/grpc/inference/GRPCInferenceService.js';

@@ -183,7 +183,9 @@ async function inferFilesGrpc(address: string, token: string | undefined, files:
   } catch (err) {
     const { code, details, metadata } = err as { code?: number; details?: string; metadata?: { get(key: string): unknown[] } };
     const problem = metadata?.get('problem-code')[0];
-    const message = code === undefined ? `no answer from the service: ${(err as Error).message}` : `gRPC ${code}${problem ? ` ${String(problem)}` : ''}: ${details}`;
+    const message = code === undefined
+      ? `no answer from the service: ${(err as Error).message}`
+      : `gRPC ${code}${typeof problem === 'string' ? ` ${problem}` : ''}: ${details}`;
     answer = images.map(() => ({ ok: false, body: { error: message }, message }));
   } finally {
     client.close();

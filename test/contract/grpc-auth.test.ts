@@ -3,6 +3,7 @@
  * `authorization` metadata, verified as on REST, with the scope of each RPC's REST twin;
  * UNAUTHENTICATED / PERMISSION_DENIED with the reason; public RPCs without a token.
  */
+import type { Duplex } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { need } from '../support/external.js';
@@ -63,7 +64,7 @@ describe('gRPC authorisation', function () {
   });
 
   it('the stream needs get::prediction too: refused with its status before any request is read', async () => {
-    const stream = (clients.triton.ModelStreamInfer as () => import('node:stream').Duplex)();
+    const stream = (clients.triton.ModelStreamInfer as () => Duplex)();
     const outcome = await new Promise<{ code: number }>((resolve) => {
       stream.on('data', () => resolve({ code: -1 }));
       stream.on('error', (err: { code: number }) => resolve(err));

@@ -28,7 +28,7 @@ import { INFERENCE_SERVICE } from './proto.js';
 export const LIVENESS_SERVICE = 'liveness';
 
 /** How often the watched statuses are read again, in milliseconds. */
-export const HEALTH_REFRESH_MS = 1_000;
+const HEALTH_REFRESH_MS = 1_000;
 
 /** What the health service reads. */
 export interface HealthDeps {

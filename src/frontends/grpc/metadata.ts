@@ -23,7 +23,7 @@ import { SERVER_EXTENSIONS, SERVER_NAME, serverVersion } from '../../oip/server.
 import { tensorSignatureOf } from '../../oip/tensors.js';
 
 /** A request's model and version; empty strings are absent (proto3's defaults). */
-export function modelRef(request: { readonly name: string; readonly version: string }): ModelRef {
+function modelRef(request: { readonly name: string; readonly version: string }): ModelRef {
   return { name: request.name || undefined, version: request.version || undefined };
 }
 

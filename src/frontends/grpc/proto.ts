@@ -52,5 +52,3 @@ export type InferenceRpc = (typeof INFERENCE_RPCS)[number];
 
 /** The full name of the inference service (the `service` a health check names it by). */
 export const INFERENCE_SERVICE = 'inference.GRPCInferenceService';
-/** The full name of the health service. */
-export const HEALTH_SERVICE = 'grpc.health.v1.Health';

@@ -18,7 +18,7 @@ import { infer, type InferDeps } from './infer.js';
 import { grpcFailure } from './status.js';
 
 /** Requests of one stream being answered at once. */
-export const STREAM_WINDOW = 8;
+const STREAM_WINDOW = 8;
 
 type StreamCall = ServerDuplexStream<ModelInferRequest__Output, ModelStreamInferResponse>;
 
