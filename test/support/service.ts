@@ -169,6 +169,8 @@ export interface RepositoryService {
   readonly url: string;
   readonly api: OpenAPIBackend;
   readonly repository: LoadedRepository;
+  /** The app (its gRPC front-end among the rest). */
+  readonly app: App;
   close(): Promise<void>;
 }
 
@@ -203,6 +205,7 @@ export async function startRepositoryService(
     url: `http://127.0.0.1:${port}`,
     api: app.api,
     repository,
+    app,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
