@@ -166,9 +166,15 @@ async function main(): Promise<void> {
       page.status === 200 && /frame-ancestors 'none'/.test(page.headers.get('content-security-policy') ?? '') && scriptStatus === 200,
       `GET / serves the web page (${page.status}, CSP ${page.headers.has('content-security-policy') ? 'set' : 'missing'}) and its script ${script} (${scriptStatus})`,
     );
-    // The gRPC server starts with the HTTP one: its health service answers as /health/ready does.
-    const grpcHealth = await grpcHealthCheck(`127.0.0.1:${grpcPort}`);
-    check(grpcHealth === 'SERVING', `grpc.health.v1 Check on :${grpcPort} answered ${grpcHealth}`);
+    // The gRPC server starts with the HTTP one: its health service answers as /health/ready does,
+    // SERVING once the model is loaded and warmed up (as a Kubernetes grpc: readiness probe waits).
+    const grpcStarted = Date.now();
+    let grpcHealth = await grpcHealthCheck(`127.0.0.1:${grpcPort}`);
+    while (grpcHealth === 'NOT_SERVING' && Date.now() - grpcStarted < 60_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      grpcHealth = await grpcHealthCheck(`127.0.0.1:${grpcPort}`);
+    }
+    check(grpcHealth === 'SERVING', `grpc.health.v1 Check on :${grpcPort} answered ${grpcHealth} after ${Date.now() - grpcStarted} ms more`);
     const ui = (await (await fetch(`${url}/ui/config`)).json()) as { auth?: { client_id?: string } };
     check(ui.auth?.client_id === 'ui-client', `GET /ui/config names the page's client: ${JSON.stringify(ui)}`);
 
