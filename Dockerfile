@@ -52,11 +52,14 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY openapi openapi
+# The gRPC contract the server loads at start-up (proto/README.md).
+COPY proto proto
 COPY --from=build /app/dist dist
 COPY --from=build /app/resources/models resources/models
 # The files stay root-owned and read-only to the service.
 USER node
-EXPOSE 8080
+# 8080: HTTP (REST, the page); 8081: gRPC (GRPC_PORT; plaintext HTTP/2 unless GRPC_TLS_* are set).
+EXPOSE 8080 8081
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # main.ts drains on SIGTERM (readiness 503, in-flight requests finish) within SHUTDOWN_GRACE_MS

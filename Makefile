@@ -27,7 +27,7 @@ export MODEL_SOURCE TRAIN_DATA CONFORMANCE_DIR
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model calibrate model-report train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-memory bench-swap bench-explain soak attack clean
+.PHONY: help install model calibrate model-report train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-grpc bench-memory bench-swap bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,11 +53,13 @@ train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder wi
 	$(BIN)/tsx scripts/fetch-model.ts
 	$(BIN)/tsx scripts/train.ts $(if $(TRAIN_DATA),--data $(TRAIN_DATA)) $(TRAIN_ARGS)
 
-generate: ## Regenerate generated/ from the spec
+generate: ## Regenerate generated/ from the contracts: the spec (openapi-typescript), the gRPC protos in proto/ (proto-loader-gen-types)
 	$(BIN)/openapi-typescript openapi/openapi.yaml -o generated/openapi.ts
+	$(BIN)/tsx scripts/generate-grpc.ts
 
-check-generated: generate ## Fail when generated/ is stale
+check-generated: generate ## Fail when generated/ is stale (a changed, added or removed file)
 	git diff --exit-code -- generated/
+	@test -z "$$(git status --porcelain -- generated/)" || { git status --porcelain -- generated/; echo 'generated/ has files git does not know: commit them'; exit 1; }
 
 lint: ## Lint the OpenAPI spec (redocly), the TypeScript (ESLint, type-aware, no import cycles; zero warnings), unused code (knip)
 	$(BIN)/redocly lint openapi/openapi.yaml --format=stylish
@@ -122,6 +124,9 @@ postman: ## Postman collection + environment from the spec in dist/postman/ (imp
 
 bench: build bench-build ## Throughput: bare pipeline, service (AUTH_DISABLED=true) and ../shared/bench peer at c=1/4/16/64 (BENCH_ARGS="--duration 15 --rounds 2 ...")
 	node .bench/build/scripts/bench/main.js $(BENCH_ARGS)
+
+bench-grpc: build bench-build ## gRPC against REST on one service, interleaved: ModelInfer of 1 image ÷ /upload req/s at c=16, of 8 images ÷ /upload images/s at c=4 (BENCH_ARGS="--duration 10 --rounds 3")
+	node .bench/build/scripts/bench/grpc.js $(BENCH_ARGS)
 
 bench-memory: build bench-build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
 	node .bench/build/scripts/bench/memory.js $(BENCH_ARGS)

@@ -26,6 +26,9 @@ import { fileURLToPath } from 'node:url';
 import { catImagePath } from '../test/fixtures/course-images.js';
 import { startIdentityProvider } from '../test/fixtures/identity-provider.js';
 import { imageNode, readImageRuntime } from './image-node.js';
+import { credentials, loadPackageDefinition, type ChannelCredentials, type Client } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const step = (text: string): void => void process.stdout.write(`prod-smoke: ${text}\n`);
@@ -40,6 +43,19 @@ function run(command: string, args: string[], cwd: string, env?: NodeJS.ProcessE
     child.on('error', reject);
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** grpc.health.v1 Check of the whole server, as a Kubernetes `grpc:` probe calls it: the status, or the error. */
+async function grpcHealthCheck(address: string): Promise<string> {
+  const Health = loadPackageDefinition(loadSync(healthProtoPath, { keepCase: true, enums: String })).grpc as unknown as {
+    health: { v1: { Health: new (address: string, creds: ChannelCredentials) => Client & { Check: (r: object, cb: (e: Error | null, v?: { status: string }) => void) => void } } };
+  };
+  const client = new Health.health.v1.Health(address, credentials.createInsecure());
+  try {
+    return await new Promise((resolve) => client.Check({ service: '' }, (err, value) => resolve(err ? err.message : String(value?.status))));
+  } finally {
+    client.close();
+  }
 }
 
 function freePort(): Promise<number> {
@@ -113,10 +129,12 @@ async function main(): Promise<void> {
     step(`npm ci --omit=dev done (${Math.round((Date.now() - started) / 1000)} s)`);
     await cp(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
     await cp(path.join(root, 'openapi'), path.join(dir, 'openapi'), { recursive: true });
+    await cp(path.join(root, 'proto'), path.join(dir, 'proto'), { recursive: true });
     await mkdir(path.join(dir, 'resources'), { recursive: true });
     await cp(path.join(root, 'resources', 'models'), path.join(dir, 'resources', 'models'), { recursive: true });
 
     const port = await freePort();
+    const grpcPort = await freePort();
     const url = `http://127.0.0.1:${port}`;
     service = spawn(node, ['dist/src/main.js'], {
       cwd: dir,
@@ -125,6 +143,7 @@ async function main(): Promise<void> {
         PATH,
         ...image.env,
         PORT: String(port),
+        GRPC_PORT: String(grpcPort),
         HOST: '127.0.0.1',
         OAUTH2_ISSUER: idp.issuer,
         OAUTH2_AUDIENCE: idp.audience,
@@ -147,6 +166,15 @@ async function main(): Promise<void> {
       page.status === 200 && /frame-ancestors 'none'/.test(page.headers.get('content-security-policy') ?? '') && scriptStatus === 200,
       `GET / serves the web page (${page.status}, CSP ${page.headers.has('content-security-policy') ? 'set' : 'missing'}) and its script ${script} (${scriptStatus})`,
     );
+    // The gRPC server starts with the HTTP one: its health service answers as /health/ready does,
+    // SERVING once the model is loaded and warmed up (as a Kubernetes grpc: readiness probe waits).
+    const grpcStarted = Date.now();
+    let grpcHealth = await grpcHealthCheck(`127.0.0.1:${grpcPort}`);
+    while (grpcHealth === 'NOT_SERVING' && Date.now() - grpcStarted < 60_000) {
+      await new Promise((r) => setTimeout(r, 250));
+      grpcHealth = await grpcHealthCheck(`127.0.0.1:${grpcPort}`);
+    }
+    check(grpcHealth === 'SERVING', `grpc.health.v1 Check on :${grpcPort} answered ${grpcHealth} after ${Date.now() - grpcStarted} ms more`);
     const ui = (await (await fetch(`${url}/ui/config`)).json()) as { auth?: { client_id?: string } };
     check(ui.auth?.client_id === 'ui-client', `GET /ui/config names the page's client: ${JSON.stringify(ui)}`);
 
@@ -213,7 +241,7 @@ async function main(): Promise<void> {
     unsigned = spawn(node, ['dist/src/main.js'], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH, ...image.env, PORT: String(port2), HOST: '127.0.0.1', AUTH_DISABLED: 'true', INT8_WEIGHTS: 'unsigned' },
+      env: { PATH, ...image.env, PORT: String(port2), GRPC_PORT: '0', HOST: '127.0.0.1', AUTH_DISABLED: 'true', INT8_WEIGHTS: 'unsigned' },
     });
     unsigned.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     unsigned.stderr!.on('data', (d: Buffer) => (log += d.toString()));

@@ -79,7 +79,7 @@ async function startService(): Promise<{ url: string; child: ChildProcess; exite
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: rootDir,
     // The request log stays on (info), as in production: its cost is part of the figures.
-    env: { AUTH_DISABLED: 'true', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...process.env },
+    env: { AUTH_DISABLED: 'true', PORT: '0', GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...process.env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));

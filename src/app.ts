@@ -3,18 +3,21 @@
  * Everything else imports downwards; only this module (and `main.ts` above it) sees every part.
  *
  * ```
- * main.ts ─ app.ts ─┬─ frontends/{course,v2,operations} ─┬─ inference ─┬─ repository ─ model
- *                   │                                    └─ oip       └─ model
+ * main.ts ─ app.ts ─┬─ frontends/{course,v2,grpc,operations} ─┬─ inference ─┬─ repository ─ model
+ *                   │                                         └─ oip       └─ model
  *                   └─ http (server, middleware, docs, page, openapi-backend)
  * ```
  *
- * `createApp(deps)` builds the application; it never listens (only `src/main.ts` does). Tests drive
- * `app.koa.callback()` or listen on port 0.
+ * `createApp(deps)` builds the application: the HTTP app and the gRPC front-end (`app.grpc`,
+ * which `src/frontends/grpc/server.ts` serves); it never listens (only `src/main.ts` does). Tests
+ * drive `app.koa.callback()` or listen on port 0.
  */
 import type { AuthSettings } from './auth/settings.js';
+import type { AccessTokenVerifier } from './auth/verifier.js';
 import { configDefaults, type AccessSettings, type RequestLimits } from './config/config.js';
 import { courseAdmissions, courseHandlers } from './frontends/course/index.js';
 import { uiConfigFor, type UiConfig } from './frontends/course/ui-config.js';
+import { grpcFrontend, type GrpcFrontend } from './frontends/grpc/index.js';
 import { operationsHandlers } from './frontends/operations/index.js';
 import { v2Frontend } from './frontends/v2/index.js';
 import type { SecuritySchemeHandler } from './http/api.js';
@@ -27,6 +30,7 @@ import { createInferenceCore, type ExplainSettings, type InferenceCore } from '.
 import type { RateLimitOptions } from './inference/rate-limit.js';
 import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
+import { createBodyMemory } from './oip/body-memory.js';
 import { createMetrics } from './metrics.js';
 import type { ModelRepository, RepositoryManagement } from './repository/types.js';
 import { readSpec, withAnonymousAccess, withoutAnonymousAccess } from './spec.js';
@@ -43,6 +47,11 @@ export interface AppDeps {
   readonly log: Logger;
   /** Handlers for the spec's security schemes, by scheme name. */
   readonly securityHandlers?: Readonly<Record<string, SecuritySchemeHandler>>;
+  /**
+   * The verifier of the gRPC calls' bearer tokens (the one behind `securityHandlers`), stated
+   * explicitly: `undefined` serves gRPC without tokens (`AUTH_DISABLED=true`).
+   */
+  readonly verifier: AccessTokenVerifier | undefined;
   /** Moved forward by `main.ts` (warm-up, draining); default: ready at once. */
   readonly readiness?: Readiness;
   /** The issuer the service trusts and its token endpoint once known, for the served spec's OAuth2 flow; by default none. */
@@ -66,6 +75,8 @@ export interface AppDeps {
 /** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
 export interface App extends HttpApp {
   readonly core: InferenceCore;
+  /** The gRPC front-end, for the gRPC server (`src/frontends/grpc/server.ts`). */
+  readonly grpc: GrpcFrontend;
 }
 
 /** The operations that `MODEL_METADATA_PUBLIC=false` puts behind a token. */
@@ -106,11 +117,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ready: () => readiness.state === 'ready',
   });
 
+  // One budget for the inference requests of both protocols: REST bodies and gRPC messages.
+  const inferMemory = createBodyMemory(requests.inferBodyMemoryBytes, admission.retryAfterSeconds);
   const v2 = v2Frontend({
     core,
     readiness,
     limits: requests,
-    retryAfterSeconds: admission.retryAfterSeconds,
+    memory: inferMemory,
     index: () => repository.index(),
     management: deps.management,
   });
@@ -123,6 +136,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
   const definition = access.metricsPublic ? withAnonymousAccess(readSpec(), 'getMetrics') : readSpec();
   if (!access.modelMetadataPublic) for (const op of METADATA_OPERATIONS) withoutAnonymousAccess(definition, op);
+
+  const grpc = grpcFrontend({
+    core,
+    readiness,
+    limits: requests,
+    memory: inferMemory,
+    index: () => repository.index(),
+    management: deps.management,
+    definition,
+    verifier: deps.verifier,
+    log: deps.log,
+    metrics,
+  });
 
   const http = await createHttpApp({
     definition,
@@ -138,5 +164,5 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...(deps.docs ? { docs: deps.docs } : {}),
     ...(deps.page ? { page: deps.page } : {}),
   });
-  return { ...http, core };
+  return { ...http, core, grpc };
 }

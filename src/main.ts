@@ -1,19 +1,21 @@
 /**
- * The process entry point: reads the configuration, builds the app, listens and loads the
- * models. A wrong setting, or a default model without a version that can serve, stops start-up
- * with one clear line.
+ * The process entry point: reads the configuration, builds the app, listens (HTTP on PORT, gRPC
+ * on GRPC_PORT) and loads the models. A wrong setting, a port in use, or a default model without
+ * a version that can serve, stops start-up with one clear line.
  *
  * Life cycle: listening (alive, not ready) → the model repository loads, checks and warms up
  * each model's version, while the token issuer's keys are fetched (retried until they are in) →
- * ready → on SIGTERM or
- * SIGINT: not ready, no new connections, in-flight requests finish within SHUTDOWN_GRACE_MS →
- * exit 0 (1 when connections had to be cut at the end of the grace period, or at a second signal).
+ * ready (both servers: one readiness) → on SIGTERM or SIGINT: not ready,
+ * no new connections, in-flight requests and calls finish within SHUTDOWN_GRACE_MS, on both
+ * servers at once → exit 0 (1 when connections had to be cut at the end of the grace period, or
+ * at a second signal).
  */
 import path from 'node:path';
 import { createSecurityHandlers } from './auth/security-handler.js';
 import { authFromConfig } from './auth/setup.js';
 import { ConfigError, loadConfig, redactConfig } from './config/config.js';
 import { uiConfigFor } from './frontends/course/ui-config.js';
+import { createGrpcServer } from './frontends/grpc/server.js';
 import { createApp } from './app.js';
 import { originOf } from './http/page.js';
 import { createServer } from './http/server.js';
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
     management: repository,
     log,
     securityHandlers,
+    verifier,
     readiness,
     requests: config.requests,
     admission: config.admission,
@@ -94,6 +97,16 @@ async function main(): Promise<void> {
     },
   });
 
+  const grpcSettings = config.grpc;
+  const grpcServer = grpcSettings
+    ? createGrpcServer(app.grpc, grpcSettings, {
+      onConnectionRefused: (scope, address) => {
+        app.metrics.countRejection('too-many-connections');
+        log.info({ scope, address, protocol: 'grpc' }, 'gRPC connection refused by the connection budget');
+      },
+    })
+    : undefined;
+
   let stopping = false;
   const stop = async (signal: string, failure = false): Promise<void> => {
     if (stopping) {
@@ -104,7 +117,11 @@ async function main(): Promise<void> {
     stopping = true;
     readiness.startDraining();
     log.info({ signal, graceMs: settings.shutdownGraceMs }, 'draining');
-    const clean = await closeGracefully(server, settings.shutdownGraceMs);
+    const [httpClean, grpcClean] = await Promise.all([
+      closeGracefully(server, settings.shutdownGraceMs),
+      grpcServer?.drain(settings.shutdownGraceMs) ?? true,
+    ]);
+    const clean = httpClean && grpcClean;
     if (!clean) log.warn({ graceMs: settings.shutdownGraceMs }, 'grace period over: remaining connections closed');
     await repository.close();
     log.info({ clean }, 'stopped');
@@ -133,6 +150,11 @@ async function main(): Promise<void> {
   log.info({ host: settings.host, page: app.pageBuilt ? `http://${host}:${port}/` : undefined, port }, 'listening');
   // Now that building the app no longer holds the event loop (see authFromConfig), retried until in.
   const issuerKeys = auth.fetchKeys();
+  if (grpcServer) {
+    // `grpcPort` last: tools read `"grpcPort":N,"msg":"gRPC listening"` from this line.
+    const grpcPort = await grpcServer.listen();
+    log.info({ host: settings.host, tls: grpcSettings?.tls !== undefined, grpcPort }, 'gRPC listening');
+  }
 
   // Alive from here on; ready once the default model has a version loaded, checked and warmed up.
   try {

@@ -35,6 +35,8 @@ export interface Metrics {
   readonly registry: Registry;
   /** One answered HTTP request; `operation` is the spec's operationId, or `none`. */
   observeRequest(operation: string, status: number, seconds: number): void;
+  /** One answered gRPC call (a stream counts once, when it ends); `code` is the status name (`OK`, `INVALID_ARGUMENT`…). */
+  observeRpc(rpc: string, code: string, seconds: number): void;
   /** One refused request, by problem code (`overloaded`, `request-timeout`, `image-undecodable`…). */
   countRejection(reason: string): void;
   /** Where the time of one successful classification went, and which model version answered it. */
@@ -68,6 +70,19 @@ export function createMetrics(sources: MetricsSources): Metrics {
     name: 'catdog_http_request_duration_seconds',
     help: 'Time from the request to the end of its answer, by operation and status, in seconds.',
     labelNames: ['operation', 'status'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers,
+  });
+  const rpcs = new Counter({
+    name: 'catdog_grpc_requests_total',
+    help: 'gRPC calls answered, by RPC (ModelInfer, Check...) and status code name (OK, INVALID_ARGUMENT...).',
+    labelNames: ['rpc', 'code'] as const,
+    registers,
+  });
+  const rpcLatency = new Histogram({
+    name: 'catdog_grpc_request_duration_seconds',
+    help: 'Time from a gRPC call to its status, by RPC and status code name, in seconds (a stream: its whole life).',
+    labelNames: ['rpc', 'code'] as const,
     buckets: REQUEST_BUCKETS,
     registers,
   });
@@ -224,6 +239,11 @@ export function createMetrics(sources: MetricsSources): Metrics {
       const labels = { operation, status: String(status) };
       requests.inc(labels);
       latency.observe(labels, seconds);
+    },
+    observeRpc(rpc, code, seconds) {
+      const labels = { rpc, code };
+      rpcs.inc(labels);
+      rpcLatency.observe(labels, seconds);
     },
     countRejection(reason) {
       rejected.inc({ reason });

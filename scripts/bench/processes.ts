@@ -123,6 +123,8 @@ export function benchServiceEnv(port: number, extra: Readonly<Record<string, str
     LOG_LEVEL: 'warn',
     MAX_CONNECTIONS: '256',
     MAX_CONNECTIONS_PER_ADDRESS: '256',
+    // No gRPC server unless a bench asks for one (scripts/bench/grpc.ts): 8081 may be taken.
+    GRPC_PORT: '0',
     ...extra,
   };
 }

@@ -11,6 +11,14 @@ export {
 } from './client.js';
 export { predict, type PredictIo } from './predict.js';
 export {
+  createGrpcClient,
+  type GrpcClientOptions,
+  type GrpcInferenceClient,
+  type GrpcInferOptions,
+  type GrpcInferResult,
+  type GrpcPrediction,
+} from './grpc.js';
+export {
   binaryImageRequest,
   DEFAULT_MODEL_NAME,
   inferImages,

@@ -2,33 +2,36 @@
  * The `predict` command: classifies each image file with the service, through the generated
  * client.
  *
- *   predict IMAGE... [--url URL] [--token TOKEN] [--json] [--protocol upload|v2] [--model NAME]
+ *   predict IMAGE... [--url URL] [--token TOKEN] [--json] [--protocol upload|v2|grpc] [--model NAME] [--grpc-address HOST:PORT]
  *
  * One line per file: `cat.png: Cat (0.931)`, or with `--json` the service's JSON answer with the
  * file name added (one JSON object per line). `--protocol upload` (the default) sends each file to
  * `POST /upload`; `--protocol v2` sends them all in one Open Inference Protocol request, as one
- * binary batch. Exit status: 0 when every file was classified, 1 when one was refused or could
+ * binary batch; `--protocol grpc` in one gRPC `ModelInfer` call (`raw_input_contents`). Exit status: 0 when every file was classified, 1 when one was refused or could
  * not be sent, 2 on a usage error.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { classifyImage, createClassifierClient, type ClassifierClient, type Prediction, type Problem } from './client.js';
+import { createGrpcClient } from './grpc.js';
 import { DEFAULT_MODEL_NAME, inferImages, modelMetadata, predictionsOf, type V2Error } from './v2.js';
 
 /** Where {@link predict} writes, and what it may read instead of the process. */
 export interface PredictIo {
   readonly stdout: { write(text: string): unknown };
   readonly stderr: { write(text: string): unknown };
-  /** `PREDICT_URL` and `PREDICT_TOKEN`, the defaults of `--url` and `--token`. */
+  /** `PREDICT_URL`, `PREDICT_TOKEN` and `PREDICT_GRPC_ADDRESS`, the defaults of `--url`, `--token` and `--grpc-address`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly fetch?: (input: Request) => Promise<Response>;
 }
 
 /** Default of `--url`: the service as `make run` starts it. */
 const defaultUrl = 'http://localhost:8080';
+/** Default of `--grpc-address`: its gRPC server (GRPC_PORT). */
+const defaultGrpcAddress = 'localhost:8081';
 
-const usage = `usage: predict IMAGE... [--url URL] [--token TOKEN] [--json] [--protocol upload|v2] [--model NAME]
+const usage = `usage: predict IMAGE... [--url URL] [--token TOKEN] [--json] [--protocol upload|v2|grpc] [--model NAME] [--grpc-address HOST:PORT]
 
 Classifies each image as Cat, Dog or Other with the service at URL.
 
@@ -36,8 +39,11 @@ Classifies each image as Cat, Dog or Other with the service at URL.
   --token TOKEN    OAuth 2.0 access token, sent as "Authorization: Bearer" (default: $PREDICT_TOKEN)
   --json           print the service's JSON answer, one object per line, with "file" added
   --protocol NAME  upload: one POST /upload per image (default); v2: all images in one
-                   Open Inference Protocol request, as one binary batch
-  --model NAME     with --protocol v2, the model (default: ${DEFAULT_MODEL_NAME})
+                   Open Inference Protocol request, as one binary batch; grpc: all images
+                   in one gRPC ModelInfer call
+  --model NAME     with --protocol v2 or grpc, the model (default: ${DEFAULT_MODEL_NAME})
+  --grpc-address HOST:PORT
+                   with --protocol grpc, the gRPC server (default: $PREDICT_GRPC_ADDRESS or ${defaultGrpcAddress})
   -h, --help       this text
 `;
 
@@ -55,6 +61,7 @@ export async function predict(argv: readonly string[], io: PredictIo): Promise<n
         json: { type: 'boolean', default: false },
         protocol: { type: 'string', default: 'upload' },
         model: { type: 'string', default: DEFAULT_MODEL_NAME },
+        'grpc-address': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -71,8 +78,8 @@ export async function predict(argv: readonly string[], io: PredictIo): Promise<n
     io.stderr.write(`predict: no image given\n${usage}`);
     return 2;
   }
-  if (values.protocol !== 'upload' && values.protocol !== 'v2') {
-    io.stderr.write(`predict: --protocol is upload or v2, not ${values.protocol}\n${usage}`);
+  if (values.protocol !== 'upload' && values.protocol !== 'v2' && values.protocol !== 'grpc') {
+    io.stderr.write(`predict: --protocol is upload, v2 or grpc, not ${values.protocol}\n${usage}`);
     return 2;
   }
   const env = io.env ?? {};
@@ -83,7 +90,11 @@ export async function predict(argv: readonly string[], io: PredictIo): Promise<n
     ...(io.fetch ? { fetch: io.fetch } : {}),
   });
 
-  const lines = values.protocol === 'v2' ? await inferFiles(client, files, values.model) : undefined;
+  const lines = values.protocol === 'v2'
+    ? await inferFiles(client, files, values.model)
+    : values.protocol === 'grpc'
+      ? await inferFilesGrpc(values['grpc-address'] ?? env.PREDICT_GRPC_ADDRESS ?? defaultGrpcAddress, token, files, values.model)
+      : undefined;
   let failures = 0;
   for (const [i, file] of files.entries()) {
     const line = lines ? lines[i]! : await classifyFile(client, file);
@@ -146,6 +157,38 @@ async function inferFiles(client: ClassifierClient, files: readonly string[], mo
     }
   } catch (err) {
     answer = images.map(() => unanswered(err));
+  }
+  let next = 0;
+  return lines.map((line) => line ?? answer[next++]!);
+}
+
+/** Every readable file in one gRPC `ModelInfer` call (`--protocol grpc`), one line per file in order. */
+async function inferFilesGrpc(address: string, token: string | undefined, files: readonly string[], model: string): Promise<Line[]> {
+  const read = await Promise.all(files.map(async (file) => readFile(file).catch((err: NodeJS.ErrnoException) => err)));
+  const lines: (Line | undefined)[] = read.map((r) => {
+    if (!(r instanceof Error)) return undefined;
+    const message = `cannot read: ${r.code ?? r.message}`;
+    return { ok: false, body: { error: message }, message };
+  });
+  const images = read.filter((r): r is Exclude<typeof r, Error> => !(r instanceof Error));
+  if (images.length === 0) return lines as Line[];
+  const client = createGrpcClient({ address, ...(token ? { token } : {}) });
+  let answer: Line[];
+  try {
+    const { modelName, modelVersion, predictions } = await client.inferImages(images, { model });
+    answer = predictions.map((p) => ({
+      ok: true as const,
+      body: { prediction: p.label, values: [...p.probabilities], labels: [...p.labels], model: `${modelName}/${modelVersion}` },
+    }));
+  } catch (err) {
+    const { code, details, metadata } = err as { code?: number; details?: string; metadata?: { get(key: string): unknown[] } };
+    const problem = metadata?.get('problem-code')[0];
+    const message = code === undefined
+      ? `no answer from the service: ${(err as Error).message}`
+      : `gRPC ${code}${typeof problem === 'string' ? ` ${problem}` : ''}: ${details}`;
+    answer = images.map(() => ({ ok: false, body: { error: message }, message }));
+  } finally {
+    client.close();
   }
   let next = 0;
   return lines.map((line) => line ?? answer[next++]!);

@@ -39,6 +39,25 @@ export interface ServerSettings extends ServerLimits {
   readonly shutdownGraceMs: number;
 }
 
+/**
+ * The gRPC server (`src/frontends/grpc/server.ts`, which takes this shape): where it listens, its
+ * connection budget (the HTTP server's settings, a budget of its own), its streams and messages,
+ * TLS.
+ */
+export interface GrpcSettings {
+  readonly port: number;
+  readonly host: string;
+  /** Calls one connection may run at once. */
+  readonly maxConcurrentStreams: number;
+  /** Largest message received, in bytes (`MAX_INFER_BODY_BYTES`). */
+  readonly maxMessageBytes: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerAddress: number;
+  readonly connectionReserve: number;
+  /** Certificate chain and key files (PEM); `undefined`: plaintext HTTP/2. */
+  readonly tls: { readonly certPath: string; readonly keyPath: string } | undefined;
+}
+
 /** Bounds of request bodies: uploads, and Open Inference Protocol requests. */
 export interface RequestLimits {
   /** Largest image part of an upload, in bytes. */
@@ -63,6 +82,8 @@ export interface AccessSettings {
 export interface Config {
   /** `src/http/server.ts` and `main.ts`. */
   readonly server: ServerSettings;
+  /** The gRPC server; `undefined` when `GRPC_PORT=0`. */
+  readonly grpc: GrpcSettings | undefined;
   /** The body readers (`src/http/upload.ts`, `src/frontends/v2/body.ts`) and the V2 planner. */
   readonly requests: RequestLimits;
   /** Decoding (`src/model/image/preprocess.ts`). */
@@ -120,6 +141,18 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
       bodyRateGraceMs: s.BODY_RATE_GRACE_MS,
       overloadRetryAfterSeconds: retryAfterSeconds,
       shutdownGraceMs: s.SHUTDOWN_GRACE_MS,
+    },
+    grpc: s.GRPC_PORT === 0 ? undefined : {
+      port: s.GRPC_PORT,
+      host: s.HOST,
+      maxConcurrentStreams: s.GRPC_MAX_CONCURRENT_STREAMS,
+      maxMessageBytes: s.MAX_INFER_BODY_BYTES,
+      maxConnections: s.MAX_CONNECTIONS,
+      maxConnectionsPerAddress: s.MAX_CONNECTIONS_PER_ADDRESS,
+      connectionReserve: s.CONNECTION_RESERVE,
+      tls: s.GRPC_TLS_CERT_PATH === undefined || s.GRPC_TLS_KEY_PATH === undefined
+        ? undefined
+        : { certPath: s.GRPC_TLS_CERT_PATH, keyPath: s.GRPC_TLS_KEY_PATH },
     },
     requests: {
       maxUploadBytes: s.MAX_UPLOAD_BYTES,
@@ -214,6 +247,13 @@ export function loadConfig(env: Env = process.env): Config {
   if (typeof raw.CONNECTION_RESERVE === 'number' && typeof raw.MAX_CONNECTIONS === 'number'
     && raw.CONNECTION_RESERVE >= raw.MAX_CONNECTIONS) {
     problems.push('CONNECTION_RESERVE must be less than MAX_CONNECTIONS');
+  }
+  // Half a TLS configuration would serve plaintext where TLS was meant.
+  if ((raw.GRPC_TLS_CERT_PATH === undefined) !== (raw.GRPC_TLS_KEY_PATH === undefined)) {
+    problems.push('set GRPC_TLS_CERT_PATH and GRPC_TLS_KEY_PATH together, or neither');
+  }
+  if (typeof raw.GRPC_PORT === 'number' && raw.GRPC_PORT !== 0 && raw.GRPC_PORT === raw.PORT) {
+    problems.push('GRPC_PORT must differ from PORT (or be 0 to disable gRPC)');
   }
   // A manifest is one version of one model: nothing to rescan, and no folder to take it from.
   if (manifestAndRepository) {

@@ -18,7 +18,33 @@ export const envSchema = {
   type: 'object',
   properties: {
     PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port to listen on' },
-    HOST: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'Address to bind' },
+    HOST: { type: 'string', minLength: 1, default: '0.0.0.0', description: 'Address to bind (HTTP and gRPC)' },
+    GRPC_PORT: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 65535,
+      default: 8081,
+      description:
+        'TCP port of the gRPC server (the Open Inference Protocol\'s gRPC service, Triton\'s ModelStreamInfer and repository RPCs, grpc.health.v1; 8081 is KServe\'s); 0 disables it. Plaintext HTTP/2 (h2c) unless GRPC_TLS_CERT_PATH and GRPC_TLS_KEY_PATH are set',
+    },
+    GRPC_MAX_CONCURRENT_STREAMS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 10_000,
+      default: 32,
+      description:
+        'gRPC calls one connection may run at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a client beyond it waits for a stream. Each call holds at most one message of MAX_INFER_BODY_BYTES',
+    },
+    GRPC_TLS_CERT_PATH: {
+      type: 'string',
+      minLength: 1,
+      description: 'PEM certificate chain of the gRPC server: with GRPC_TLS_KEY_PATH, gRPC is served over TLS instead of plaintext HTTP/2',
+    },
+    GRPC_TLS_KEY_PATH: {
+      type: 'string',
+      minLength: 1,
+      description: 'PEM private key of GRPC_TLS_CERT_PATH',
+    },
     MODEL_REPOSITORY: {
       type: 'string',
       minLength: 1,

@@ -172,7 +172,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
     try {
       await api.handleRequest(req, ctx);
     } finally {
-      // The body's memory is held until its answer is computed (src/frontends/v2/body-memory.ts).
+      // The body's memory is held until its answer is computed (src/oip/body-memory.ts).
       ctx.state.body?.release();
     }
   };

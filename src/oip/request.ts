@@ -7,7 +7,7 @@
  * is a batch over `MAX_BATCH_IMAGES`), then the data against the shape, then each element.
  */
 import type { components } from '../../generated/openapi.js';
-import { BatchTooLarge, BinaryDataInvalid, TensorInvalid, UnknownTensor } from '../errors.js';
+import { BatchTooLarge, BinaryDataInvalid, PayloadTooLarge, TensorInvalid, UnknownTensor } from '../errors.js';
 import type { Batch } from '../inference/classify-batch.js';
 import { BYTES_LENGTH_PREFIX, readBytesElements, readFp32, sliceTensors } from './binary.js';
 import { IMAGE_INPUT, OUTPUTS, type ModelSignature, type OutputName } from './tensors.js';
@@ -36,6 +36,14 @@ export interface RequestedOutput {
   readonly classification?: number;
 }
 
+/** The bounds a request is planned within. */
+export interface PlanLimits {
+  /** Most images (or tensor rows) per request (`MAX_BATCH_IMAGES`). */
+  readonly maxBatchImages: number;
+  /** Largest encoded image, in bytes (`MAX_UPLOAD_BYTES`, an upload's limit); default none. */
+  readonly maxImageBytes?: number;
+}
+
 /** What one request asks. */
 export interface InferencePlan {
   readonly id: string | undefined;
@@ -52,15 +60,18 @@ export function rawRequestHeader(bodyLength: number): InferenceRequest {
 }
 
 /**
- * Reads `request` against `signature`.
+ * Reads `request` against `signature`. The elements of the `image` input's `data` are base64
+ * strings (JSON), or the bytes themselves where a transport carries bytes (gRPC's
+ * `bytes_contents`).
  *
- * @throws {@link UnknownTensor}, {@link TensorInvalid}, {@link BinaryDataInvalid}, {@link BatchTooLarge}.
+ * @throws {@link UnknownTensor}, {@link TensorInvalid}, {@link BinaryDataInvalid}, {@link BatchTooLarge},
+ *   {@link PayloadTooLarge} (an image over `limits.maxImageBytes`).
  */
 export function planInference(
   request: InferenceRequest,
   binary: BinaryPart | undefined,
   signature: ModelSignature,
-  maxBatchImages: number,
+  limits: PlanLimits,
 ): InferencePlan {
   const outputs = requestedOutputs(request, signature);
   const inputNames = signature.inputs.map((i) => i.name);
@@ -74,11 +85,16 @@ export function planInference(
     throw new TensorInvalid(`Give either "${IMAGE_INPUT}" (encoded images) or "${signature.tensorInput?.name}" (normalised tensors), not both`);
   }
   const input = request.inputs[0]!;
-  const count = batchSize(input, signature, maxBatchImages);
+  const count = batchSize(input, signature, limits.maxBatchImages);
   const data = binaryData(request, binary);
 
   if (input.name === IMAGE_INPUT) {
     const images = data ? imagesFromBinary(input, data, count, binary?.raw ?? false) : imagesFromJson(input, count);
+    const max = limits.maxImageBytes;
+    const large = max === undefined ? -1 : images.findIndex((image) => image.length > max);
+    if (large >= 0) {
+      throw new PayloadTooLarge(max!, `Image ${large} is ${images[large]!.length} bytes, over the limit of ${max} bytes per image`);
+    }
     return { id: request.id, batch: { kind: 'images', images }, outputs };
   }
   const size = signature.tensorInput!.dims.reduce((a, b) => a * b, 1);
@@ -185,9 +201,10 @@ function isBase64(text: string): boolean {
   return true;
 }
 
-function imagesFromJson(input: RequestInput, count: number): Buffer[] {
+function imagesFromJson(input: RequestInput, count: number): Uint8Array[] {
   const elements = flatten(input, count);
   return elements.map((element, i) => {
+    if (element instanceof Uint8Array) return element;
     if (typeof element !== 'string') {
       throw new TensorInvalid(`Input "${input.name}" element ${i} is a ${typeof element}, not a string (the base64 of an image)`);
     }

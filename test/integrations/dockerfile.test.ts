@@ -54,7 +54,7 @@ describe('Dockerfile', () => {
       .flatMap((args) => args.replace(/--from=\S+\s+/, '').split(/\s+/).slice(0, -1))
       .map((p) => p.replace(/^\/app\//, '').replace(/\/$/, ''));
     expect(new Set(copied)).to.deep.equal(
-      new Set(['package.json', 'package-lock.json', '.npmrc', 'openapi', 'dist', 'resources/models']),
+      new Set(['package.json', 'package-lock.json', '.npmrc', 'openapi', 'proto', 'dist', 'resources/models']),
     );
     for (const p of copied) expect(smoke, `prod-smoke copies ${p}`).to.contain(`'${path.basename(p)}'`);
   });

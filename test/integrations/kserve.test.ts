@@ -14,6 +14,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { expect } from 'chai';
 import { parse, parseAllDocuments } from 'yaml';
 import { envSchema } from '../../src/config/config.js';
+import { LIVENESS_SERVICE } from '../../src/frontends/grpc/health.js';
 import { readSpec, rootDir } from '../../src/spec.js';
 import { need } from '../support/external.js';
 
@@ -28,6 +29,10 @@ const manifests: Manifest[] = readdirSync(kserveDir)
   .filter((f) => f.endsWith('.yaml'))
   .flatMap((f) => parseAllDocuments(readFileSync(path.join(kserveDir, f), 'utf8')).map((d) => d.toJS() as Manifest));
 const find = <T>(kind: Manifest['kind']): T => manifests.find((m) => m.kind === kind) as T;
+/** The gRPC variant, `deploy/kserve/grpc/`. */
+const grpcManifests: Manifest[] = readdirSync(path.join(kserveDir, 'grpc'))
+  .filter((f) => f.endsWith('.yaml'))
+  .flatMap((f) => parseAllDocuments(readFileSync(path.join(kserveDir, 'grpc', f), 'utf8')).map((d) => d.toJS() as Manifest));
 
 type Schema = { type?: string; properties?: Record<string, Schema>; additionalProperties?: unknown; items?: Schema; [k: string]: unknown };
 
@@ -149,6 +154,56 @@ describe('deploy/kserve/ (KServe manifests)', () => {
       const limitMiB = Number(/^(\d+)Mi$/.exec(container.resources.limits.memory)?.[1]);
       expect(limitMiB, `limit ≥ ${worstMiB} MiB + margin`).to.be.at.least(worstMiB + MARGIN_MIB);
       expect(setting('INFER_BODY_MEMORY_MIB') * 2 ** 20, 'room for one binary body of the largest size').to.be.at.least(2 * setting('MAX_INFER_BODY_BYTES'));
+    });
+  });
+  describe('the gRPC variant (grpc/)', () => {
+    type Env = { name: string; value: string }[];
+    type GrpcProbe = { grpc: { port: number; service?: string } };
+    const runtime = grpcManifests.find((m) => m.kind === 'ServingRuntime') as unknown as { metadata: { name: string }; spec: { protocolVersions: string[]; supportedModelFormats: { name: string }[]; containers: { env: Env; ports: { name?: string; containerPort: number }[]; resources: { limits: { memory: string } } }[] } };
+    const isvc = grpcManifests.find((m) => m.kind === 'InferenceService') as unknown as { metadata: { name: string }; spec: { predictor: { model: { modelFormat: { name: string }; runtime: string; protocolVersion: string; env: Env; livenessProbe: GrpcProbe; readinessProbe: GrpcProbe } } } };
+    const model = isvc.spec.predictor.model;
+    const container = runtime.spec.containers[0]!;
+    const env = Object.fromEntries([...container.env, ...model.env].map((e) => [e.name, e.value]));
+
+    it('holds a ServingRuntime and an InferenceService, each valid against KServe\'s CRD with no unknown field', async () => {
+      expect(grpcManifests.map((m) => m.kind).sort()).to.deep.equal(['InferenceService', 'ServingRuntime']);
+      for (const manifest of grpcManifests) {
+        const { apiVersions, validate } = crdValidator(manifest.kind);
+        expect(apiVersions, 'a served apiVersion').to.include(manifest.apiVersion);
+        expect(validate(manifest), errorsOf(validate).join('\n')).to.equal(true);
+        expect((await objectMetaValidator())(manifest.metadata), 'metadata is an ObjectMeta').to.equal(true);
+      }
+    });
+
+    it('speaks grpc-v2 on one port named h2c, the service\'s GRPC_PORT, distinct from PORT', () => {
+      expect(model.protocolVersion).to.equal('grpc-v2');
+      expect(runtime.spec.protocolVersions).to.deep.equal(['grpc-v2']);
+      expect(model.runtime).to.equal(runtime.metadata.name);
+      expect(runtime.spec.supportedModelFormats.map((f) => f.name)).to.include(model.modelFormat.name);
+      expect(container.ports).to.deep.equal([{ name: 'h2c', containerPort: Number(env.GRPC_PORT), protocol: 'TCP' }]);
+      expect(env.GRPC_PORT).to.not.equal(env.PORT);
+    });
+
+    it('probes grpc.health.v1 on the gRPC port: liveness the service "liveness", readiness the server ("")', () => {
+      expect(model.livenessProbe.grpc).to.deep.equal({ port: Number(env.GRPC_PORT), service: LIVENESS_SERVICE });
+      expect(model.readinessProbe.grpc).to.deep.equal({ port: Number(env.GRPC_PORT) });
+    });
+
+    it('sets only settings src/config/config.ts knows, the OAuth2 ones, and DEFAULT_MODEL as the InferenceService\'s name', () => {
+      const known = [...Object.keys(envSchema.properties), 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'];
+      for (const name of Object.keys(env)) expect(known, `${name} is a setting`).to.include(name);
+      expect(env).to.include.keys('OAUTH2_ISSUER', 'OAUTH2_AUDIENCE');
+      expect(env).to.not.have.property('AUTH_DISABLED');
+      expect(env.DEFAULT_MODEL).to.equal(isvc.metadata.name);
+    });
+
+    it('limits memory above the worst case of its settings, as the REST runtime', () => {
+      const setting = (name: keyof typeof envSchema.properties): number =>
+        Number(env[name] ?? (envSchema.properties[name] as { default?: number }).default);
+      const worstMiB = PROCESS_PEAK_MIB + (setting('MAX_CONNECTIONS') * setting('MAX_UPLOAD_BYTES')) / 2 ** 20
+        + setting('DECODE_MEMORY_BUDGET_MIB') + setting('INFER_BODY_MEMORY_MIB');
+      const limitMiB = Number(/^(\d+)Mi$/.exec(container.resources.limits.memory)?.[1]);
+      expect(limitMiB, `limit ≥ ${worstMiB} MiB + margin`).to.be.at.least(worstMiB + MARGIN_MIB);
     });
   });
 });

@@ -38,7 +38,7 @@ export async function startDev(env: Readonly<Record<string, string>> = {}, timeo
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', path.join(rootDir, 'scripts', 'dev.ts')], {
     cwd: rootDir,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT: String(port), IDP_PORT: String(idpPort), LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, PORT: String(port), GRPC_PORT: '0', IDP_PORT: String(idpPort), LOG_LEVEL: 'warn', ...env },
   });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));

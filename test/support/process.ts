@@ -18,6 +18,8 @@ import { rootDir } from '../../src/spec.js';
 export interface SpawnedService {
   readonly child: ChildProcess;
   readonly url: string;
+  /** `127.0.0.1:<port>` of the gRPC server, when `env` gave it a `GRPC_PORT`. */
+  readonly grpcAddress: string | undefined;
   readonly exited: Promise<number | null>;
   /** Everything it wrote on stdout and stderr so far. */
   readonly output: () => string;
@@ -36,7 +38,7 @@ export interface SpawnedService {
 export async function spawnService(env: Record<string, string>, readyWithinMs = 60_000): Promise<SpawnedService> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: rootDir,
-    env: { ...process.env, AUTH_DISABLED: 'true', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, AUTH_DISABLED: 'true', PORT: '0', GRPC_PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -63,9 +65,11 @@ export async function spawnService(env: Record<string, string>, readyWithinMs = 
       reject(new Error(`exited with ${code} before ready:\n${out}`));
     });
   });
+  const grpcPort = /"grpcPort":(\d+),"msg":"gRPC listening"/.exec(out)?.[1];
   return {
     child,
     url: `http://127.0.0.1:${port}`,
+    grpcAddress: grpcPort === undefined ? undefined : `127.0.0.1:${grpcPort}`,
     exited,
     output: () => out,
     stop: () => {

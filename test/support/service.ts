@@ -73,6 +73,8 @@ export interface StartOptions {
    * default those of AUTH_DISABLED=true, so that tests about other concerns need no token.
    */
   readonly securityHandlers?: AppDeps['securityHandlers'];
+  /** The token verifier of gRPC calls (and of the security handlers when none are given); default none (AUTH_DISABLED=true). */
+  readonly verifier?: AppDeps['verifier'];
   readonly admission?: AppDeps['admission'];
   /** Each client's rate limit; default the configuration's. */
   readonly rateLimit?: AppDeps['rateLimit'];
@@ -130,7 +132,8 @@ export async function startService(options: StartOptions): Promise<RunningServic
     repository,
     log: options.log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     requests: { ...defaults.requests, maxUploadBytes: options.maxUploadBytes ?? defaults.requests.maxUploadBytes, ...options.requests },
-    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
+    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: options.verifier }),
+    verifier: options.verifier,
     ...(options.admission ? { admission: options.admission } : {}),
     ...(options.explain ? { explain: options.explain } : {}),
     ...(options.rateLimit ? { rateLimit: options.rateLimit } : {}),
@@ -169,6 +172,8 @@ export interface RepositoryService {
   readonly url: string;
   readonly api: OpenAPIBackend;
   readonly repository: LoadedRepository;
+  /** The app (its gRPC front-end among the rest). */
+  readonly app: App;
   close(): Promise<void>;
 }
 
@@ -178,7 +183,7 @@ export interface RepositoryService {
  */
 export async function startRepositoryService(
   root: string,
-  options: { readonly control?: ModelControl; readonly securityHandlers?: AppDeps['securityHandlers'] } = {},
+  options: { readonly control?: ModelControl; readonly securityHandlers?: AppDeps['securityHandlers']; readonly verifier?: AppDeps['verifier'] } = {},
 ): Promise<RepositoryService> {
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const repository = createModelRepository({
@@ -193,7 +198,8 @@ export async function startRepositoryService(
     repository,
     management: repository,
     log,
-    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: undefined }),
+    securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: options.verifier }),
+    verifier: options.verifier,
   });
   const server = createServer(app, configDefaults().server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -202,6 +208,7 @@ export async function startRepositoryService(
     url: `http://127.0.0.1:${port}`,
     api: app.api,
     repository,
+    app,
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

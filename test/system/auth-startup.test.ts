@@ -22,7 +22,7 @@ function run(env: Record<string, string>, until?: RegExp): Promise<Run> {
   return new Promise((resolve) => {
     const child = spawn(tsx, ['src/main.ts'], {
       cwd: rootDir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', HOST: '127.0.0.1', ...env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', GRPC_PORT: '0', HOST: '127.0.0.1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -121,7 +121,7 @@ describe('predict command', () => {
     expect(lines[2]).to.contain('absent.png: cannot read: ENOENT');
     const unknown = await run(['--protocol', 'v3', red]);
     expect(unknown.code).to.equal(2);
-    expect(unknown.stderr).to.contain('--protocol is upload or v2, not v3');
+    expect(unknown.stderr).to.contain('--protocol is upload, v2 or grpc, not v3');
   });
 
   it('exits 2 with the usage on no image or an unknown option, 0 with --help', async () => {

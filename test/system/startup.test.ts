@@ -16,7 +16,7 @@ function start(env: Record<string, string>): Promise<{ code: number | null; stde
   return new Promise((resolve) => {
     const child = spawn(tsx, ['src/main.ts'], {
       cwd: rootDir,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AUTH_DISABLED: 'true', LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', ...env },
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AUTH_DISABLED: 'true', LOG_LEVEL: 'silent', PORT: '0', GRPC_PORT: '0', HOST: '127.0.0.1', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -14,7 +14,7 @@
  * A declared Content-Length over `MAX_INFER_BODY_BYTES` is refused before anything is read; a body
  * whose size is not known before reading (no Content-Length, or encoded) may hold at most what an
  * upload may. Before reading, the body reserves its estimated memory in the shared budget
- * (`body-memory.ts`): {@link JSON_MEMORY_FACTOR} or {@link BINARY_MEMORY_FACTOR} bytes per byte.
+ * (`src/oip/body-memory.ts`): {@link JSON_MEMORY_FACTOR} or {@link BINARY_MEMORY_FACTOR} bytes per byte.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Operation } from 'openapi-backend';
@@ -24,7 +24,7 @@ import { BadRequest, BinaryDataInvalid, PayloadTooLarge, ProblemError, Unsupport
 import { fromBodyError, tooLarge } from '../../http/body-errors.js';
 import { splitHeader } from '../../oip/binary.js';
 import { rawRequestHeader } from '../../oip/request.js';
-import type { BodyMemory } from './body-memory.js';
+import type { BodyMemory } from '../../oip/body-memory.js';
 import { inviteBody } from '../../http/expect-continue.js';
 import type { AppContext, ReadBody } from '../../http/context.js';
 import type { BodyReader } from '../../http/api.js';

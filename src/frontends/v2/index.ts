@@ -10,9 +10,9 @@ import type { OperationHandlers } from '../../http/operation.js';
 import type { ProblemDialect } from '../../http/problem.js';
 import type { InferenceCore } from '../../inference/core.js';
 import type { Readiness } from '../../lifecycle/readiness.js';
+import type { BodyMemory } from '../../oip/body-memory.js';
 import type { IndexEntry, RepositoryManagement } from '../../repository/types.js';
 import { createInferenceBodyReader, inferenceBodyReader } from './body.js';
-import { createBodyMemory } from './body-memory.js';
 import { v2ProblemDialect } from './errors.js';
 import { inferModel } from './infer.js';
 import { changeModel } from './load-unload.js';
@@ -46,8 +46,6 @@ export interface V2Limits {
   readonly maxUploadBytes: number;
   /** Most images (or rows) per request (`MAX_BATCH_IMAGES`). */
   readonly maxBatchImages: number;
-  /** Estimated memory of the bodies held at once; 0: no budget (`INFER_BODY_MEMORY_MIB`, in bytes). */
-  readonly inferBodyMemoryBytes: number;
 }
 
 /** What the V2 front-end is built from. */
@@ -55,8 +53,8 @@ export interface V2Deps {
   readonly core: InferenceCore;
   readonly readiness: Readiness;
   readonly limits: V2Limits;
-  /** `Retry-After` of a body refused for want of memory, in seconds. */
-  readonly retryAfterSeconds: number;
+  /** The memory budget every inference body reserves from (`INFER_BODY_MEMORY_MIB`), shared with the gRPC front-end. */
+  readonly memory: BodyMemory;
   /** Every version the repository knows of, with its state (the index without management). */
   readonly index: () => readonly IndexEntry[];
   /** The repository's management side; `undefined`: loads and unloads answer 409 model-control-disabled. */
@@ -78,7 +76,7 @@ export function v2Frontend(deps: V2Deps): V2Frontend {
   const infer = inferModel(core, limits);
   const metadata = getModelMetadata(core);
   const ready = getModelReady(core);
-  const read = createInferenceBodyReader(limits, createBodyMemory(limits.inferBodyMemoryBytes, deps.retryAfterSeconds));
+  const read = createInferenceBodyReader(limits, deps.memory);
   const admitBatch: RequestAdmission = (ctx) =>
     whileConnected(ctx, (signal) => core.admitRequest(ctx.state.client, 'batch', { images: limits.maxBatchImages, signal }));
   return {

@@ -10,9 +10,10 @@ import { inferenceAnswer } from './response.js';
 
 type InferenceRequest = components['schemas']['V2InferenceRequest'];
 
-/** The bound on images per request (`MAX_BATCH_IMAGES`). */
+/** The bounds of a request: images per request (`MAX_BATCH_IMAGES`), bytes per image (`MAX_UPLOAD_BYTES`). */
 export interface InferLimits {
   readonly maxBatchImages: number;
+  readonly maxUploadBytes: number;
 }
 
 /**
@@ -33,7 +34,7 @@ export function inferModel(core: InferenceCore, limits: InferLimits): OperationH
     const { client } = ctx.state;
     const { plan, results, model } = await whileConnected(ctx, (signal) => core.classifyBatch(
       modelParams(c),
-      (version) => planInference(header, binary, tensorSignatureOf(version.manifest), limits.maxBatchImages),
+      (version) => planInference(header, binary, tensorSignatureOf(version.manifest), { maxBatchImages: limits.maxBatchImages, maxImageBytes: limits.maxUploadBytes }),
       { signal, ...(client === undefined ? {} : { client }), onModel: (m) => (ctx.state.model = { name: m.name, version: m.version }) },
     ));
     ctx.state.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;

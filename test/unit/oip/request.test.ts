@@ -14,7 +14,7 @@ type Request = Parameters<typeof planInference>[0];
 const signature: ModelSignature = tensorSignatureOf(testManifest({}, { layout: 'NHWC', width: 2, height: 1 }));
 const png = Buffer.from('89504e470d0a1a0a', 'hex');
 const b64 = png.toString('base64');
-const plan = (request: unknown, binary?: Parameters<typeof planInference>[1]) => planInference(request as Request, binary, signature, 8);
+const plan = (request: unknown, binary?: Parameters<typeof planInference>[1]) => planInference(request as Request, binary, signature, { maxBatchImages: 8 });
 
 describe('inference request planning', () => {
   it('takes images from base64, flat or nested, in shape [N] or [N, 1]', () => {

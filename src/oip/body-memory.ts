@@ -1,11 +1,13 @@
 /**
- * The memory budget of the V2 inference bodies held at once (`INFER_BODY_MEMORY_MIB`).
+ * The memory budget of the Open Inference Protocol's inference requests held at once
+ * (`INFER_BODY_MEMORY_MIB`), one for both its front-ends: REST bodies and gRPC messages.
  *
  * A V2 body may be 64 MiB, next to 10 MiB for an upload; held on every connection at once that
  * would be far more than the container has. Each body reserves its estimated memory before it is
- * read, and gives it back once its answer is computed: a body that does not fit now is refused at
- * once (503 `overloaded`, before anything is read, so the client can retry elsewhere), one that
- * could never fit is refused for good (413).
+ * read (a gRPC message, once received: before it waits for admission), and gives it back once its
+ * answer is computed: a request that does not fit now is refused at once (503 `overloaded`,
+ * gRPC `RESOURCE_EXHAUSTED`, so the client can retry elsewhere), one that could never fit is
+ * refused for good (413).
  *
  * ```ts
  * const memory = createBodyMemory(256 * MiB, 1);
@@ -13,7 +15,7 @@
  * try { ... } finally { release(); }
  * ```
  */
-import { Overloaded, PayloadTooLarge } from '../../errors.js';
+import { Overloaded, PayloadTooLarge } from '../errors.js';
 
 /** A bounded pool of bytes. */
 export interface BodyMemory {

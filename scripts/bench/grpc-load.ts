@@ -1,0 +1,148 @@
+/**
+ * The gRPC load generator of `make bench-grpc`: a closed loop of `ModelInfer` calls at a given
+ * concurrency, each with `--batch` images (cycling through IMAGE_DIR) as `raw_input_contents`, the
+ * way Triton's clients send them, on `--channels` channels (HTTP/2 connections; 1 by default, as a
+ * gRPC client keeps one);
+ * prints one JSON line in the load generator's format (`load.ts`'s LoadResult). Like `load.ts`,
+ * which builds each HTTP request's bytes once, it encodes each request message once: what it
+ * measures is the server, not the client's protobuf encoding on the same cores.
+ *
+ * @example node .bench/build/scripts/bench/grpc-load.js --address 127.0.0.1:8081 -c 16 -d 10 --batch 1 IMAGE_DIR
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, credentials, Metadata, type MethodDefinition } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { rootDir } from '../../src/spec.js';
+import { loadImages } from './images.js';
+import type { LoadResult } from './load.js';
+
+const { values: opt, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    address: { type: 'string' },
+    concurrency: { type: 'string', short: 'c', default: '1' },
+    duration: { type: 'string', short: 'd' },
+    requests: { type: 'string', short: 'n' },
+    warmup: { type: 'string', default: '0' },
+    batch: { type: 'string', default: '1' },
+    channels: { type: 'string', default: '1' },
+    token: { type: 'string' },
+  },
+});
+const address = opt.address ?? '';
+if (!/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(address)) throw new Error('loopback targets only: --address 127.0.0.1:PORT');
+const concurrency = Number(opt.concurrency);
+const batch = Number(opt.batch);
+const durationMs = opt.duration ? Number(opt.duration) * 1000 : Infinity;
+const maxRequests = opt.requests ? Number(opt.requests) : Infinity;
+if (!(concurrency >= 1) || !(batch >= 1) || (durationMs === Infinity && maxRequests === Infinity)) {
+  throw new Error('usage: grpc-load --address HOST:PORT -c N (-d SECONDS | -n REQUESTS) [--warmup N] [--batch N] IMAGE_DIR');
+}
+
+interface Answer {
+  model_version: string;
+  raw_output_contents: Buffer[];
+}
+const packageDefinition = loadSync('grpc_service.proto', {
+  keepCase: true, longs: Number, enums: String, defaults: true, includeDirs: [path.join(rootDir, 'proto', 'triton')],
+});
+const modelInfer = (packageDefinition['inference.GRPCInferenceService'] as Record<string, MethodDefinition<object, Answer>>).ModelInfer!;
+/** One client per channel, each on a connection of its own (a local subchannel pool). */
+const clients = Array.from({ length: Math.max(1, Number(opt.channels)) }, () => new Client(address, credentials.createInsecure(), {
+  'grpc.max_send_message_length': -1,
+  'grpc.max_receive_message_length': -1,
+  'grpc.use_local_subchannel_pool': 1,
+}));
+const metadata = new Metadata();
+if (opt.token) metadata.set('authorization', `Bearer ${opt.token}`);
+
+const images = await loadImages(positionals[0]!);
+/** One request per starting image, built once: `batch` images as one raw BYTES tensor. */
+const requests = images.map((_, first) => {
+  const chosen = Array.from({ length: batch }, (_, i) => images[(first * batch + i) % images.length]!.bytes);
+  const tensor = Buffer.concat(chosen.flatMap((bytes) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(bytes.length);
+    return [length, bytes];
+  }));
+  return modelInfer.requestSerialize({
+    model_name: 'catdog',
+    inputs: [{ name: 'image', datatype: 'BYTES', shape: [batch] }],
+    outputs: [{ name: 'probabilities' }, { name: 'label' }],
+    raw_input_contents: [tensor],
+  });
+});
+
+let next = 0;
+interface Sent {
+  readonly ms: number;
+  readonly error?: string;
+  readonly version?: string;
+}
+
+function send(client: Client): Promise<Sent> {
+  const request = requests[next++ % requests.length]!;
+  const started = performance.now();
+  return new Promise((resolve) => {
+    client.makeUnaryRequest<Buffer, Answer>(modelInfer.path, (encoded) => encoded, modelInfer.responseDeserialize, request, metadata, (err, value) => {
+      const ms = performance.now() - started;
+      if (err) return resolve({ ms, error: `gRPC ${err.code}` });
+      // Two raw outputs; the labels are `batch` BYTES elements.
+      if (value?.raw_output_contents.length !== 2) return resolve({ ms, error: 'no outputs' });
+      resolve({ ms, version: value.model_version });
+    });
+  });
+}
+
+async function closedLoop(until: () => boolean, record: (r: Sent) => void): Promise<void> {
+  await Promise.all(Array.from({ length: concurrency }, async (_, i) => {
+    const client = clients[i % clients.length]!;
+    while (!until()) record(await send(client));
+  }));
+}
+
+await Promise.all(clients.map((client) => new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 30_000, (err) => (err ? reject(err) : resolve())))));
+let warm = Number(opt.warmup);
+await closedLoop(() => warm-- <= 0, () => {});
+
+const latencies: number[] = [];
+const errorKinds: Record<string, number> = {};
+const versions: Record<string, number> = {};
+let issued = 0;
+const cpuBefore = process.cpuUsage();
+const start = performance.now();
+let end = start;
+await closedLoop(
+  () => performance.now() - start >= durationMs || issued++ >= maxRequests,
+  ({ ms, error, version }) => {
+    end = performance.now();
+    if (error) errorKinds[error] = (errorKinds[error] ?? 0) + 1;
+    else latencies.push(ms);
+    versions[version ?? ''] = (versions[version ?? ''] ?? 0) + 1;
+  },
+);
+const cpu = process.cpuUsage(cpuBefore);
+for (const client of clients) client.close();
+
+latencies.sort((a, b) => a - b);
+const round = (x: number): number => Math.round(x * 10) / 10;
+const quantile = (q: number): number | null =>
+  latencies.length ? round(latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!) : null;
+const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
+const result: LoadResult = {
+  concurrency,
+  durationS: round((end - start) / 1000),
+  ok: latencies.length,
+  errors,
+  errorKinds,
+  rps: round(latencies.length / ((end - start) / 1000)),
+  p50Ms: quantile(0.5),
+  p90Ms: quantile(0.9),
+  p99Ms: quantile(0.99),
+  maxMs: latencies.length ? round(latencies.at(-1)!) : null,
+  clientCpuMsPerRequest: latencies.length + errors ? Math.round(((cpu.user + cpu.system) / 1000 / (latencies.length + errors)) * 100) / 100 : null,
+  imagesPerRequest: batch,
+  versions,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
