@@ -34,7 +34,7 @@ import { benchCpu, describeCpu } from './cpu.js';
 import { largeJpegs } from './large-images.js';
 import type { LoadResult } from './load.js';
 import { benchPeers, startPeer } from './peers.js';
-import { benchImageDir, benchServiceEnv, processTreeFigures, runJson, runLoad, runLoadOn, runV2Load, startServer, type Server } from './processes.js';
+import { benchImageDir, benchServiceEnv, processTreeFigures, runJson, runLoad, runLoadOn, runV2Load, startServer, threadCpuMs, type Server } from './processes.js';
 import { printReport } from './print.js';
 import { FASTER_PEER, LARGE, median, peerRatios, r2, ratio, imagesPerS, roundPoints, rps, withFasterPeer, type Point } from './report.js';
 
@@ -116,11 +116,14 @@ async function measure(server: Server, round: number, concurrency: number, secon
   // worker processes included) is read around that process: its warm-up requests are counted in.
   const clientWarmup = load?.warmup ?? Math.max(64, 4 * concurrency);
   const before = processTreeFigures(server.pid);
+  const isService = services.includes(server);
+  const mainBefore = isService ? threadCpuMs(server.pid) : 0;
   const args = ['--warmup', String(clientWarmup), '-d', String(seconds)];
   const result = load?.batch
     ? await runV2Load(server.port, concurrency, load.batch, ...args)
     : await runLoadOn(load?.images ?? benchImageDir, server.port, concurrency, ...args);
   const after = processTreeFigures(server.pid);
+  const mainAfter = isService ? threadCpuMs(server.pid) : 0;
   const target = `${server.name}${load?.suffix ?? ''}`;
   const point: Point = {
     round,
@@ -130,9 +133,10 @@ async function measure(server: Server, round: number, concurrency: number, secon
     rssMiB: Math.round(after.rssMiB),
     peakRssMiB: Math.round(after.peakRssMiB),
     cpuMsPerRequest: Math.round(((after.cpuMs - before.cpuMs) / Math.max(1, result.ok + clientWarmup)) * 10) / 10,
+    ...(isService ? { mainCpuMsPerRequest: Math.round(((mainAfter - mainBefore) / Math.max(1, result.ok + clientWarmup)) * 100) / 100 } : {}),
   };
   points.push(point);
-  log(`  ${target.padEnd(18)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s${load?.batch ? ` (${Math.round(result.rps * load.batch)} img/s)` : ''}  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req (load generator ${result.clientCpuMsPerRequest})`);
+  log(`  ${target.padEnd(18)} c=${String(concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s${load?.batch ? ` (${Math.round(result.rps * load.batch)} img/s)` : ''}  p99 ${result.p99Ms} ms  errors ${result.errors}  RSS ${point.rssMiB} MiB  CPU ${point.cpuMsPerRequest} ms/req${isService ? ` (main thread ${point.mainCpuMsPerRequest})` : ''} (load generator ${result.clientCpuMsPerRequest})`);
 }
 
 const cpu = benchCpu();
@@ -178,13 +182,16 @@ try {
   }
 
   const measureBare = async (round: number, seconds: number, slice?: number): Promise<void> => {
-    const bare = await runJson<LoadResult & { cpuMsPerImage: number }>(
+    const bare = await runJson<LoadResult & { cpuMsPerImage: number; mainThreadCpuMsPerImage?: number }>(
       node,
       [path.join(scriptDir, 'bare.js'), '-c', '16', '-d', String(seconds), benchImageDir],
       benchServiceEnv(0, variants[0]!.env),
     );
-    points.push({ round, ...(slice ? { slice } : {}), target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage, clientCpuMsPerRequest: null });
-    log(`  ${'bare'.padEnd(18)} c=16  ${String(bare.rps).padStart(6)} img/s  p99 ${bare.p99Ms} ms  CPU ${bare.cpuMsPerImage} ms/img`);
+    points.push({
+      round, ...(slice ? { slice } : {}), target: 'bare', ...bare, errorKinds: {}, cpuMsPerRequest: bare.cpuMsPerImage,
+      ...(bare.mainThreadCpuMsPerImage === undefined ? {} : { mainCpuMsPerRequest: bare.mainThreadCpuMsPerImage }), clientCpuMsPerRequest: null,
+    });
+    log(`  ${'bare'.padEnd(18)} c=16  ${String(bare.rps).padStart(6)} img/s  p99 ${bare.p99Ms} ms  CPU ${bare.cpuMsPerImage} ms/img (main thread ${bare.mainThreadCpuMsPerImage})`);
   };
   // At the concurrencies the ratios compare, the targets measured there take turns in short
   // slices (bare, service, peers, bare, service, peers…), so that the neighbours' load, which
@@ -243,6 +250,7 @@ const summary = targets.flatMap((target) =>
       errors: ps.reduce((a, p) => a + p.errors, 0),
       rssMiB: Math.max(...ps.map((p) => p.rssMiB ?? NaN)),
       cpuMsPerRequest: r2(median(ps.map((p) => p.cpuMsPerRequest ?? NaN))),
+      mainCpuMsPerRequest: r2(median(ps.map((p) => p.mainCpuMsPerRequest ?? NaN))),
       clientCpuMsPerRequest: r2(median(ps.map((p) => p.clientCpuMsPerRequest ?? NaN))),
     };
   }),
@@ -257,6 +265,7 @@ const ratios = {
   // Server CPU per request over the bare pipeline's per image: the server alone, then with the
   // load generator, which shares the same cores (the bare pipeline has no client).
   serviceOverBareCpuC16: ratio(byRound, service, 'bare', 16, cpuPerRequest),
+  serviceOverBareMainCpuC16: ratio(byRound, service, 'bare', 16, (p) => p.mainCpuMsPerRequest),
   serviceWithClientOverBareCpuC16: ratio(byRound, service, 'bare', 16, (p) =>
     p.cpuMsPerRequest !== undefined && p.clientCpuMsPerRequest ? p.cpuMsPerRequest + p.clientCpuMsPerRequest : undefined, cpuPerRequest),
   peers: Object.fromEntries([...peerNames, ...(peerNames.length ? [FASTER_PEER] : [])].map((peer) => [peer, peerRatios(byRound, service, peer, concurrencies)])),
@@ -267,6 +276,7 @@ const ratios = {
       {
         rps: Object.fromEntries(concurrencies.map((c) => [c, ratio(byRound, v.name, service, c, rps)])),
         cpu: Object.fromEntries(concurrencies.map((c) => [c, ratio(byRound, v.name, service, c, cpuPerRequest)])),
+        mainCpu: Object.fromEntries(concurrencies.map((c) => [c, ratio(byRound, v.name, service, c, (p) => p.mainCpuMsPerRequest)])),
         v2Rps: ratio(byRound, `${v.name}-v2`, `${service}-v2`, 16, rps),
         v2x8Images: ratio(byRound, `${v.name}-v2x8`, `${service}-v2x8`, 4, imagesPerS),
         largeRps: ratio(byRound, `${v.name}${LARGE.suffix}`, `${service}${LARGE.suffix}`, LARGE.concurrency, rps),

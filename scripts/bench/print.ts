@@ -17,6 +17,7 @@ export interface SummaryRow {
   readonly errors: number;
   readonly rssMiB: number;
   readonly cpuMsPerRequest: number;
+  readonly mainCpuMsPerRequest: number;
   readonly clientCpuMsPerRequest: number;
 }
 
@@ -26,12 +27,14 @@ export interface Ratios {
   readonly v2x8OverUploadImagesC4: Spread | undefined;
   readonly serviceOverBareRpsC16: Spread | undefined;
   readonly serviceOverBareCpuC16: Spread | undefined;
+  readonly serviceOverBareMainCpuC16: Spread | undefined;
   readonly serviceWithClientOverBareCpuC16: Spread | undefined;
   /** By peer name and {@link FASTER_PEER}. */
   readonly peers: Readonly<Record<string, PeerRatios>>;
   readonly variants: Readonly<Record<string, {
     readonly rps: Record<number, Spread | undefined>;
     readonly cpu: Record<number, Spread | undefined>;
+    readonly mainCpu: Record<number, Spread | undefined>;
     readonly v2Rps: Spread | undefined;
     readonly v2x8Images: Spread | undefined;
     readonly largeRps: Spread | undefined;
@@ -101,17 +104,18 @@ export function printReport(r: {
     `${r.machine.memoryGiB} GiB, Node ${r.machine.node}; load average ${r.machine.loadAverage1mStartEnd.join(' → ')}; ${r.rounds} rounds of ${r.durationS} s per point; medians; AUTH_DISABLED=true`,
     ...r.peerNotes.map((p) => `${p.name} (${p.label}): ${p.skipped ? `SKIPPED, ${p.skipped}` : (p.versions ?? 'ran')}`),
     '',
-    `| target | c | req/s | img/s | p50 ms | p90 ms | p99 ms | errors | server RSS MiB | server CPU ms/req | load generator CPU ms/req |`,
-    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| target | c | req/s | img/s | p50 ms | p90 ms | p99 ms | errors | server RSS MiB | server CPU ms/req | its main thread | load generator CPU ms/req |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...r.summary.map(
       (s) =>
-        `| ${s.target} | ${s.concurrency} | ${cell(s.rps, 6)} | ${cell(s.imagesPerS, 6)} | ${cell(s.p50Ms, 6)} | ${cell(s.p90Ms, 6)} | ${cell(s.p99Ms, 6)} | ${cell(s.errors, 3)} | ${cell(finite(s.rssMiB), 4)} | ${cell(s.cpuMsPerRequest, 5)} | ${cell(finite(s.clientCpuMsPerRequest), 5)} |`,
+        `| ${s.target} | ${s.concurrency} | ${cell(s.rps, 6)} | ${cell(s.imagesPerS, 6)} | ${cell(s.p50Ms, 6)} | ${cell(s.p90Ms, 6)} | ${cell(s.p99Ms, 6)} | ${cell(s.errors, 3)} | ${cell(finite(s.rssMiB), 4)} | ${cell(s.cpuMsPerRequest, 5)} | ${cell(finite(s.mainCpuMsPerRequest), 5)} | ${cell(finite(s.clientCpuMsPerRequest), 5)} |`,
     ),
     '',
     'Ratios: median of the per-round ratios (range over rounds).',
     `service ÷ bare, req/s at c=16:                          ${formatSpread(ratios.serviceOverBareRpsC16)}`,
     `service ÷ bare, CPU per image at c=16, server alone:    ${formatSpread(ratios.serviceOverBareCpuC16)}`,
     `service ÷ bare, CPU per image, server + load generator: ${formatSpread(ratios.serviceWithClientOverBareCpuC16)}   (informative)`,
+    `service ÷ bare, main thread's CPU per image:            ${formatSpread(ratios.serviceOverBareMainCpuC16)}   (informative)`,
     '',
     ...peerTable(ratios.peers, r.concurrencies),
     '',
@@ -127,7 +131,7 @@ export function printReport(r: {
     for (const name of r.variantNames) {
       const v = ratios.variants[name]!;
       lines.push(
-        `  ${name}: req/s ${r.concurrencies.map((c) => formatSpread(v.rps[c])).join(' / ')}; server CPU/req ${r.concurrencies.map((c) => formatSpread(v.cpu[c])).join(' / ')}; V2 c=16 req/s ${formatSpread(v.v2Rps)}; V2 ×8 c=4 img/s ${formatSpread(v.v2x8Images)}; 12 MP req/s ${formatSpread(v.largeRps)}`,
+        `  ${name}: req/s ${r.concurrencies.map((c) => formatSpread(v.rps[c])).join(' / ')}; server CPU/req ${r.concurrencies.map((c) => formatSpread(v.cpu[c])).join(' / ')}; main-thread CPU/req ${r.concurrencies.map((c) => formatSpread(v.mainCpu[c])).join(' / ')}; V2 c=16 req/s ${formatSpread(v.v2Rps)}; V2 ×8 c=4 img/s ${formatSpread(v.v2x8Images)}; 12 MP req/s ${formatSpread(v.largeRps)}`,
       );
     }
   }

@@ -44,6 +44,13 @@ export function processFigures(pid: number): ProcessFigures {
   return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024, cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_S };
 }
 
+/** CPU time of one thread (`tid`) of `pid`, in ms; a process's main thread has the pid as its id. */
+export function threadCpuMs(pid: number, tid = pid): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+
 /** `pid` and its descendants now living (Linux): a server with worker processes, such as uvicorn's `--workers`. */
 export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();

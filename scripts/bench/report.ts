@@ -17,6 +17,8 @@ export interface Point extends Omit<LoadResult, 'errorKinds' | 'imagesPerRequest
   readonly rssMiB?: number;
   readonly peakRssMiB?: number;
   readonly cpuMsPerRequest?: number;
+  /** The server's main thread alone (the event loop; Node services only). */
+  readonly mainCpuMsPerRequest?: number;
   /** For the faster-peer points: which peer that was. */
   readonly fasterOf?: string;
 }
@@ -64,6 +66,7 @@ function combine(ps: readonly Point[]): Point {
     maxMs: Math.max(...ps.map((p) => p.maxMs ?? NaN)),
     rssMiB: Math.max(...ps.map((p) => p.rssMiB ?? NaN)),
     cpuMsPerRequest: perRequest((p) => p.cpuMsPerRequest) ?? undefined,
+    mainCpuMsPerRequest: perRequest((p) => p.mainCpuMsPerRequest) ?? undefined,
     clientCpuMsPerRequest: perRequest((p) => p.clientCpuMsPerRequest),
   };
 }
