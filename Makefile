@@ -9,7 +9,7 @@ export MODEL_SOURCE
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model train generate check-generated lint typecheck web build bench-build test test-image-node run dev token docs postman prod-smoke bench bench-memory bench-swap bench-explain soak attack clean
+.PHONY: help install model train generate check-generated lint typecheck web build bench-build test test-image-node run dev token docs postman prod-smoke bench bench-profile bench-memory bench-swap bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -95,6 +95,9 @@ postman: ## Postman collection + environment from the spec in dist/postman/ (imp
 
 bench: build bench-build ## Throughput: bare pipeline, service (AUTH_DISABLED=true) and ../shared/bench peer at c=1/4/16/64 (BENCH_ARGS="--duration 15 --rounds 2 ...")
 	node .bench/build/scripts/bench/main.js $(BENCH_ARGS)
+
+bench-profile: build bench-build ## Main-thread CPU per request by category, service vs bare pipeline, from node --cpu-prof at c=16: docs/cpu-profile.md and .svg (BENCH_ARGS="--duration 20 --warmup 2000")
+	node .bench/build/scripts/bench/profile.js $(BENCH_ARGS)
 
 bench-memory: build bench-build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
 	node .bench/build/scripts/bench/memory.js $(BENCH_ARGS)
