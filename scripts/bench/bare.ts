@@ -4,8 +4,11 @@
  * the environment by `loadConfig`, as the service reads them), C callers in a closed loop.
  *
  * @example AUTH_DISABLED=true node .bench/build/scripts/bench/bare.js -c 16 -d 15 IMAGE_DIR
- * Prints one JSON line: images/s, latency quantiles, CPU milliseconds per image.
+ * Prints one JSON line: images/s, latency quantiles, CPU milliseconds per image (all threads, and
+ * the main thread's alone), and the measured window on the monotonic clock (µs, V8's CPU
+ * profiles' clock: `make bench-profile` cuts a `--cpu-prof` profile to it).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config/config.js';
 import { loadClassifier } from '../../src/model/classifier.js';
@@ -34,6 +37,17 @@ const manifestPath = models.manifestPath ?? versions?.get(newest ?? '')?.manifes
 if (manifestPath === undefined) throw new Error(`no version of ${models.defaultModel} in ${models.repositoryPath}: run make model`);
 const classifier = await loadClassifier(await loadManifest(manifestPath), config.images, config.engine);
 
+/** This process's main thread's CPU time in ms (Linux: its thread id is the pid); undefined elsewhere. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${process.pid}/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
 let next = 0;
 async function loop(until: () => boolean, record: (ms: number) => void): Promise<void> {
   await Promise.all(
@@ -52,10 +66,14 @@ await loop(() => warm-- <= 0, () => {});
 
 const latencies: number[] = [];
 const cpuBefore = process.cpuUsage();
+const mainBefore = mainThreadCpuMs();
+const windowStartUs = Number(process.hrtime.bigint() / 1000n);
 const start = performance.now();
 await loop(() => performance.now() - start >= durationMs, (ms) => latencies.push(ms));
 const elapsedS = (performance.now() - start) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
+const mainAfter = mainThreadCpuMs();
+const windowEndUs = Number(process.hrtime.bigint() / 1000n);
 await classifier.close();
 
 latencies.sort((a, b) => a - b);
@@ -72,5 +90,7 @@ process.stdout.write(
     p90Ms: quantile(0.9),
     p99Ms: quantile(0.99),
     cpuMsPerImage: round((cpu.user + cpu.system) / 1000 / latencies.length),
+    ...(mainBefore === undefined || mainAfter === undefined ? {} : { mainThreadCpuMsPerImage: Math.round(((mainAfter - mainBefore) / latencies.length) * 100) / 100 }),
+    monotonicWindowUs: [windowStartUs, windowEndUs],
   })}\n`,
 );

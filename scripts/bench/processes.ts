@@ -1,6 +1,6 @@
 /** Child processes of the benchmark: servers started and stopped by PID, the load generator and other JSON-line tools, /proc figures. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { rootDir } from '../../src/spec.js';
 import { readImageRuntime } from '../image-node.js';
@@ -29,21 +29,71 @@ export interface ProcessFigures {
 
 const CLOCK_TICKS_PER_S = 100;
 
+/** The fields of /proc/PID/stat after the parenthesised name (state is [0], ppid [1], utime [11], stime [12]). */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
 /** Reads `pid`'s figures; for a multi-threaded process they cover every thread. */
 export function processFigures(pid: number): ProcessFigures {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  // Fields 14 and 15 of /proc/PID/stat (utime, stime), counted after the parenthesised name.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   const ticks = Number(fields[11]) + Number(fields[12]);
   return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024, cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_S };
 }
 
-async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** CPU time of one thread (`tid`) of `pid`, in ms; a process's main thread has the pid as its id. */
+export function threadCpuMs(pid: number, tid = pid): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
+}
+
+/** `pid` and its descendants now living (Linux): a server with worker processes, such as uvicorn's `--workers`. */
+export function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(statFields(Number(entry))[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
+}
+
+/**
+ * The figures of `pid` and its living descendants, summed: CPU over every process (a worker that
+ * exited meanwhile takes its CPU with it), resident memory and the peaks of each added up (an
+ * upper bound of the tree's peak).
+ */
+export function processTreeFigures(pid: number): ProcessFigures {
+  const total = { rssMiB: 0, peakRssMiB: 0, cpuMs: 0 };
+  for (const p of processTree(pid)) {
+    try {
+      const f = processFigures(p);
+      total.rssMiB += f.rssMiB;
+      total.peakRssMiB += f.peakRssMiB;
+      total.cpuMs += f.cpuMs;
+    } catch (err) {
+      if (p === pid) throw err;
+    }
+  }
+  return total;
+}
+
+async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number, stderrTail: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${url}: the server exited with code ${child.exitCode}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the server exited with ${child.exitCode ?? child.signalCode} before ${url} answered${stderrTail()}`);
+    }
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
@@ -52,12 +102,25 @@ async function waitForHttp(url: string, child: ChildProcess, timeoutMs: number):
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms${stderrTail()}`);
+}
+
+/** How {@link startServer} starts a server. */
+export interface StartOptions {
+  readonly cwd?: string;
+  /** How long the server may take to answer `readyPath`, in milliseconds (default 120,000). */
+  readonly readyTimeoutMs?: number;
+  /**
+   * Keep the server's standard error instead of passing it through, and quote its last `n` lines
+   * when it fails to start (a peer whose installer is chatty on success). Default: pass it through.
+   */
+  readonly stderrTailLines?: number;
 }
 
 /**
  * Starts `command` (which must become the server process itself, e.g. via exec), waits until
- * `readyPath` answers 200, and returns a handle that stops it by PID.
+ * `readyPath` answers 200, and returns a handle that stops it by PID. Rejects, the server
+ * killed, when it exits or does not answer in time.
  */
 export async function startServer(
   name: string,
@@ -66,14 +129,36 @@ export async function startServer(
   port: number,
   readyPath: string,
   env: NodeJS.ProcessEnv,
-  cwd?: string,
+  options: StartOptions | string = {},
 ): Promise<Server> {
-  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+  const { cwd, readyTimeoutMs = 120_000, stderrTailLines } = typeof options === 'string' ? { cwd: options } : options;
+  const keep = stderrTailLines !== undefined;
+  // A process group of its own, so that a server that fails to start is killed with what it
+  // started (an installer, worker processes).
+  const child = spawn(command, args, { env, cwd, detached: true, stdio: ['ignore', 'ignore', keep ? 'pipe' : 'inherit'] });
+  const killGroup = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  };
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-16_384);
+  });
+  const tail = (): string => {
+    const lines = stderr.trim().split('\n').filter(Boolean).slice(-(stderrTailLines ?? 0));
+    return lines.length ? `; its last lines on stderr:\n    ${lines.join('\n    ')}` : '';
+  };
+  // A spawn failure (no such command) surfaces as an exit code of its own.
+  child.once('error', (err) => (stderr += `\n${err.message}`));
   try {
-    await waitForHttp(`http://127.0.0.1:${port}${readyPath}`, child, 120_000);
+    await waitForHttp(`http://127.0.0.1:${port}${readyPath}`, child, readyTimeoutMs, tail);
   } catch (err) {
-    child.kill('SIGKILL');
+    killGroup();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
     throw err;
   }
   return {
@@ -81,9 +166,10 @@ export async function startServer(
     pid: child.pid!,
     port,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // The server itself, which stops its workers; the whole group if it takes too long.
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const timer = setTimeout(killGroup, 15_000);
       await exited;
       clearTimeout(timer);
     },
@@ -131,12 +217,17 @@ export function benchServiceEnv(port: number, extra: Readonly<Record<string, str
 
 /** Runs the load generator (`load.js`) against `port`'s `/upload` with the bench images; resolves with its figures. */
 export function runLoad(port: number, concurrency: number, ...args: string[]): Promise<LoadResult> {
+  return runLoadOn(benchImageDir, port, concurrency, ...args);
+}
+
+/** Runs the load generator against `port`'s `/upload` with the images of `images`. */
+export function runLoadOn(images: string, port: number, concurrency: number, ...args: string[]): Promise<LoadResult> {
   return runJson<LoadResult>(process.execPath, [
     path.join(scriptDir, 'load.js'),
     '--url', `http://127.0.0.1:${port}/upload`,
     '-c', String(concurrency),
     ...args,
-    benchImageDir,
+    images,
   ]);
 }
 

@@ -1,0 +1,188 @@
+/**
+ * `make bench-profile`: where the event loop's CPU goes per request, the service against the bare
+ * pipeline (issue #23, part 2). Runs the compiled service under `node --cpu-prof`
+ * (AUTH_DISABLED=true, the bench's environment), warms it up, sends the development photos at
+ * c=16 for a measured window, stops it; then the bare pipeline likewise. Cuts each main thread's
+ * profile to its measured window, charges every sample to a category (`cpu-profile.ts`) and
+ * divides by the requests answered: milliseconds of main-thread CPU per request. Cross-checks the
+ * profile's total against the main thread's CPU time from /proc.
+ *
+ * Writes `docs/cpu-profile.md` (the table, the top functions) and `docs/cpu-profile.svg` (the
+ * service's flame graph); the profiles themselves stay in `.bench/profile/` (tens of MB).
+ *
+ * Options: --duration S (20), --warmup N (2000), --interval US (sampling, 250), --entry PATH
+ * (another build's main.js: a prototype), --env K=V,K=V (the service's), --out NAME (docs/NAME.md
+ * and .svg; default cpu-profile), --no-bare, --analyse (only analyse the profiles of the last run
+ * again).
+ */
+import { readdirSync, readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { rootDir } from '../../src/spec.js';
+import { breakdown, flameGraphSvg, samplesIn, topSelf, type CpuProfile } from './cpu-profile.js';
+import { benchCpu, describeCpu } from './cpu.js';
+import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer, threadCpuMs } from './processes.js';
+
+const { values: opt } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '2000' },
+    interval: { type: 'string', default: '250' },
+    entry: { type: 'string', default: path.join(rootDir, 'dist', 'src', 'main.js') },
+    env: { type: 'string', default: '' },
+    out: { type: 'string', default: 'cpu-profile' },
+    'no-bare': { type: 'boolean', default: false },
+    analyse: { type: 'boolean', default: false },
+  },
+});
+const dir = path.join(rootDir, '.bench', 'profile');
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+const extraEnv = Object.fromEntries(opt.env.split(',').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]));
+
+/** The main thread's profile among those `--cpu-prof` wrote to `into` (worker threads write their own). */
+function mainThreadProfile(into: string): CpuProfile {
+  // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: the main thread is thread 0.
+  const file = readdirSync(into).find((n) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(n));
+  if (!file) throw new Error(`no main-thread profile in ${into}`);
+  return JSON.parse(readFileSync(path.join(into, file), 'utf8')) as CpuProfile;
+}
+
+const profArgs = (into: string): string[] => ['--cpu-prof', '--cpu-prof-dir', into, '--cpu-prof-interval', opt.interval];
+
+/** What one side's run measured; its profile stays in `dir`. */
+interface Side {
+  readonly requests: number;
+  readonly rps: number;
+  /** Main-thread CPU per request (per image for the bare pipeline), from /proc. */
+  readonly mainMsPerRequest: number;
+  /** Every thread's. */
+  readonly processMsPerRequest: number;
+  readonly window: readonly [number, number];
+  readonly load: readonly [number, number];
+  /** When the measured window started (ISO 8601). */
+  readonly startedAt?: string;
+}
+
+async function profileService(): Promise<Side> {
+  const into = path.join(dir, 'service');
+  const load0 = os.loadavg()[0]!;
+  rmSync(into, { recursive: true, force: true });
+  mkdirSync(into, { recursive: true });
+  const port = 18580;
+  const server = await startServer('service', process.execPath, [...profArgs(into), opt.entry], port, '/health/ready', benchServiceEnv(port, extraEnv));
+  let result;
+  let main0, main1, proc0, proc1, window: [number, number];
+  let startedAt: string;
+  try {
+    log(`service: warming up (${opt.warmup} uploads at c=16)`);
+    await runLoad(port, 16, '-n', opt.warmup);
+    main0 = threadCpuMs(server.pid);
+    proc0 = processFigures(server.pid).cpuMs;
+    const from = monotonicUs();
+    startedAt = new Date().toISOString();
+    log(`service: measuring ${opt.duration} s at c=16`);
+    result = await runLoad(port, 16, '--warmup', '0', '-d', opt.duration);
+    window = [from, monotonicUs()];
+    main1 = threadCpuMs(server.pid);
+    proc1 = processFigures(server.pid).cpuMs;
+  } finally {
+    await server.stop(); // the profile is written as the process exits
+  }
+  const requests = result.ok + result.errors;
+  return {
+    requests,
+    rps: result.rps,
+    mainMsPerRequest: (main1 - main0) / requests,
+    processMsPerRequest: (proc1 - proc0) / requests,
+    window,
+    load: [load0, os.loadavg()[0]!],
+    startedAt,
+  };
+}
+
+async function profileBare(): Promise<Side> {
+  const into = path.join(dir, 'bare');
+  rmSync(into, { recursive: true, force: true });
+  mkdirSync(into, { recursive: true });
+  log(`bare pipeline: ${opt.warmup} warm-up images, then ${opt.duration} s at c=16`);
+  const load0 = os.loadavg()[0]!;
+  const bare = await runJson<{ ok: number; rps: number; cpuMsPerImage: number; mainThreadCpuMsPerImage: number; monotonicWindowUs: [number, number] }>(
+    process.execPath,
+    [...profArgs(into), path.join(path.dirname(new URL(import.meta.url).pathname), 'bare.js'), '-c', '16', '-d', opt.duration, '--warmup', opt.warmup, benchImageDir],
+    benchServiceEnv(0, extraEnv),
+  );
+  return {
+    requests: bare.ok,
+    rps: bare.rps,
+    mainMsPerRequest: bare.mainThreadCpuMsPerImage,
+    processMsPerRequest: bare.cpuMsPerImage,
+    window: bare.monotonicWindowUs,
+    load: [load0, os.loadavg()[0]!],
+  };
+}
+
+const sidesFile = path.join(dir, `${opt.out}.sides.json`);
+const sides: { service: Side; bare?: Side | undefined } = opt.analyse
+  ? (JSON.parse(readFileSync(sidesFile, 'utf8')) as { service: Side; bare?: Side })
+  : { service: await profileService(), bare: opt['no-bare'] ? undefined : await profileBare() };
+if (!opt.analyse) writeFileSync(sidesFile, `${JSON.stringify(sides, null, 2)}\n`);
+const { service, bare } = sides;
+
+// Each category's share of the main thread's samples, times its CPU per request from /proc.
+// Samples after a gap of more than twice the usual one are the thread resuming (cpu-profile.ts).
+const resumptionGapUs = (profile: CpuProfile): number => 2 * [...profile.timeDeltas].sort((a, b) => a - b)[profile.timeDeltas.length >> 1]!;
+const serviceProfile = mainThreadProfile(path.join(dir, 'service'));
+const serviceSamples = samplesIn(serviceProfile, ...service.window, resumptionGapUs(serviceProfile));
+const bareProfile = bare ? mainThreadProfile(path.join(dir, 'bare')) : undefined;
+const bareSamples = bare && bareProfile ? samplesIn(bareProfile, ...bare.window, resumptionGapUs(bareProfile)) : undefined;
+const serviceMs = new Map(breakdown(serviceSamples).map(([c, share]) => [c, share * service.mainMsPerRequest]));
+const bareMs = new Map(bare && bareSamples ? breakdown(bareSamples).map(([c, share]) => [c, share * bare.mainMsPerRequest]) : []);
+const resumedShare = (s: ReturnType<typeof samplesIn>): string => `${Math.round((100 * s.resumed) / (s.length + s.resumed))} %`;
+const categories = [...new Set([...serviceMs.keys(), ...bareMs.keys()])].sort(
+  (a, b) => (serviceMs.get(b) ?? 0) - (bareMs.get(b) ?? 0) - ((serviceMs.get(a) ?? 0) - (bareMs.get(a) ?? 0)),
+);
+
+const fmt = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
+const sum = (m: ReadonlyMap<string, number>): number => [...m.values()].reduce((a, x) => a + x, 0);
+const lines = [
+  `<!-- Generated by make bench-profile (scripts/bench/profile.ts); do not edit by hand. -->`,
+  `# Where the event loop's CPU goes, per request`,
+  '',
+  `${(service.startedAt ?? new Date().toISOString()).slice(0, 16).replace('T', ' ')} UTC; ${describeCpu(benchCpu())}; Node ${process.version}.`,
+  '',
+  `- **Service**: \`node --cpu-prof --cpu-prof-interval ${opt.interval}\` on \`${path.relative(rootDir, opt.entry)}\`${opt.env ? ` (${opt.env})` : ''}, AUTH_DISABLED=true, LOG_LEVEL=warn, ${opt.warmup} warm-up uploads, then the development photos at c=16 for ${opt.duration} s: ${service.requests} requests, ${service.rps} req/s; load average ${r2(service.load[0])} → ${r2(service.load[1])}.`,
+  bare ? `- **Bare pipeline** (\`scripts/bench/bare.ts\`: the same classifier in-process, 16 callers, no HTTP), likewise: ${bare.requests} images, ${bare.rps} img/s; load average ${r2(bare.load[0])} → ${r2(bare.load[1])}.` : '',
+  '',
+  `Main-thread CPU per request (per image for the bare pipeline), in ms: the main thread's CPU time from /proc, shared out by the CPU profile's samples (those taken as the thread resumed, after more than twice the usual interval (${resumptionGapUs(serviceProfile)} µs), left out: ${resumedShare(serviceSamples)} of the service's${bareSamples ? `, ${resumedShare(bareSamples)} of the bare pipeline's` : ''}; see scripts/bench/cpu-profile.ts). Each sample is charged to the first package or own module from the leaf of its stack up (Node's own code called by a package counts as that package's); "sharp: pipeline() / metadata() native call" is the synchronous part of sharp's native entry points (reading the options, queueing the work), the decoding itself runs on libuv's threads. Sorted by the service's excess over the bare pipeline.`,
+  '',
+  `| category | service ms/request | bare ms/image | service − bare |`,
+  `| --- | ---: | ---: | ---: |`,
+  ...categories
+    .filter((c) => Math.max(serviceMs.get(c) ?? 0, bareMs.get(c) ?? 0) >= 0.005)
+    .map((c) => {
+      const s = serviceMs.get(c);
+      const b = bare ? bareMs.get(c) : undefined;
+      return `| ${c} | ${fmt(s)} | ${fmt(b)} | ${fmt((s ?? 0) - (b ?? 0))} |`;
+    }),
+  `| **main thread** | **${fmt(sum(serviceMs))}** | **${bare ? fmt(sum(bareMs)) : '–'}** | **${bare ? fmt(sum(serviceMs) - sum(bareMs)) : '–'}** |`,
+  `| every thread (decoding, inference, V8's and libuv's threads) | ${fmt(service.processMsPerRequest)} | ${bare ? fmt(bare.processMsPerRequest) : '–'} | ${bare ? fmt(service.processMsPerRequest - bare.processMsPerRequest) : ''} |`,
+  '',
+  `The service's 20 functions with the most self time on the main thread (ms per request):`,
+  '',
+  `| function | ms/request |`,
+  `| --- | ---: |`,
+  ...topSelf(serviceSamples, 20).map(([f, share]) => `| \`${f.replace(/\|/g, '\\|')}\` | ${fmt(share * service.mainMsPerRequest)} |`),
+  '',
+  `Flame graph of the service's main thread over the window: [${opt.out}.svg](${opt.out}.svg) (hover a frame for its share and category).`,
+  '',
+];
+mkdirSync(path.join(rootDir, 'docs'), { recursive: true });
+writeFileSync(path.join(rootDir, 'docs', `${opt.out}.md`), lines.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'));
+writeFileSync(
+  path.join(rootDir, 'docs', `${opt.out}.svg`),
+  flameGraphSvg(serviceSamples, `Service main thread, c=16, ${service.requests} requests over ${opt.duration} s (${new Date().toISOString().slice(0, 10)}): width = share of CPU samples`),
+);
+process.stdout.write(`${lines.join('\n')}\nwritten: docs/${opt.out}.md, docs/${opt.out}.svg\n`);
