@@ -66,6 +66,16 @@ function fromHttpError(err: unknown): ProblemError | undefined {
  */
 export const answeredByServer = new WeakMap<ServerResponse, ProblemError>();
 
+/** Largest unread body a refusal for now lets Node drain, keeping the connection: a batch of uploads' size. */
+const DRAIN_MAX_BYTES = 16 * 1024 * 1024;
+
+/** Whether the refusal `err` of `ctx`'s request leaves a body Node may drain (see the middleware). */
+function drainable(ctx: AppContext, err: ProblemError): boolean {
+  if (err.status !== 429 && err.status !== 503) return false;
+  const declared = ctx.get('content-length');
+  return /^\d{1,9}$/.test(declared) && Number(declared) <= DRAIN_MAX_BYTES && ctx.get('expect') === '';
+}
+
 /** Creates the renderer of `dialects` (none: every error is plain problem+json). */
 export function createProblemRenderer(dialects: readonly ProblemDialect[] = []): ProblemRenderer {
   const dialectOf = (path: string | undefined): ProblemDialect | undefined =>
@@ -90,7 +100,12 @@ export function createProblemRenderer(dialects: readonly ProblemDialect[] = []):
     /**
      * A refused request whose body has not fully arrived gets `Connection: close`: its connection
      * is closed after the answer (with a short linger, `src/http/lingering-close.ts`) instead of
-     * being drained, so that a client sending slowly, or without end, cannot keep it.
+     * being drained, so that a client sending slowly, or without end, cannot keep it. Except a
+     * request refused for now (429, 503: decided from its headers, before its body) that declares
+     * a body of at most {@link DRAIN_MAX_BYTES}: Node reads and discards that body (the server's
+     * request timeout still bounds it) and the connection stays open, as most clients expect
+     * (fetch and Python's requests report a connection error, not the answer, when the
+     * connection closes under the body they are still sending).
      */
     middleware(log) {
       return async function problems(ctx, next) {
@@ -103,7 +118,7 @@ export function createProblemRenderer(dialects: readonly ProblemDialect[] = []):
             err = new InternalError(thrown);
           }
           render(ctx, err);
-          if (!ctx.req.complete) ctx.set('Connection', 'close');
+          if (!ctx.req.complete && !drainable(ctx, err)) ctx.set('Connection', 'close');
         }
       };
     },

@@ -94,7 +94,7 @@ export class RepositoryManager {
     this.#started = true;
     const model = this.#catalogue.models.get(defaultModel);
     if (!model?.serving) {
-      const reasons = model ? newestFirst(model).map((r) => `version ${r.version}: ${r.refused?.detail ?? reasonOf(model, r)}`) : [];
+      const reasons = model ? newestFirst(model).map((r) => `version ${r.version}: ${r.refused?.reason ?? reasonOf(model, r)}`) : [];
       throw new Error(`model "${defaultModel}" has no version that can serve${reasons.length ? `: ${reasons.join('; ')}` : ' (no such model folder, or no version folder in it)'}`);
     }
     if (control === 'poll') this.#polling = startPolling(() => this.#rescan(), this.#options.pollIntervalMs ?? 5_000);

@@ -71,8 +71,9 @@ export async function readVersionFile(
     throw new VersionRefused('file-refused', `${what} "${path.relative(folder.dir, file)}" is outside the version folder`);
   }
   const refused = (why: string): VersionRefused => new VersionRefused('file-refused', `${what} ${why}`);
+  const name = path.relative(folder.dir, file);
   const cannotRead = (err: unknown): VersionRefused =>
-    new VersionRefused(unreadable.code, `${what} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})${unreadable.hint ?? ''}`, { cause: err });
+    new VersionRefused(unreadable.code, `${what.includes(name) ? what : `${what} "${name}"`} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})${unreadable.hint ?? ''}`, { cause: err });
   let real: string;
   try {
     real = await realpath(file);

@@ -79,6 +79,6 @@ describe('loading a version', function () {
     let error: unknown;
     await load('m', '1', files).catch((err: unknown) => (error = err));
     expect(error).to.be.instanceOf(VersionRefused).with.property('code', 'manifest-unreadable');
-    expect((error as Error).message).to.equal('manifest.json cannot be read (ENOENT)');
+    expect((error as Error).message).to.equal('manifest.json "absent.json" cannot be read (ENOENT)');
   });
 });

@@ -91,6 +91,6 @@ describe('reading the files a version names', () => {
   });
 
   it('says a missing file cannot be read, with the caller\'s code', async () => {
-    expect(await refusal(path.join(folder.dir, 'absent.onnx'))).to.deep.equal({ code: 'model-unreadable', message: 'model file cannot be read (ENOENT)' });
+    expect(await refusal(path.join(folder.dir, 'absent.onnx'))).to.deep.equal({ code: 'model-unreadable', message: 'model file "absent.onnx" cannot be read (ENOENT)' });
   });
 });
