@@ -12,7 +12,9 @@
  * `app.koa.callback()` or listen on port 0.
  */
 import type { AuthSettings } from './auth/settings.js';
+import type { CaptureStore } from './capture/types.js';
 import { configDefaults, type AccessSettings, type RequestLimits } from './config/config.js';
+import { capturesHandlers } from './frontends/captures/index.js';
 import { courseHandlers } from './frontends/course/index.js';
 import { uiConfigFor, type UiConfig } from './frontends/course/ui-config.js';
 import { operationsHandlers } from './frontends/operations/index.js';
@@ -58,6 +60,8 @@ export interface AppDeps {
   readonly explain?: ExplainSettings;
   /** Operations made public by setting (the configuration's `access`). */
   readonly access?: Partial<AccessSettings>;
+  /** The captured answers and their feedback; default none (the captures' operations answer 503). */
+  readonly captures?: { readonly store: CaptureStore; readonly baseUrl?: string | undefined };
 }
 
 /** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
@@ -114,6 +118,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn() }),
     ...operationsHandlers({ core, readiness, metrics }),
     ...v2.handlers,
+    ...capturesHandlers({ store: deps.captures?.store, baseUrl: deps.captures?.baseUrl }),
   };
 
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.
