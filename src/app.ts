@@ -12,7 +12,7 @@
  * `app.koa.callback()` or listen on port 0.
  */
 import type { AuthSettings } from './auth/settings.js';
-import type { CaptureStore } from './capture/types.js';
+import type { CaptureService } from './capture/service.js';
 import { configDefaults, type AccessSettings, type RequestLimits } from './config/config.js';
 import { capturesHandlers } from './frontends/captures/index.js';
 import { courseHandlers } from './frontends/course/index.js';
@@ -60,8 +60,12 @@ export interface AppDeps {
   readonly explain?: ExplainSettings;
   /** Operations made public by setting (the configuration's `access`). */
   readonly access?: Partial<AccessSettings>;
-  /** The captured answers and their feedback; default none (the captures' operations answer 503). */
-  readonly captures?: { readonly store: CaptureStore; readonly baseUrl?: string | undefined };
+  /**
+   * The capture store (`createCaptureService`): the core offers it a sample of its answers, the
+   * captures front-end reads and labels them, the metrics count them; default none (nothing is
+   * captured and the captures' operations answer 503).
+   */
+  readonly captures?: Pick<CaptureService, 'store' | 'baseUrl'> & Partial<Pick<CaptureService, 'sink' | 'stats'>>;
 }
 
 /** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
@@ -89,6 +93,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     repository,
     admission,
     explain: deps.explain ?? defaults.explain,
+    ...(deps.captures?.sink ? { capture: deps.captures.sink } : {}),
     observer: {
       observeClassification: (timings, model) => metrics.observeClassification(timings, model),
       observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
@@ -104,6 +109,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     large: () => ({ inflight: gate.largeInflight, queued: gate.largeQueued }),
     decodeMemoryBytes: () => gate.memoryBytes,
     ready: () => readiness.state === 'ready',
+    ...(deps.captures?.stats ? { capture: deps.captures.stats } : {}),
   });
 
   const v2 = v2Frontend({

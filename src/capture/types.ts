@@ -6,6 +6,22 @@
  */
 import type { CaptureSource } from '../inference/capture.js';
 
+/** The `CAPTURE_*` settings. */
+export interface CaptureSettings {
+  /** Share of the answers captured, 0 (off) to 1 (all). */
+  readonly sampleRate: number;
+  /** Folder of the database (`captures.db`) and the images (`images/`). */
+  readonly dir: string;
+  /** Most bytes the images and the database may take; beyond, the oldest captures go. */
+  readonly maxBytes: number;
+  /** Captures older than this go, in milliseconds. */
+  readonly maxAgeMs: number;
+  /** Most bytes of images waiting to be written; beyond, new captures are dropped (counted). */
+  readonly queueBytes: number;
+  /** The service's public URL, for the image URLs of Label Studio tasks; default the request's origin. */
+  readonly baseUrl: string | undefined;
+}
+
 /** The latest label given to a capture. */
 export interface CaptureFeedback {
   readonly label: string;

@@ -17,7 +17,7 @@ type FeedbackBody = operations['postFeedback']['requestBody']['content']['applic
 
 /** The store, once checked to be there and usable. */
 function usable(store: CaptureStore | undefined): CaptureStore {
-  if (!store) throw new CaptureUnavailable('Capture is not configured on this server');
+  if (!store) throw new CaptureUnavailable('Capture is off (CAPTURE_SAMPLE_RATE=0) and CAPTURE_DIR holds no captures');
   const availability = store.availability();
   if (!availability.available) throw new CaptureUnavailable(availability.reason);
   return store;
@@ -93,7 +93,9 @@ export function listCaptures(store: CaptureStore | undefined, baseUrl: string | 
     ctx.set('Cache-Control', 'no-store');
     if (query.format === 'label-studio') {
       const names = { fromName: query.from_name ?? 'choice', toName: query.to_name ?? 'image' };
-      ctx.body = views.map((view) => labelStudioTask(view, baseUrl ?? ctx.origin, names));
+      // This service as the client reached it (Koa's `ctx.origin` is the Origin header, not this).
+      const base = baseUrl ?? `${ctx.protocol}://${ctx.host}`;
+      ctx.body = views.map((view) => labelStudioTask(view, base, names));
       return;
     }
     ctx.body = { captures: views.map(captureBody) };
