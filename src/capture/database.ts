@@ -360,13 +360,14 @@ export function captureQueries(db: DatabaseSync): CaptureQueries {
           removed = Number(deleteOlder.run(before).changes);
           captures += removed;
         }
-        // By size: the oldest go, a tenth of the captures (at least 16) at a time, until the
-        // images left fit (an image several captures share goes with the last of them).
+        // By size: the oldest go, a hundredth of the captures (at least one) at a time, until
+        // the images left fit (an image several captures share goes with the last of them). Small
+        // steps: a small store keeps its newest captures, a large one takes a few dozen steps.
         let removedImages = deleteOrphans.all().map((r) => String(r.sha256));
         while (imageBytes() > maxImageBytes) {
           const count = num(captureCount.get()?.n) ?? 0;
           if (count === 0) break;
-          captures += Number(deleteOldest.run(Math.max(16, Math.ceil(count / 10))).changes);
+          captures += Number(deleteOldest.run(Math.max(1, Math.ceil(count / 100))).changes);
           removedImages = [...removedImages, ...deleteOrphans.all().map((r) => String(r.sha256))];
         }
         return { captures, images: removedImages };
