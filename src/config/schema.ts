@@ -281,7 +281,7 @@ export const envSchema = {
       maximum: 1,
       default: 0,
       description:
-        'Share of the answers (of POST /upload, POST /explain, V2 and gRPC inference) kept with their images in CAPTURE_DIR, for labelling (POST /feedback, GET /captures) and `make train`: 0 keeps none (the default: capture is off in production unless set), 1 every answer (`make run` and `make dev` set 1 unless it is set). A request with `X-Capture: off` is never kept. See docs/capture.md',
+        'Share of the answers (of POST /upload, POST /explain and V2 inference) kept with their images in CAPTURE_DIR, for labelling (POST /feedback, GET /captures, Label Studio): 0 keeps none (the default: capture is off in production unless set), 1 every answer (`make run` and `make dev` set 1 unless it is set). A request with `X-Capture: off` is never kept. See docs/capture.md',
     },
     CAPTURE_DIR: {
       type: 'string',
