@@ -87,7 +87,7 @@ const migrations: readonly Migration[] = [
 ];
 
 /** The schema version this code reads and writes. */
-export const SCHEMA_VERSION = migrations.at(-1)!.version;
+const SCHEMA_VERSION = migrations.at(-1)!.version;
 
 /** A database this code cannot use (a newer schema, not a capture database). */
 export class CaptureDatabaseError extends Error {
@@ -99,7 +99,7 @@ export class CaptureDatabaseError extends Error {
 }
 
 /** Runs `work` in one transaction (`BEGIN IMMEDIATE`: the write lock at once, no upgrade deadlock). */
-export function inTransaction<T>(db: DatabaseSync, work: () => T): T {
+function inTransaction<T>(db: DatabaseSync, work: () => T): T {
   db.exec('BEGIN IMMEDIATE');
   try {
     const result = work();
