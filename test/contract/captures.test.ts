@@ -237,6 +237,41 @@ describe('captures, feedback and what to label next (issue 25)', function () {
       expectProblem(res, 400, 'validation-failed');
       expectMatchesSpec(svc.api, 'postFeedback', res);
     });
+
+    it('refuses malformed JSON (400), a 10 MB body (413, from its Content-Length) and a form (415)', async () => {
+      const post = (body: string | Uint8Array, type = 'application/json'): Promise<Received> =>
+        receive(`${svc.url}/feedback`, { method: 'POST', headers: { 'content-type': type }, body });
+      const malformed = await post('{"id": "x", "label": ');
+      expectProblem(malformed, 400, 'bad-request');
+      expectMatchesSpec(svc.api, 'postFeedback', malformed);
+      const started = performance.now();
+      const large = await post(JSON.stringify({ id, label: 'Dog', padding: 'x'.repeat(10 * 1024 * 1024) }));
+      expectProblem(large, 413, 'payload-too-large');
+      expectMatchesSpec(svc.api, 'postFeedback', large);
+      expect(performance.now() - started).to.be.below(5_000);
+      const form = await post(`id=${id}&label=Dog`, 'application/x-www-form-urlencoded');
+      expectProblem(form, 415, 'unsupported-media-type');
+      expectMatchesSpec(svc.api, 'postFeedback', form);
+      expect((await captured(id)).feedback).to.deep.include({ label: 'Other' });
+    });
+
+    it('takes a flood of feedback, each answered, and keeps answering uploads meanwhile', async () => {
+      // 400 feedbacks, 16 at a time (a client address may hold 32 connections); half for unknown ids.
+      const statuses: { i: number; status: number }[] = [];
+      let next = 0;
+      const sender = async (): Promise<void> => {
+        for (let i = next++; i < 400; i = next++) statuses.push({ i, status: (await feedback({ id: i % 2 ? id : `unknown-${i}`, label: i % 4 === 1 ? 'Cat' : 'Other' })).status });
+      };
+      const flood = Promise.all(Array.from({ length: 16 }, sender));
+      const answer = await upload(await colourImage(230, 20, 20));
+      expect(answer.prediction).to.equal('Cat');
+      await flood;
+      expect(statuses).to.have.length(400);
+      expect(statuses.filter(({ i, status }) => status !== (i % 2 ? 204 : 404))).to.deep.equal([]);
+      const last = await feedback({ id, label: 'Other' });
+      expect(last.status).to.equal(204);
+      expect((await captured(id)).feedback).to.deep.include({ label: 'Other' });
+    });
   });
 
   describe('GET /captures', () => {
