@@ -7,7 +7,7 @@
  * and stays within its bounds, the oldest going first.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -443,6 +443,36 @@ describe('the capture store across restarts and within its bounds (issue 25)', f
       expect(second.capture.stats().totals).to.deep.include({ captures: 0, images: 0 });
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('a capture store that cannot be used (issue 25)', function () {
+  this.timeout(60_000);
+
+  it('never fails an answer: uploads are answered, the captures answer 503 capture-unavailable, the drops are counted', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'cdo-captures-'));
+    // CAPTURE_DIR is a file: the store cannot open (as on a read-only or full volume).
+    const file = path.join(dir, 'not-a-folder');
+    await writeFile(file, 'x');
+    const capture = createCaptureService(settingsFor(file), log);
+    await capture.started;
+    const svc = await startService({ model, captures: capture });
+    try {
+      const res = await receive(`${svc.url}/upload`, { method: 'POST', body: uploadForm(await colourImage(230, 20, 20)) });
+      expect(res.status, res.text).to.equal(200);
+      const { id } = res.body as { id: string };
+      const read = await receive(`${svc.url}/captures/${id}`);
+      expectProblem(read, 503, 'capture-unavailable');
+      expectMatchesSpec(svc.api, 'getCapture', read);
+      expectProblem(await receive(`${svc.url}/feedback`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, label: 'Cat' }) }), 503, 'capture-unavailable');
+      const metrics = (await receive(`${svc.url}/metrics`)).text;
+      expect(metrics).to.match(/^catdog_captures_total\{outcome="dropped-unavailable"\} 1$/m);
+      expect(metrics).to.match(/^catdog_capture_writing 0$/m);
+    } finally {
+      await svc.close();
+      await capture.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
