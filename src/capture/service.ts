@@ -146,7 +146,8 @@ export function createCaptureService(settings: CaptureSettings, log: Logger, opt
         onStarted();
         return;
       case 'open-failed':
-        availability = { available: false, reason: message.reason };
+        // The reason names files and system errors: for the log, not for clients.
+        availability = { available: false, reason: `The capture store cannot be opened (retried every ${Math.round(message.retryInMs / 1000)} s; the service log says why)` };
         writing = false;
         log.warn({ dir: settings.dir, reason: message.reason, retryInMs: message.retryInMs }, 'capture store unavailable: not capturing');
         onStarted();
@@ -181,7 +182,10 @@ export function createCaptureService(settings: CaptureSettings, log: Logger, opt
         pending.delete(message.seq);
         clearTimeout(p.timer);
         if (message.ok) p.resolve(message.value);
-        else p.reject(new CaptureUnavailable(`The capture store failed: ${message.reason}`));
+        else {
+          log.error({ reason: message.reason }, 'capture store request failed');
+          p.reject(new CaptureUnavailable('The capture store failed to answer; the service log says why'));
+        }
         return;
       }
       case 'closed':
