@@ -103,15 +103,19 @@ prod-smoke: build ## The Dockerfile's start-up without Docker, on the image's No
 # publishes in another terminal is served without a restart (MODEL_CONTROL=poll; with
 # MODEL_MANIFEST, one fixed model: explicit). The service's own default, for production, is explicit.
 RUN_MODEL_CONTROL = $(or $(MODEL_CONTROL),$(if $(MODEL_MANIFEST),explicit,poll))
-run: web ## Serve on :8080, the web page at / (with the local identity provider unless OAUTH2_ISSUER or AUTH_DISABLED is set), polling the model repository
+# Locally every answer is captured (into CAPTURE_DIR, var/captures by default) for labelling and
+# make train, unless CAPTURE_SAMPLE_RATE says otherwise; the service's own default is 0 (off).
+RUN_CAPTURE_SAMPLE_RATE = $(or $(CAPTURE_SAMPLE_RATE),1)
+RUN_ENV = MODEL_CONTROL=$(RUN_MODEL_CONTROL) CAPTURE_SAMPLE_RATE=$(RUN_CAPTURE_SAMPLE_RATE)
+run: web ## Serve on :8080, the web page at / (with the local identity provider unless OAUTH2_ISSUER or AUTH_DISABLED is set), polling the model repository, capturing every answer (CAPTURE_SAMPLE_RATE=1)
 ifneq ($(OAUTH2_ISSUER)$(AUTH_DISABLED),)
-	MODEL_CONTROL=$(RUN_MODEL_CONTROL) node --import tsx src/main.ts
+	$(RUN_ENV) node --import tsx src/main.ts
 else
-	MODEL_CONTROL=$(RUN_MODEL_CONTROL) $(BIN)/tsx scripts/dev.ts
+	$(RUN_ENV) $(BIN)/tsx scripts/dev.ts
 endif
 
-dev: web ## Local identity provider (127.0.0.1:9400) and the API and web page (127.0.0.1:8080) configured against it, polling the model repository
-	MODEL_CONTROL=$(RUN_MODEL_CONTROL) $(BIN)/tsx scripts/dev.ts
+dev: web ## Local identity provider (127.0.0.1:9400) and the API and web page (127.0.0.1:8080) configured against it, polling the model repository, capturing every answer (CAPTURE_SAMPLE_RATE=1)
+	$(RUN_ENV) $(BIN)/tsx scripts/dev.ts
 
 token: ## Print an access token from the `make dev` identity provider: TOKEN=$$(make -s token); for the management API: make -s token SCOPE=manage::models
 	@$(BIN)/tsx scripts/token.ts

@@ -7,7 +7,7 @@ import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** The protocol front-ends, each a folder of src/frontends/. */
-const frontends = ['course', 'v2', 'grpc', 'operations'];
+const frontends = ['course', 'v2', 'grpc', 'operations', 'captures'];
 
 /** Zones forbidding `target` to import any of `below` (folders or files of src/). */
 function layer(target, below, message) {
@@ -109,6 +109,14 @@ export default defineConfig(
               "lifecycle/ is the process's state (readiness, shutdown): it imports no front-end and no HTTP."),
             ...layer('./src/config', ['frontends', 'client', 'app.ts'],
               'config/ shapes the environment into the options the modules take: it imports their types, never a front-end.'),
+            // The capture store sits beside the front-ends: the core hands it answers through the
+            // port it declares (src/inference/capture.ts), and only the composition wires the two.
+            ...layer('./src/inference', ['capture'],
+              'inference/ hands answers to the CaptureSink it declares; the composition (app.ts) wires src/capture/ to it.'),
+            ...['model', 'repository', 'oip', 'http', 'auth', 'lifecycle'].flatMap((below) => layer(`./src/${below}`, ['capture'],
+              'capture/ sits above the core, beside the front-ends: the layers below it do not import it.')),
+            ...layer('./src/capture', ['config', 'auth', 'lifecycle', 'repository', 'oip', 'frontends', 'http', 'client', 'app.ts'],
+              'capture/ stores answers and feedback: it knows the core\'s port (inference/capture.ts), no front-end, no HTTP, no configuration.'),
             ...frontends.flatMap((name) =>
               layer(`./src/frontends/${name}`, [...frontends.filter((other) => other !== name).map((other) => `frontends/${other}`), 'config', 'client', 'app.ts'],
                 'A front-end decodes its protocol, calls the inference core and encodes the answer: it never imports another front-end, nor the configuration (the composition passes its options).')),

@@ -214,6 +214,219 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/feedback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label a captured answer
+         * @description Tells the service which label an answer should have given: `id` is the inference id of a
+         *     captured answer (`id` in the answer of `POST /upload`, `POST /explain` or V2 inference,
+         *     `X-Inference-Id` in its headers; `<id>/<index>` for image `index` of a V2 batch of
+         *     several images), `label` one of the labels of the model that answered (`Cat`, `Dog` or
+         *     `Other` for `catdog`), in any case. The latest label given for an answer wins; `make
+         *     train` trains the next version on the labelled captures.
+         *
+         *     Only captured answers can be labelled: the service captures a sample of its answers
+         *     (`CAPTURE_SAMPLE_RATE`, every answer under `make run`, none by default in production),
+         *     keeps them within `CAPTURE_MAX_MIB` and `CAPTURE_MAX_AGE_DAYS`, and never those whose
+         *     request said `X-Capture: off`. An answer whose capture is still being written (a few
+         *     milliseconds after the answer) or was not captured is `404 capture-not-found`.
+         *
+         *     Needs an access token with the scope `post::feedback`.
+         *
+         *     ```sh
+         *     TOKEN=$(make -s token SCOPE='get::prediction post::feedback read::captures')
+         *     ID=$(curl -s -H "Authorization: Bearer $TOKEN" -F file=@resources/samples/cat.png http://localhost:8080/upload | jq -r .id)
+         *     curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       -d "{\"id\":\"$ID\",\"label\":\"Cat\"}" http://localhost:8080/feedback
+         *     ```
+         */
+        post: operations["postFeedback"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/captures": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List captured answers, the most useful to label first
+         * @description The captured answers, in the order `order` asks for, at most `limit` of them:
+         *     `least-confidence` (the lowest top probability first), `margin` (the smallest gap between
+         *     the two most probable labels first), `entropy` (the most uncertain distribution first) or
+         *     `newest`. `labelled=false` keeps those without feedback, `labelled=true` those with;
+         *     `model` keeps the answers of one model.
+         *
+         *     `format=label-studio` answers the same captures as Label Studio tasks, ready to import
+         *     (Label Studio → project → Import, or its API `POST /api/projects/{id}/import`): `data.image`
+         *     is the URL of the capture's image on this service (which needs a token with
+         *     `read::captures`), `data.capture_id` the capture, and `predictions[0]` the service's answer
+         *     as a pre-annotation (`model_version`, `score` = the probability of the predicted label, and a
+         *     `choices` result from `from_name` to `to_name`, by default `choice` and `image` as in Label
+         *     Studio's image classification template).
+         *
+         *     Needs an access token with the scope `read::captures`.
+         *
+         *     ```sh
+         *     TOKEN=$(make -s token SCOPE=read::captures)
+         *     curl -s -H "Authorization: Bearer $TOKEN" 'http://localhost:8080/captures?order=margin&labelled=false&limit=20'
+         *     curl -s -H "Authorization: Bearer $TOKEN" 'http://localhost:8080/captures?labelled=false&format=label-studio' > tasks.json
+         *     ```
+         */
+        get: operations["listCaptures"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/captures/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+                 *     inference (the request's own `id` when it gave one, else one the service made).
+                 * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+                 */
+                id: components["parameters"]["CaptureId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A captured answer and its feedback
+         * @description The captured answer `id` (an inference id): when and how it was asked (`source`, the
+         *     token's `subject`, the `request_id`), the model and version that answered, the
+         *     probabilities and the label answered, the image (its SHA-256, size and URL) and the
+         *     latest feedback, if any. For image `index` of a V2 batch of several images, see
+         *     `GET /captures/{id}/{index}`.
+         *
+         *     Needs an access token with the scope `read::captures`.
+         */
+        get: operations["getCapture"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/captures/{id}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+                 *     inference (the request's own `id` when it gave one, else one the service made).
+                 * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+                 */
+                id: components["parameters"]["CaptureId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The image of a captured answer
+         * @description The image as it was received, byte for byte, with the media type its first bytes say
+         *     (`image/jpeg`, `image/png`…). The URL Label Studio tasks point at.
+         *
+         *     Needs an access token with the scope `read::captures`.
+         */
+        get: operations["getCaptureImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/captures/{id}/{index}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+                 *     inference (the request's own `id` when it gave one, else one the service made).
+                 * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+                 */
+                id: components["parameters"]["CaptureId"];
+                /**
+                 * @description The image's place in its V2 request, from 0.
+                 * @example 2
+                 */
+                index: components["parameters"]["CaptureIndex"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A captured answer to one image of a V2 batch
+         * @description As `GET /captures/{id}`, for image `index` (from 0) of a V2 inference request `id` that
+         *     held several images: its capture id is `<id>/<index>`.
+         *
+         *     Needs an access token with the scope `read::captures`.
+         */
+        get: operations["getBatchCapture"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/captures/{id}/{index}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+                 *     inference (the request's own `id` when it gave one, else one the service made).
+                 * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+                 */
+                id: components["parameters"]["CaptureId"];
+                /**
+                 * @description The image's place in its V2 request, from 0.
+                 * @example 2
+                 */
+                index: components["parameters"]["CaptureIndex"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The image of one image of a captured V2 batch
+         * @description As `GET /captures/{id}/image`, for image `index` (from 0) of a V2 inference request that
+         *     held several images.
+         *
+         *     Needs an access token with the scope `read::captures`.
+         */
+        get: operations["getBatchCaptureImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/health/live": {
         parameters: {
             query?: never;
@@ -711,6 +924,12 @@ export interface components {
             model_version?: string;
             /** @description Time spent decoding and classifying the image, in milliseconds. */
             elapsed_ms?: number;
+            /**
+             * @description The answer's inference id, made by the service (also in `X-Inference-Id`): what
+             *     `POST /feedback` and `GET /captures/{id}` take, when the answer was captured.
+             * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+             */
+            id?: string;
         };
         /** @description A classification, as `POST /upload` answers it, with the heatmap of where it comes from. */
         Explanation: components["schemas"]["Prediction"] & {
@@ -797,10 +1016,13 @@ export interface components {
              *     - `model-busy` (409): another load or unload of the model is in progress; retry after `Retry-After` seconds.
              *     - `model-control-disabled` (409): the server loads and unloads nothing through the API (`MODEL_CONTROL=none`).
              *     - `model-load-failed` (422): the version failed its checks (file, manifest, graph, golden examples); what served keeps serving.
+             *     - `capture-not-found` (404): no captured answer has this inference id (not sampled, opted out, removed, or still being written).
+             *     - `unknown-label` (422): a feedback's label is not one of the answering model's labels.
+             *     - `capture-unavailable` (503): the capture store is off or cannot be opened or written.
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "rate-limited" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "rate-limited" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "capture-not-found" | "unknown-label" | "capture-unavailable" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -858,7 +1080,13 @@ export interface components {
          */
         V2Datatype: "BOOL" | "UINT8" | "UINT16" | "UINT32" | "UINT64" | "INT8" | "INT16" | "INT32" | "INT64" | "FP16" | "FP32" | "FP64" | "BYTES";
         V2InferenceRequest: {
-            /** @description Returned as is in the answer. */
+            /**
+             * @description Returned as is in the answer, and the inference id of its captures (`<id>`, or
+             *     `<id>/<index>` per image of a request of several): give a unique one (a UUID) of 1 to
+             *     128 letters, digits, `_`, `.`, `:` or `-` to label them later. A request without one
+             *     gets one made by the service; an id in another form is answered as given, and its
+             *     captures get an id made by the service; an id already captured is not captured again.
+             */
             id?: string;
             parameters?: components["schemas"]["V2RequestParameters"];
             inputs: components["schemas"]["V2RequestInput"][];
@@ -905,7 +1133,11 @@ export interface components {
         V2InferenceResponse: {
             model_name: string;
             model_version: string;
-            /** @description The request's `id`, when it had one. */
+            /**
+             * @description The answer's inference id: the request's `id` when it gave one, otherwise one the
+             *     service made. Its captures are `<id>` for a request of one image and `<id>/<index>`
+             *     for image `index` (from 0) of a request of several (`POST /feedback`, `GET /captures/{id}`).
+             */
             id?: string;
             parameters?: {
                 [key: string]: components["schemas"]["V2ParameterValue"];
@@ -936,6 +1168,108 @@ export interface components {
             /** @description The message, for the protocol's clients. */
             error: string;
         };
+        /**
+         * @description An answer's inference id, as `POST /upload`, `POST /explain` or V2 inference answered it
+         *     (`id`); for image `index` of a V2 request of several images, `<id>/<index>`.
+         * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+         * @example batch-17/2
+         */
+        InferenceId: string;
+        Feedback: {
+            id: components["schemas"]["InferenceId"];
+            /**
+             * @description The label the answer should have given, one of the answering model's labels (any case).
+             * @example Dog
+             */
+            label: string;
+        };
+        /** @description A captured answer, its image and its latest feedback. */
+        Capture: {
+            id: components["schemas"]["InferenceId"];
+            /**
+             * Format: date-time
+             * @description When the answer was given.
+             */
+            captured_at: string;
+            /**
+             * @description Which operation answered: `POST /upload`, `POST /explain`, V2 REST inference, or gRPC inference.
+             * @enum {string}
+             */
+            source: "upload" | "explain" | "v2" | "grpc";
+            /** @description The model of the repository that answered (`catdog`). */
+            model: string;
+            /** @description The name in its manifest (the course answer's `model`). */
+            model_name?: string;
+            /** @description The version that answered. */
+            model_version: string;
+            /** @description The model's labels, in the order of `values`. */
+            labels: string[];
+            /** @description The probabilities answered, in the order of `labels`. */
+            values: number[];
+            /** @description The label answered. */
+            prediction: string;
+            /** @description The highest probability (`least-confidence` lists the lowest first). */
+            confidence: number;
+            /** @description The highest probability minus the second highest (`margin` lists the smallest first). */
+            margin: number;
+            /** @description The probabilities' Shannon entropy, in bits (`entropy` lists the highest first). */
+            entropy: number;
+            /** @description Time spent decoding and classifying the image, in milliseconds. */
+            elapsed_ms?: number;
+            /** @description The `sub` of the access token of the request, when it had one. */
+            subject?: string;
+            /** @description The request's `X-Request-Id` (its log line), when it came over HTTP. */
+            request_id?: string;
+            image: {
+                /** @description The SHA-256 of the image's bytes: each image is stored once. */
+                sha256: string;
+                bytes: number;
+                /** @description From the image's first bytes. */
+                media_type?: string;
+                /** @description Where this service serves it (`GET /captures/{id}/image`), relative to the service. */
+                url: string;
+            };
+            /** @description The latest label given through `POST /feedback`; absent when none was. */
+            feedback?: {
+                /** @description One of `labels`, as the model spells it. */
+                label: string;
+                /** Format: date-time */
+                at: string;
+                /** @description The `sub` of the token that gave it, when there was one. */
+                subject?: string;
+            };
+        };
+        CaptureList: {
+            captures: components["schemas"]["Capture"][];
+        };
+        /**
+         * @description Label Studio tasks (its JSON import format) with the service's answers as pre-annotations
+         *     (labelstud.io/guide/predictions).
+         */
+        LabelStudioTasks: {
+            data: {
+                /** @description The absolute URL of the image on this service (`CAPTURE_BASE_URL`, or the request's own origin). */
+                image: string;
+                capture_id: components["schemas"]["InferenceId"];
+                /** @description The model that answered. */
+                model?: string;
+            };
+            predictions: {
+                /** @description The version that answered. */
+                model_version: string;
+                /** @description The probability of the label answered. */
+                score: number;
+                result: {
+                    from_name: string;
+                    to_name: string;
+                    /** @constant */
+                    type: "choices";
+                    value: {
+                        choices: string[];
+                    };
+                }[];
+            }[];
+        }[];
     };
     responses: {
         /** @description More than one `Host` header (RFC 9112 §3.2) or `Authorization` header. */
@@ -1028,6 +1362,8 @@ export interface components {
             headers: {
                 /** @description With binary outputs, the length of the JSON header at the start of the body. */
                 "Inference-Header-Content-Length"?: number;
+                "X-Inference-Id": components["headers"]["XInferenceId"];
+                "X-Request-Id": components["headers"]["XRequestId"];
                 [name: string]: unknown;
             };
             content: {
@@ -1355,6 +1691,70 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description A query or path parameter the contract does not allow (`validation-failed`; `errors` lists
+         *     where), or more than one `Host` or `Authorization` header (`bad-request`).
+         */
+        BadQuery: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description No captured answer has this id (`capture-not-found`): it was not sampled, its request said
+         *     `X-Capture: off`, it is older than `CAPTURE_MAX_AGE_DAYS` or was removed to stay within
+         *     `CAPTURE_MAX_MIB`, or it is still being written (retry in a moment).
+         */
+        CaptureNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The capture store cannot be used (`capture-unavailable`): capture is off
+         *     (`CAPTURE_SAMPLE_RATE=0`) and `CAPTURE_DIR` holds no captures, or its database cannot be
+         *     opened or written (the detail and the log say why); or the token issuer cannot be reached
+         *     (`auth-unavailable`), or the connection was refused (`too-many-connections`).
+         */
+        CaptureUnavailable: {
+            headers: {
+                /** @description Seconds to wait before retrying. */
+                "Retry-After"?: number;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The captured answer. */
+        Capture: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Capture"];
+            };
+        };
+        /** @description The image, as received. */
+        CaptureImage: {
+            headers: {
+                "X-Request-Id": components["headers"]["XRequestId"];
+                /** @description The image's SHA-256, quoted. */
+                ETag?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "image/*": string;
+                "application/octet-stream": string;
+            };
+        };
     };
     parameters: {
         /**
@@ -1390,6 +1790,22 @@ export interface components {
          * @example catdog
          */
         RepositoryModelName: components["schemas"]["ModelName"];
+        /**
+         * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+         *     inference (the request's own `id` when it gave one, else one the service made).
+         * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+         */
+        CaptureId: string;
+        /**
+         * @description The image's place in its V2 request, from 0.
+         * @example 2
+         */
+        CaptureIndex: string;
+        /**
+         * @description `off`: never capture this request's images and answers, whatever `CAPTURE_SAMPLE_RATE`
+         *     (see the tag *Captures*). Absent: the answer may be sampled.
+         */
+        CaptureOptOut: "off";
     };
     requestBodies: {
         /**
@@ -1404,7 +1820,19 @@ export interface components {
             };
         };
     };
-    headers: never;
+    headers: {
+        /**
+         * @description The request's id, as in the service's log line for it: the client's own `X-Request-Id`
+         *     when it sent one of 1 to 128 letters, digits, `_`, `.`, `:` or `-`, otherwise one the
+         *     service made. Every response carries it.
+         */
+        XRequestId: string;
+        /**
+         * @description The answer's inference id (as `id` in the body): the address of its capture for
+         *     `POST /feedback` and `GET /captures/{id}`. With `POST /explain`'s picture answer, the only place it is.
+         */
+        XInferenceId: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1589,7 +2017,13 @@ export interface operations {
                  */
                 version?: components["parameters"]["VersionQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description `off`: never capture this request's images and answers, whatever `CAPTURE_SAMPLE_RATE`
+                 *     (see the tag *Captures*). Absent: the answer may be sampled.
+                 */
+                "X-Capture"?: components["parameters"]["CaptureOptOut"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1603,6 +2037,8 @@ export interface operations {
             /** @description The image was classified. */
             200: {
                 headers: {
+                    "X-Inference-Id": components["headers"]["XInferenceId"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1731,7 +2167,13 @@ export interface operations {
                  */
                 version?: components["parameters"]["VersionQuery"];
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description `off`: never capture this request's images and answers, whatever `CAPTURE_SAMPLE_RATE`
+                 *     (see the tag *Captures*). Absent: the answer may be sampled.
+                 */
+                "X-Capture"?: components["parameters"]["CaptureOptOut"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1745,6 +2187,8 @@ export interface operations {
             /** @description The classification and its heatmap, as JSON or, with `Accept: image/png`, as a picture. */
             200: {
                 headers: {
+                    "X-Inference-Id": components["headers"]["XInferenceId"];
+                    "X-Request-Id": components["headers"]["XRequestId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1790,6 +2234,233 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+        };
+    };
+    postFeedback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The answer's inference id and the label it should have given. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Feedback"];
+            };
+        };
+        responses: {
+            /** @description The label is recorded (it replaces any label given before for this answer). */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description The body is not a JSON object with a string `id` (an inference id) and a string
+             *     `label` and nothing else (`validation-failed`), not JSON at all or not what its
+             *     `Content-Encoding` says (`bad-request`), or the request has more than one `Host` or
+             *     `Authorization` header.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["CaptureNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            /** @description The body is over 16 KiB (a feedback is a few dozen bytes); refused from its `Content-Length` before it is read. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json`. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The label is not one of the labels of the model that answered (`unknown-label`); the detail lists them. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["CaptureUnavailable"];
+        };
+    };
+    listCaptures: {
+        parameters: {
+            query?: {
+                /** @description Which captures come first. */
+                order?: "least-confidence" | "margin" | "entropy" | "newest";
+                /** @description `false`: only captures without feedback; `true`: only those with; absent: both. */
+                labelled?: boolean;
+                /** @description Only the answers of this model of the repository (e.g. `catdog`); absent, every model's. */
+                model?: components["schemas"]["ModelName"];
+                /** @description At most this many captures. */
+                limit?: number;
+                /** @description `json` (`{"captures": [...]}`) or `label-studio` (an array of Label Studio tasks). */
+                format?: "json" | "label-studio";
+                /** @description With `format=label-studio`, the name of the `Choices` control of the Label Studio project. */
+                from_name?: string;
+                /** @description With `format=label-studio`, the name of the `Image` object of the Label Studio project. */
+                to_name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The captures, as asked. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaptureList"] | components["schemas"]["LabelStudioTasks"];
+                };
+            };
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["CaptureUnavailable"];
+        };
+    };
+    getCapture: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+                 *     inference (the request's own `id` when it gave one, else one the service made).
+                 * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+                 */
+                id: components["parameters"]["CaptureId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Capture"];
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["CaptureNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["CaptureUnavailable"];
+        };
+    };
+    getCaptureImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+                 *     inference (the request's own `id` when it gave one, else one the service made).
+                 * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+                 */
+                id: components["parameters"]["CaptureId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["CaptureImage"];
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["CaptureNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["CaptureUnavailable"];
+        };
+    };
+    getBatchCapture: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+                 *     inference (the request's own `id` when it gave one, else one the service made).
+                 * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+                 */
+                id: components["parameters"]["CaptureId"];
+                /**
+                 * @description The image's place in its V2 request, from 0.
+                 * @example 2
+                 */
+                index: components["parameters"]["CaptureIndex"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["Capture"];
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["CaptureNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["CaptureUnavailable"];
+        };
+    };
+    getBatchCaptureImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The inference id of the answer: `id` in the answer of `POST /upload`, `POST /explain` or V2
+                 *     inference (the request's own `id` when it gave one, else one the service made).
+                 * @example 0b6f1f9e-5d0c-4b7e-9a53-2f4e8c1d7a10
+                 */
+                id: components["parameters"]["CaptureId"];
+                /**
+                 * @description The image's place in its V2 request, from 0.
+                 * @example 2
+                 */
+                index: components["parameters"]["CaptureIndex"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["CaptureImage"];
+            400: components["responses"]["BadQuery"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["CaptureNotFound"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["CaptureUnavailable"];
         };
     };
     getServerLive: {
@@ -1975,6 +2646,11 @@ export interface operations {
                  *     Absent: the body is JSON alone.
                  */
                 "Inference-Header-Content-Length"?: components["parameters"]["InferenceHeaderContentLength"];
+                /**
+                 * @description `off`: never capture this request's images and answers, whatever `CAPTURE_SAMPLE_RATE`
+                 *     (see the tag *Captures*). Absent: the answer may be sampled.
+                 */
+                "X-Capture"?: components["parameters"]["CaptureOptOut"];
             };
             path: {
                 /**
@@ -2013,6 +2689,11 @@ export interface operations {
                  *     Absent: the body is JSON alone.
                  */
                 "Inference-Header-Content-Length"?: components["parameters"]["InferenceHeaderContentLength"];
+                /**
+                 * @description `off`: never capture this request's images and answers, whatever `CAPTURE_SAMPLE_RATE`
+                 *     (see the tag *Captures*). Absent: the answer may be sampled.
+                 */
+                "X-Capture"?: components["parameters"]["CaptureOptOut"];
             };
             path: {
                 /**

@@ -16,7 +16,12 @@
  * - the model repository's management requests (`/v2/repository/...`) send `{{manageToken}}`,
  *   obtained the same way from `{{manageClientId}}` with the scope `manage::models`; their tests
  *   accept the protocol's 404 and 409 (no version 2; a server whose models are fixed);
- * - the optional `model` and `version` query parameters of `/upload` and `/explain` are disabled.
+ * - the optional `model` and `version` query parameters of `/upload` and `/explain` are disabled,
+ *   and so is the optional `X-Capture` header;
+ * - the captures' requests (`/feedback`, `/captures...`) send `{{captureToken}}`, obtained from
+ *   `{{captureClientId}}` with the scopes `read::captures post::feedback`; their tests accept
+ *   404 `capture-not-found` (the spec's example ids name no capture) and 503
+ *   `capture-unavailable` (a server that captures nothing).
  *
  * Writes `dist/postman/cat-dog-other.postman_collection.json` and
  * `dist/postman/cat-dog-other.postman_environment.json`.
@@ -69,6 +74,10 @@ export const environmentDefaults: Readonly<Record<string, string>> = {
   manageToken: '',
   manageClientId: 'operator-client',
   manageClientSecret: 'operator-client-secret',
+  // The captures' token, from the client allowed `read::captures` and `post::feedback`.
+  captureToken: '',
+  captureClientId: 'labeller-client',
+  captureClientSecret: 'labeller-client-secret',
   expectedPrediction: 'Cat',
 };
 
@@ -117,6 +126,29 @@ const obtainManageToken = script('prerequest', [
 
 const manageBearer = { type: 'bearer', bearer: [{ key: 'token', value: '{{manageToken}}', type: 'string' }] };
 
+// The captures' requests' own token (scopes read::captures and post::feedback), before the request.
+const obtainCaptureToken = script('prerequest', [
+  "if (!pm.variables.get('captureToken') && pm.variables.get('tokenUrl')) {",
+  '  pm.sendRequest({',
+  "    url: pm.variables.get('tokenUrl'),",
+  "    method: 'POST',",
+  "    header: { Authorization: 'Basic ' + btoa(pm.variables.get('captureClientId') + ':' + pm.variables.get('captureClientSecret')) },",
+  "    body: { mode: 'urlencoded', urlencoded: [",
+  "      { key: 'grant_type', value: 'client_credentials' },",
+  "      { key: 'scope', value: 'read::captures post::feedback' },",
+  '    ] },',
+  '  }, (err, res) => {',
+  "    if (err || res.code !== 200) throw new Error('token request to ' + pm.variables.get('tokenUrl') + ' failed: ' + (err || res.code));",
+  "    pm.environment.set('captureToken', res.json().access_token);",
+  '  });',
+  '}',
+]);
+
+const captureBearer = { type: 'bearer', bearer: [{ key: 'token', value: '{{captureToken}}', type: 'string' }] };
+
+/** Whether `METHOD /path` is one of the captures' (`/feedback`, `/captures...`). */
+const isCaptures = (endpoint: string): boolean => /^\/(feedback|captures)(\/|$)/.test(endpoint.split(' ')[1]!);
+
 /** Whether `METHOD /path` is one of the management API's. */
 const isManagement = (endpoint: string): boolean => endpoint.split(' ')[1]!.startsWith('/v2/repository/');
 
@@ -149,6 +181,17 @@ function testsFor(endpoint: string, secured: boolean): string[] {
       "pm.test('200 with every version and its state', () => {",
       '  pm.response.to.have.status(200);',
       "  for (const e of pm.response.json()) pm.expect(['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE']).to.include(e.state);",
+      '});',
+    ];
+  }
+  if (isCaptures(endpoint)) {
+    // The spec's example ids name no capture; a server may capture nothing.
+    const ok = endpoint === 'POST /feedback' ? 204 : 200;
+    return [
+      `pm.test('${ok}, or 404 capture-not-found / 503 capture-unavailable', () => {`,
+      `  const expected = { ${ok}: undefined, 404: 'capture-not-found', 503: 'capture-unavailable' };`,
+      '  pm.expect(Object.keys(expected)).to.include(String(pm.response.code));',
+      `  if (pm.response.code !== ${ok}) pm.expect(pm.response.json().code).to.eql(expected[pm.response.code]);`,
       '});',
     ];
   }
@@ -224,7 +267,8 @@ export async function buildPostman(): Promise<{ collection: PostmanCollection; e
       const endpoint = endpointOf(item);
       const secured = isSecured(endpoint);
       const management = isManagement(endpoint);
-      item.request!.auth = secured ? (management ? manageBearer : bearer) : { type: 'noauth' };
+      const captures = isCaptures(endpoint);
+      item.request!.auth = secured ? (management ? manageBearer : captures ? captureBearer : bearer) : { type: 'noauth' };
       // Optional: the default model's serving version unless a user fills them in.
       for (const param of (item.request!.url.query ?? []) as { key: string; disabled?: boolean }[]) {
         if (param.key === 'model' || param.key === 'version') param.disabled = true;
@@ -233,9 +277,9 @@ export async function buildPostman(): Promise<{ collection: PostmanCollection; e
       // The conversion fills the optional Inference-Header-Content-Length with a made-up number;
       // the example body is JSON, which must go without it (kept, disabled, to show it exists).
       for (const header of item.request!.header ?? []) {
-        if (header.key.toLowerCase() === 'inference-header-content-length') header.disabled = true;
+        if (['inference-header-content-length', 'x-capture'].includes(header.key.toLowerCase())) header.disabled = true;
       }
-      item.event = [...(management ? [obtainManageToken] : []), script('test', testsFor(endpoint, secured))];
+      item.event = [...(management ? [obtainManageToken] : []), ...(captures ? [obtainCaptureToken] : []), script('test', testsFor(endpoint, secured))];
       if (secured) {
         added.push({
           ...structuredClone(item),

@@ -14,7 +14,9 @@
  */
 import type { AuthSettings } from './auth/settings.js';
 import type { AccessTokenVerifier } from './auth/verifier.js';
+import type { CaptureService } from './capture/service.js';
 import { configDefaults, type AccessSettings, type RequestLimits } from './config/config.js';
+import { capturesHandlers } from './frontends/captures/index.js';
 import { courseAdmissions, courseHandlers } from './frontends/course/index.js';
 import { uiConfigFor, type UiConfig } from './frontends/course/ui-config.js';
 import { grpcFrontend, type GrpcFrontend } from './frontends/grpc/index.js';
@@ -70,6 +72,12 @@ export interface AppDeps {
   readonly rateLimit?: RateLimitOptions;
   /** Operations made public by setting (the configuration's `access`). */
   readonly access?: Partial<AccessSettings>;
+  /**
+   * The capture store (`createCaptureService`): the core offers it a sample of its answers, the
+   * captures front-end reads and labels them, the metrics count them; default none (nothing is
+   * captured and the captures' operations answer 503).
+   */
+  readonly captures?: Pick<CaptureService, 'store' | 'baseUrl'> & Partial<Pick<CaptureService, 'sink' | 'stats'>>;
 }
 
 /** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
@@ -100,6 +108,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     admission,
     explain: deps.explain ?? defaults.explain,
     rateLimit: deps.rateLimit ?? defaults.rateLimit,
+    ...(deps.captures?.sink ? { capture: deps.captures.sink } : {}),
     observer: {
       observeClassification: (timings, model) => metrics.observeClassification(timings, model),
       observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
@@ -115,6 +124,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     large: () => ({ inflight: gate.largeInflight, queued: gate.largeQueued }),
     decodeMemoryBytes: () => gate.memoryBytes,
     ready: () => readiness.state === 'ready',
+    ...(deps.captures?.stats ? { capture: deps.captures.stats } : {}),
   });
 
   // One budget for the inference requests of both protocols: REST bodies and gRPC messages.
@@ -131,6 +141,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn() }),
     ...operationsHandlers({ core, readiness, metrics }),
     ...v2.handlers,
+    ...capturesHandlers({ store: deps.captures?.store, baseUrl: deps.captures?.baseUrl }),
   };
 
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.

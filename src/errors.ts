@@ -38,6 +38,9 @@ export type ProblemCode =
   | 'model-busy'
   | 'model-control-disabled'
   | 'model-load-failed'
+  | 'capture-not-found'
+  | 'unknown-label'
+  | 'capture-unavailable'
   | 'internal';
 
 interface CatalogueEntry {
@@ -76,6 +79,9 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'model-busy': { status: 409, title: 'Model busy' },
   'model-control-disabled': { status: 409, title: 'Model control disabled' },
   'model-load-failed': { status: 422, title: 'Model version refused' },
+  'capture-not-found': { status: 404, title: 'Capture not found' },
+  'unknown-label': { status: 422, title: 'Label unknown to the model' },
+  'capture-unavailable': { status: 503, title: 'Capture store unavailable' },
   'internal': { status: 500, title: 'Internal server error' },
 });
 
@@ -419,6 +425,32 @@ export class ModelLoadFailed extends ProblemError {
       detail: `Model "${name}" version "${version}" was refused: ${reason}; `
         + (serving === undefined ? 'no version of it serves' : `version ${serving} keeps serving`),
     });
+  }
+}
+
+/**
+ * No captured answer has this inference id: it was not sampled, its request opted out, it was
+ * removed (age, size), or it is still being written.
+ */
+export class CaptureNotFound extends ProblemError {
+  constructor(id: string) {
+    super('capture-not-found', { detail: `No captured answer has the id "${id}"` });
+  }
+}
+
+/** A feedback's label is not one of the labels of the model version that answered. */
+export class UnknownLabel extends ProblemError {
+  constructor(model: { readonly name: string; readonly version: string }, label: string, labels: readonly string[]) {
+    super('unknown-label', {
+      detail: `Model "${model.name}" version "${model.version}" has no label "${label}"; its labels are ${labels.join(', ')}`,
+    });
+  }
+}
+
+/** The capture store is off, or cannot be opened or written; `reason` says which. */
+export class CaptureUnavailable extends ProblemError {
+  constructor(reason: string) {
+    super('capture-unavailable', { detail: reason, headers: { 'Retry-After': '30' } });
   }
 }
 

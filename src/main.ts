@@ -13,6 +13,7 @@
 import path from 'node:path';
 import { createSecurityHandlers } from './auth/security-handler.js';
 import { authFromConfig } from './auth/setup.js';
+import { captureFromConfig } from './capture/service.js';
 import { ConfigError, loadConfig, redactConfig } from './config/config.js';
 import { uiConfigFor } from './frontends/course/ui-config.js';
 import { createGrpcServer } from './frontends/grpc/server.js';
@@ -48,6 +49,8 @@ async function main(): Promise<void> {
   // Loaded once the server listens (alive, not ready), by `start()` below.
   const repository = repositoryFromConfig(config.models, config, log);
   const readiness = createReadiness('warming-up', () => repository.health(), auth.issuerReached);
+  // A sample of the answers, their images and feedback (CAPTURE_*); none when off and empty.
+  const captures = captureFromConfig(config.capture, log);
   const app = await createApp({
     repository,
     management: repository,
@@ -74,6 +77,7 @@ async function main(): Promise<void> {
           : [],
     },
     uiConfig: uiConfigFor(config.auth, readSpec()),
+    ...(captures ? { captures } : {}),
   });
   if (!app.pageBuilt) log.warn({ dir: path.join(rootDir, 'dist', 'web') }, 'the web page is not built (make web): GET / answers 404');
   const { server: settings } = config;
@@ -123,6 +127,8 @@ async function main(): Promise<void> {
     ]);
     const clean = httpClean && grpcClean;
     if (!clean) log.warn({ graceMs: settings.shutdownGraceMs }, 'grace period over: remaining connections closed');
+    // The answers given are captured before the writer stops (within a few seconds).
+    await captures?.close();
     await repository.close();
     log.info({ clean }, 'stopped');
     process.exit(clean && !failure ? 0 : 1);
@@ -161,6 +167,7 @@ async function main(): Promise<void> {
     await repository.start();
   } catch (err) {
     process.stderr.write(`cat-dog-other: cannot start: ${(err as Error).message}\n`);
+    await captures?.close();
     await repository.close();
     process.exit(1);
   }

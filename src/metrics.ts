@@ -7,6 +7,7 @@
  * status codes, problem codes.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CaptureStats } from './capture/service.js';
 import type { ClassificationTimings } from './model/classifier.js';
 import type { IndexEntry, RepositoryActivity, ServedModel, VersionState } from './repository/types.js';
 
@@ -28,6 +29,8 @@ export interface MetricsSources {
   readonly decodeMemoryBytes?: () => number;
   /** Whether `/health/ready` answers 200 now. */
   readonly ready: () => boolean;
+  /** The capture store's state and counts (`catdog_capture*`); absent: capture is not configured. */
+  readonly capture?: () => CaptureStats;
 }
 
 /** The service's instruments. */
@@ -215,6 +218,51 @@ export function createMetrics(sources: MetricsSources): Metrics {
       collect() {
         this.reset();
         for (const [model, n] of activity().switches) this.inc({ model }, n);
+      },
+    });
+  }
+  if (sources.capture) {
+    const capture = sources.capture;
+    new Counter({
+      name: 'catdog_captures_total',
+      help: 'Sampled answers (CAPTURE_SAMPLE_RATE) by outcome: stored, duplicate-id (a V2 id already captured), dropped-queue-full (the writer lagged), dropped-unwritable (a full disk, a read-only CAPTURE_DIR), dropped-unavailable (the store is not open).',
+      labelNames: ['outcome'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [outcome, n] of capture().outcomes) this.inc({ outcome }, n);
+      },
+    });
+    new Gauge({
+      name: 'catdog_capture_writing',
+      help: '1 while sampled answers are written to CAPTURE_DIR, 0 while the store cannot write (full disk, read-only folder; retried every 30 s) or is not open.',
+      registers,
+      collect() {
+        this.set(capture().writing ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'catdog_capture_queue_bytes',
+      help: 'Bytes of images of sampled answers waiting to be written (at most CAPTURE_QUEUE_MIB).',
+      registers,
+      collect() {
+        this.set(capture().queuedBytes);
+      },
+    });
+    new Gauge({
+      name: 'catdog_capture_store_bytes',
+      help: 'Bytes the captures take, images and database (at most CAPTURE_MAX_MIB).',
+      registers,
+      collect() {
+        this.set(capture().totals?.bytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'catdog_capture_rows',
+      help: 'Captured answers in the store.',
+      registers,
+      collect() {
+        this.set(capture().totals?.captures ?? 0);
       },
     });
   }

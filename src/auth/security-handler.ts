@@ -143,6 +143,20 @@ export async function callerHasScope(context: Context, scope: string): Promise<b
 }
 
 /**
+ * The `sub` of the access token a request's security handlers verified, for what records who
+ * asked (the captures); `undefined` without a verified token (auth off, no token, an invalid one).
+ */
+export async function callerSubject(context: Context): Promise<string | undefined> {
+  const verification = verifications.get(context);
+  if (verification === undefined) return undefined;
+  try {
+    return (await verification).subject;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The error to throw when openapi-backend found no satisfied security requirement: for the
  * app's `unauthorizedHandler`. Every scheme saw the same token, so their errors differ only when
  * their scopes do; the most fundamental one wins (issuer down, token missing, token invalid, then

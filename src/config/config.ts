@@ -13,6 +13,7 @@
 import { Ajv } from 'ajv';
 import type { FromSchema } from 'json-schema-to-ts';
 import type { AuthSettings } from '../auth/settings.js';
+import type { CaptureSettings } from '../capture/types.js';
 import type { ServerLimits } from '../http/server.js';
 import type { AdmissionOptions } from '../inference/admission.js';
 import type { ExplainSettings } from '../inference/core.js';
@@ -102,6 +103,8 @@ export interface Config {
   readonly access: AccessSettings;
   /** Access-token verification (`src/auth/`). */
   readonly auth: AuthSettings;
+  /** The sampled answers, their images and feedback (`src/capture/`). */
+  readonly capture: CaptureSettings;
   /** pino's level. */
   readonly logLevel: Settings['LOG_LEVEL'];
 }
@@ -197,6 +200,14 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
     },
     access: { metricsPublic: s.METRICS_PUBLIC, modelMetadataPublic: s.MODEL_METADATA_PUBLIC },
     auth,
+    capture: {
+      sampleRate: s.CAPTURE_SAMPLE_RATE,
+      dir: s.CAPTURE_DIR,
+      maxBytes: s.CAPTURE_MAX_MIB * MiB,
+      maxAgeMs: s.CAPTURE_MAX_AGE_DAYS * 86_400_000,
+      queueBytes: s.CAPTURE_QUEUE_MIB * MiB,
+      baseUrl: s.CAPTURE_BASE_URL,
+    },
     logLevel: s.LOG_LEVEL,
   };
 }

@@ -315,6 +315,48 @@ export const envSchema = {
       description:
         'Serve GET /metrics without a token; by default it needs a token with the scope get::metrics (the metrics tell the Node version, the model\'s hash and the CPU path)',
     },
+    CAPTURE_SAMPLE_RATE: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: 0,
+      description:
+        'Share of the answers (of POST /upload, POST /explain and V2 inference over REST and gRPC) kept with their images in CAPTURE_DIR, for labelling (POST /feedback, GET /captures, Label Studio): 0 keeps none (the default: capture is off in production unless set), 1 every answer (`make run` and `make dev` set 1 unless it is set). A request with `X-Capture: off` is never kept. See docs/capture.md',
+    },
+    CAPTURE_DIR: {
+      type: 'string',
+      minLength: 1,
+      default: 'var/captures',
+      description:
+        'Folder of the captures: the database `captures.db` (SQLite, WAL) and the images, each stored once by SHA-256 under `images/`; created if need be. In the image, mount a volume there (docs/capture.md). When it cannot be written (a full disk, a read-only folder) the service answers as ever, captures nothing, warns and counts (`catdog_captures_total{outcome="dropped-unwritable"}`), and tries again every 30 s',
+    },
+    CAPTURE_MAX_MIB: {
+      type: 'integer',
+      minimum: 1,
+      default: 1024,
+      description: 'Most the captures may take, images and database together, in MiB; beyond, the oldest captures go first (with their feedback), then the images no capture names',
+    },
+    CAPTURE_MAX_AGE_DAYS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 36_500,
+      default: 30,
+      description: 'Captures older than this go (with their feedback), in days; checked every minute',
+    },
+    CAPTURE_QUEUE_MIB: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 4096,
+      default: 32,
+      description:
+        'Images of sampled answers waiting to be written, in MiB (copies: the requests\' own memory is let go); when the writer lags beyond it, new samples are dropped and counted (`catdog_captures_total{outcome="dropped-queue-full"}`), never an answer delayed',
+    },
+    CAPTURE_BASE_URL: {
+      type: 'string',
+      pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$',
+      description:
+        'The service\'s public URL (`https://classifier.example.com`), for the image URLs of the Label Studio tasks of `GET /captures?format=label-studio`; unset: each request\'s own origin (its `Host` header)',
+    },
     LOG_LEVEL: {
       type: 'string',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

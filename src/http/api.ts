@@ -14,6 +14,8 @@ import { createUploadReader, type UploadLimits } from './upload.js';
 
 /** An absolute URI (RFC 3986 §4.3): a scheme, a colon, no whitespace. */
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S*$/;
+/** An RFC 3339 date-time (`2026-12-06T10:15:02.114Z`). */
+const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 
 /** A security handler as openapi-backend calls it; it throws a ProblemError to refuse. */
 export type SecuritySchemeHandler = (context: Context, ctx: AppContext) => unknown;
@@ -97,8 +99,9 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
     validate: true,
     ajvOpts: { strict: false },
     // openapi-backend defines the OpenAPI formats but not JSON Schema's `uri` (the problems'
-    // `type`), which Ajv would otherwise ignore with a console warning whenever it compiles one.
-    customizeAjv: (ajv) => ajv.addFormat('uri', ABSOLUTE_URI),
+    // `type`) nor `date-time` (the captures' times), which Ajv would otherwise ignore with a
+    // console warning whenever it compiles one.
+    customizeAjv: (ajv) => ajv.addFormat('uri', ABSOLUTE_URI).addFormat('date-time', DATE_TIME),
   });
 
   api.register({

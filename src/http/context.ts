@@ -26,6 +26,10 @@ export interface ReadBody {
 export interface AppState {
   /** The request's child logger, carrying its request id (`request-log.ts`). */
   log?: Logger;
+  /** The request's id, as in its log line and its `X-Request-Id` (`request-log.ts`). */
+  requestId?: string;
+  /** The inference id an answer was given under (the front-ends' handlers), for the request log. */
+  inferenceId?: string;
   /** The spec's operationId once routed (`api.ts`); unset for the docs and unknown paths. */
   operationId?: string;
   /** Who the request is from, once authorised (`client-identity.ts`): a token's subject, or an address. */

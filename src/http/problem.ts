@@ -11,6 +11,7 @@
  * failure handlers throw the typed errors so that they arrive here too. Unknown errors become a
  * generic 500: logged in full, never shown.
  */
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { InternalError, PayloadTooLarge, ProblemError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -47,7 +48,8 @@ export interface ProblemRenderer {
    * A whole HTTP/1.1 response carrying `err`, for the connection-level failures that Node detects
    * before any request object exists (header overflow, request timeout, unparsable request). The
    * connection is closed after it: the rest of the request cannot be framed. `path`, when the
-   * request line was read, chooses the dialect.
+   * request line was read, chooses the dialect. It carries an `X-Request-Id` of its own, as every
+   * response does (no request reached the app to log one).
    */
   raw(err: ProblemError, path?: string): string;
 }
@@ -131,6 +133,7 @@ export function createProblemRenderer(dialects: readonly ProblemDialect[] = []):
         `Content-Length: ${Buffer.byteLength(body)}`,
         'Connection: close',
         'X-Content-Type-Options: nosniff',
+        `X-Request-Id: ${randomUUID()}`,
         ...Object.entries(err.headers).map(([name, value]) => `${name}: ${value}`),
       ];
       return `${headers.join('\r\n')}\r\n\r\n${body}`;

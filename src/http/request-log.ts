@@ -1,7 +1,7 @@
 /**
  * One JSON log line per request, with a request id (an incoming `X-Request-Id` is honoured and
  * returned), the operation, the status, the problem code of a refusal, the duration, the model
- * and version that answered and the prediction. Never logs headers, the query string (a token could be there), nor the body.
+ * and version that answered, the inference id of the answer and the prediction. Never logs headers, the query string (a token could be there), nor the body.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -15,6 +15,7 @@ export function requestLogger(log: Logger): AppMiddleware {
     const incoming = ctx.get('x-request-id');
     const id = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.set('X-Request-Id', id);
+    ctx.state.requestId = id;
     const child = log.child({ reqId: id });
     ctx.state.log = child;
     const started = performance.now();
@@ -30,6 +31,7 @@ export function requestLogger(log: Logger): AppMiddleware {
           ...(ctx.state.problem === undefined ? {} : { problem: ctx.state.problem }),
           durationMs: Math.round((performance.now() - started) * 100) / 100,
           ...(ctx.state.model ? { model: ctx.state.model.name, modelVersion: ctx.state.model.version } : {}),
+          ...(ctx.state.inferenceId ? { inferenceId: ctx.state.inferenceId } : {}),
           ...(ctx.state.prediction ? { prediction: ctx.state.prediction } : {}),
         },
         'request',

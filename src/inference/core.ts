@@ -8,7 +8,9 @@
  * 3. passes the admission gate (`admission.ts`), whose lanes and memory budget the header chose,
  *    in its client's turn (`fair-queue.ts`);
  * 4. classifies (or explains), stopping queued work when the caller's signal aborts;
- * 5. observes the timings per version (the metrics).
+ * 5. observes the timings per version (the metrics);
+ * 6. answers under an inference id (the caller's, or one it makes), and hands a sample of the
+ *    answers, with their images, to the capture sink (`capture.ts`), unless the call opts out.
  *
  * Front-ends decode their protocol's request into these calls and encode the answers; they never
  * lease, admit or observe themselves. Before they read a request's body they ask
@@ -32,6 +34,7 @@ import type { Classification } from '../model/postprocess.js';
 import type { Manifest } from '../model/manifest.js';
 import type { ModelRepository, ServedModel } from '../repository/types.js';
 import { ANONYMOUS, createAdmission, type Admission, type AdmissionOptions } from './admission.js';
+import { captureAddress, INFERENCE_ID, newInferenceId, type CallOrigin, type CaptureSink } from './capture.js';
 import { admitAndClassify, classifyBatch, type Batch } from './classify-batch.js';
 import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
 
@@ -70,6 +73,12 @@ export interface CallOptions {
    * Default: one anonymous client shared by every call that names none.
    */
   readonly client?: string;
+  /** Where the call comes from; a call says so to be captured (the capture records it). */
+  readonly origin?: CallOrigin;
+  /** `false`: never capture this call (the request opted out). */
+  readonly capture?: boolean;
+  /** The call's inference id, when the caller has one ({@link INFERENCE_ID}); otherwise the core makes one. */
+  readonly id?: string | undefined;
 }
 
 /** What a request asks of the core, as its front-end knows it before reading the body. */
@@ -90,6 +99,8 @@ export interface AdmitOptions {
 
 /** A classification and who answered it. */
 export interface Classified {
+  /** The inference id the answer is given under: its capture's address. */
+  readonly id: string;
   readonly result: Classification;
   readonly model: Answerer;
   /** The classification itself (decoding and inference), without the wait for admission, in milliseconds. */
@@ -98,6 +109,11 @@ export interface Classified {
 
 /** The results of a batch, in order, and the plan they answer. */
 export interface BatchClassified<P> {
+  /**
+   * The inference id: the plan's own `id` when it can address captures ({@link INFERENCE_ID}),
+   * else the call's, else one the core made. Image `i`'s capture is `captureAddress(id, i, n)`.
+   */
+  readonly id: string;
   readonly plan: P;
   readonly results: readonly Classification[];
   readonly model: Answerer;
@@ -105,6 +121,8 @@ export interface BatchClassified<P> {
 
 /** An explanation and who answered it. */
 export interface Explained {
+  /** The inference id the answer is given under: its capture's address. */
+  readonly id: string;
   readonly result: Explanation;
   /** The photo with the heatmap over it, when asked for ({@link ExplainCallOptions.picture}). */
   readonly picture: Buffer | undefined;
@@ -153,6 +171,8 @@ export interface InferenceCoreDeps {
   /** Each client's rate limit; default none. */
   readonly rateLimit?: RateLimitOptions;
   readonly observer?: InferenceObserver;
+  /** Where a sample of the answers goes (`src/capture/`); default nowhere. */
+  readonly capture?: CaptureSink;
 }
 
 /** See the module comment. */
@@ -189,7 +209,7 @@ export interface InferenceCore {
    * version's manifest in hand: its input, its labels) and classifies its images or rows, in order.
    * Every image's header is read before any is decoded; the first failure stops the rest.
    */
-  classifyBatch<P extends { readonly batch: Batch }>(
+  classifyBatch<P extends { readonly batch: Batch; readonly id?: string | undefined }>(
     ref: ModelRef,
     plan: (model: ModelDescription) => P,
     options?: CallOptions,
@@ -207,9 +227,20 @@ export interface InferenceCore {
 const answererOf = (model: ServedModel): Answerer =>
   ({ name: model.name, version: model.version, modelName: model.classifier.name });
 
+/** The first of `ids` that can address captures, or a new one. */
+const inferenceId = (...ids: (string | undefined)[]): string => ids.find((id) => id !== undefined && INFERENCE_ID.test(id)) ?? newInferenceId();
+
+/** One image's answer, as the capture takes it. */
+interface Answered {
+  readonly image: Uint8Array;
+  readonly result: Classification & { readonly timings?: ClassificationTimings | undefined };
+  readonly elapsedMs?: number | undefined;
+}
+
 /** Builds the core; the repository is loaded (and closed) by its owner. */
 export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
   const { repository, observer } = deps;
+  const sink = deps.capture;
   const admission = createAdmission(deps.admission);
   // About 50 forward passes each: explanations have a gate of their own and hold none of the
   // classifications' slots, but for the length of their decodes (the decode memory budget).
@@ -244,6 +275,34 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     manifest: model.manifest,
     readyVersions: repository.readyVersions(model.name),
   });
+
+  /**
+   * Hands the answers of a call under `id` to the capture sink, when the call says where it comes
+   * from, does not opt out, and is drawn. Never throws: an answer never fails for its capture.
+   */
+  const capture = (options: CallOptions, model: ServedModel, id: string, answered: readonly Answered[]): void => {
+    if (!sink || !options.origin || options.capture === false || answered.length === 0) return;
+    try {
+      if (!sink.sample()) return;
+      const at = Date.now();
+      const { origin } = options;
+      sink.offer(answered.map(({ image, result, elapsedMs }, index) => ({
+        id: captureAddress(id, index, answered.length),
+        at,
+        origin,
+        model: model.name,
+        modelName: model.classifier.name,
+        version: model.version,
+        labels: result.labels,
+        values: result.values,
+        prediction: result.prediction,
+        elapsedMs: elapsedMs ?? (result.timings ? result.timings.preprocessMs + result.timings.inferenceMs : undefined),
+        image,
+      })));
+    } catch {
+      // The sink counts what it drops; nothing of it reaches the answer.
+    }
+  };
 
   /** Leases the version `ref` names for as long as `use` runs. */
   async function leased<T>(ref: ModelRef, options: CallOptions, use: (model: ServedModel) => Promise<T>): Promise<T> {
@@ -290,7 +349,9 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
         });
-        return { result, model: answererOf(model), elapsedMs };
+        const id = inferenceId(options.id);
+        capture(options, model, id, [{ image, result, elapsedMs }]);
+        return { id, result, model: answererOf(model), elapsedMs };
       });
     },
 
@@ -311,7 +372,9 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
         });
-        return { plan: planned, results, model: answererOf(model) };
+        const id = inferenceId(planned.id, options.id);
+        if (batch.kind === 'images') capture(options, model, id, results.map((result, i) => ({ image: batch.images[i]!, result })));
+        return { id, plan: planned, results, model: answererOf(model) };
       });
     },
 
@@ -332,7 +395,10 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
             : undefined;
           return { result, picture };
         }, { client, ...(signal ? { signal } : {}) });
-        return { result, picture, model: answererOf(model), elapsedMs: performance.now() - started };
+        const elapsedMs = performance.now() - started;
+        const id = inferenceId(options.id);
+        capture(options, model, id, [{ image, result, elapsedMs }]);
+        return { id, result, picture, model: answererOf(model), elapsedMs };
       });
     },
 

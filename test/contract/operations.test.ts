@@ -291,6 +291,8 @@ describe('operations', () => {
       });
       expectProblem(res, 431, 'headers-too-large');
       expect(res.headers.get('connection')).to.equal('close');
+      // Every response carries an X-Request-Id, this one too though no request reached the app.
+      expect(res.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);
       const upload = await rawExchange(svc.url, { head: uploadRequest(await solidImage('red')) });
       expect(upload.status).to.equal(200);
     });

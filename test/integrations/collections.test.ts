@@ -87,7 +87,7 @@ describe('Postman, Bruno and the predict command against the live service', func
     await cp(path.join(rootDir, 'bruno'), checkout, { recursive: true });
     const report = path.join(tmp, 'bruno-report.json');
     // One token for every request, /metrics and the management API included: an operator's.
-    const token = await idp.token('operator-client', { scope: 'get::prediction get::metrics manage::models' });
+    const token = await idp.token('operator-client', { scope: 'get::prediction get::metrics manage::models read::captures post::feedback' });
     const bru = path.join(rootDir, 'node_modules', '.bin', 'bru');
     // `--sandbox developer`: Bruno's default "safe" sandbox evaluates assertions synchronously in
     // QuickJS, whose WebAssembly module loads asynchronously when the CLI starts and is not awaited

@@ -98,6 +98,8 @@ export interface StartOptions {
   readonly beforeExplain?: () => Promise<void>;
   /** The app's logger; default silent (or TEST_LOG_LEVEL). */
   readonly log?: Logger;
+  /** The capture store (`createCaptureService`); default none. */
+  readonly captures?: AppDeps['captures'];
 }
 
 /** Starts the service on 127.0.0.1:0. */
@@ -145,6 +147,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.docs ? { docs: options.docs } : {}),
     ...(options.page ? { page: options.page } : {}),
     ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
+    ...(options.captures ? { captures: options.captures } : {}),
   });
   const server: Server = createServer(app, { ...defaults.server, ...options.server });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

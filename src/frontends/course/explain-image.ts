@@ -2,7 +2,7 @@ import type { operations } from '../../../generated/openapi.js';
 import { NotAcceptable } from '../../errors.js';
 import type { OperationHandler } from '../../http/operation.js';
 import type { InferenceCore } from '../../inference/core.js';
-import { askedModel, asRequest } from './model-query.js';
+import { answeredAs, askedModel, asRequest } from './model-query.js';
 import { predictionBody } from './prediction.js';
 
 type Explanation = operations['explainImage']['responses'][200]['content']['application/json'];
@@ -25,9 +25,10 @@ export function explainImage(core: InferenceCore): OperationHandler {
     const wanted = ctx.accepts(...answers);
     if (wanted === false) throw new NotAcceptable(ctx.get('accept'), answers);
     const picture = wanted === 'image/png' ? { maxSide: pictureMaxSide } : undefined;
-    const explained = await asRequest(ctx, (options) => core.explain(askedModel(c), image, { ...options, ...(picture ? { picture } : {}) }));
-    const { result, model } = explained;
+    const explained = await asRequest(c, ctx, 'explain', (options) => core.explain(askedModel(c), image, { ...options, ...(picture ? { picture } : {}) }));
+    const { id, result, model } = explained;
     ctx.state.prediction = result.prediction;
+    answeredAs(ctx, id);
     ctx.vary('Accept');
     if (explained.picture) {
       ctx.type = 'image/png';
@@ -35,7 +36,7 @@ export function explainImage(core: InferenceCore): OperationHandler {
       return;
     }
     const body: Explanation = {
-      ...predictionBody(result, model, explained.elapsedMs),
+      ...predictionBody(result, model, explained.elapsedMs, id),
       passes: result.passes,
       heatmap: {
         label: result.prediction,

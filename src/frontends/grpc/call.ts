@@ -36,6 +36,12 @@ export interface CallContext {
    * queues take clients in turn, and the rate limits count per client.
    */
   client: string;
+  /** The verified token's subject, when the call had one (for the capture of its answers). */
+  subject?: string;
+  /** The call's id in the log (`x-request-id` metadata when sane, else made). */
+  readonly requestId: string;
+  /** `false` when the call opted out of capture (`x-capture: off` metadata). */
+  readonly capture: boolean;
 }
 
 /** What the wrapper needs. */
@@ -67,7 +73,10 @@ function peerClient(peer: string): string {
 
 /** Names the call's client once it is authorised: its token's subject, else its address. */
 function identify(context: CallContext, caller: Caller): void {
-  if (caller.subject !== undefined && caller.subject !== '') context.client = `token:${caller.subject}`;
+  if (caller.subject !== undefined && caller.subject !== '') {
+    context.client = `token:${caller.subject}`;
+    context.subject = caller.subject;
+  }
 }
 
 /** The first value of a text metadata entry. */
@@ -80,7 +89,8 @@ function metadataText(metadata: Metadata, key: string): string {
 function begin(deps: CallDeps, rpc: GuardedRpc, call: AnyCall) {
   const started = performance.now();
   const incoming = metadataText(call.metadata, 'x-request-id');
-  const log = deps.log.child({ reqId: REQUEST_ID.test(incoming) ? incoming : randomUUID() });
+  const requestId = REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  const log = deps.log.child({ reqId: requestId });
   const controller = new AbortController();
   const onCancelled = (): void => controller.abort(new Error('the client cancelled the call or its deadline passed'));
   call.once('cancelled', onCancelled);
@@ -114,7 +124,14 @@ function begin(deps: CallDeps, rpc: GuardedRpc, call: AnyCall) {
     deps.metrics.observeRpc(rpc, name, (performance.now() - started) / 1000);
     if (failure?.problem !== undefined) deps.metrics.countRejection(failure.problem);
   };
-  const context: CallContext = { signal: controller.signal, log, note, client: peerClient(call.getPeer()) };
+  const context: CallContext = {
+    signal: controller.signal,
+    log,
+    note,
+    client: peerClient(call.getPeer()),
+    requestId,
+    capture: metadataText(call.metadata, 'x-capture').toLowerCase() !== 'off',
+  };
   return { context, finish, cancelled: () => controller.signal.aborted };
 }
 

@@ -85,16 +85,23 @@ export async function infer(deps: InferDeps, message: ModelInferRequest__Output,
     // waiting out a Retry-After it ignored); then the batch's images count against its limit, and
     // a batch the gate cannot hold whole is refused once planned (the message is read already).
     await deps.core.admitRequest(context.client, 'batch', { signal: context.signal });
-    const { plan, results, model } = await deps.core.classifyBatch(
+    const { id, plan, results, model } = await deps.core.classifyBatch(
       { name: message.model_name || undefined, version: message.model_version || undefined },
       (version) => planInference(decoded.request, decoded.binary, tensorSignatureOf(version.manifest), {
         maxBatchImages: limits.maxBatchImages,
         maxImageBytes: limits.maxUploadBytes,
       }),
-      { signal: context.signal, client: context.client, onModel: (m) => (context.note.model = { name: m.name, version: m.version }) },
+      {
+        signal: context.signal,
+        client: context.client,
+        origin: { source: 'grpc', subject: context.subject, requestId: context.requestId },
+        capture: context.capture,
+        onModel: (m) => (context.note.model = { name: m.name, version: m.version }),
+      },
     );
     context.note.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;
-    return inferResponse(model, plan, results, decoded.raw);
+    // The request's own id, as the protocol says, else the one the core made (its capture's address).
+    return inferResponse(model, { ...plan, id: plan.id ?? id }, results, decoded.raw);
   } finally {
     release();
   }

@@ -29,7 +29,7 @@ export function streamInfer(deps: InferDeps): (call: StreamCall, context: CallCo
     note.requests = 0;
     note.failed = 0;
     const answer = async (message: ModelInferRequest__Output): Promise<ModelStreamInferResponse> => {
-      const own: CallContext = { signal, log: context.log, note: {}, client: context.client };
+      const own: CallContext = { ...context, note: {} };
       try {
         const response = await infer(deps, message, own);
         note.model ??= own.note.model;

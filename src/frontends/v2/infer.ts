@@ -1,4 +1,5 @@
 import type { components } from '../../../generated/openapi.js';
+import { callerSubject } from '../../auth/security-handler.js';
 import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandler } from '../../http/operation.js';
 import type { InferenceCore } from '../../inference/core.js';
@@ -32,13 +33,20 @@ export function inferModel(core: InferenceCore, limits: InferLimits): OperationH
     const header = body.validated as InferenceRequest;
     const binary: BinaryPart | undefined = body.payload;
     const { client } = ctx.state;
-    const { plan, results, model } = await whileConnected(ctx, (signal) => core.classifyBatch(
+    // Captured unless the request opts out (`X-Capture: off`, the only value the spec lets through).
+    const origin = { source: 'v2' as const, subject: await callerSubject(c), requestId: ctx.state.requestId };
+    const capture = ctx.get('x-capture').toLowerCase() !== 'off';
+    const { id, plan, results, model } = await whileConnected(ctx, (signal) => core.classifyBatch(
       modelParams(c),
       (version) => planInference(header, binary, tensorSignatureOf(version.manifest), { maxBatchImages: limits.maxBatchImages, maxImageBytes: limits.maxUploadBytes }),
-      { signal, ...(client === undefined ? {} : { client }), onModel: (m) => (ctx.state.model = { name: m.name, version: m.version }) },
+      { signal, ...(client === undefined ? {} : { client }), origin, capture, onModel: (m) => (ctx.state.model = { name: m.name, version: m.version }) },
     ));
     ctx.state.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;
-    const answer = inferenceAnswer({ name: model.name, version: model.version }, plan, results);
+    // `id` in the answer: the request's own, as the protocol says, else the one the core made;
+    // X-Inference-Id is always the captures' address (they differ for an id unfit for one).
+    ctx.state.inferenceId = id;
+    ctx.set('X-Inference-Id', id);
+    const answer = inferenceAnswer({ name: model.name, version: model.version }, { ...plan, id: plan.id ?? id }, results);
     if (answer.kind === 'json') {
       ctx.body = answer.body;
     } else {

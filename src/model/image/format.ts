@@ -34,3 +34,17 @@ export function hasSupportedSignature(bytes: Uint8Array): boolean {
     || startsWith(bytes, ascii('ftyp'), 4) // ISO-BMFF: HEIF, AVIF (the brand is checked by the decoder)
   );
 }
+
+/**
+ * The media type of an accepted image from its first bytes (`image/jpeg`…), for serving it back
+ * as received; `undefined` for bytes {@link hasSupportedSignature} would refuse.
+ */
+export function imageMediaType(bytes: Uint8Array): string | undefined {
+  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'image/jpeg';
+  if (startsWith(bytes, PNG)) return 'image/png';
+  if (startsWith(bytes, ascii('GIF87a')) || startsWith(bytes, ascii('GIF89a'))) return 'image/gif';
+  if (startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8)) return 'image/webp';
+  if ([[0x49, 0x49, 0x2a, 0x00], [0x4d, 0x4d, 0x00, 0x2a], [0x49, 0x49, 0x2b, 0x00], [0x4d, 0x4d, 0x00, 0x2b]].some((p) => startsWith(bytes, p))) return 'image/tiff';
+  if (startsWith(bytes, ascii('ftyp'), 4)) return startsWith(bytes, ascii('avi'), 8) ? 'image/avif' : 'image/heif';
+  return undefined;
+}
