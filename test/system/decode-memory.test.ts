@@ -45,7 +45,17 @@ describe('issue 17: memory of large decodes (real process)', function () {
     const memory = sampleResidentMemory(svc.child.pid!);
 
     const avifs = await Promise.all(Array.from({ length: 8 }, () => upload(svc.url, avif, 'photo.avif')));
-    const jpegs = await Promise.all(Array.from({ length: 16 }, () => upload(svc.url, jpeg, 'photo.jpg')));
+    // A connection over the address's budget is answered 503 too-many-connections as it opens,
+    // then closed: fetch (undici), still writing its 5 MB body, may report the close (EPIPE,
+    // ECONNRESET) instead of the answer. With the keep-alive connection of cat.png, sixteen
+    // uploads open one connection over deploy/'s budget per address: at most one such failure.
+    const connectionErrors: string[] = [];
+    const jpegs = (await Promise.all(Array.from({ length: 16 }, () => upload(svc.url, jpeg, 'photo.jpg').catch((err: Error) => {
+      connectionErrors.push(String((err.cause as Error | undefined)?.message ?? err.message));
+      return undefined;
+    })))).filter((j): j is Answered => j !== undefined);
+    expect(connectionErrors.length, connectionErrors.join('; ')).to.be.at.most(1);
+    for (const e of connectionErrors) expect(e).to.match(/EPIPE|ECONNRESET|other side closed/);
     const { peakBytes, samples } = memory.stop();
     console.log(
       `      AVIF ${avif.length} B ×8: ${JSON.stringify(statuses(avifs))}; progressive JPEG ${jpeg.length} B ×16: ${JSON.stringify(statuses(jpegs))}; `
