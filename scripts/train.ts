@@ -68,7 +68,16 @@ function fail(message: string): never {
 const data = args.data;
 const imagesDir = args.images ?? (data && existsSync(path.join(data, 'images')) ? path.join(data, 'images') : data);
 const labelsFile = args.labels ?? (data ? path.join(data, 'labels.json') : undefined);
-if (!imagesDir || !labelsFile) fail('give --data DIR, or --images DIR and --labels FILE');
+/** What training needs, for a run that was not given it or could not read it. */
+const NEEDS = [
+  'training needs labelled photos: a folder with labels.json and images/, given as',
+  '  make train TRAIN_DATA=/path/to/folder        (or: tsx scripts/train.ts --data /path/to/folder)',
+  'labels.json lists each photo of images/ and its label (Cat, Dog or Other): [{"file": "cat1.jpg", "label": "Cat"}, ...],',
+  'or the course\'s labelling export ({"annotations": [{"fileName": ..., "annotation": {"label": ...}}]}).',
+  'Labelled captures (docs/capture.md) are not read by make train yet.',
+].join('\n');
+if (!imagesDir || !labelsFile) fail(`no labelled photos given.\n${NEEDS}`);
+if (!existsSync(labelsFile)) fail(`${labelsFile} does not exist.\n${NEEDS}`);
 if (!['fill', 'cover', 'contain'].includes(args.resize)) fail('--resize must be fill, cover or contain');
 if (!existsSync(args.backbone)) fail(`no backbone at ${args.backbone}: run \`make model\` first`);
 const resize = args.resize as 'fill' | 'cover' | 'contain';
@@ -79,7 +88,7 @@ const repeats = Number(args.repeats);
 
 const backboneInput = { ...MOBILENETV2_INPUT, resize };
 const backboneBytes = readFileSync(args.backbone);
-const images = await readLabels(labelsFile, imagesDir, LABELS);
+const images = await readLabels(labelsFile, imagesDir, LABELS).catch((err: unknown) => fail(`${(err as Error).message}\n${NEEDS}`));
 const labels = images.map((i) => i.label);
 const counts = Object.fromEntries(LABELS.map((l, c) => [l, labels.filter((x) => x === c).length]));
 console.log(`train: ${images.length} images (${LABELS.map((l) => `${counts[l]} ${l}`).join(', ')}), resize ${resize}, flip ${flip}`);
