@@ -90,6 +90,12 @@ export function createSecurityHandlers(
 }
 
 /**
+ * The failures of Basic schemes to a request that sent no Basic credentials: they say nothing the
+ * bearer schemes' failures do not (a token's missing scope must not read as "no credentials").
+ */
+const withoutBasic = new WeakSet<Error>();
+
+/**
  * The handler of an `http` `basic` scheme: the request's Basic credentials are `basic`'s. A
  * request without Basic fails as one without a token (another scheme may take it); wrong Basic
  * credentials, or Basic while none is configured, fail with {@link InvalidCredentials}. With auth
@@ -99,7 +105,11 @@ function createBasicHandler(basic: BasicCredentials | undefined, realm: string, 
   return async (context) => {
     if (authDisabled && basic === undefined) return { anonymous: true };
     const header = (context.request.headers as Readonly<Record<string, string | string[] | undefined>>).authorization;
-    if (typeof header !== 'string' || !/^Basic(?: |$)/i.test(header.trimStart())) throw new TokenMissing(realm);
+    if (typeof header !== 'string' || !/^Basic(?: |$)/i.test(header.trimStart())) {
+      const missing = new TokenMissing(realm);
+      withoutBasic.add(missing);
+      throw missing;
+    }
     if (basic === undefined || !basicCredentialsMatch(header, basic)) throw new InvalidCredentials();
     return { anonymous: false, basicUser: basic.user };
   };
@@ -192,7 +202,7 @@ export async function callerSubject(context: Context): Promise<string | undefine
 export function unauthorizedError(context: Pick<Context, 'security'>, realm: string = defaultRealm): unknown {
   const errors = Object.values(context.security ?? {})
     .map((result: unknown) => (result && typeof result === 'object' && 'error' in result ? result.error : undefined))
-    .filter((e) => e !== undefined);
+    .filter((e) => e !== undefined && !(e instanceof Error && withoutBasic.has(e)));
   const unexpected = errors.find((e) => !(e instanceof ProblemError));
   if (unexpected !== undefined) return unexpected;
   // Basic credentials sent and wrong say more than the bearer schemes' "no token".
