@@ -462,9 +462,10 @@ export interface paths {
          * Label Studio ML backend — setup
          * @description Label Studio tells the backend about a project: its label config (`schema`), and where
          *     Label Studio is (`hostname`) with a key of its API (`access_token`) to fetch the tasks'
-         *     images with. The service keeps the latest `hostname` and `access_token` in memory (they
-         *     replace `LABEL_STUDIO_URL` and `LABEL_STUDIO_API_KEY` until a restart) and answers the
-         *     version of the default model.
+         *     images with. The service keeps the latest `hostname` and `access_token` in memory, until a
+         *     restart, for what `LABEL_STUDIO_URL` and `LABEL_STUDIO_API_KEY` leave unset (a
+         *     `LABEL_STUDIO_URL` set is the only host images are fetched from, whatever a setup says),
+         *     and answers the version of the default model.
          */
         post: operations["labelStudioSetup"];
         delete?: never;
@@ -488,7 +489,7 @@ export interface paths {
          *     each a `choices` result from the project's `<Choices name>` to its `<Image name>` (read
          *     from `label_config`), with the model's version and the probability of its label. Each
          *     task's image (`data.<key>` of the `<Image value="$key">`) is fetched from Label Studio
-         *     (`hostname` of the last setup, or `LABEL_STUDIO_URL`) with its API key, at most
+         *     (`LABEL_STUDIO_URL`, or else the `hostname` of the latest setup) with its API key, at most
          *     `MAX_UPLOAD_BYTES` within `LABEL_STUDIO_FETCH_TIMEOUT_MS`; an image URL on another host
          *     is refused (`task-image-refused`), never fetched.
          */

@@ -114,7 +114,7 @@ export interface Config {
 
 /** The `LABEL_STUDIO_*` settings. */
 export interface LabelStudioSettings {
-  /** Label Studio's URL, the one host task images are fetched from, until a `setup` call names one. */
+  /** Label Studio's URL, the one host task images are fetched from; unset: the host a `setup` call names. */
   readonly url: string | undefined;
   /** A key of Label Studio's API, sent as `Authorization: Token <key>`. */
   readonly apiKey: string | undefined;

@@ -361,13 +361,13 @@ export const envSchema = {
       type: 'string',
       pattern: '^https?://[^\\s/?#]+/?$',
       description:
-        'Label Studio\'s URL (`http://label-studio:8080`), the one host the Label Studio backend (`/label-studio/`) fetches task images from; Label Studio\'s `setup` call (its `hostname`) replaces it until a restart. Unset and no setup yet: `predict` refuses tasks (422 task-image-refused)',
+        'Label Studio\'s URL (`http://label-studio:8080`), the one host the Label Studio backend (`/label-studio/`) fetches task images from, whatever Label Studio\'s `setup` call says. Unset: the `hostname` of the latest setup call (kept in memory); none yet: `predict` refuses tasks (422 task-image-refused). Set it in production',
     },
     LABEL_STUDIO_API_KEY: {
       type: 'string',
       minLength: 1,
       description:
-        'A key of Label Studio\'s API (Account & Settings → Access Token), sent as `Authorization: Token <key>` when the backend fetches task images; Label Studio\'s `setup` call (its `access_token`) replaces it. Never logged',
+        'A key of Label Studio\'s API (Account & Settings → Access Token), sent as `Authorization: Token <key>` when the backend fetches task images; unset: the `access_token` of Label Studio\'s latest `setup` call. Never logged',
     },
     LABEL_STUDIO_BACKEND_USER: {
       type: 'string',

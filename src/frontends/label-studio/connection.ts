@@ -1,7 +1,9 @@
 /**
- * Where Label Studio is and how to read from it: the settings (`LABEL_STUDIO_URL`,
- * `LABEL_STUDIO_API_KEY`) until Label Studio's `setup` call tells its own `hostname` and
- * `access_token`, which then hold until a restart (in memory only: the key is never written).
+ * Where Label Studio is and how to read from it. `LABEL_STUDIO_URL`, when set, pins the one host
+ * task images are fetched from: a setup call cannot move it (whoever holds the backend's
+ * credentials could otherwise point the service's fetches at any host it reaches). Unset, the
+ * `hostname` of Label Studio's latest setup call is taken. The key is `LABEL_STUDIO_API_KEY`, or
+ * else the setup's `access_token`. What setup tells is kept in memory only, until a restart.
  */
 
 /** Label Studio as the backend reaches it. */
@@ -31,16 +33,20 @@ function httpOrigin(url: string | undefined): string | undefined {
   }
 }
 
-/** The connection, starting from the settings. */
+/** The connection: the settings first, what the latest setup said for what they leave unset. */
 export function createConnection(url: string | undefined, apiKey: string | undefined): LabelStudioConnection {
-  let origin = httpOrigin(url);
-  let key = apiKey;
+  const pinned = httpOrigin(url);
+  let told: { origin: string | undefined; apiKey: string | undefined } = { origin: undefined, apiKey: undefined };
   return {
-    current: () => (origin === undefined ? undefined : { origin, apiKey: key }),
+    current() {
+      const origin = pinned ?? told.origin;
+      return origin === undefined ? undefined : { origin, apiKey: apiKey ?? told.apiKey };
+    },
     setup(hostname, accessToken) {
-      const named = httpOrigin(hostname);
-      if (named !== undefined) origin = named;
-      if (accessToken !== undefined && accessToken !== '') key = accessToken;
+      told = {
+        origin: httpOrigin(hostname) ?? told.origin,
+        apiKey: accessToken === undefined || accessToken === '' ? told.apiKey : accessToken,
+      };
     },
   };
 }

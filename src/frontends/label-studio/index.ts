@@ -18,7 +18,7 @@ export interface LabelStudioDeps {
   readonly core: InferenceCore;
   readonly store: CaptureStore | undefined;
   readonly sink: CaptureSink | undefined;
-  /** Label Studio's URL and API key, until its setup call names its own. */
+  /** Label Studio's URL and API key; what they leave unset, Label Studio's setup call tells. */
   readonly url: string | undefined;
   readonly apiKey: string | undefined;
   /** Most bytes of a task image (`MAX_UPLOAD_BYTES`). */
