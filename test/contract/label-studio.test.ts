@@ -261,4 +261,14 @@ describe('Label Studio ML backend (issue 25, item 5)', function () {
     expectProblem(await call('webhook', { project: { id: 1 } }), 400, 'validation-failed');
     expectProblem(await call('setup', { project: '1.1' }), 400, 'validation-failed');
   });
+
+  it('takes bodies over the 16 KiB of other JSON operations (a long label config), and refuses one over 1 MiB before reading it', async () => {
+    const long = LABEL_CONFIG.replace('<View>', `<View><!-- ${'x'.repeat(40_000)} -->`);
+    const res = await call('predict', { tasks: [], project: '1.1', label_config: long });
+    expect(res.status, res.text).to.equal(200);
+    expect(res.body).to.deep.equal({ results: [] });
+    const huge = await call('webhook', { action: 'ANNOTATION_CREATED', project: { id: 1 }, padding: 'x'.repeat(1_100_000) });
+    expectProblem(huge, 413, 'payload-too-large');
+    expectMatchesSpec(svc.api, 'labelStudioWebhook', huge);
+  });
 });
