@@ -1465,7 +1465,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The body is over 1 MiB. */
+        /** @description The body is over 1 MiB (`payload-too-large`), or a task's image declares more than `MAX_IMAGE_PIXELS` pixels (`image-too-large`). */
         LabelStudioTooLarge: {
             headers: {
                 [name: string]: unknown;
