@@ -7,7 +7,7 @@ import { importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 
 /** The protocol front-ends, each a folder of src/frontends/. */
-const frontends = ['course', 'v2', 'grpc', 'operations', 'captures'];
+const frontends = ['course', 'v2', 'grpc', 'operations', 'captures', 'label-studio'];
 
 /** Zones forbidding `target` to import any of `below` (folders or files of src/). */
 function layer(target, below, message) {

@@ -427,6 +427,105 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/label-studio/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Label Studio ML backend — health
+         * @description What Label Studio's "Connect model" form calls first: `{"status": "UP"}` while the service
+         *     answers. Needs HTTP Basic (`LABEL_STUDIO_BACKEND_USER`, `LABEL_STUDIO_BACKEND_PASSWORD`)
+         *     or an access token with the scope `read::captures`.
+         */
+        get: operations["labelStudioHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label Studio ML backend — setup
+         * @description Label Studio tells the backend about a project: its label config (`schema`), and where
+         *     Label Studio is (`hostname`) with a key of its API (`access_token`) to fetch the tasks'
+         *     images with. The service keeps the latest `hostname` and `access_token` in memory, until a
+         *     restart, for what `LABEL_STUDIO_URL` and `LABEL_STUDIO_API_KEY` leave unset (a
+         *     `LABEL_STUDIO_URL` set is the only host images are fetched from, whatever a setup says),
+         *     and answers the version of the default model.
+         */
+        post: operations["labelStudioSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/predict": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label Studio ML backend — predict
+         * @description Pre-annotations for Label Studio's tasks: one prediction per task, in the tasks' order,
+         *     each a `choices` result from the project's `<Choices name>` to its `<Image name>` (read
+         *     from `label_config`), with the model's version and the probability of its label. Each
+         *     task's image (`data.<key>` of the `<Image value="$key">`) is fetched from Label Studio
+         *     (`LABEL_STUDIO_URL`, or else the `hostname` of the latest setup) with its API key, at most
+         *     `MAX_UPLOAD_BYTES` within `LABEL_STUDIO_FETCH_TIMEOUT_MS`; an image URL on another host
+         *     is refused (`task-image-refused`), never fetched.
+         */
+        post: operations["labelStudioPredict"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/label-studio/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Label Studio ML backend — webhook
+         * @description Label Studio's events. `ANNOTATION_CREATED` and `ANNOTATION_UPDATED` record the
+         *     annotation's `choices` as feedback on the task's capture (`data.capture_id` for tasks
+         *     imported from `GET /captures?format=label-studio`, otherwise `label-studio.<project>.<task>`);
+         *     a task the service had not seen is classified (its image fetched as `predict` does) and
+         *     captured first. `ANNOTATION_DELETED` is acknowledged and changes nothing (the latest label
+         *     stays). Other events are answered `{"status": "Unknown event"}`.
+         *     Needs HTTP Basic or a token with the scopes `read::captures` and `post::feedback`.
+         */
+        post: operations["labelStudioWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/health/live": {
         parameters: {
             query?: never;
@@ -1019,10 +1118,13 @@ export interface components {
              *     - `capture-not-found` (404): no captured answer has this inference id (not sampled, opted out, removed, or still being written).
              *     - `unknown-label` (422): a feedback's label is not one of the answering model's labels.
              *     - `capture-unavailable` (503): the capture store is off or cannot be opened or written.
+             *     - `invalid-credentials` (401): the Basic credentials of a `/label-studio/` operation are wrong.
+             *     - `task-image-refused` (422): a Label Studio task's image is not on Label Studio's host, or cannot be located.
+             *     - `task-image-unavailable` (502): Label Studio did not give a task's image in time and within `MAX_UPLOAD_BYTES`.
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "rate-limited" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "capture-not-found" | "unknown-label" | "capture-unavailable" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "rate-limited" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "capture-not-found" | "unknown-label" | "capture-unavailable" | "invalid-credentials" | "task-image-refused" | "task-image-unavailable" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -1192,10 +1294,10 @@ export interface components {
              */
             captured_at: string;
             /**
-             * @description Which operation answered: `POST /upload`, `POST /explain`, V2 REST inference, or gRPC inference.
+             * @description Which operation answered: `POST /upload`, `POST /explain`, V2 REST inference, gRPC inference, or the Label Studio backend.
              * @enum {string}
              */
-            source: "upload" | "explain" | "v2" | "grpc";
+            source: "upload" | "explain" | "v2" | "grpc" | "label-studio";
             /** @description The model of the repository that answered (`catdog`). */
             model: string;
             /** @description The name in its manifest (the course answer's `model`). */
@@ -1270,8 +1372,185 @@ export interface components {
                 }[];
             }[];
         }[];
+        LabelStudioHealth: {
+            /** @constant */
+            status: "UP";
+            model_class?: string;
+        };
+        /** @description A Label Studio task, as Label Studio sends it (other members are ignored). */
+        LabelStudioTask: {
+            id: number;
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description The project's label config (XML), with an `<Image>` and a `<Choices toName>` naming it. */
+        LabelStudioLabelConfig: string;
+        LabelStudioSetup: {
+            /** @description `<project id>.<created at>` */
+            project: string;
+            schema: components["schemas"]["LabelStudioLabelConfig"];
+            /** @description Label Studio's URL. */
+            hostname?: string;
+            /** @description A key of Label Studio's API. */
+            access_token?: string;
+            model_version?: string | null;
+            extra_params?: Record<string, never> | null;
+        };
+        LabelStudioPredictRequest: {
+            tasks: components["schemas"]["LabelStudioTask"][];
+            label_config: components["schemas"]["LabelStudioLabelConfig"];
+            project?: string;
+            model_version?: string | null;
+            params?: Record<string, never>;
+        };
+        LabelStudioPredictions: {
+            results: {
+                model_version: string;
+                score: number;
+                result: {
+                    from_name: string;
+                    to_name: string;
+                    /** @constant */
+                    type: "choices";
+                    value: {
+                        choices: string[];
+                    };
+                }[];
+            }[];
+        };
+        LabelStudioWebhook: {
+            action: string;
+            project?: {
+                id: number;
+                label_config?: components["schemas"]["LabelStudioLabelConfig"];
+            };
+            task?: components["schemas"]["LabelStudioTask"];
+            annotation?: {
+                id?: number;
+                was_cancelled?: boolean;
+                result?: {
+                    from_name?: string;
+                    to_name?: string;
+                    type?: string;
+                    value?: {
+                        choices?: string[];
+                    };
+                }[];
+            };
+        };
     };
     responses: {
+        /**
+         * @description Neither the Basic credentials of `LABEL_STUDIO_BACKEND_USER` and
+         *     `LABEL_STUDIO_BACKEND_PASSWORD` (`invalid-credentials`, challenge `Basic`) nor a usable
+         *     access token (`token-missing`, `invalid-token`).
+         */
+        LabelStudioUnauthorized: {
+            headers: {
+                /** @description `Basic realm="label-studio"` after wrong Basic credentials, otherwise the Bearer challenge. */
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not JSON (`bad-request`) or not what Label Studio sends (`validation-failed`). */
+        LabelStudioBadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is over 1 MiB (`payload-too-large`), or a task's image declares more than `MAX_IMAGE_PIXELS` pixels (`image-too-large`). */
+        LabelStudioTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:cat-dog-other:problem:payload-too-large",
+                 *       "title": "Payload too large",
+                 *       "status": 413,
+                 *       "detail": "The upload is larger than the limit of 1048576 bytes",
+                 *       "code": "payload-too-large"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is not `application/json`. */
+        LabelStudioUnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:cat-dog-other:problem:unsupported-media-type",
+                 *       "title": "Unsupported media type",
+                 *       "status": 415,
+                 *       "detail": "Content-Type text/plain is not accepted; use application/json",
+                 *       "code": "unsupported-media-type"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /**
+         * @description The label config has no `<Image>` with a `<Choices toName>` naming it, a task has no image
+         *     or one not on Label Studio's host, or no Label Studio is known (`task-image-refused`); the
+         *     image cannot be decoded (`image-undecodable`); an annotation's label is not one of the
+         *     model's (`unknown-label`).
+         */
+        LabelStudioUnprocessable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Label Studio did not give a task's image (an error status, a redirect, no answer in time, or more than `MAX_UPLOAD_BYTES`). */
+        TaskImageUnavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:cat-dog-other:problem:task-image-unavailable",
+                 *       "title": "Task image unavailable",
+                 *       "status": 502,
+                 *       "detail": "Task 7: Label Studio answered 404 for its image",
+                 *       "code": "task-image-unavailable"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The model is not ready (`not-ready`, `model-unavailable`, `overloaded`), or, for the webhook, the capture store cannot be used (`capture-unavailable`). */
+        LabelStudioUnavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "urn:cat-dog-other:problem:capture-unavailable",
+                 *       "title": "Capture store unavailable",
+                 *       "status": 503,
+                 *       "detail": "Capture is off (CAPTURE_SAMPLE_RATE=0) and CAPTURE_DIR holds no captures",
+                 *       "code": "capture-unavailable"
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description More than one `Host` header (RFC 9112 §3.2) or `Authorization` header. */
         BadRequest: {
             headers: {
@@ -2461,6 +2740,247 @@ export interface operations {
             405: components["responses"]["MethodNotAllowed"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["CaptureUnavailable"];
+        };
+    };
+    labelStudioHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backend is up. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "UP",
+                     *       "model_class": "CatDogOther"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LabelStudioHealth"];
+                };
+            };
+            401: components["responses"]["LabelStudioUnauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    labelStudioSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "project": "1.1733490000",
+                 *       "schema": "<View><Image name=\"image\" value=\"$image\"/><Choices name=\"choice\" toName=\"image\"><Choice value=\"Cat\"/><Choice value=\"Dog\"/><Choice value=\"Other\"/></Choices></View>",
+                 *       "hostname": "http://localhost:8088",
+                 *       "access_token": "0123456789abcdef"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LabelStudioSetup"];
+            };
+        };
+        responses: {
+            /** @description The version predictions will carry. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "model_version": "1"
+                     *     }
+                     */
+                    "application/json": {
+                        model_version: string;
+                    };
+                };
+            };
+            400: components["responses"]["LabelStudioBadRequest"];
+            401: components["responses"]["LabelStudioUnauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["LabelStudioTooLarge"];
+            415: components["responses"]["LabelStudioUnsupportedMediaType"];
+            500: components["responses"]["InternalError"];
+        };
+    };
+    labelStudioPredict: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "tasks": [
+                 *         {
+                 *           "id": 7,
+                 *           "data": {
+                 *             "image": "/data/upload/1/cat.png"
+                 *           }
+                 *         }
+                 *       ],
+                 *       "project": "1.1733490000",
+                 *       "label_config": "<View><Image name=\"image\" value=\"$image\"/><Choices name=\"choice\" toName=\"image\"><Choice value=\"Cat\"/><Choice value=\"Dog\"/><Choice value=\"Other\"/></Choices></View>"
+                 *     }
+                 */
+                "application/json": components["schemas"]["LabelStudioPredictRequest"];
+            };
+        };
+        responses: {
+            /** @description One prediction per task, in order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "results": [
+                     *         {
+                     *           "model_version": "1",
+                     *           "score": 0.93,
+                     *           "result": [
+                     *             {
+                     *               "from_name": "choice",
+                     *               "to_name": "image",
+                     *               "type": "choices",
+                     *               "value": {
+                     *                 "choices": [
+                     *                   "Cat"
+                     *                 ]
+                     *               }
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LabelStudioPredictions"];
+                };
+            };
+            400: components["responses"]["LabelStudioBadRequest"];
+            401: components["responses"]["LabelStudioUnauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["LabelStudioTooLarge"];
+            415: components["responses"]["LabelStudioUnsupportedMediaType"];
+            422: components["responses"]["LabelStudioUnprocessable"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["TaskImageUnavailable"];
+            503: components["responses"]["LabelStudioUnavailable"];
+        };
+    };
+    labelStudioWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "action": "ANNOTATION_CREATED",
+                 *       "project": {
+                 *         "id": 1
+                 *       },
+                 *       "task": {
+                 *         "id": 7,
+                 *         "data": {
+                 *           "image": "/data/upload/1/cat.png"
+                 *         }
+                 *       },
+                 *       "annotation": {
+                 *         "id": 3,
+                 *         "result": [
+                 *           {
+                 *             "from_name": "choice",
+                 *             "to_name": "image",
+                 *             "type": "choices",
+                 *             "value": {
+                 *               "choices": [
+                 *                 "Dog"
+                 *               ]
+                 *             }
+                 *           }
+                 *         ]
+                 *       }
+                 *     }
+                 */
+                "application/json": components["schemas"]["LabelStudioWebhook"];
+            };
+        };
+        responses: {
+            /** @description An event the backend does not act on. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "Unknown event"
+                     *     }
+                     */
+                    "application/json": {
+                        status: string;
+                    };
+                };
+            };
+            /** @description The event is recorded (`result` names the capture and the label, when one was recorded). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "status": "ok",
+                     *       "result": {
+                     *         "capture_id": "label-studio.1.7",
+                     *         "label": "Dog"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /** @constant */
+                        status: "ok";
+                        result?: {
+                            capture_id?: components["schemas"]["InferenceId"];
+                            label?: string;
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["LabelStudioBadRequest"];
+            401: components["responses"]["LabelStudioUnauthorized"];
+            403: components["responses"]["Forbidden"];
+            405: components["responses"]["MethodNotAllowed"];
+            413: components["responses"]["LabelStudioTooLarge"];
+            415: components["responses"]["LabelStudioUnsupportedMediaType"];
+            422: components["responses"]["LabelStudioUnprocessable"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["TaskImageUnavailable"];
+            503: components["responses"]["LabelStudioUnavailable"];
         };
     };
     getServerLive: {

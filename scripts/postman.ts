@@ -146,8 +146,19 @@ const obtainCaptureToken = script('prerequest', [
 
 const captureBearer = { type: 'bearer', bearer: [{ key: 'token', value: '{{captureToken}}', type: 'string' }] };
 
-/** Whether `METHOD /path` is one of the captures' (`/feedback`, `/captures...`). */
-const isCaptures = (endpoint: string): boolean => /^\/(feedback|captures)(\/|$)/.test(endpoint.split(' ')[1]!);
+/** Whether `METHOD /path` is one of the captures' (`/feedback`, `/captures...`, and the Label Studio backend's, which reads and labels them). */
+const isCaptures = (endpoint: string): boolean => /^\/(feedback|captures|label-studio)(\/|$)/.test(endpoint.split(' ')[1]!);
+
+/**
+ * What each Label Studio backend request may answer on a server that knows no Label Studio and
+ * may capture nothing: the spec's examples name tasks whose images cannot be fetched.
+ */
+const labelStudioOutcomes: Readonly<Record<string, string>> = {
+  'GET /label-studio/health': '{ 200: undefined }',
+  'POST /label-studio/setup': '{ 200: undefined }',
+  'POST /label-studio/predict': "{ 200: undefined, 422: 'task-image-refused', 502: 'task-image-unavailable' }",
+  'POST /label-studio/webhook': "{ 201: undefined, 422: 'task-image-refused', 502: 'task-image-unavailable', 503: 'capture-unavailable' }",
+};
 
 /** Whether `METHOD /path` is one of the management API's. */
 const isManagement = (endpoint: string): boolean => endpoint.split(' ')[1]!.startsWith('/v2/repository/');
@@ -181,6 +192,16 @@ function testsFor(endpoint: string, secured: boolean): string[] {
       "pm.test('200 with every version and its state', () => {",
       '  pm.response.to.have.status(200);',
       "  for (const e of pm.response.json()) pm.expect(['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE']).to.include(e.state);",
+      '});',
+    ];
+  }
+  const labelStudio = labelStudioOutcomes[endpoint];
+  if (labelStudio) {
+    return [
+      `pm.test('one of ${labelStudio.replace(/'/g, '')}', () => {`,
+      `  const expected = ${labelStudio};`,
+      '  pm.expect(Object.keys(expected)).to.include(String(pm.response.code));',
+      '  if (expected[pm.response.code]) pm.expect(pm.response.json().code).to.eql(expected[pm.response.code]);',
       '});',
     ];
   }

@@ -3,7 +3,7 @@
  * Everything else imports downwards; only this module (and `main.ts` above it) sees every part.
  *
  * ```
- * main.ts ─ app.ts ─┬─ frontends/{course,v2,grpc,operations} ─┬─ inference ─┬─ repository ─ model
+ * main.ts ─ app.ts ─┬─ frontends/{course,v2,grpc,operations,captures,label-studio} ─┬─ inference ─┬─ repository ─ model
  *                   │                                         └─ oip       └─ model
  *                   └─ http (server, middleware, docs, page, openapi-backend)
  * ```
@@ -15,11 +15,12 @@
 import type { AuthSettings } from './auth/settings.js';
 import type { AccessTokenVerifier } from './auth/verifier.js';
 import type { CaptureService } from './capture/service.js';
-import { configDefaults, type AccessSettings, type RequestLimits } from './config/config.js';
+import { configDefaults, type AccessSettings, type LabelStudioSettings, type RequestLimits } from './config/config.js';
 import { capturesHandlers } from './frontends/captures/index.js';
 import { courseAdmissions, courseHandlers } from './frontends/course/index.js';
 import { uiConfigFor, type UiConfig } from './frontends/course/ui-config.js';
 import { grpcFrontend, type GrpcFrontend } from './frontends/grpc/index.js';
+import { labelStudioHandlers } from './frontends/label-studio/index.js';
 import { operationsHandlers } from './frontends/operations/index.js';
 import { v2Frontend } from './frontends/v2/index.js';
 import type { SecuritySchemeHandler } from './http/api.js';
@@ -78,6 +79,8 @@ export interface AppDeps {
    * captured and the captures' operations answer 503).
    */
   readonly captures?: Pick<CaptureService, 'store' | 'baseUrl'> & Partial<Pick<CaptureService, 'sink' | 'stats'>>;
+  /** The Label Studio ML backend (the configuration's `labelStudio`; its Basic credentials go to `securityHandlers`). */
+  readonly labelStudio?: Pick<LabelStudioSettings, 'url' | 'apiKey' | 'fetchTimeoutMs'>;
 }
 
 /** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
@@ -99,6 +102,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const requests = deps.requests ?? defaults.requests;
   const admission = deps.admission ?? defaults.admission;
   const access = { ...defaults.access, ...deps.access };
+  const labelStudio = deps.labelStudio ?? defaults.labelStudio;
   const { repository } = deps;
   const readiness = deps.readiness ?? createReadiness('ready', () => repository.health());
 
@@ -142,6 +146,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...operationsHandlers({ core, readiness, metrics }),
     ...v2.handlers,
     ...capturesHandlers({ store: deps.captures?.store, baseUrl: deps.captures?.baseUrl }),
+    ...labelStudioHandlers({
+      core,
+      store: deps.captures?.store,
+      sink: deps.captures?.sink,
+      url: labelStudio.url,
+      apiKey: labelStudio.apiKey,
+      maxImageBytes: requests.maxUploadBytes,
+      fetchTimeoutMs: labelStudio.fetchTimeoutMs,
+    }),
   };
 
   // The spec as this app enforces it: what openapi-backend routes by and what the docs show.

@@ -41,6 +41,9 @@ export type ProblemCode =
   | 'capture-not-found'
   | 'unknown-label'
   | 'capture-unavailable'
+  | 'invalid-credentials'
+  | 'task-image-refused'
+  | 'task-image-unavailable'
   | 'internal';
 
 interface CatalogueEntry {
@@ -82,6 +85,9 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'capture-not-found': { status: 404, title: 'Capture not found' },
   'unknown-label': { status: 422, title: 'Label unknown to the model' },
   'capture-unavailable': { status: 503, title: 'Capture store unavailable' },
+  'invalid-credentials': { status: 401, title: 'Invalid credentials' },
+  'task-image-refused': { status: 422, title: 'Task image refused' },
+  'task-image-unavailable': { status: 502, title: 'Task image unavailable' },
   'internal': { status: 500, title: 'Internal server error' },
 });
 
@@ -451,6 +457,37 @@ export class UnknownLabel extends ProblemError {
 export class CaptureUnavailable extends ProblemError {
   constructor(reason: string) {
     super('capture-unavailable', { detail: reason, headers: { 'Retry-After': '30' } });
+  }
+}
+
+/**
+ * HTTP Basic credentials (RFC 7617) that are not the Label Studio backend's: a wrong user or
+ * password, or Basic while none is configured. The challenge asks for Basic again.
+ */
+export class InvalidCredentials extends ProblemError {
+  constructor() {
+    super('invalid-credentials', {
+      detail: 'The Basic credentials are not those of LABEL_STUDIO_BACKEND_USER and LABEL_STUDIO_BACKEND_PASSWORD',
+      headers: { 'WWW-Authenticate': 'Basic realm="label-studio", charset="UTF-8"' },
+    });
+  }
+}
+
+/**
+ * A Label Studio task whose image the service will not fetch: none in the task, a URL that is not
+ * on Label Studio's host (never fetched: the backend is no open proxy), no Label Studio known, or
+ * a label config without an `<Image>` and `<Choices>` naming it.
+ */
+export class TaskImageRefused extends ProblemError {
+  constructor(detail: string) {
+    super('task-image-refused', { detail });
+  }
+}
+
+/** Label Studio did not give a task's image: an error status, a redirect, a timeout, too many bytes. */
+export class TaskImageUnavailable extends ProblemError {
+  constructor(detail: string, cause?: unknown) {
+    super('task-image-unavailable', { detail, cause });
   }
 }
 

@@ -44,7 +44,8 @@ async function main(): Promise<void> {
   // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.
   const auth = authFromConfig(config.auth, log);
   const { verifier } = auth;
-  const securityHandlers = createSecurityHandlers(readSpec(), { verifier });
+  // Label Studio's connection form authenticates with Basic (LABEL_STUDIO_BACKEND_*).
+  const securityHandlers = createSecurityHandlers(readSpec(), { verifier, basic: config.labelStudio.backend });
 
   // Loaded once the server listens (alive, not ready), by `start()` below.
   const repository = repositoryFromConfig(config.models, config, log);
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     },
     uiConfig: uiConfigFor(config.auth, readSpec()),
     ...(captures ? { captures } : {}),
+    labelStudio: config.labelStudio,
   });
   if (!app.pageBuilt) log.warn({ dir: path.join(rootDir, 'dist', 'web') }, 'the web page is not built (make web): GET / answers 404');
   const { server: settings } = config;

@@ -12,7 +12,8 @@
  * ```
  */
 import type { Context, Document } from 'openapi-backend';
-import { AuthUnavailable, InsufficientScope, InvalidToken, ProblemError, TokenMissing } from '../errors.js';
+import { AuthUnavailable, InsufficientScope, InvalidCredentials, InvalidToken, ProblemError, TokenMissing } from '../errors.js';
+import { basicCredentialsMatch, type BasicCredentials } from './basic.js';
 import { defaultRealm, extractBearerToken } from './bearer.js';
 import { createWarningLimiter, errorSummary, type Logger } from '../log.js';
 import { satisfiesAny } from './scopes.js';
@@ -21,6 +22,7 @@ import type { AccessTokenVerifier, VerifiedAccessToken } from './verifier.js';
 /** What a security handler resolves to; openapi-backend keeps it in `context.security[scheme]`. */
 export type Principal =
   | (VerifiedAccessToken & { readonly anonymous: false })
+  | { readonly anonymous: false; readonly basicUser: string }
   | { readonly anonymous: true };
 
 /** What the app passes after the Context: the Koa context, whose `state.log` is the request logger. */
@@ -40,6 +42,11 @@ export interface SecurityHandlerOptions {
   readonly outageWarningIntervalMs?: number;
   /** Clock of those warnings, for tests; default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * The user and password an `http` `basic` scheme accepts (Label Studio's backend settings);
+   * `undefined`: Basic is refused (the operations that offer it still take a token).
+   */
+  readonly basic?: BasicCredentials | undefined;
 }
 
 /** The operation's required scopes for `scheme`: one list per security requirement naming it. */
@@ -51,10 +58,10 @@ export function requiredScopes(context: Pick<Context, 'operation'>, scheme: stri
 /**
  * One handler per security scheme of `document` (`components.securitySchemes`), by scheme name.
  * Schemes that carry a bearer access token are supported: `oauth2`, `openIdConnect`, and `http`
- * with scheme `bearer`.
+ * with scheme `bearer`; and `http` `basic`, checked against `options.basic`.
  *
- * @throws Error at start-up when the spec declares a scheme of another kind (`apiKey`, `http`
- *   basic, `mutualTLS`): nothing would enforce it.
+ * @throws Error at start-up when the spec declares a scheme of another kind (`apiKey`,
+ *   `mutualTLS`): nothing would enforce it.
  */
 export function createSecurityHandlers(
   document: Document,
@@ -70,12 +77,42 @@ export function createSecurityHandlers(
       || scheme.type === 'openIdConnect'
       || (scheme.type === 'http' && scheme.scheme.toLowerCase() === 'bearer')
     );
+    if ('type' in scheme && scheme.type === 'http' && scheme.scheme.toLowerCase() === 'basic') {
+      handlers[name] = createBasicHandler(options.basic, options.realm ?? defaultRealm, options.verifier === undefined);
+      continue;
+    }
     if (!carriesBearer) {
-      throw new Error(`security scheme "${name}" is not supported: only oauth2, openIdConnect and http bearer are enforced`);
+      throw new Error(`security scheme "${name}" is not supported: only oauth2, openIdConnect, http bearer and http basic are enforced`);
     }
     handlers[name] = createSecurityHandler(name, shared);
   }
   return handlers;
+}
+
+/**
+ * The failures of Basic schemes to a request that sent no Basic credentials: they say nothing the
+ * bearer schemes' failures do not (a token's missing scope must not read as "no credentials").
+ */
+const withoutBasic = new WeakSet<Error>();
+
+/**
+ * The handler of an `http` `basic` scheme: the request's Basic credentials are `basic`'s. A
+ * request without Basic fails as one without a token (another scheme may take it); wrong Basic
+ * credentials, or Basic while none is configured, fail with {@link InvalidCredentials}. With auth
+ * off (`AUTH_DISABLED=true`) and no credentials configured, every request passes, as with tokens.
+ */
+function createBasicHandler(basic: BasicCredentials | undefined, realm: string, authDisabled: boolean): SecurityHandler {
+  return async (context) => {
+    if (authDisabled && basic === undefined) return { anonymous: true };
+    const header = (context.request.headers as Readonly<Record<string, string | string[] | undefined>>).authorization;
+    if (typeof header !== 'string' || !/^Basic(?: |$)/i.test(header.trimStart())) {
+      const missing = new TokenMissing(realm);
+      withoutBasic.add(missing);
+      throw missing;
+    }
+    if (basic === undefined || !basicCredentialsMatch(header, basic)) throw new InvalidCredentials();
+    return { anonymous: false, basicUser: basic.user };
+  };
 }
 
 /** Verified tokens by request: the handlers of several schemes verify the same token once. */
@@ -165,10 +202,11 @@ export async function callerSubject(context: Context): Promise<string | undefine
 export function unauthorizedError(context: Pick<Context, 'security'>, realm: string = defaultRealm): unknown {
   const errors = Object.values(context.security ?? {})
     .map((result: unknown) => (result && typeof result === 'object' && 'error' in result ? result.error : undefined))
-    .filter((e) => e !== undefined);
+    .filter((e) => e !== undefined && !(e instanceof Error && withoutBasic.has(e)));
   const unexpected = errors.find((e) => !(e instanceof ProblemError));
   if (unexpected !== undefined) return unexpected;
-  for (const kind of [AuthUnavailable, TokenMissing, InvalidToken, InsufficientScope]) {
+  // Basic credentials sent and wrong say more than the bearer schemes' "no token".
+  for (const kind of [AuthUnavailable, InvalidCredentials, TokenMissing, InvalidToken, InsufficientScope]) {
     const found = errors.find((e) => e instanceof kind);
     if (found) return found;
   }

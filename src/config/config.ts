@@ -12,6 +12,7 @@
  */
 import { Ajv } from 'ajv';
 import type { FromSchema } from 'json-schema-to-ts';
+import type { BasicCredentials } from '../auth/basic.js';
 import type { AuthSettings } from '../auth/settings.js';
 import type { CaptureSettings } from '../capture/types.js';
 import type { ServerLimits } from '../http/server.js';
@@ -105,8 +106,22 @@ export interface Config {
   readonly auth: AuthSettings;
   /** The sampled answers, their images and feedback (`src/capture/`). */
   readonly capture: CaptureSettings;
+  /** The Label Studio ML backend (`src/frontends/label-studio/`). */
+  readonly labelStudio: LabelStudioSettings;
   /** pino's level. */
   readonly logLevel: Settings['LOG_LEVEL'];
+}
+
+/** The `LABEL_STUDIO_*` settings. */
+export interface LabelStudioSettings {
+  /** Label Studio's URL, the one host task images are fetched from; unset: the host a `setup` call names. */
+  readonly url: string | undefined;
+  /** A key of Label Studio's API, sent as `Authorization: Token <key>`. */
+  readonly apiKey: string | undefined;
+  /** The Basic credentials Label Studio connects with; `undefined`: Basic is refused. */
+  readonly backend: BasicCredentials | undefined;
+  /** Longest wait for one task image, in milliseconds. */
+  readonly fetchTimeoutMs: number;
 }
 
 /** Thrown when the environment is invalid; `problems` lists every one of them. */
@@ -208,6 +223,14 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
       queueBytes: s.CAPTURE_QUEUE_MIB * MiB,
       baseUrl: s.CAPTURE_BASE_URL,
     },
+    labelStudio: {
+      url: s.LABEL_STUDIO_URL,
+      apiKey: s.LABEL_STUDIO_API_KEY,
+      backend: s.LABEL_STUDIO_BACKEND_USER !== undefined && s.LABEL_STUDIO_BACKEND_PASSWORD !== undefined
+        ? { user: s.LABEL_STUDIO_BACKEND_USER, password: s.LABEL_STUDIO_BACKEND_PASSWORD }
+        : undefined,
+      fetchTimeoutMs: s.LABEL_STUDIO_FETCH_TIMEOUT_MS,
+    },
     logLevel: s.LOG_LEVEL,
   };
 }
@@ -267,6 +290,10 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('GRPC_PORT must differ from PORT (or be 0 to disable gRPC)');
   }
   // A manifest is one version of one model: nothing to rescan, and no folder to take it from.
+  // Half a Basic configuration would refuse Label Studio with no clue why.
+  if ((raw.LABEL_STUDIO_BACKEND_USER === undefined) !== (raw.LABEL_STUDIO_BACKEND_PASSWORD === undefined)) {
+    problems.push('set LABEL_STUDIO_BACKEND_USER and LABEL_STUDIO_BACKEND_PASSWORD together, or neither');
+  }
   if (manifestAndRepository) {
     problems.push('set MODEL_REPOSITORY or MODEL_MANIFEST, not both');
   }
@@ -290,7 +317,19 @@ export function configDefaults(): Config {
   return defaults;
 }
 
-/** The configuration as it is safe to log: it holds no secret (client secrets are never read). */
+/**
+ * The configuration as it is safe to log: OAuth2 client secrets are never read; Label Studio's
+ * API key and the backend's Basic password are shown only as set or not.
+ */
 export function redactConfig(config: Config): Record<string, unknown> {
-  return { ...config };
+  const { labelStudio } = config;
+  return {
+    ...config,
+    labelStudio: {
+      url: labelStudio.url,
+      apiKey: labelStudio.apiKey === undefined ? undefined : '[set]',
+      backend: labelStudio.backend === undefined ? undefined : { user: labelStudio.backend.user, password: '[set]' },
+      fetchTimeoutMs: labelStudio.fetchTimeoutMs,
+    },
+  };
 }

@@ -357,6 +357,37 @@ export const envSchema = {
       description:
         'The service\'s public URL (`https://classifier.example.com`), for the image URLs of the Label Studio tasks of `GET /captures?format=label-studio`; unset: each request\'s own origin (its `Host` header)',
     },
+    LABEL_STUDIO_URL: {
+      type: 'string',
+      pattern: '^https?://[^\\s/?#]+/?$',
+      description:
+        'Label Studio\'s URL (`http://label-studio:8080`), the one host the Label Studio backend (`/label-studio/`) fetches task images from, whatever Label Studio\'s `setup` call says. Unset: the `hostname` of the latest setup call (kept in memory); none yet: `predict` refuses tasks (422 task-image-refused). Set it in production',
+    },
+    LABEL_STUDIO_API_KEY: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'A key of Label Studio\'s API (Account & Settings → Access Token), sent as `Authorization: Token <key>` when the backend fetches task images; unset: the `access_token` of Label Studio\'s latest `setup` call. Never logged',
+    },
+    LABEL_STUDIO_BACKEND_USER: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'The user of the HTTP Basic authentication Label Studio\'s "Connect model" form sends to `/label-studio/`; with LABEL_STUDIO_BACKEND_PASSWORD. Unset: only bearer tokens (`read::captures`) are accepted there',
+    },
+    LABEL_STUDIO_BACKEND_PASSWORD: {
+      type: 'string',
+      minLength: 1,
+      description: 'The password of that Basic authentication; set with LABEL_STUDIO_BACKEND_USER. Never logged',
+    },
+    LABEL_STUDIO_FETCH_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 120_000,
+      default: 10_000,
+      description:
+        'Longest time the Label Studio backend waits for one task image from Label Studio (at most MAX_UPLOAD_BYTES of it), in milliseconds; beyond, 502 task-image-unavailable',
+    },
     LOG_LEVEL: {
       type: 'string',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

@@ -8,21 +8,32 @@ import { PayloadTooLarge } from '../errors.js';
 import { fromBodyError } from './body-errors.js';
 import type { AppContext } from './context.js';
 
-/** Largest JSON body accepted, in bytes: the management API's bodies are a few dozen. */
+/**
+ * Largest JSON body accepted by default, in bytes: the management API's and the feedback's bodies
+ * are a few dozen. An operation whose bodies are larger says so in the spec (`x-max-bytes` on its
+ * `requestBody`: Label Studio's tasks and label configs).
+ */
 const MAX_JSON_BODY_BYTES = 16 * 1024;
 
-const parseJson = koaBody({
-  json: true, jsonLimit: MAX_JSON_BODY_BYTES, jsonStrict: true, urlencoded: false, text: false, multipart: false, patchKoa: true,
-});
+/** One parser per limit (a handful: the spec's limits). */
+const parsers = new Map<number, ReturnType<typeof koaBody>>();
+const parserFor = (limit: number): ReturnType<typeof koaBody> => {
+  let parser = parsers.get(limit);
+  if (!parser) {
+    parser = koaBody({ json: true, jsonLimit: limit, jsonStrict: true, urlencoded: false, text: false, multipart: false, patchKoa: true });
+    parsers.set(limit, parser);
+  }
+  return parser;
+};
 
 /** Reads and parses the body (the caller checked that it says it is JSON); `undefined` when it is empty. */
-export async function readJsonBody(ctx: AppContext): Promise<unknown> {
+export async function readJsonBody(ctx: AppContext, maxBytes: number = MAX_JSON_BODY_BYTES): Promise<unknown> {
   const declared = ctx.get('content-length');
-  if (Number(declared || 0) > MAX_JSON_BODY_BYTES) throw new PayloadTooLarge(MAX_JSON_BODY_BYTES);
+  if (Number(declared || 0) > maxBytes) throw new PayloadTooLarge(maxBytes);
   try {
-    await parseJson(ctx, async () => {});
+    await parserFor(maxBytes)(ctx, async () => {});
   } catch (err) {
-    throw fromBodyError(err, MAX_JSON_BODY_BYTES, declared !== '', (ctx.get('content-encoding') || 'identity').toLowerCase());
+    throw fromBodyError(err, maxBytes, declared !== '', (ctx.get('content-encoding') || 'identity').toLowerCase());
   }
   const body = (ctx.request as { body?: unknown }).body;
   // co-body answers an empty body as {} in strict mode: no body is no body.

@@ -175,7 +175,8 @@ export function createUploadReader(definition: Document, limits: UploadLimits): 
     if (!sent && (operation.requestBody as { required?: boolean } | undefined)?.required !== true) return undefined;
     assertAcceptedMediaType(operation, ctx.get('content-type') || undefined);
     if (acceptedMediaTypes(operation).includes('application/json')) {
-      const body = await readJsonBody(ctx);
+      const declaredLimit = (operation.requestBody as { 'x-max-bytes'?: unknown } | undefined)?.['x-max-bytes'];
+      const body = await readJsonBody(ctx, typeof declaredLimit === 'number' ? declaredLimit : undefined);
       return body === undefined ? undefined : (body as Record<string, unknown>);
     }
     const form = forms.get(operation.operationId ?? '');

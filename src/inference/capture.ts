@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 
 /** The operation an answer was given by. */
-export type CaptureSource = 'upload' | 'explain' | 'v2' | 'grpc';
+export type CaptureSource = 'upload' | 'explain' | 'v2' | 'grpc' | 'label-studio';
 
 /** Where a call comes from: what a capture records besides the answer. */
 export interface CallOrigin {

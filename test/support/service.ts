@@ -100,6 +100,8 @@ export interface StartOptions {
   readonly log?: Logger;
   /** The capture store (`createCaptureService`); default none. */
   readonly captures?: AppDeps['captures'];
+  /** The Label Studio backend's settings; default the configuration's. */
+  readonly labelStudio?: AppDeps['labelStudio'];
 }
 
 /** Starts the service on 127.0.0.1:0. */
@@ -148,6 +150,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.page ? { page: options.page } : {}),
     ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
     ...(options.captures ? { captures: options.captures } : {}),
+    ...(options.labelStudio ? { labelStudio: options.labelStudio } : {}),
   });
   const server: Server = createServer(app, { ...defaults.server, ...options.server });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -1,13 +1,29 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { ConfigError, envSchema, loadConfig } from '../../src/config/config.js';
+import { ConfigError, envSchema, loadConfig, redactConfig } from '../../src/config/config.js';
 import { configurationTable, documentedTable } from '../../scripts/config-table.js';
 import { rootDir } from '../../src/spec.js';
 
 const base = { AUTH_DISABLED: 'true' };
 
 describe('config', () => {
+  it('reads the Label Studio backend\'s settings, asks for its Basic user and password together, and never logs its secrets', () => {
+    const c = loadConfig({
+      ...base,
+      LABEL_STUDIO_URL: 'http://label-studio:8080',
+      LABEL_STUDIO_API_KEY: 'ls-key',
+      LABEL_STUDIO_BACKEND_USER: 'ls',
+      LABEL_STUDIO_BACKEND_PASSWORD: 'ls-password',
+    });
+    expect(c.labelStudio).to.deep.equal({ url: 'http://label-studio:8080', apiKey: 'ls-key', backend: { user: 'ls', password: 'ls-password' }, fetchTimeoutMs: 10_000 });
+    const logged = JSON.stringify(redactConfig(c));
+    expect(logged).to.not.include('ls-key');
+    expect(logged).to.not.include('ls-password');
+    expect(() => loadConfig({ ...base, LABEL_STUDIO_BACKEND_USER: 'ls' })).to.throw(ConfigError, 'LABEL_STUDIO_BACKEND_PASSWORD together');
+    expect(() => loadConfig({ ...base, LABEL_STUDIO_URL: 'label-studio:8080' })).to.throw(ConfigError, 'LABEL_STUDIO_URL');
+  });
+
   it('applies the documented defaults (PORT 8080 as in the course, 10 MiB uploads)', () => {
     const c = loadConfig(base);
     expect(c.server.port).to.equal(8080);

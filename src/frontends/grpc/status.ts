@@ -54,6 +54,9 @@ export const GRPC_STATUS_OF: Readonly<Record<ProblemCode, status>> = Object.free
   'capture-not-found': status.NOT_FOUND,
   'unknown-label': status.INVALID_ARGUMENT,
   'capture-unavailable': status.UNAVAILABLE,
+  'invalid-credentials': status.UNAUTHENTICATED,
+  'task-image-refused': status.INVALID_ARGUMENT,
+  'task-image-unavailable': status.UNAVAILABLE,
   'internal': status.INTERNAL,
 });
 
