@@ -16,6 +16,7 @@ import { loadSync } from '@grpc/proto-loader';
 import { rootDir } from '../../src/spec.js';
 import { loadImages } from './images.js';
 import type { LoadResult } from './load.js';
+import { loadResult } from './load-result.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -125,24 +126,5 @@ await closedLoop(
 const cpu = process.cpuUsage(cpuBefore);
 for (const client of clients) client.close();
 
-latencies.sort((a, b) => a - b);
-const round = (x: number): number => Math.round(x * 10) / 10;
-const quantile = (q: number): number | null =>
-  latencies.length ? round(latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!) : null;
-const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
-const result: LoadResult = {
-  concurrency,
-  durationS: round((end - start) / 1000),
-  ok: latencies.length,
-  errors,
-  errorKinds,
-  rps: round(latencies.length / ((end - start) / 1000)),
-  p50Ms: quantile(0.5),
-  p90Ms: quantile(0.9),
-  p99Ms: quantile(0.99),
-  maxMs: latencies.length ? round(latencies.at(-1)!) : null,
-  clientCpuMsPerRequest: latencies.length + errors ? Math.round(((cpu.user + cpu.system) / 1000 / (latencies.length + errors)) * 100) / 100 : null,
-  imagesPerRequest: batch,
-  versions,
-};
+const result: LoadResult = loadResult({ concurrency, startMs: start, endMs: end, latencies, errorKinds, cpu, imagesPerRequest: batch, versions });
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -16,6 +16,7 @@
 import { parseArgs } from 'node:util';
 import { Http1Connection } from './http1.js';
 import { loadImages } from './images.js';
+import { loadResult, roundTenth as round } from './load-result.js';
 
 /** What one load run measured. */
 export interface LoadResult {
@@ -192,27 +193,8 @@ await closedLoop(
 const cpu = process.cpuUsage(cpuBefore);
 for (const connection of connections) connection.close();
 
-latencies.sort((a, b) => a - b);
-const quantile = (q: number): number | null =>
-  latencies.length ? round(latencies[Math.min(latencies.length - 1, Math.ceil(q * latencies.length) - 1)]!) : null;
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
-}
-const errors = Object.values(errorKinds).reduce((a, b) => a + b, 0);
 const result: LoadResult = {
-  concurrency,
-  durationS: round((end - start) / 1000),
-  ok: latencies.length,
-  errors,
-  errorKinds,
-  rps: round(latencies.length / ((end - start) / 1000)),
-  p50Ms: quantile(0.5),
-  p90Ms: quantile(0.9),
-  p99Ms: quantile(0.99),
-  maxMs: latencies.length ? round(latencies.at(-1)!) : null,
-  clientCpuMsPerRequest: latencies.length + errors ? Math.round(((cpu.user + cpu.system) / 1000 / (latencies.length + errors)) * 100) / 100 : null,
-  imagesPerRequest: v2Batch ?? 1,
-  versions,
+  ...loadResult({ concurrency, startMs: start, endMs: end, latencies, errorKinds, cpu, imagesPerRequest: v2Batch ?? 1, versions }),
   ...(opt.timeline ? { timeline } : {}),
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -20,6 +20,7 @@
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { CaptureSource } from '../inference/capture.js';
+import type { WireCapture } from './protocol.js';
 import type { CaptureOrder, CaptureQuery, CaptureView, FeedbackOutcome } from './types.js';
 
 /** The database's file name in `CAPTURE_DIR`. */
@@ -193,20 +194,8 @@ export function uncertaintyOf(values: readonly number[]): Uncertainty {
   return { confidence, margin, entropy: Math.max(0, entropy) };
 }
 
-/** A capture as the writer stores it. */
-export interface CaptureRow {
-  readonly id: string;
-  readonly at: number;
-  readonly source: CaptureSource;
-  readonly model: string;
-  readonly modelName: string;
-  readonly version: string;
-  readonly labels: readonly string[];
-  readonly values: readonly number[];
-  readonly prediction: string;
-  readonly elapsedMs: number | undefined;
-  readonly subject: string | undefined;
-  readonly requestId: string | undefined;
+/** A capture as the writer stores it: what came over the wire, its image by SHA-256. */
+export interface CaptureRow extends Omit<WireCapture, 'image'> {
   readonly sha256: string;
 }
 
