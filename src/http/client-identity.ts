@@ -15,13 +15,18 @@ interface MaybePrincipal {
   readonly subject?: unknown;
 }
 
+/** The client of a verified token's `subject` when there is one, else of the connection's `remoteAddress` (any protocol). */
+export function clientOf(subject: string | undefined, remoteAddress: string | undefined): string {
+  return subject !== undefined && subject !== '' ? `token:${subject}` : `address:${clientKey(remoteAddress)}`;
+}
+
 /** The client of a request, from openapi-backend's security results and the connection's address. */
 export function clientIdentity(security: Context['security'] | undefined, remoteAddress: string | undefined): string {
   for (const result of Object.values(security ?? {})) {
     const principal = result as MaybePrincipal | undefined;
     if (principal && typeof principal === 'object' && principal.anonymous === false && typeof principal.subject === 'string' && principal.subject !== '') {
-      return `token:${principal.subject}`;
+      return clientOf(principal.subject, remoteAddress);
     }
   }
-  return `address:${clientKey(remoteAddress)}`;
+  return clientOf(undefined, remoteAddress);
 }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Deadline, Metadata, sendUnaryData, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, status } from '@grpc/grpc-js';
 import type { AccessTokenVerifier } from '../../auth/verifier.js';
-import { clientKey } from '../../http/connection-budget.js';
+import { clientOf } from '../../http/client-identity.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
 import { authorize, type AccessRule, type Caller, type GuardedRpc } from './access.js';
@@ -64,19 +64,16 @@ interface AnyCall {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** The address of a grpc-js peer (`127.0.0.1:5000`, `[::1]:5000`, maybe prefixed `ipv4:`/`ipv6:`), as the connection budget keys it. */
-function peerClient(peer: string): string {
+/** The address of a grpc-js peer (`127.0.0.1:5000`, `[::1]:5000`, maybe prefixed `ipv4:`/`ipv6:`). */
+function peerAddress(peer: string): string | undefined {
   const hostPort = peer.replace(/^ipv[46]:/, '');
-  const address = /^\[(.+)\]:\d+$/.exec(hostPort)?.[1] ?? /^(.+):\d+$/.exec(hostPort)?.[1];
-  return `address:${clientKey(address)}`;
+  return /^\[(.+)\]:\d+$/.exec(hostPort)?.[1] ?? /^(.+):\d+$/.exec(hostPort)?.[1];
 }
 
-/** Names the call's client once it is authorised: its token's subject, else its address. */
-function identify(context: CallContext, caller: Caller): void {
-  if (caller.subject !== undefined && caller.subject !== '') {
-    context.client = `token:${caller.subject}`;
-    context.subject = caller.subject;
-  }
+/** Names the call's client once it is authorised: its token's subject, else its address (as REST does). */
+function identify(context: CallContext, caller: Caller, peer: string): void {
+  context.client = clientOf(caller.subject, peerAddress(peer));
+  if (caller.subject !== undefined && caller.subject !== '') context.subject = caller.subject;
 }
 
 /** The first value of a text metadata entry. */
@@ -128,7 +125,7 @@ function begin(deps: CallDeps, rpc: GuardedRpc, call: AnyCall) {
     signal: controller.signal,
     log,
     note,
-    client: peerClient(call.getPeer()),
+    client: clientOf(undefined, peerAddress(call.getPeer())),
     requestId,
     capture: metadataText(call.metadata, 'x-capture').toLowerCase() !== 'off',
   };
@@ -144,7 +141,7 @@ export function unary<Req, Res>(deps: CallDeps, rpc: GuardedRpc, handler: UnaryH
     const { context, finish, cancelled } = begin(deps, rpc, call);
     authorize(call.metadata, deps.rules[rpc], deps.verifier)
       .then((caller) => {
-        identify(context, caller);
+        identify(context, caller, call.getPeer());
         return handler(call.request, context);
       })
       .then(
@@ -174,7 +171,7 @@ export function streaming<Call extends ServerWritableStream<unknown, unknown> | 
     const { context, finish, cancelled } = begin(deps, rpc, call);
     authorize(call.metadata, deps.rules[rpc], deps.verifier)
       .then((caller) => {
-        identify(context, caller);
+        identify(context, caller, call.getPeer());
         return handler(call, context);
       })
       .then(
