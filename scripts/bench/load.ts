@@ -16,33 +16,9 @@
 import { parseArgs } from 'node:util';
 import { Http1Connection } from './http1.js';
 import { loadImages } from './images.js';
-import { loadResult, roundTenth as round } from './load-result.js';
+import { loadResult, roundTenth as round, type LoadResult } from './load-result.js';
 
-/** What one load run measured. */
-export interface LoadResult {
-  readonly concurrency: number;
-  readonly durationS: number;
-  readonly ok: number;
-  readonly errors: number;
-  /** Error kinds ("HTTP 503", "ECONNRESET", "timeout"…) and their counts. */
-  readonly errorKinds: Record<string, number>;
-  readonly rps: number;
-  readonly p50Ms: number | null;
-  readonly p90Ms: number | null;
-  readonly p99Ms: number | null;
-  readonly maxMs: number | null;
-  /**
-   * The load generator's own CPU per request (ms) over the measured requests: it runs on the
-   * same cores as the server, which the bare pipeline does not have to share.
-   */
-  readonly clientCpuMsPerRequest: number | null;
-  /** Images per request: 1 for uploads, N with `--v2-batch N`. */
-  readonly imagesPerRequest: number;
-  /** With `--timeline`: each measured request, `[start ms (since the Unix epoch), latency ms, error kind or "", model_version or ""]`. */
-  readonly timeline?: readonly (readonly [number, number, string, string])[];
-  /** Answers by `model_version` (`""`: none). */
-  readonly versions: Record<string, number>;
-}
+export type { LoadResult } from './load-result.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,

@@ -45,8 +45,12 @@ describe('issue 22: memory of V2 JSON bodies of numbers (real process)', functio
   });
 
   it('keeps the parse of an admitted body within its reservation', async () => {
-    // 8 rows: 2.3 MiB of text; reserved 4 bytes per byte and 64 per element: about 83 MiB.
+    // 8 rows: 2.3 MiB of text; reserved 4 bytes per byte and 64 per element: about 83 MiB. The
+    // process's growth also holds the inference of those rows, which the admission gate bounds,
+    // not the body's reservation: their FP32 tensor, as sent to the inference worker and as the
+    // worker's batch (2 × 4.6 MiB). A full CI run once saw 84.9 MiB against the 82.7 reserved.
     const request = zerosRequest(8);
+    const inferenceBytes = 2 * 8 * ROW * 4;
     const reservedBytes = request.length * 4 + 8 * ROW * 64;
     const before = residentBytes(svc.child.pid!);
     const sampler = sampleResidentMemory(svc.child.pid!);
@@ -55,6 +59,6 @@ describe('issue 22: memory of V2 JSON bodies of numbers (real process)', functio
     expect(res.status, await res.text()).to.equal(200);
     const grewBytes = peakBytes - before;
     console.log(`      peak growth ${(grewBytes / MiB).toFixed(1)} MiB for ${(request.length / MiB).toFixed(1)} MiB of text; reserved ${(reservedBytes / MiB).toFixed(1)} MiB`);
-    expect(grewBytes).to.be.below(reservedBytes);
+    expect(grewBytes).to.be.below(reservedBytes + inferenceBytes);
   });
 });
