@@ -105,10 +105,6 @@ describe('refusals before the body (issue 22, item 4)', () => {
       expectProblem(refused, 503, 'overloaded');
       expectMatchesSpec(svc.api, 'classifyImage', refused);
       expect(refused.headers.get('connection')).to.not.equal('close');
-      // A client that sends its body before reading the answer (fetch, Python's requests) gets the refusal, not a broken pipe.
-      const sent = await fetch(`${svc.url}/upload`, { method: 'POST', body: uploadForm(Buffer.alloc(4 * 1024 * 1024, 7)) });
-      expect(sent.status).to.equal(503);
-      expect(((await sent.json()) as { code?: string }).code).to.equal('overloaded');
       // 127.0.0.2 holds none: its upload takes the place of 127.0.0.1's newest, which is refused.
       const other = rawExchange(svc.url, { head: wholeUpload(image), localAddress: '127.0.0.2' });
       expect((await mine[2]!).status).to.equal(503);
