@@ -6,9 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
+import { Writable, type Duplex } from 'node:stream';
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { pino } from 'pino';
 import { createGrpcClient, predict } from '../../src/client/index.js';
 import { rootDir } from '../../src/spec.js';
 import { readLabelledFolder } from '../../tools/evaluate.js';
@@ -48,6 +49,8 @@ describe('Open Inference Protocol over gRPC, on the default model', function () 
   let clients: GrpcClients;
   let cat: Buffer;
   let smallCat: Buffer;
+  /** The service's log, one parsed JSON line each. */
+  const logLines: Record<string, unknown>[] = [];
 
   async function upload(image: Buffer): Promise<Prediction> {
     const res = await receive(`${svc.url}/upload`, { method: 'POST', body: uploadForm(image, 'photo') });
@@ -63,7 +66,13 @@ describe('Open Inference Protocol over gRPC, on the default model', function () 
 
   before(async function () {
     const conformance = need(this, 'conformance');
-    svc = await startService({ model: { manifestPath: defaultModelManifest } });
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    svc = await startService({ model: { manifestPath: defaultModelManifest }, log: pino({ level: 'info' }, sink) });
     grpc = await startGrpc(svc.app);
     clients = grpcClients(conformance, grpc.address);
     cat = await readFile(catImagePath);
@@ -298,6 +307,17 @@ describe('Open Inference Protocol over gRPC, on the default model', function () 
   });
 
   describe('the log and the metrics', () => {
+    it('one log line per call with its request id, model, version, prediction and the answer\'s inference id', async () => {
+      const answer = expectOk(await unaryCall<InferResponse>(
+        clients.oip, 'ModelInfer', { model_name: 'catdog', inputs: [imageInput([cat])] }, { metadata: { 'x-request-id': 'grpc-log-1' } },
+      ));
+      const line = logLines.find((l) => l.reqId === 'grpc-log-1' && l.msg === 'rpc');
+      expect(line).to.include({
+        protocol: 'grpc', operation: 'ModelInfer', status: 'OK', model: 'catdog', modelVersion: answer.model_version, prediction: 'Cat', inferenceId: answer.id,
+      });
+      expect(answer.id).to.have.length.above(0);
+    });
+
     it('per-RPC request metrics, by status name', async () => {
       await unaryCall(clients.oip, 'ServerLive', {});
       await unaryCall(clients.oip, 'ModelInfer', { model_name: 'cats', inputs: [imageInput([cat])] });

@@ -3,7 +3,7 @@
  * authorisation (`access.ts`), a signal that aborts when the client cancels or the deadline
  * passes (queued work then leaves the admission queues), the error mapping (`status.ts`), one
  * log line (`"msg":"rpc"`, the fields of the HTTP request log: operation, status, problem,
- * duration, model, version, prediction) and the per-RPC metrics.
+ * duration, model, version, prediction, inference id) and the per-RPC metrics.
  */
 import { randomUUID } from 'node:crypto';
 import type { Deadline, Metadata, sendUnaryData, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, status } from '@grpc/grpc-js';
@@ -18,6 +18,8 @@ import { grpcFailure, statusName, type GrpcFailure } from './status.js';
 export interface CallNote {
   model?: { readonly name: string; readonly version: string };
   prediction?: string;
+  /** The answer's inference id (its capture's address), as the HTTP request log gives it. */
+  inferenceId?: string;
   /** Stream calls: requests answered, and how many of them with an error. */
   requests?: number;
   failed?: number;
@@ -114,6 +116,7 @@ function begin(deps: CallDeps, rpc: GuardedRpc, call: AnyCall) {
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         ...(note.model ? { model: note.model.name, modelVersion: note.model.version } : {}),
         ...(note.prediction ? { prediction: note.prediction } : {}),
+        ...(note.inferenceId ? { inferenceId: note.inferenceId } : {}),
         ...(note.requests === undefined ? {} : { requests: note.requests, failed: note.failed ?? 0 }),
       },
       'rpc',

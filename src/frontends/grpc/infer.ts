@@ -100,6 +100,7 @@ export async function infer(deps: InferDeps, message: ModelInferRequest__Output,
       },
     );
     context.note.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;
+    context.note.inferenceId = id;
     // The request's own id, as the protocol says, else the one the core made (its capture's address).
     return inferResponse(model, { ...plan, id: plan.id ?? id }, results, decoded.raw);
   } finally {
