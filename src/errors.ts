@@ -557,11 +557,15 @@ export class InsufficientScope extends ProblemError {
 
 /** The issuer's metadata or key set cannot be fetched: the token can be neither accepted nor refused. */
 export class AuthUnavailable extends ProblemError {
-  constructor(cause?: unknown) {
+  /**
+   * @param retryAfterSeconds when the issuer will be asked again (the key set's back-off), so that
+   *   a client's retry meets a fresh attempt; default 5 s when it is not known.
+   */
+  constructor(cause?: unknown, retryAfterSeconds = 5) {
     super('auth-unavailable', {
       detail: 'The token issuer cannot be reached to verify the access token; retry later',
       cause,
-      headers: { 'Retry-After': '5' },
+      headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) },
     });
   }
 }

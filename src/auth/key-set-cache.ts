@@ -135,7 +135,8 @@ export function createKeySetCache(options: KeySetCacheOptions): KeySetCache {
     return pending;
   };
 
-  const unavailable = (): AuthUnavailable => new AuthUnavailable(lastError ?? new Error('no key set fetched yet'));
+  // Retry-After: when the issuer will be asked again (at least a second: a retry sooner meets the same failure).
+  const unavailable = (): AuthUnavailable => new AuthUnavailable(lastError ?? new Error('no key set fetched yet'), schedule.waitMs() / 1000);
 
   const getKey: JWTVerifyGetKey = async (header, token) => {
     if (!fresh()) {

@@ -161,7 +161,7 @@ export function createAccessTokenVerifier(options: AccessTokenVerifierOptions): 
     try {
       return await keySet.getKey(header, token);
     } catch (error) {
-      if (error instanceof errors.JOSEError && keySetFailures.has(error.code)) throw new AuthUnavailable(error);
+      if (error instanceof errors.JOSEError && keySetFailures.has(error.code)) throw new AuthUnavailable(error, keySet.retryInMs() / 1000);
       throw error;
     }
   };

@@ -102,6 +102,25 @@ describe('auth: the key set while the issuer fails (issues 17, 22)', () => {
     expect(idp.hits.jwks).to.equal(2);
   });
 
+  it('answers Retry-After with the back-off: when the issuer will be asked again, not a fixed 5 s', async () => {
+    const clock = manualClock();
+    const verifier = createAccessTokenVerifier(options(idp.issuer, idp.jwksUri, clock.now));
+    const token = await idp.token();
+    idp.misbehave('fail');
+    const retryAfter = async (): Promise<number> => {
+      const refused = await outcome(verifier.verify(token));
+      expect(refused).to.be.instanceOf(AuthUnavailable);
+      return Number((refused as AuthUnavailable).headers['Retry-After']);
+    };
+    expect(await retryAfter()).to.equal(Math.ceil(BACKOFF_MS / 1000));
+    clock.advance(BACKOFF_MS);
+    // The second failure doubles the wait.
+    expect(await retryAfter()).to.equal(Math.ceil((2 * BACKOFF_MS) / 1000));
+    clock.advance(2 * BACKOFF_MS - 1);
+    // A millisecond before the next attempt: at least a second, never 0.
+    expect(await retryAfter()).to.equal(1);
+  });
+
   it('retries a failed discovery on the same back-off, and recovers', async () => {
     const clock = manualClock();
     const verifier = createAccessTokenVerifier(options(idp.issuer, undefined, clock.now));
