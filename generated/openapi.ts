@@ -935,6 +935,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/repository/models/{model_name}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What each loaded version of a model answers, how right, and how far from training
+         * @description The evidence per version loaded, as the metrics report it (`catdog_model_answers_total`,
+         *     `catdog_model_confidence`, `catdog_model_low_confidence_*`, `catdog_model_feedback_total`,
+         *     `catdog_model_accuracy`, `catdog_model_drift_psi`; see docs/evidence.md), read from the
+         *     same counts at the same moment, for the page's Monitoring view:
+         *
+         *     - `answers`: the answers of `POST /upload` and V2 inference (REST and gRPC) since the
+         *       version was loaded, by predicted label; `history`, the same per minute (the last 60
+         *       minutes with answers);
+         *     - `confidence`: a histogram of the top probability (cumulative counts, `le` as
+         *       Prometheus), and the answers under `EVIDENCE_LOW_CONFIDENCE`: all, and their share of
+         *       the window;
+         *     - `feedback`: feedback labels (`POST /feedback`, Label Studio's webhook) that confirmed or
+         *       contradicted the version's answer; `accuracy` is `null` without any;
+         *     - `drift`: the population stability index of the predicted labels of the last
+         *       `EVIDENCE_WINDOW_ANSWERS` answers against the training reference of the version's
+         *       manifest (`reference`, written by `make train` and `make model`); `psi` is `null` under
+         *       30 answers or without a reference; over `alert_psi` (0.25) the answers have shifted;
+         *     - `shadow`: the agreement with the serving version while this version answers in the
+         *       shadow; `null` while it does not.
+         *
+         *     A version's evidence starts when it is loaded and goes when it is unloaded.
+         *
+         *     ```sh
+         *     TOKEN=$(make -s token SCOPE=manage::models)
+         *     curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/v2/repository/models/catdog/evidence
+         *     ```
+         */
+        get: operations["getModelEvidence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -963,6 +1008,68 @@ export interface components {
             parameters?: {
                 version?: components["schemas"]["ModelVersion"];
             };
+        };
+        ModelEvidence: {
+            name: components["schemas"]["ModelName"];
+            /** @description Each version loaded now, oldest first. */
+            versions: components["schemas"]["VersionEvidence"][];
+        };
+        /** @description Served label → a count (every label of the version present). */
+        LabelCounts: {
+            [key: string]: number;
+        };
+        VersionEvidence: {
+            version: components["schemas"]["ModelVersion"];
+            /** @description The version's labels, in its order. */
+            labels: string[];
+            answers: components["schemas"]["LabelCounts"];
+            confidence: {
+                /** @description Cumulative: `count` answers had a top probability of at most `le`. */
+                buckets: {
+                    le: number;
+                    count: number;
+                }[];
+                /** @description Answers. */
+                count: number;
+                /** @description Sum of their top probabilities. */
+                sum: number;
+                /** @description `EVIDENCE_LOW_CONFIDENCE`. */
+                low_threshold: number;
+                /** @description Answers whose top probability was under it. */
+                low: number;
+                /** @description Their share of the window's answers; `null` while the window is empty. */
+                low_share: number | null;
+            };
+            feedback: {
+                /** @description Feedback labels equal to the answer. */
+                correct: number;
+                /** @description Feedback labels that differ from it. */
+                incorrect: number;
+                /** @description correct / (correct + incorrect); `null` without feedback. */
+                accuracy: number | null;
+            };
+            /** @description Answers by predicted label per minute (`at`, its start, in ms since the epoch), the last 60 minutes with answers, oldest first. */
+            history: {
+                at: number;
+                answers: components["schemas"]["LabelCounts"];
+            }[];
+            drift: {
+                /** @description The PSI over which the answers have shifted (0.25; the alert CatdogPredictionDrift). */
+                alert_psi: number;
+                /** @description `EVIDENCE_WINDOW_ANSWERS`. */
+                window_size: number;
+                /** @description Answers in the window now. */
+                window_answers: number;
+                window: components["schemas"]["LabelCounts"];
+                /** @description The training reference of the version's manifest (label → share of predictions); `null` when it has none. */
+                reference: {
+                    [key: string]: number;
+                } | null;
+                /** @description The population stability index of the window against the reference; `null` without a reference or under 30 answers. */
+                psi: number | null;
+            };
+            /** @description The agreement with the serving version while this version answers in the shadow; `null` while it does not. */
+            shadow: Record<string, never> | null;
         };
         ModelStatus: {
             name: components["schemas"]["ModelName"];
@@ -3359,6 +3466,40 @@ export interface operations {
             409: components["responses"]["V2ModelConflict"];
             413: components["responses"]["V2ManagementBodyTooLarge"];
             415: components["responses"]["V2NotJson"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2IssuerUnavailable"];
+        };
+    };
+    getModelEvidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A model of the repository (its folder's name).
+                 * @example catdog
+                 */
+                model_name: components["parameters"]["RepositoryModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The evidence of each version of the model loaded now, oldest version first. */
+            200: {
+                headers: {
+                    /** @description `no-store`: the counts change with every answer. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelEvidence"];
+                };
+            };
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2ManageForbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
             500: components["responses"]["V2InternalError"];
             503: components["responses"]["V2IssuerUnavailable"];
         };

@@ -15,6 +15,7 @@
 import type { AuthSettings } from './auth/settings.js';
 import type { AccessTokenVerifier } from './auth/verifier.js';
 import type { CaptureService } from './capture/service.js';
+import type { CaptureStore } from './capture/types.js';
 import { configDefaults, type AccessSettings, type LabelStudioSettings, type RequestLimits } from './config/config.js';
 import { capturesHandlers } from './frontends/captures/index.js';
 import { courseAdmissions, courseHandlers } from './frontends/course/index.js';
@@ -30,6 +31,7 @@ import type { OperationHandlers } from './http/operation.js';
 import type { PageOptions } from './http/page.js';
 import type { AdmissionOptions } from './inference/admission.js';
 import { createInferenceCore, type ExplainSettings, type InferenceCore } from './inference/core.js';
+import { createEvidence, type Evidence, type EvidenceOptions } from './inference/evidence.js';
 import type { RateLimitOptions } from './inference/rate-limit.js';
 import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
@@ -81,6 +83,8 @@ export interface AppDeps {
   readonly captures?: Pick<CaptureService, 'store' | 'baseUrl'> & Partial<Pick<CaptureService, 'sink' | 'stats'>>;
   /** The Label Studio ML backend (the configuration's `labelStudio`; its Basic credentials go to `securityHandlers`). */
   readonly labelStudio?: Pick<LabelStudioSettings, 'url' | 'apiKey' | 'fetchTimeoutMs'>;
+  /** The evidence per model version (the configuration's `evidence`): its window and low-confidence threshold. */
+  readonly evidence?: EvidenceOptions;
 }
 
 /** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
@@ -106,6 +110,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { repository } = deps;
   const readiness = deps.readiness ?? createReadiness('ready', () => repository.health());
 
+  // What each version answers, and the feedback on it: read by the metrics and the evidence API.
+  const evidence = createEvidence(deps.evidence ?? defaults.evidence, () => repository.loaded());
+  const store = deps.captures?.store ? withFeedbackEvidence(deps.captures.store, evidence) : undefined;
+
   // The core reports to the metrics, and the metrics read the core's gate when scraped.
   const core = createInferenceCore({
     repository,
@@ -116,6 +124,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     observer: {
       observeClassification: (timings, model) => metrics.observeClassification(timings, model),
       observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
+      observeAnswer: (model, result) => evidence.observe(model, result),
     },
   });
   const gate = core.admission;
@@ -129,6 +138,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     decodeMemoryBytes: () => gate.memoryBytes,
     ready: () => readiness.state === 'ready',
     ...(deps.captures?.stats ? { capture: deps.captures.stats } : {}),
+    evidence: () => evidence.versions(),
   });
 
   // One budget for the inference requests of both protocols: REST bodies and gRPC messages.
@@ -140,15 +150,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
     memory: inferMemory,
     index: () => repository.index(),
     management: deps.management,
+    evidence: () => evidence.versions(),
   });
   const handlers: OperationHandlers = {
     ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn() }),
     ...operationsHandlers({ core, readiness, metrics }),
     ...v2.handlers,
-    ...capturesHandlers({ store: deps.captures?.store, baseUrl: deps.captures?.baseUrl }),
+    ...capturesHandlers({ store, baseUrl: deps.captures?.baseUrl }),
     ...labelStudioHandlers({
       core,
-      store: deps.captures?.store,
+      store,
       sink: deps.captures?.sink,
       url: labelStudio.url,
       apiKey: labelStudio.apiKey,
@@ -189,4 +200,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...(deps.page ? { page: deps.page } : {}),
   });
   return { ...http, core, grpc };
+}
+
+/** `store`, whose recorded feedback the evidence also counts, right or wrong, for the version that answered. */
+function withFeedbackEvidence(store: CaptureStore, evidence: Evidence): CaptureStore {
+  return {
+    availability: () => store.availability(),
+    get: (id) => store.get(id),
+    list: (query) => store.list(query),
+    image: (id) => store.image(id),
+    async feedback(id, label, subject) {
+      const outcome = await store.feedback(id, label, subject);
+      if (outcome.kind === 'recorded' && outcome.model !== undefined && outcome.version !== undefined && outcome.prediction !== undefined) {
+        evidence.observeFeedback({ model: outcome.model, version: outcome.version, prediction: outcome.prediction }, outcome.label, outcome.previous);
+      }
+      return outcome;
+    },
+  };
 }

@@ -80,6 +80,7 @@ async function main(): Promise<void> {
     uiConfig: uiConfigFor(config.auth, readSpec()),
     ...(captures ? { captures } : {}),
     labelStudio: config.labelStudio,
+    evidence: config.evidence,
   });
   if (!app.pageBuilt) log.warn({ dir: path.join(rootDir, 'dist', 'web') }, 'the web page is not built (make web): GET / answers 404');
   const { server: settings } = config;

@@ -8,6 +8,8 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CaptureStats } from './capture/service.js';
+import { registerEvidenceMetrics } from './evidence-metrics.js';
+import type { VersionEvidence } from './inference/evidence.js';
 import type { ClassificationTimings } from './model/classifier.js';
 import type { IndexEntry, RepositoryActivity, ServedModel, VersionState } from './repository/types.js';
 
@@ -31,6 +33,8 @@ export interface MetricsSources {
   readonly ready: () => boolean;
   /** The capture store's state and counts (`catdog_capture*`); absent: capture is not configured. */
   readonly capture?: () => CaptureStats;
+  /** The evidence per version loaded (`catdog_model_answers_total`, `catdog_model_drift_psi`...; `src/evidence-metrics.ts`). */
+  readonly evidence?: () => readonly VersionEvidence[];
 }
 
 /** The service's instruments. */
@@ -266,6 +270,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
     });
   }
+  if (sources.evidence) registerEvidenceMetrics(registry, sources.evidence);
   new Gauge({
     name: 'catdog_model_info',
     help: 'The model versions loaded: 1 each, with the model and version, the manifest name, SHA-256, comma-separated labels and how its int8 weights run (as-is, unsigned or none).',

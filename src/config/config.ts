@@ -15,6 +15,7 @@ import type { FromSchema } from 'json-schema-to-ts';
 import type { BasicCredentials } from '../auth/basic.js';
 import type { AuthSettings } from '../auth/settings.js';
 import type { CaptureSettings } from '../capture/types.js';
+import type { EvidenceOptions } from '../inference/evidence.js';
 import type { ServerLimits } from '../http/server.js';
 import type { AdmissionOptions } from '../inference/admission.js';
 import type { ExplainSettings } from '../inference/core.js';
@@ -108,6 +109,8 @@ export interface Config {
   readonly capture: CaptureSettings;
   /** The Label Studio ML backend (`src/frontends/label-studio/`). */
   readonly labelStudio: LabelStudioSettings;
+  /** The evidence per model version (`src/inference/evidence.ts`). */
+  readonly evidence: EvidenceOptions;
   /** pino's level. */
   readonly logLevel: Settings['LOG_LEVEL'];
 }
@@ -231,6 +234,7 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
         : undefined,
       fetchTimeoutMs: s.LABEL_STUDIO_FETCH_TIMEOUT_MS,
     },
+    evidence: { windowAnswers: s.EVIDENCE_WINDOW_ANSWERS, lowConfidence: s.EVIDENCE_LOW_CONFIDENCE },
     logLevel: s.LOG_LEVEL,
   };
 }

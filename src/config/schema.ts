@@ -357,6 +357,21 @@ export const envSchema = {
       description:
         'The service\'s public URL (`https://classifier.example.com`), for the image URLs of the Label Studio tasks of `GET /captures?format=label-studio`; unset: each request\'s own origin (its `Host` header)',
     },
+    EVIDENCE_WINDOW_ANSWERS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100_000,
+      default: 500,
+      description:
+        'Answers of each model version in the sliding window its drift (catdog_model_drift_psi: the population stability index of the predicted labels against the training reference in its manifest) and its low-confidence share are measured over; the PSI is reported once the window holds 30 answers (or is full, if smaller). See docs/evidence.md',
+    },
+    EVIDENCE_LOW_CONFIDENCE: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: 0.6,
+      description: 'An answer whose top probability is under this counts as low-confidence (catdog_model_low_confidence_answers_total, catdog_model_low_confidence_share). See docs/evidence.md',
+    },
     LABEL_STUDIO_URL: {
       type: 'string',
       pattern: '^https?://[^\\s/?#]+/?$',

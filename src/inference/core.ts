@@ -36,6 +36,7 @@ import type { ModelRepository, ServedModel } from '../repository/types.js';
 import { ANONYMOUS, createAdmission, type Admission, type AdmissionOptions } from './admission.js';
 import { captureAddress, INFERENCE_ID, newInferenceId, type CallOrigin, type CaptureSink } from './capture.js';
 import { admitAndClassify, classifyBatch, type Batch } from './classify-batch.js';
+import type { EvidenceModel } from './evidence.js';
 import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
 
 /**
@@ -160,6 +161,8 @@ export interface InferenceObserver {
   observeClassification(timings: ClassificationTimings, model: { readonly name: string; readonly version: string }): void;
   /** One batch request of `images` images (or rows), once planned. */
   observeInferenceBatch(images: number): void;
+  /** One answer of `model`, as given (the evidence per version, `evidence.ts`); explanations are not counted. */
+  observeAnswer?(model: EvidenceModel, result: Classification): void;
 }
 
 /** What the core is built from. */
@@ -350,6 +353,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           observe: (timings) => observer?.observeClassification(timings, model),
         });
         const id = inferenceId(options.id);
+        observer?.observeAnswer?.(model, result);
         capture(options, model, id, [{ image, result, elapsedMs }]);
         return { id, result, model: answererOf(model), elapsedMs };
       });
@@ -373,6 +377,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           observe: (timings) => observer?.observeClassification(timings, model),
         });
         const id = inferenceId(planned.id, options.id);
+        for (const result of results) observer?.observeAnswer?.(model, result);
         if (batch.kind === 'images') capture(options, model, id, results.map((result, i) => ({ image: batch.images[i]!, result })));
         return { id, plan: planned, results, model: answererOf(model) };
       });

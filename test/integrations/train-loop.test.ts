@@ -61,6 +61,13 @@ describe('the retrain-to-serve loop (issue 15)', function () {
     })();
     const out = await train(photosDir, root).finally(() => (training = false));
     expect(out).to.match(/train: published catdog version 2 in /);
+    // The drift's training reference (docs/evidence.md): the share of each label among the nested-CV predictions.
+    const { reference } = JSON.parse(await readFile(path.join(root, 'catdog', '2', 'manifest.json'), 'utf8')) as {
+      reference: { predicted: Record<string, number>; answers: number; source: string };
+    };
+    expect(Object.keys(reference.predicted)).to.deep.equal(['Cat', 'Dog', 'Other']);
+    expect(Object.values(reference.predicted).reduce((a, b) => a + b, 0)).to.be.closeTo(1, 1e-9);
+    expect(reference.source).to.match(/^nested 5-fold cross-validation predictions on the \d+ training photos$/);
     await traffic;
     expect(new Set(answers.map((a) => a.status))).to.deep.equal(new Set([200]));
     expect(answers[0]!.version).to.equal('1');

@@ -102,6 +102,8 @@ export interface StartOptions {
   readonly captures?: AppDeps['captures'];
   /** The Label Studio backend's settings; default the configuration's. */
   readonly labelStudio?: AppDeps['labelStudio'];
+  /** The evidence's window and low-confidence threshold; default the configuration's. */
+  readonly evidence?: AppDeps['evidence'];
 }
 
 /** Starts the service on 127.0.0.1:0. */
@@ -151,6 +153,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
     ...(options.captures ? { captures: options.captures } : {}),
     ...(options.labelStudio ? { labelStudio: options.labelStudio } : {}),
+    ...(options.evidence ? { evidence: options.evidence } : {}),
   });
   const server: Server = createServer(app, { ...defaults.server, ...options.server });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

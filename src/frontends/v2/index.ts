@@ -9,12 +9,14 @@ import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandlers } from '../../http/operation.js';
 import type { ProblemDialect } from '../../http/problem.js';
 import type { InferenceCore } from '../../inference/core.js';
+import type { VersionEvidence } from '../../inference/evidence.js';
 import type { Readiness } from '../../lifecycle/readiness.js';
 import type { BodyMemory } from '../../oip/body-memory.js';
 import type { IndexEntry, RepositoryManagement } from '../../repository/types.js';
 import { createInferenceBodyReader, inferenceBodyReader } from './body.js';
 import { v2ProblemDialect } from './errors.js';
 import { inferModel } from './infer.js';
+import { getModelEvidence } from './model-evidence.js';
 import { changeModel } from './load-unload.js';
 import { getModelMetadata } from './model-metadata.js';
 import { getModelReady } from './model-ready.js';
@@ -36,7 +38,8 @@ export type V2Operations =
   | 'inferModelVersion'
   | 'repositoryIndex'
   | 'loadModel'
-  | 'unloadModel';
+  | 'unloadModel'
+  | 'getModelEvidence';
 
 /** The bounds of V2 requests, from the configuration's `requests` section. */
 export interface V2Limits {
@@ -59,6 +62,8 @@ export interface V2Deps {
   readonly index: () => readonly IndexEntry[];
   /** The repository's management side; `undefined`: loads and unloads answer 409 model-control-disabled. */
   readonly management: RepositoryManagement | undefined;
+  /** The evidence of every loaded version (`GET /v2/repository/models/{name}/evidence`); default none (empty lists). */
+  readonly evidence?: () => readonly VersionEvidence[];
 }
 
 /** The V2 front-end: its handlers, its body reader, its early refusals and its error dialect. */
@@ -93,6 +98,7 @@ export function v2Frontend(deps: V2Deps): V2Frontend {
       repositoryIndex: repositoryIndex(deps.index, deps.management),
       loadModel: changeModel(deps.management, 'load'),
       unloadModel: changeModel(deps.management, 'unload'),
+      getModelEvidence: getModelEvidence(deps.evidence ?? (() => []), deps.index),
     },
     bodyReader: inferenceBodyReader(read),
     admissions: { inferModel: admitBatch, inferModelVersion: admitBatch },
