@@ -19,7 +19,7 @@ export function formatConfusion(labels: readonly string[], confusion: readonly (
 }
 
 /** `3 Cat, 0 Dog, 2 Other`: how many of `items` have each label. */
-export function formatCounts(labels: readonly string[], items: readonly { readonly label: number }[]): string {
+function formatCounts(labels: readonly string[], items: readonly { readonly label: number }[]): string {
   return labels.map((l, c) => `${items.filter((i) => i.label === c).length} ${l}`).join(', ');
 }
 
