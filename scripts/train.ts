@@ -47,7 +47,7 @@ import { headFileText, toHeadFile, writeHeadFile } from '../tools/training/head-
 import { readLabels } from '../tools/training/labels.js';
 import { formatCaptureSources, formatConfusion } from '../tools/training/report.js';
 import { readCapturedPhotos, type CapturedPhotos } from '../tools/training/captures.js';
-import { HELD_OUT_SHARE, trainingSet } from '../tools/training/held-out.js';
+import { HELD_OUT_SHARE, capturesTraining, trainingSet } from '../tools/training/held-out.js';
 import { formatVerdict, heldOutGate } from '../tools/training/gate.js';
 import { envSchema } from '../src/config/schema.js';
 import { MODEL_FILE, catdogModel, manifestText, versionManifest } from '../tools/training/served-model.js';
@@ -175,13 +175,7 @@ const file = toHeadFile(head, {
     cvAccuracy: chosen.meanAccuracy,
     nestedCvAccuracy: nested.accuracy,
     confusion: nested.confusion,
-    ...(captured ? {
-      captures: {
-        perClass: Object.fromEntries(LABELS.map((l, c) => [l, sources.captured.filter((p) => p.label === c).length])),
-        heldOutPerClass: Object.fromEntries(LABELS.map((l, c) => [l, sources.heldOut.filter((p) => p.label === c).length])),
-        heldOutShare,
-      },
-    } : {}),
+    ...(captured ? { captures: capturesTraining(LABELS, sources, heldOutShare) } : {}),
   },
 });
 

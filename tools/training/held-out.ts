@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { CapturedPhoto } from './captures.js';
+import type { CapturesTraining } from './head-file.js';
 import type { LabelledImage } from './labels.js';
 
 /** The share of the captured photos held out by default. */
@@ -74,4 +75,10 @@ export async function trainingSet(development: readonly LabelledImage[], capture
   }
   images.push(...training.filter((p) => !used.has(p.sha256)));
   return { images, captured: training, heldOut, development: kept, overlap: { replaced: used.size, relabelled, withheld } };
+}
+
+/** What the head file records of the captures of `set` (`training.captures`). */
+export function capturesTraining(labels: readonly string[], set: TrainingSet, share: number): CapturesTraining {
+  const byLabel = (photos: readonly CapturedPhoto[]) => Object.fromEntries(labels.map((l, c) => [l, photos.filter((p) => p.label === c).length]));
+  return { perClass: byLabel(set.captured), heldOutPerClass: byLabel(set.heldOut), heldOutShare: share };
 }
