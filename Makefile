@@ -49,7 +49,7 @@ calibrate: ## Measure the activation means the 7-bit backbone's bias correction 
 model-report: ## The int8 forms side by side (Zoo vs 7-bit weights; as-is, unsigned, exact float32): kernels per CPU, ms/image on one thread, nested-CV accuracy, bit-equality (REPORT_ARGS="--rounds 7 --images 24")
 	$(BIN)/tsx scripts/model-report.ts --data $(TRAIN_DATA) $(REPORT_ARGS)
 
-train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/) and publish it as the next version of catdog in the model repository
+train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/) and the labelled captures (CAPTURE_DIR, var/captures; read-only, no service needed), and publish it as the next version of catdog unless it is worse than the serving version on the held-out captures (then exit 3)
 	$(BIN)/tsx scripts/fetch-model.ts
 	$(BIN)/tsx scripts/train.ts $(if $(TRAIN_DATA),--data $(TRAIN_DATA)) $(TRAIN_ARGS)
 

@@ -400,12 +400,12 @@ export interface LabelledCapture {
   readonly labelledAt: number;
 }
 
-/** Every labelled capture of `model`, the latest feedback last. */
-export function labelledCaptures(db: DatabaseSync, model: string): LabelledCapture[] {
+/** Every labelled capture (of `model` when given; of every model otherwise), the latest feedback last. */
+export function labelledCaptures(db: DatabaseSync, model?: string): LabelledCapture[] {
   return db.prepare(`SELECT c.id, c.image_sha256, c.model, c.version, f.label, f.at
       FROM captures c JOIN feedback f ON f.capture_seq = c.seq
-      WHERE c.model = ? ORDER BY f.at, c.seq`)
-    .all(model)
+      ${model === undefined ? '' : 'WHERE c.model = ?'} ORDER BY f.at, c.seq`)
+    .all(...(model === undefined ? [] : [model]))
     .map((r) => ({
       id: String(r.id),
       sha256: String(r.image_sha256),

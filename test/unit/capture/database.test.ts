@@ -201,6 +201,8 @@ describe('capture database', () => {
       db.exec('COMMIT');
       expect(labelledCaptures(reader, 'catdog').map((c) => c.label)).to.deep.equal(['Other']);
       expect(labelledCaptures(reader, 'imagenet-grouped')).to.deep.equal([]);
+      // Without a model: every model's (make train reads them all).
+      expect(labelledCaptures(reader).map((c) => c.id)).to.deep.equal(['one']);
     } finally {
       reader.close();
     }
