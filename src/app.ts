@@ -31,6 +31,7 @@ import type { PageOptions } from './http/page.js';
 import type { AdmissionOptions } from './inference/admission.js';
 import { createInferenceCore, type ExplainSettings, type InferenceCore } from './inference/core.js';
 import type { RateLimitOptions } from './inference/rate-limit.js';
+import type { ShadowSettings } from './inference/traffic.js';
 import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
 import { createBodyMemory } from './oip/body-memory.js';
@@ -71,6 +72,8 @@ export interface AppDeps {
   readonly explain?: ExplainSettings;
   /** Each client's rate limit (the configuration's `rateLimit`). */
   readonly rateLimit?: RateLimitOptions;
+  /** Shadow traffic between versions (the configuration's `shadow`). */
+  readonly shadow?: ShadowSettings;
   /** Operations made public by setting (the configuration's `access`). */
   readonly access?: Partial<AccessSettings>;
   /**
@@ -112,10 +115,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     admission,
     explain: deps.explain ?? defaults.explain,
     rateLimit: deps.rateLimit ?? defaults.rateLimit,
+    shadow: deps.shadow ?? defaults.shadow,
     ...(deps.captures?.sink ? { capture: deps.captures.sink } : {}),
     observer: {
       observeClassification: (timings, model) => metrics.observeClassification(timings, model),
       observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
+      observeShadow: (c) => metrics.observeShadow(c),
+      observeShadowSkipped: (c) => metrics.observeShadowSkipped(c),
     },
   });
   const gate = core.admission;

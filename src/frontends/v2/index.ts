@@ -22,6 +22,7 @@ import { repositoryIndex } from './repository-index.js';
 import { getServerLive } from './server-live.js';
 import { getServerMetadata } from './server-metadata.js';
 import { getServerReady } from './server-ready.js';
+import { getModelTraffic, setModelTraffic } from './traffic.js';
 
 /** The operations this front-end serves. */
 export type V2Operations =
@@ -36,7 +37,9 @@ export type V2Operations =
   | 'inferModelVersion'
   | 'repositoryIndex'
   | 'loadModel'
-  | 'unloadModel';
+  | 'unloadModel'
+  | 'getModelTraffic'
+  | 'setModelTraffic';
 
 /** The bounds of V2 requests, from the configuration's `requests` section. */
 export interface V2Limits {
@@ -93,6 +96,8 @@ export function v2Frontend(deps: V2Deps): V2Frontend {
       repositoryIndex: repositoryIndex(deps.index, deps.management),
       loadModel: changeModel(deps.management, 'load'),
       unloadModel: changeModel(deps.management, 'unload'),
+      getModelTraffic: getModelTraffic(deps.management),
+      setModelTraffic: setModelTraffic(deps.management),
     },
     bodyReader: inferenceBodyReader(read),
     admissions: { inferModel: admitBatch, inferModelVersion: admitBatch },
