@@ -154,7 +154,9 @@ export class RepositoryManager {
         this.#clearTraffic(model, version, `version ${version} pinned`);
       }
       await this.#reconcile(model);
-      const newest = newestFirst(model).find((r) => r.files !== undefined);
+      // The newest the policy lets serve: with `specific`, the newest it names.
+      const { policy } = model;
+      const newest = newestFirst(model).find((r) => r.files !== undefined && (policy.kind !== 'specific' || policy.versions.includes(r.version)));
       if (version === undefined && newest && !newest.instance) {
         throw new ModelLoadFailed(name, newest.version, reasonOf(model, newest), model.serving?.version);
       }
