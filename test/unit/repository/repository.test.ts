@@ -375,13 +375,12 @@ describe('model repository: version policies and traffic (issue 26)', () => {
     expect(await repository.load('catdog')).to.deep.include({ serving: '3' });
     await until(() => ready().join() === '3,1');
     expect(servingVersion(repository)).to.equal('3');
-    const err = (() => {
-      try {
-        repository.acquire('catdog', '4');
-      } catch (e) {
-        return e as ModelVersionNotLoaded;
-      }
-    })();
+    let err: ModelVersionNotLoaded | undefined;
+    try {
+      repository.acquire('catdog', '4');
+    } catch (e) {
+      err = e as ModelVersionNotLoaded;
+    }
     expect(err?.status).to.equal(404);
     expect(err?.detail).to.equal(
       'Model "catdog" version "4" is not loaded: version_policy specific [1, 3] keeps versions 3, 1 loaded. To serve it, add it to "version_policy" in catdog/config.json '
