@@ -8,9 +8,14 @@
  *   at random.
  * - **shadow**: the candidate also classifies a sample (`SHADOW_SAMPLE_RATE`) of the images the
  *   serving version answered, after the answer, off its path, and only with spare capacity: no
- *   classification waiting at the gate, a free slot, and fewer than {@link MAX_SHADOW_INFLIGHT}
- *   shadows running. Shadow work never passes through the gate (it never holds a slot a request
- *   could take) and is the first to go: when the gate is busy it is skipped, and counted.
+ *   classification waiting at the gate, fewer than a quarter of its slots in use
+ *   ({@link spareSlotsOf}), and fewer than {@link MAX_SHADOW_INFLIGHT} shadows running. Shadow
+ *   work never passes through the gate (it never holds a slot a request could take) and is the
+ *   first to go: when the gate is busier it is skipped, and counted.
+ *
+ * The gate's slots (`MAX_INFLIGHT`, 16) are many more than the cores that run them: a free slot
+ * alone says little (at c=16 one is free whenever a client is between two requests), a quarter of
+ * them free says the requests are few enough for the cores to take one more classification.
  */
 import { LARGE_DECODE_BYTES } from '../model/image/decode-cost.js';
 import type { Classification } from '../model/postprocess.js';
@@ -19,6 +24,9 @@ import type { Admission } from './admission.js';
 
 /** Shadow classifications running at once, at most: a sample of the spare capacity, not all of it. */
 const MAX_SHADOW_INFLIGHT = 1;
+
+/** Slots of the gate in use below which there is spare capacity for a shadow: a quarter of them, at least 1. */
+export const spareSlotsOf = (maxInflight: number): number => Math.max(1, Math.floor(maxInflight / 4));
 
 /** The client the candidate's batcher sees for shadow work. */
 const SHADOW_CLIENT = 'shadow';
@@ -92,7 +100,8 @@ export function createShadowRunner(deps: ShadowDeps): ShadowRunner {
   const { repository, admission, settings } = deps;
   const random = deps.random ?? Math.random;
   let inflight = 0;
-  const spare = (): boolean => admission.queued === 0 && admission.inflight < deps.maxInflight && inflight < MAX_SHADOW_INFLIGHT;
+  const spareSlots = spareSlotsOf(deps.maxInflight);
+  const spare = (): boolean => admission.queued === 0 && admission.inflight < spareSlots && inflight < MAX_SHADOW_INFLIGHT;
 
   /** Runs one shadow classification, whose place `offer` took (`inflight`). */
   const run = async (serving: ServedModel, candidateVersion: string, image: Uint8Array, result: Classification): Promise<void> => {
@@ -109,7 +118,7 @@ export function createShadowRunner(deps: ShadowDeps): ShadowRunner {
       const { classifier } = lease.model;
       const header = await classifier.inspect(image, SHADOW_CLIENT);
       // A large decode needs the memory budget the gate keeps for requests; and the gate may have filled meanwhile.
-      if (header.decodeBytes > LARGE_DECODE_BYTES || admission.queued > 0) return skip('busy');
+      if (header.decodeBytes > LARGE_DECODE_BYTES || admission.queued > 0 || admission.inflight >= spareSlots) return skip('busy');
       const shadow = await classifier.classify(image, header, SHADOW_CLIENT);
       deps.compared?.({ name, servingVersion: serving.version, candidateVersion, serving: result, shadow });
     } catch {

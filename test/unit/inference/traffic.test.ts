@@ -6,7 +6,7 @@
 import { rm } from 'node:fs/promises';
 import { expect } from 'chai';
 import { createAdmission } from '../../../src/inference/admission.js';
-import { createShadowRunner, inCanary, type ShadowComparison, type ShadowSkip } from '../../../src/inference/traffic.js';
+import { createShadowRunner, inCanary, spareSlotsOf, type ShadowComparison, type ShadowSkip } from '../../../src/inference/traffic.js';
 import { loadClassifier, type Classifier } from '../../../src/model/classifier.js';
 import { loadManifest, type Manifest } from '../../../src/model/manifest.js';
 import { createStaticRepository } from '../../../src/repository/static.js';
@@ -90,7 +90,7 @@ describe('shadow runner', function () {
     expect(skipped).to.deep.equal([]);
   });
 
-  it('is shed, first and at once, when the gate has no spare capacity: every slot taken or a request waiting', async () => {
+  it('is shed, first and at once, when the gate has no spare capacity: a quarter of its slots taken, or a request waiting', async () => {
     const { admission, shadows, compared, skipped, serving } = runner(1);
     const result = await classifier.classify(red);
     let release: () => void = () => {};
@@ -129,5 +129,11 @@ describe('shadow runner', function () {
     await until(() => gone.skipped.length === 1);
     expect(gone.skipped).to.deep.equal(['failed']);
     expect(compared).to.deep.equal([]);
+  });
+});
+
+describe('spare capacity', () => {
+  it('is fewer than a quarter of the gate\'s slots in use, at least one', () => {
+    expect([1, 2, 4, 8, 16, 64].map(spareSlotsOf)).to.deep.equal([1, 1, 1, 2, 4, 16]);
   });
 });
