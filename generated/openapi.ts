@@ -722,7 +722,7 @@ export interface paths {
         };
         /**
          * Model version ready (V2)
-         * @description 200 when this version is READY, 503 when it is known but not READY, 404 when unknown.
+         * @description 200 when this version is READY, 503 when it is loading or refused, 404 when unknown or not kept loaded by the version policy (`model-version-not-loaded`).
          */
         get: operations["getModelVersionReady"];
         put?: never;
@@ -825,8 +825,10 @@ export interface paths {
         put?: never;
         /**
          * Inference on a version (V2)
-         * @description As `POST /v2/models/{name}/infer`, on this version: 404 when the repository does not have
-         *     it, 503 `model-unavailable` when it is not READY.
+         * @description As `POST /v2/models/{name}/infer`, on this version: 404 `model-not-found` when the
+         *     repository does not have it, 404 `model-version-not-loaded` when its model's version
+         *     policy does not keep it loaded (the detail says how to load it), 503 `model-unavailable`
+         *     while it loads or when it was refused.
          */
         post: operations["inferModelVersion"];
         delete?: never;
@@ -1186,7 +1188,7 @@ export interface components {
              *     - `overloaded` (503), `not-ready` (503): retry after `Retry-After` seconds.
              *     - `rate-limited` (429): your client (a token's subject, or without a token your address) has used its images for now (`RATE_LIMIT_IMAGES_PER_SECOND`, `RATE_LIMIT_BURST_IMAGES`); refused before the body is read; retry after `Retry-After` seconds (`RateLimit-Policy`, `RateLimit`).
              *     - `model-not-found` (404): the model repository has no model of that name, or no such version.
-             *     - `model-unavailable` (503): the model or version exists but is not READY (loading, refused by its checks, unloaded); retry after `Retry-After` seconds.
+             *     - `model-unavailable` (503): the model or version exists but is not READY (loading, refused by its checks, the model unloaded); retry after `Retry-After` seconds.
              *     - `too-many-connections` (503): the connection was refused when it opened (your address or the server holds too many); retry after `Retry-After` seconds.
              *     - `unknown-tensor` (400): a V2 inference request names an input or output the model does not have.
              *     - `tensor-invalid` (400): a V2 tensor has the wrong datatype, a shape its data or the model disagrees with, text that is not base64; or the request gives no input, or both.
@@ -2149,8 +2151,9 @@ export interface components {
          */
         ModelQuery: components["schemas"]["ModelName"];
         /**
-         * @description The version to classify with, if READY; default the version the management API pinned,
-         *     or else the newest READY one.
+         * @description The version to classify with, if READY (404 `model-version-not-loaded` when its model's
+         *     version policy does not keep it loaded); default the version the management API pinned,
+         *     or else the newest READY one, or for a share of the clients the model's canary.
          * @example 1
          */
         VersionQuery: components["schemas"]["ModelVersion"];
@@ -2380,8 +2383,9 @@ export interface operations {
                  */
                 model?: components["parameters"]["ModelQuery"];
                 /**
-                 * @description The version to classify with, if READY; default the version the management API pinned,
-                 *     or else the newest READY one.
+                 * @description The version to classify with, if READY (404 `model-version-not-loaded` when its model's
+                 *     version policy does not keep it loaded); default the version the management API pinned,
+                 *     or else the newest READY one, or for a share of the clients the model's canary.
                  * @example 1
                  */
                 version?: components["parameters"]["VersionQuery"];
@@ -2530,8 +2534,9 @@ export interface operations {
                  */
                 model?: components["parameters"]["ModelQuery"];
                 /**
-                 * @description The version to classify with, if READY; default the version the management API pinned,
-                 *     or else the newest READY one.
+                 * @description The version to classify with, if READY (404 `model-version-not-loaded` when its model's
+                 *     version policy does not keep it loaded); default the version the management API pinned,
+                 *     or else the newest READY one, or for a share of the clients the model's canary.
                  * @example 1
                  */
                 version?: components["parameters"]["VersionQuery"];
