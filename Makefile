@@ -144,7 +144,7 @@ bench-memory: build bench-build ## Resident memory growth of the service across 
 bench-swap: build bench-build ## Hot swaps under load: c=16, 5,000 warm-up uploads, 20 s steady then 20 s with 10 swaps between two versions; failed requests, p99 ratio, memory after the last release (BENCH_ARGS="--duration 20 --swaps 10")
 	node .bench/build/scripts/bench/swap.js $(BENCH_ARGS)
 
-bench-shadow: build bench-build ## Shadow traffic's cost: /upload p99 and req/s at c=16 and c=2 with and without a shadow version, interleaved; images compared and shed (BENCH_ARGS="--duration 10 --rounds 2")
+bench-shadow: build bench-build ## Shadow traffic's cost: /upload p99 and req/s at c=16 and c=1 with and without a shadow version, interleaved; images compared and shed (BENCH_ARGS="--duration 10 --rounds 2")
 	node .bench/build/scripts/bench/shadow.js $(BENCH_ARGS)
 
 bench-version-memory: build bench-build ## Resident memory of the service with 1, 2 and 3 versions of catdog loaded (version_policy latest N): what each loaded version costs (BENCH_ARGS="--requests 300")

@@ -2,7 +2,7 @@
  * `make bench-shadow`: what a shadow candidate costs the answers (issue 26). Starts the compiled
  * service (AUTH_DISABLED=true, MODEL_CONTROL=explicit, the image's settings) on two copies of the
  * default model as `catdog` 1 and 2, pins version 1, warms it up, then alternates, `--rounds`
- * times, `--duration` seconds of `/upload` at each concurrency of `--concurrency` (16, and 2)
+ * times, `--duration` seconds of `/upload` at each concurrency of `--concurrency` (16, and 1)
  * without a shadow and with version 2 as the shadow (`PUT /v2/repository/models/catdog/traffic`,
  * `SHADOW_SAMPLE_RATE=1`): interleaved, so that the machine's other work weighs on both alike.
  *
@@ -12,7 +12,7 @@
  * `catdog_shadow_skipped_total{reason="busy"}`): whether shadow work is shed when the machine
  * has no spare capacity. The target (issue 26): p99 with the shadow at most 1.10× without.
  *
- * Options: --duration S (10), --rounds N (2), --concurrency LIST (16,2), --warmup N (2000), --json FILE.
+ * Options: --duration S (10), --rounds N (2), --concurrency LIST (16,1), --warmup N (2000), --json FILE.
  */
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ const { values: opt } = parseArgs({
   options: {
     duration: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '2' },
-    concurrency: { type: 'string', default: '16,2' },
+    concurrency: { type: 'string', default: '16,1' },
     warmup: { type: 'string', default: '2000' },
     json: { type: 'string' },
   },
@@ -106,8 +106,8 @@ try {
     const of = (shadow: boolean): Phase[] => phases.filter((p) => p.concurrency === c && p.shadow === shadow);
     const off = of(false);
     const on = of(true);
-    const p99Off = median(off.map((p) => p.result.p99Ms ?? NaN));
-    const p99On = median(on.map((p) => p.result.p99Ms ?? NaN));
+    const p99Off = Math.round(median(off.map((p) => p.result.p99Ms ?? NaN)) * 10) / 10;
+    const p99On = Math.round(median(on.map((p) => p.result.p99Ms ?? NaN)) * 10) / 10;
     const rpsOff = median(off.map((p) => p.result.rps));
     const rpsOn = median(on.map((p) => p.result.rps));
     const answered = on.reduce((n, p) => n + p.result.ok, 0);

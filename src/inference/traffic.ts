@@ -8,15 +8,18 @@
  *   at random.
  * - **shadow**: the candidate also classifies a sample (`SHADOW_SAMPLE_RATE`) of the images the
  *   serving version answered, after the answer, off its path, and only with spare capacity: no
- *   classification waiting at the gate, fewer than a quarter of its slots in use
- *   ({@link spareSlotsOf}), and fewer than {@link MAX_SHADOW_INFLIGHT} shadows running. Shadow
- *   work never passes through the gate (it never holds a slot a request could take) and is the
- *   first to go: when the gate is busier it is skipped, and counted.
+ *   classification waiting at the gate, fewer classifications running than {@link spareSlotsOf}
+ *   (half the cores, at most a quarter of the gate's slots, at least one), and fewer than
+ *   {@link MAX_SHADOW_INFLIGHT} shadows running. Shadow work never passes through the gate (it
+ *   never holds a slot a request could take) and is the first to go: when the gate is busier it is
+ *   skipped, and counted.
  *
  * The gate's slots (`MAX_INFLIGHT`, 16) are many more than the cores that run them: a free slot
- * alone says little (at c=16 one is free whenever a client is between two requests), a quarter of
- * them free says the requests are few enough for the cores to take one more classification.
+ * alone says little (at c=16 one is free whenever a client is between two requests). A shadow
+ * classification takes a core for as long as the answer's did, so it runs only while the
+ * classifications running leave a core free: on 2 cores, only when none runs.
  */
+import { availableParallelism } from 'node:os';
 import { LARGE_DECODE_BYTES } from '../model/image/decode-cost.js';
 import type { Classification } from '../model/postprocess.js';
 import type { ModelRepository, ServedModel } from '../repository/types.js';
@@ -25,8 +28,12 @@ import type { Admission } from './admission.js';
 /** Shadow classifications running at once, at most: a sample of the spare capacity, not all of it. */
 const MAX_SHADOW_INFLIGHT = 1;
 
-/** Slots of the gate in use below which there is spare capacity for a shadow: a quarter of them, at least 1. */
-export const spareSlotsOf = (maxInflight: number): number => Math.max(1, Math.floor(maxInflight / 4));
+/**
+ * Classifications running below which there is spare capacity for a shadow, with `maxInflight`
+ * slots at the gate on `cores` cores: half the cores, at most a quarter of the slots, at least 1.
+ */
+export const spareSlotsOf = (maxInflight: number, cores: number): number =>
+  Math.max(1, Math.min(Math.floor(maxInflight / 4), Math.floor(cores / 2)));
 
 /** The client the candidate's batcher sees for shadow work. */
 const SHADOW_CLIENT = 'shadow';
@@ -82,6 +89,8 @@ export interface ShadowDeps {
   readonly skipped?: (skip: { readonly name: string; readonly candidateVersion: string; readonly reason: ShadowSkip }) => void;
   /** Draws the sample; default `Math.random`. */
   readonly random?: () => number;
+  /** The cores the classifications share; default `os.availableParallelism()`. */
+  readonly cores?: number;
 }
 
 /** Runs shadow classifications; see the module comment. */
@@ -100,7 +109,7 @@ export function createShadowRunner(deps: ShadowDeps): ShadowRunner {
   const { repository, admission, settings } = deps;
   const random = deps.random ?? Math.random;
   let inflight = 0;
-  const spareSlots = spareSlotsOf(deps.maxInflight);
+  const spareSlots = spareSlotsOf(deps.maxInflight, deps.cores ?? availableParallelism());
   const spare = (): boolean => admission.queued === 0 && admission.inflight < spareSlots && inflight < MAX_SHADOW_INFLIGHT;
 
   /** Runs one shadow classification, whose place `offer` took (`inflight`). */

@@ -67,6 +67,7 @@ describe('shadow runner', function () {
       admission,
       maxInflight,
       settings: { sampleRate },
+      cores: 8,
       compared: (c) => compared.push(c),
       skipped: (s) => skipped.push(s.reason),
     });
@@ -90,7 +91,7 @@ describe('shadow runner', function () {
     expect(skipped).to.deep.equal([]);
   });
 
-  it('is shed, first and at once, when the gate has no spare capacity: a quarter of its slots taken, or a request waiting', async () => {
+  it('is shed, first and at once, when the gate has no spare capacity: as many running as half the cores (or a quarter of the slots), or a request waiting', async () => {
     const { admission, shadows, compared, skipped, serving } = runner(1);
     const result = await classifier.classify(red);
     let release: () => void = () => {};
@@ -133,7 +134,8 @@ describe('shadow runner', function () {
 });
 
 describe('spare capacity', () => {
-  it('is fewer than a quarter of the gate\'s slots in use, at least one', () => {
-    expect([1, 2, 4, 8, 16, 64].map(spareSlotsOf)).to.deep.equal([1, 1, 1, 2, 4, 16]);
+  it('is fewer classifications running than half the cores, at most a quarter of the gate\'s slots, at least one', () => {
+    expect([1, 2, 4, 8, 16, 64].map((slots) => spareSlotsOf(slots, 64))).to.deep.equal([1, 1, 1, 2, 4, 16]);
+    expect([1, 2, 3, 4, 8, 32].map((cores) => spareSlotsOf(16, cores))).to.deep.equal([1, 1, 1, 2, 4, 4]);
   });
 });
