@@ -6,8 +6,9 @@
  * without a shadow and with version 2 as the shadow (`PUT /v2/repository/models/catdog/traffic`,
  * `SHADOW_SAMPLE_RATE=1`): interleaved, so that the machine's other work weighs on both alike.
  *
- * It prints, per concurrency: the p99 and throughput without and with the shadow (the medians
- * over the rounds) and their ratios, the versions that answered (every answer must be version
+ * It prints, per concurrency: the p99, throughput and the service's CPU time per answer without
+ * and with the shadow (the medians over the rounds) and their ratios (the CPU per answer is what
+ * the shadow costs whatever else the shared machine runs; the p99 moves with that too), the versions that answered (every answer must be version
  * 1's), and the images the shadow classified or skipped (`catdog_shadow_comparisons_total`,
  * `catdog_shadow_skipped_total{reason="busy"}`): whether shadow work is shed when the machine
  * has no spare capacity. The target (issue 26): p99 with the shadow at most 1.10× without.
@@ -21,7 +22,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import type { LoadResult } from './load.js';
-import { benchServiceEnv, runLoad, startServer } from './processes.js';
+import { benchServiceEnv, processFigures, runLoad, startServer } from './processes.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -69,6 +70,8 @@ interface Phase {
   readonly result: LoadResult;
   readonly compared: number;
   readonly shed: number;
+  /** The service's CPU time (all threads) per answer in the phase, in ms: what the shadow costs, whatever the other load on the machine. */
+  readonly cpuMsPerAnswer: number;
 }
 
 // Two versions of one model: the same files, two sessions (a retrained head of the same size would be as costly).
@@ -91,12 +94,14 @@ try {
       for (const shadow of r % 2 === 0 ? [false, true] : [true, false]) {
         await call('PUT', '/v2/repository/models/catdog/traffic', { canary: null, shadow: shadow ? { version: '2' } : null });
         const before = await shadowCounts();
+        const cpuBefore = processFigures(server.pid).cpuMs;
         const result = await runLoad(port, c, '-d', String(durationS), '--warmup', String(c * 2));
         // A shadow still running finishes after the phase: counted with it.
         await new Promise((resolve) => setTimeout(resolve, 200));
+        const cpuMsPerAnswer = Math.round(((processFigures(server.pid).cpuMs - cpuBefore) / Math.max(1, result.ok + c * 2)) * 10) / 10;
         const after = await shadowCounts();
-        phases.push({ concurrency: c, shadow, round: r, result, compared: after.compared - before.compared, shed: after.shed - before.shed });
-        line(`  round ${r + 1}, c=${c}, shadow ${shadow ? 'on ' : 'off'}: ${result.rps} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}, versions ${JSON.stringify(result.versions)}${shadow ? `; shadow compared ${after.compared - before.compared}, shed ${after.shed - before.shed}` : ''}`);
+        phases.push({ concurrency: c, shadow, round: r, result, compared: after.compared - before.compared, shed: after.shed - before.shed, cpuMsPerAnswer });
+        line(`  round ${r + 1}, c=${c}, shadow ${shadow ? 'on ' : 'off'}: ${result.rps} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}, CPU ${cpuMsPerAnswer} ms/answer, versions ${JSON.stringify(result.versions)}${shadow ? `; shadow compared ${after.compared - before.compared}, shed ${after.shed - before.shed}` : ''}`);
       }
     }
   }
@@ -113,9 +118,11 @@ try {
     const answered = on.reduce((n, p) => n + p.result.ok, 0);
     const compared = on.reduce((n, p) => n + p.compared, 0);
     const shed = on.reduce((n, p) => n + p.shed, 0);
+    const cpuOff = median(off.map((p) => p.cpuMsPerAnswer));
+    const cpuOn = median(on.map((p) => p.cpuMsPerAnswer));
     const versions = [...new Set(phases.filter((p) => p.concurrency === c).flatMap((p) => Object.keys(p.result.versions)))].sort();
     const errors = phases.filter((p) => p.concurrency === c).reduce((n, p) => n + p.result.errors, 0);
-    return { concurrency: c, p99Off, p99On, p99Ratio: round2(p99On / p99Off), rpsOff, rpsOn, rpsRatio: round2(rpsOn / rpsOff), answeredWithShadow: answered, compared, shed, versions, errors };
+    return { concurrency: c, p99Off, p99On, p99Ratio: round2(p99On / p99Off), rpsOff, rpsOn, rpsRatio: round2(rpsOn / rpsOff), cpuOff, cpuOn, cpuRatio: round2(cpuOn / cpuOff), answeredWithShadow: answered, compared, shed, versions, errors };
   });
   const report = {
     date: new Date().toISOString(),
@@ -134,7 +141,7 @@ try {
   for (const s of summary) {
     const share = s.answeredWithShadow ? Math.round((s.compared / s.answeredWithShadow) * 1000) / 10 : 0;
     line(
-      `  c=${s.concurrency}: p99 ${s.p99Off} → ${s.p99On} ms (×${s.p99Ratio}, target ≤ 1.10), ${s.rpsOff} → ${s.rpsOn} req/s (×${s.rpsRatio}); `
+      `  c=${s.concurrency}: p99 ${s.p99Off} → ${s.p99On} ms (×${s.p99Ratio}, target ≤ 1.10), ${s.rpsOff} → ${s.rpsOn} req/s (×${s.rpsRatio}), service CPU ${s.cpuOff} → ${s.cpuOn} ms per answer (×${s.cpuRatio}); `
       + `answers by version ${s.versions.join(', ')}, ${s.errors} errors; with the shadow ${s.compared} of ${s.answeredWithShadow} answers compared (${share} %), ${s.shed} shed for want of spare capacity`,
     );
   }
