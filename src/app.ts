@@ -33,6 +33,7 @@ import type { AdmissionOptions } from './inference/admission.js';
 import { createInferenceCore, type ExplainSettings, type InferenceCore } from './inference/core.js';
 import { createEvidence, type Evidence, type EvidenceOptions } from './inference/evidence.js';
 import type { RateLimitOptions } from './inference/rate-limit.js';
+import type { ShadowSettings } from './inference/traffic.js';
 import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
 import { createBodyMemory } from './oip/body-memory.js';
@@ -73,6 +74,8 @@ export interface AppDeps {
   readonly explain?: ExplainSettings;
   /** Each client's rate limit (the configuration's `rateLimit`). */
   readonly rateLimit?: RateLimitOptions;
+  /** Shadow traffic between versions (the configuration's `shadow`). */
+  readonly shadow?: ShadowSettings;
   /** Operations made public by setting (the configuration's `access`). */
   readonly access?: Partial<AccessSettings>;
   /**
@@ -120,11 +123,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
     admission,
     explain: deps.explain ?? defaults.explain,
     rateLimit: deps.rateLimit ?? defaults.rateLimit,
+    shadow: deps.shadow ?? defaults.shadow,
     ...(deps.captures?.sink ? { capture: deps.captures.sink } : {}),
     observer: {
       observeClassification: (timings, model) => metrics.observeClassification(timings, model),
       observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
       observeAnswer: (model, result) => evidence.observe(model, result),
+      observeShadow: (c) => metrics.observeShadow(c),
+      observeShadowSkipped: (c) => metrics.observeShadowSkipped(c),
     },
   });
   const gate = core.admission;

@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     admission: config.admission,
     explain: config.explain,
     rateLimit: config.rateLimit,
+    shadow: config.shadow,
     access: config.access,
     // Swagger UI's "Authorize" then asks the issuer the service trusts for a token.
     docs: {

@@ -20,6 +20,7 @@ import type { ServerLimits } from '../http/server.js';
 import type { AdmissionOptions } from '../inference/admission.js';
 import type { ExplainSettings } from '../inference/core.js';
 import type { RateLimitOptions } from '../inference/rate-limit.js';
+import type { ShadowSettings } from '../inference/traffic.js';
 import type { ClassifierOptions } from '../model/classifier.js';
 import { LARGE_DECODE_BYTES, largestDecodeBytes, ORDINARY_DECODE_RESERVE_BYTES } from '../model/image/decode-cost.js';
 import type { PreprocessLimits } from '../model/image/preprocess.js';
@@ -101,6 +102,8 @@ export interface Config {
   readonly rateLimit: RateLimitOptions;
   /** The model repository (`src/repository/from-config.ts`). */
   readonly models: RepositorySettings;
+  /** Shadow traffic between versions (`src/inference/traffic.ts`). */
+  readonly shadow: ShadowSettings;
   /** Operations made public by setting (`src/app.ts`). */
   readonly access: AccessSettings;
   /** Access-token verification (`src/auth/`). */
@@ -216,6 +219,7 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
       pollIntervalMs: s.MODEL_POLL_INTERVAL_MS,
       maxModelBytes: s.MAX_MODEL_BYTES,
     },
+    shadow: { sampleRate: s.SHADOW_SAMPLE_RATE },
     access: { metricsPublic: s.METRICS_PUBLIC, modelMetadataPublic: s.MODEL_METADATA_PUBLIC },
     auth,
     capture: {

@@ -78,6 +78,14 @@ export const envSchema = {
       default: 5_000,
       description: 'With MODEL_CONTROL=poll, time between two scans of MODEL_REPOSITORY, in milliseconds',
     },
+    SHADOW_SAMPLE_RATE: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description:
+        'While a model has a shadow candidate (PUT /v2/repository/models/{name}/traffic), share of the images its serving version answers that the candidate also classifies, after the answer and only with spare capacity (nothing waiting at the gate, and fewer classifications running than half the cores and than MAX_INFLIGHT/4; otherwise skipped, and counted in catdog_shadow_skipped_total): 0 none, 1 every one. See docs/model-repository.md',
+    },
     MAX_MODEL_BYTES: {
       type: 'integer',
       minimum: 1024,

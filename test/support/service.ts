@@ -19,6 +19,7 @@ import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { scanRepository } from '../../src/repository/layout.js';
 import { versionLoader } from '../../src/repository/load-version.js';
+import { readPolicy } from '../../src/repository/policy.js';
 import { createModelRepository, type LoadedRepository } from '../../src/repository/repository.js';
 import { createStaticRepository } from '../../src/repository/static.js';
 import type { ModelControl, ModelRepository } from '../../src/repository/types.js';
@@ -199,6 +200,7 @@ export async function startRepositoryService(
     defaultModel: 'catdog',
     control: options.control ?? 'explicit',
     scan: () => scanRepository(root),
+    readPolicy: (name) => readPolicy(root, name),
     load: versionLoader({ limits: { maxImagePixels: 40_000_000 }, classifier: { workers: 0 }, maxModelBytes: configDefaults().models.maxModelBytes }),
     log,
   });

@@ -24,6 +24,7 @@ import { repositoryIndex } from './repository-index.js';
 import { getServerLive } from './server-live.js';
 import { getServerMetadata } from './server-metadata.js';
 import { getServerReady } from './server-ready.js';
+import { getModelTraffic, setModelTraffic } from './traffic.js';
 
 /** The operations this front-end serves. */
 export type V2Operations =
@@ -39,7 +40,9 @@ export type V2Operations =
   | 'repositoryIndex'
   | 'loadModel'
   | 'unloadModel'
-  | 'getModelEvidence';
+  | 'getModelEvidence'
+  | 'getModelTraffic'
+  | 'setModelTraffic';
 
 /** The bounds of V2 requests, from the configuration's `requests` section. */
 export interface V2Limits {
@@ -99,6 +102,8 @@ export function v2Frontend(deps: V2Deps): V2Frontend {
       loadModel: changeModel(deps.management, 'load'),
       unloadModel: changeModel(deps.management, 'unload'),
       getModelEvidence: getModelEvidence(deps.evidence ?? (() => []), deps.index),
+      getModelTraffic: getModelTraffic(deps.management),
+      setModelTraffic: setModelTraffic(deps.management),
     },
     bodyReader: inferenceBodyReader(read),
     admissions: { inferModel: admitBatch, inferModelVersion: admitBatch },
