@@ -1122,8 +1122,31 @@ export interface components {
                 /** @description The population stability index of the window against the reference; `null` without a reference or under 30 answers. */
                 psi: number | null;
             };
-            /** @description The agreement with the serving version while this version answers in the shadow; `null` while it does not. */
-            shadow: Record<string, never> | null;
+            /**
+             * @description The agreement of this version, answering in the shadow (`PUT .../traffic`), with the
+             *     version serving: the same counts as `catdog_shadow_comparisons_total` and
+             *     `catdog_shadow_probability_difference`. `null` before its first comparison; counted
+             *     afresh when the serving version changes.
+             * @example {
+             *       "serving_version": "1",
+             *       "compared": 40,
+             *       "agreed": 37,
+             *       "agreement": 0.925,
+             *       "mean_difference": 0.031
+             *     }
+             */
+            shadow: {
+                /** @description The version whose answers this one was compared with. */
+                serving_version: string;
+                /** @description Images both versions classified. */
+                compared: number;
+                /** @description Of them, those both gave the same label. */
+                agreed: number;
+                /** @description agreed / compared. */
+                agreement: number;
+                /** @description The mean absolute difference of the two versions' probabilities, over the labels both have, averaged over the images (0 the same answers). */
+                mean_difference: number;
+            } | null;
         };
         ModelStatus: {
             name: components["schemas"]["ModelName"];

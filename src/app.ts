@@ -129,7 +129,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       observeClassification: (timings, model) => metrics.observeClassification(timings, model),
       observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
       observeAnswer: (model, result) => evidence.observe(model, result),
-      observeShadow: (c) => metrics.observeShadow(c),
+      observeShadow: (c) => {
+        metrics.observeShadow(c);
+        evidence.observeShadow(c);
+      },
       observeShadowSkipped: (c) => metrics.observeShadowSkipped(c),
     },
   });

@@ -10,7 +10,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { CaptureStats } from './capture/service.js';
 import { registerEvidenceMetrics } from './evidence-metrics.js';
 import type { VersionEvidence } from './inference/evidence.js';
-import type { ShadowComparison, ShadowSkip } from './inference/traffic.js';
+import { probabilityDifference, type ShadowComparison, type ShadowSkip } from './inference/traffic.js';
 import type { ClassificationTimings } from './model/classifier.js';
 import type { IndexEntry, RepositoryActivity, ServedModel, VersionState } from './repository/types.js';
 
@@ -356,12 +356,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
       const labels = { model: name, version: candidateVersion, serving_version: servingVersion };
       shadowSeries.set(`${name}/${candidateVersion}/${servingVersion}`, labels);
       shadowCompared.inc({ ...labels, agree: String(serving.prediction === shadow.prediction) });
-      // Over the labels both versions have, by name: a retrained head may order them otherwise.
-      const diffs = serving.labels.flatMap((label, i) => {
-        const j = shadow.labels.indexOf(label);
-        return j < 0 ? [] : [Math.abs(serving.values[i]! - shadow.values[j]!)];
-      });
-      if (diffs.length > 0) shadowDifference.observe(labels, diffs.reduce((a, b) => a + b, 0) / diffs.length);
+      const difference = probabilityDifference(serving, shadow);
+      if (difference !== undefined) shadowDifference.observe(labels, difference);
     },
     observeShadowSkipped({ name, candidateVersion, reason }) {
       shadowSkipped.inc({ model: name, version: candidateVersion, reason });

@@ -22,6 +22,7 @@
  */
 import type { Manifest } from '../model/manifest.js';
 import type { Classification } from '../model/postprocess.js';
+import { probabilityDifference, type ShadowComparison } from './traffic.js';
 
 /** Upper bounds of the confidence histogram's buckets (the top probability, 1/labels..1). */
 export const CONFIDENCE_BUCKETS: readonly number[] = [0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1];
@@ -109,6 +110,20 @@ export interface VersionEvidence {
     /** The PSI of the window against the reference; `null` without a reference or with too few answers. */
     readonly psi: number | null;
   };
+  /**
+   * The agreement of this version, answering in the shadow, with the version serving; `null`
+   * before its first comparison. Counted afresh when the serving version changes.
+   */
+  readonly shadow: {
+    readonly servingVersion: string;
+    /** Images both classified, and how many of them both gave the same label. */
+    readonly compared: number;
+    readonly agreed: number;
+    /** agreed / compared. */
+    readonly agreement: number;
+    /** The mean over the images of the mean absolute difference of the probabilities. */
+    readonly meanDifference: number;
+  } | null;
 }
 
 /** See the module comment. */
@@ -120,6 +135,8 @@ export interface Evidence {
    * before (it no longer counts), if any.
    */
   observeFeedback(target: FeedbackTarget, label: string, previous?: string): void;
+  /** One image a shadow candidate classified beside the version serving (`traffic.ts`). */
+  observeShadow(comparison: ShadowComparison): void;
   /** The evidence of every version loaded now (others are dropped), by model then version. */
   versions(): readonly VersionEvidence[];
 }
@@ -143,6 +160,8 @@ interface State {
   windowLow: number;
   /** Minute (ms since the epoch / interval) → answers by label index; at most {@link HISTORY_INTERVALS}. */
   readonly history: Map<number, number[]>;
+  /** The comparisons as a shadow candidate, against the version serving then. */
+  shadow: { servingVersion: string; compared: number; agreed: number; differenceSum: number } | undefined;
 }
 
 /** The population stability index of `actual` against `expected` (shares), each floored at {@link PSI_FLOOR}. */
@@ -182,6 +201,7 @@ export function createEvidence(options: EvidenceOptions, loaded: () => readonly 
         windowCounts: labels.map(() => 0),
         windowLow: 0,
         history: new Map(),
+        shadow: undefined,
       };
       states.set(key(model.name, model.version), state);
     }
@@ -229,6 +249,15 @@ export function createEvidence(options: EvidenceOptions, loaded: () => readonly 
         reference: reference ? Object.fromEntries(labels.map((l) => [l, reference[l] ?? 0])) : null,
         psi,
       },
+      shadow: s.shadow && s.shadow.compared > 0
+        ? {
+            servingVersion: s.shadow.servingVersion,
+            compared: s.shadow.compared,
+            agreed: s.shadow.agreed,
+            agreement: s.shadow.agreed / s.shadow.compared,
+            meanDifference: s.shadow.differenceSum / s.shadow.compared,
+          }
+        : null,
     };
   };
 
@@ -281,6 +310,16 @@ export function createEvidence(options: EvidenceOptions, loaded: () => readonly 
       }
       if (same(label)) s.correct++;
       else s.incorrect++;
+    },
+
+    observeShadow({ name, servingVersion, candidateVersion, serving, shadow }) {
+      const model = loaded().find((m) => m.name === name && m.version === candidateVersion);
+      if (!model) return;
+      const s = stateOf(model);
+      if (s.shadow?.servingVersion !== servingVersion) s.shadow = { servingVersion, compared: 0, agreed: 0, differenceSum: 0 };
+      s.shadow.compared++;
+      if (serving.prediction === shadow.prediction) s.shadow.agreed++;
+      s.shadow.differenceSum += probabilityDifference(serving, shadow) ?? 0;
     },
 
     versions() {

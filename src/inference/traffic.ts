@@ -53,6 +53,18 @@ export interface ShadowComparison {
   readonly shadow: Classification;
 }
 
+/**
+ * The mean absolute difference of two answers' probabilities, over the labels both have, by name (a
+ * retrained head may order them otherwise); `undefined` when they share none.
+ */
+export function probabilityDifference(serving: Classification, shadow: Classification): number | undefined {
+  const diffs = serving.labels.flatMap((label, i) => {
+    const j = shadow.labels.indexOf(label);
+    return j < 0 ? [] : [Math.abs(serving.values[i]! - shadow.values[j]!)];
+  });
+  return diffs.length === 0 ? undefined : diffs.reduce((a, b) => a + b, 0) / diffs.length;
+}
+
 /** Why a drawn shadow classification did not run: no spare capacity, or the candidate failed it. */
 export type ShadowSkip = 'busy' | 'failed';
 

@@ -198,6 +198,15 @@ describe('traffic between versions: canary, shadow, version policy (issue 26)', 
       const count = sample(text, 'catdog_shadow_probability_difference_count{model="catdog",version="2",serving_version="1"}');
       expect(count).to.equal(sample(text, series));
       expect(sum / count).to.be.greaterThan(0.05);
+      // The evidence API (the page's Monitoring view) reports the same agreement for version 2.
+      const evidence = await receive(`${svc.url}/v2/repository/models/catdog/evidence`);
+      expect(evidence.status, evidence.text).to.equal(200);
+      expectMatchesSpec(svc.api, 'getModelEvidence', evidence);
+      const { versions } = evidence.body as { versions: { version: string; shadow: { serving_version: string; compared: number; agreed: number; agreement: number; mean_difference: number } | null }[] };
+      const candidate = versions.find((v) => v.version === '2')!.shadow!;
+      expect(candidate).to.deep.include({ serving_version: '1', compared: sample(text, series), agreed: 0, agreement: 0 });
+      expect(candidate.mean_difference).to.be.closeTo(sum / count, 1e-9);
+      expect(versions.find((v) => v.version === '1')!.shadow).to.equal(null);
     });
 
     it('a candidate unloaded drops out of the split (and of the setting); the serving version answers everyone', async () => {

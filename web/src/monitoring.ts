@@ -7,7 +7,7 @@
  *
  * The view offers itself (its button in the header) only once the service has listed the models
  * for the current token; the page calls {@link Monitoring.update} whenever who is signed in may
- * have changed. Traffic controls (canary, shadow) are not here: the service has no traffic API yet.
+ * have changed. Traffic controls (canary, shadow) are not here yet: `PUT .../traffic` sets them (docs/model-repository.md).
  */
 import { h, show } from './dom.js';
 import { answersOverTime, confidenceHistogram, driftMeter, seriesClass, shareMeter, windowAgainstReference } from './monitoring-charts.js';
@@ -194,8 +194,10 @@ function versionCard(v: VersionEvidence): HTMLElement {
 /** The agreement with the serving version while this version answers in the shadow. */
 function agreementFigure(shadow: VersionEvidence['shadow']): HTMLElement {
   if (shadow === null) return figure('Agreement with the serving version', shareMeter(null, 'Agreement'), 'No shadow traffic for this version.');
-  // Its members come with the shadow traffic (issue 26, items 1 and 2): a share is drawn, the rest listed.
-  const share = Object.entries(shadow).find(([, value]) => typeof value === 'number' && value >= 0 && value <= 1);
-  const listed = Object.entries(shadow).map(([key, value]) => `${key}: ${typeof value === 'number' ? decimal.format(value) : JSON.stringify(value)}`).join(', ');
-  return figure('Agreement with the serving version', shareMeter(share ? Number(share[1]) : null, 'Agreement'), listed);
+  return figure(
+    'Agreement with the serving version',
+    shareMeter(shadow.agreement, 'Agreement'),
+    `Same label as version ${shadow.serving_version} on ${shadow.agreed} of ${shadow.compared} images; `
+      + `probabilities differ by ${decimal.format(shadow.mean_difference)} on average.`,
+  );
 }

@@ -36,8 +36,15 @@ function versionEvidenceBody(e: VersionEvidence): Body['versions'][number] {
       reference: drift.reference === null ? null : { ...drift.reference },
       psi: drift.psi,
     },
-    // Filled by the shadow traffic (issue 26, items 1-2) while this version answers in the shadow.
-    shadow: null,
+    shadow: e.shadow === null
+      ? null
+      : {
+          serving_version: e.shadow.servingVersion,
+          compared: e.shadow.compared,
+          agreed: e.shadow.agreed,
+          agreement: e.shadow.agreement,
+          mean_difference: e.shadow.meanDifference,
+        },
   };
 }
 
