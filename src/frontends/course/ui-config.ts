@@ -6,8 +6,11 @@ import type { OperationHandler } from '../../http/operation.js';
 /** `GET /ui/config`'s answer. */
 export type UiConfig = operations['getUiConfig']['responses'][200]['content']['application/json'];
 
-/** The operations the page calls with a token; it asks for the scopes they require. */
-const pageOperations: readonly string[] = ['classifyImage', 'explainImage'];
+/**
+ * The operations the page calls with a token; it asks for the scopes they require (its Review
+ * view, shown to those granted the captures' scopes, lists, shows and labels captures).
+ */
+const pageOperations: readonly string[] = ['classifyImage', 'explainImage', 'listCaptures', 'getCaptureImage', 'postFeedback'];
 
 /**
  * The scopes of the `oauth2` requirements of `operationIds` in `document`, with `openid` first
