@@ -120,8 +120,13 @@ async function classify(photo: Photo): Promise<void> {
       showFailure(fromProblem(outcome.problem));
       return;
     }
+    ui.answer.classList.remove('busy');
+    show(ui.working, false);
     showResult(outcome.value);
     void explain(photo);
+    // On a phone the answer is below the photo (and the heatmap's controls, just shown), often
+    // below the fold.
+    ui.answer.scrollIntoView({ block: 'nearest' });
   } catch (error) {
     show(ui.result, false);
     showFailure(fromError(error, 'the photo was not sent'));
@@ -146,8 +151,6 @@ function showResult(answer: Answer): void {
     answer,
   );
   show(ui.result, true);
-  // On a phone the answer is below the photo, often below the fold.
-  ui.answer.scrollIntoView({ block: 'nearest' });
 }
 
 /** The explanation being worked out, cancelled when another photo comes. */

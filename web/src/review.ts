@@ -55,20 +55,21 @@ export function createReview(api: ReviewApi, failed: (failure: Failure | undefin
     ui.status.textContent = failure.headline;
   };
 
-  /** Shows the first capture of the queue, or says there is none. */
-  async function current(): Promise<void> {
-    counts();
+  /** Shows the first capture of the queue, or says there is none; `note` goes before what to do. */
+  async function current(note = ''): Promise<void> {
     ui.undo.disabled = done.length === 0;
     const capture = queue[0];
     if (!capture) {
+      counts();
       show(ui.item, false);
-      ui.status.textContent = labelled > 0 || done.length > 0
+      ui.status.textContent = note + (labelled > 0 || done.length > 0
         ? 'Nothing left to label. Photos given to the service from now on will appear here.'
-        : 'Nothing to label: the service has kept no answer without a label yet.';
+        : 'Nothing to label: the service has kept no answer without a label yet.');
       return;
     }
     const image = await api.captureImage(capture);
     if (queue[0] !== capture) return;
+    counts();
     if (!image.ok) return fail(fromProblem(image.problem));
     if (photoUrl) URL.revokeObjectURL(photoUrl);
     photoUrl = URL.createObjectURL(image.value);
@@ -89,7 +90,8 @@ export function createReview(api: ReviewApi, failed: (failure: Failure | undefin
         return button;
       }),
     );
-    ui.status.textContent = 'What does this photo show? Press 1, 2 or 3, or choose below.';
+    ui.status.textContent = `${note}What does this photo show? Press 1, 2 or 3, or choose below.`;
+    ui.item.dataset.captureId = capture.id;
     show(ui.item, true);
   }
 
@@ -105,8 +107,7 @@ export function createReview(api: ReviewApi, failed: (failure: Failure | undefin
       // Labelled again after an undo: it was already counted.
       if (!done.some((d) => d.capture.id === capture.id)) labelled++;
       done.push({ capture, label });
-      await current();
-      ui.status.textContent = `Labelled ${label}. ${ui.status.textContent ?? ''}`;
+      await current(`Labelled ${label}. `);
     } catch (error) {
       fail(fromError(error, 'the label was not sent'));
     } finally {
@@ -120,8 +121,7 @@ export function createReview(api: ReviewApi, failed: (failure: Failure | undefin
     // Still labelled last.label at the service until another label replaces it.
     queue.unshift(last.capture);
     labelled--;
-    await current();
-    ui.status.textContent = `Undone: it is labelled ${last.label} until you choose again. Press 1, 2 or 3.`;
+    await current(`Undone: it stays labelled ${last.label} at the service until you choose again. `);
   }
 
   fitFrame(ui.photo);
