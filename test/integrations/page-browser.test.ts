@@ -557,9 +557,14 @@ describe('the web page in a browser, with authentication disabled', function () 
     await chooser.setFiles({ name: 'photo.jpg', mimeType: 'image/jpeg', buffer: await solidImage('green', 'jpeg', 64) });
     expect((await answer(page, undefined)).bars).to.have.length(3);
     // The answer, below the photo, is scrolled into view.
-    const label = await page.locator('#answer-title').evaluate((node: PageElement) => node.getBoundingClientRect());
-    expect(label.top, 'the answer below the top of the screen').to.be.at.least(0);
-    expect(label.bottom, 'and above its bottom').to.be.at.most(740);
+    const inView = page.waitForFunction(() => {
+      const box = document.getElementById('answer')!.getBoundingClientRect();
+      return box.top >= 0 && box.bottom <= window.innerHeight;
+    }, undefined, wait);
+    await inView.catch(async (error: unknown) => {
+      const box = await page.locator('#answer').evaluate((node: PageElement) => node.getBoundingClientRect());
+      throw new Error(`the answer is at ${box.top}–${box.bottom} px of a 740-pixel screen: ${String(error)}`);
+    });
     expect(await page.evaluate(() => window.scrollY), 'scrolled').to.be.above(0);
     expect(errors).to.deep.equal([]);
     await context.close();

@@ -124,9 +124,7 @@ async function classify(photo: Photo): Promise<void> {
     show(ui.working, false);
     showResult(outcome.value);
     void explain(photo);
-    // On a phone the answer is below the photo (and the heatmap's controls, just shown), often
-    // below the fold.
-    ui.answer.scrollIntoView({ block: 'nearest' });
+    revealAnswer();
   } catch (error) {
     show(ui.result, false);
     showFailure(fromError(error, 'the photo was not sent'));
@@ -151,6 +149,19 @@ function showResult(answer: Answer): void {
     answer,
   );
   show(ui.result, true);
+}
+
+/**
+ * Scrolls the answer into view when it is not: on a phone it is below the photo (and the
+ * heatmap's controls), often below the fold. Again once the photo has loaded, which moves it.
+ */
+function revealAnswer(): void {
+  const reveal = (): void => {
+    const box = ui.answer.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) ui.answer.scrollIntoView({ block: 'start' });
+  };
+  reveal();
+  if (!ui.photo.complete) ui.photo.addEventListener('load', () => requestAnimationFrame(reveal), { once: true });
 }
 
 /** The explanation being worked out, cancelled when another photo comes. */
