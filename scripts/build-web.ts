@@ -56,8 +56,15 @@ async function build(): Promise<void> {
     style: output('styles', '.css'),
     icon: `/assets/${iconName}`,
   };
+  // The example photos to click, from resources/samples/ (licences in its README).
+  for (const [name, file] of [['sample-cat', 'cat.png'], ['sample-cat-64', 'cat-64.jpg']] as const) {
+    const bytes = await readFile(path.join(root, 'resources', 'samples', file));
+    const hashed = `${name}-${createHash('sha256').update(bytes).digest('hex').slice(0, 8)}${path.extname(file)}`;
+    await writeFile(path.join(assets, hashed), bytes);
+    names[name] = `/assets/${hashed}`;
+  }
   const template = await readFile(path.join(source, 'index.html'), 'utf8');
-  const html = template.replace(/\{\{(\w+)\}\}/g, (whole, name: string) => {
+  const html = template.replace(/\{\{([\w-]+)\}\}/g, (whole, name: string) => {
     const value = names[name];
     if (value === undefined) throw new Error(`web/index.html: unknown placeholder ${whole}`);
     return value;

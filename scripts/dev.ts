@@ -35,7 +35,7 @@ process.stderr.write(
     `  operator client  operator-client / operator-client-secret  (scopes ${predictionScope} ${metricsScope} ${manageScope}: the model repository)`,
     `  labeller client  labeller-client / labeller-client-secret  (scopes ${predictionScope} read::captures post::feedback: the captures)`,
     `  audience         ${defaultAudience}`,
-    `  web page client  ${uiClientId}  (Authorization Code + PKCE; any user name signs in, no password)`,
+    `  web page client  ${uiClientId}  (Authorization Code + PKCE; any user name signs in, no password; Review for all but guest* names)`,
     `API                http://127.0.0.1:${apiPort}  (Swagger UI: /docs, Authorize with the client above)`,
     '',
     `Open the page:     http://127.0.0.1:${apiPort}/   (sign in, then drop a photo)`,

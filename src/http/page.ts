@@ -33,6 +33,9 @@ const types: Readonly<Record<string, string>> = {
   '.css': 'text/css; charset=utf-8',
   '.svg': 'image/svg+xml',
   '.map': 'application/json; charset=utf-8',
+  // The example photos (resources/samples/).
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
 };
 
 /** The Content-Security-Policy of the page; `connect` are the other origins it may call. */

@@ -56,15 +56,16 @@ describe('the web page over HTTP', () => {
     expect(text).to.not.match(/<script(?![^>]*\bsrc=)[^>]*>/, 'inline <script>');
     expect(text).to.not.match(/<style\b|\sstyle="|\son[a-z]+="/, 'inline style or event handler');
     const refs = [...text.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!);
-    const assets = refs.filter((r) => r.startsWith('/assets/'));
-    expect(assets).to.have.length(3); // script, styles, icon
+    const assets = [...new Set(refs.filter((r) => r.startsWith('/assets/')))];
+    expect(assets).to.have.length(5); // script, styles, icon, the two example photos (resources/samples/)
     for (const ref of assets) {
       const res = await receive(`${svc.url}${ref}`);
       expect(res.status, ref).to.equal(200);
       expect(res.headers.get('cache-control'), ref).to.equal('public, max-age=31536000, immutable');
       expect(res.headers.get('x-content-type-options'), ref).to.equal('nosniff');
       expect(res.headers.get('content-type'), ref).to.match(
-        ref.endsWith('.js') ? /^application\/javascript/ : ref.endsWith('.css') ? /^text\/css/ : /^image\/svg\+xml/,
+        ref.endsWith('.js') ? /^application\/javascript/ : ref.endsWith('.css') ? /^text\/css/
+          : ref.endsWith('.png') ? /^image\/png$/ : ref.endsWith('.jpg') ? /^image\/jpeg$/ : /^image\/svg\+xml/,
       );
     }
     for (const ref of refs.filter((r) => !r.startsWith('/assets/'))) expect(ref, 'a link').to.match(/^\/(docs|redoc|openapi\.yaml)$/);
@@ -130,7 +131,7 @@ describe('GET /ui/config', () => {
     {
       name: 'with a client id: the issuer, the client, the audience and the scopes of the page\'s operations',
       config: uiConfigFor({ ...enabled, uiClientId: 'page' }, spec),
-      expected: { auth: { required: true, issuer: enabled.issuer, audience: enabled.audience, client_id: 'page', scope: 'openid get::prediction manage::models' } },
+      expected: { auth: { required: true, issuer: enabled.issuer, audience: enabled.audience, client_id: 'page', scope: 'openid get::prediction post::feedback read::captures manage::models' } },
     },
     {
       name: 'without OAUTH2_UI_CLIENT_ID: tokens required, no client to sign in with',

@@ -3,8 +3,8 @@
  * never downloads a browser) against `make dev` itself — the real identity provider, the real
  * service with the real default model. One visit, in order: sign in with PKCE at the issuer,
  * drop cat.png and read "Cat" with its percentage, the heatmap over the photo (and over a cat in
- * a corner), paste and pick photos, a text file's readable
- * error, the page on a 360-pixel-wide screen and from the keyboard, WCAG checks (axe-core), and
+ * a corner), paste and pick photos, an example photo, a text file's readable
+ * error, the Review view (label with a key, undo), the page on a 360-pixel-wide screen and from the keyboard, WCAG checks (axe-core), and
  * sign-out. Throughout: no request leaves the service's origin except to the issuer, and the
  * console stays free of errors. Screenshots go to `dist/screenshots/` (docs/page.png is one).
  *
@@ -12,7 +12,8 @@
  * it). `CHROMIUM` names another executable.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import { expect } from 'chai';
@@ -32,7 +33,10 @@ import { startService, type RunningService } from '../support/service.js';
  * to it.
  */
 interface PageElement {
+  readonly id: string;
   hidden: boolean;
+  dataset: Record<string, string | undefined>;
+  getBoundingClientRect(): { top: number; bottom: number };
   textContent: string | null;
   innerText?: string;
   blur(): void;
@@ -49,7 +53,7 @@ declare const document: {
   readonly documentElement: { readonly scrollWidth: number };
   readonly cookie: string;
 };
-declare const window: { readonly innerWidth: number };
+declare const window: { readonly innerWidth: number; readonly innerHeight: number; readonly scrollY: number };
 declare function requestAnimationFrame(callback: () => void): number;
 declare const localStorage: Record<string, string>;
 declare const sessionStorage: Record<string, string>;
@@ -193,6 +197,8 @@ describe('the web page in a browser, against make dev', function () {
   let errors: string[];
   let cat: PageFile;
   let lastMeta: string | undefined;
+  let captureDir: string;
+  let uploads: string[];
 
   before(async function () {
     if (!existsSync(executable)) {
@@ -201,21 +207,39 @@ describe('the web page in a browser, against make dev', function () {
     }
     expect(existsSync(path.join(builtPage, 'index.html')), `${builtPage}/index.html (make web)`).to.equal(true);
     cat = { name: 'cat.png', mimeType: 'image/png', buffer: await readFile(catImagePath) };
-    dev = await startDev();
+    // Every answer kept, as under make dev (the Review view lists them).
+    captureDir = await mkdtemp(path.join(os.tmpdir(), 'cdo-page-captures-'));
+    dev = await startDev({ CAPTURE_SAMPLE_RATE: '1', CAPTURE_DIR: captureDir });
     await issuerDiscovered(dev);
     browser = await launch();
     context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
     ({ page, outside, errors } = await watchedPage(context, [dev.url, dev.issuer]));
+    uploads = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith('/upload')) uploads.push(request.url());
+    });
     await mkdir(screenshots, { recursive: true });
   });
   after(async () => {
     await browser?.close();
     await dev?.stop();
+    if (captureDir) await rm(captureDir, { recursive: true, force: true });
+  });
+
+  it('signed out, a dropped photo is not ignored: the page says so and offers to sign in', async () => {
+    await page.goto(`${dev.url}/`);
+    await page.getByText('Sign in to classify photos.').waitFor(wait);
+    await drop(page, cat);
+    const notice = page.locator('#sign-in-needed');
+    await notice.waitFor({ state: 'visible', ...wait });
+    expect(await notice.innerText()).to.contain('Photos are classified for signed-in users only: the photo was not sent.');
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal('sign-in-notice');
+    expect(uploads, 'nothing sent').to.deep.equal([]);
   });
 
   it('asks to sign in, and signs in with PKCE at the issuer', async () => {
-    await page.goto(`${dev.url}/`);
-    await page.getByRole('button', { name: 'Sign in' }).click(wait);
+    // The notice's own button.
+    await page.locator('#sign-in-notice').click(wait);
     // The issuer's own page: the authorization request carried a PKCE challenge.
     await page.waitForURL((url) => url.origin === dev.issuer, wait);
     await page.getByLabel('User name').fill('alice');
@@ -224,6 +248,8 @@ describe('the web page in a browser, against make dev', function () {
     await page.getByText('Signed in as alice').waitFor(wait);
     expect(page.url(), 'the code and state are gone from the address bar').to.equal(`${dev.url}/`);
     expect(await page.getByRole('button', { name: 'Choose a photo' }).isEnabled()).to.equal(true);
+    expect(await page.locator('#sign-in-needed').isHidden(), 'the notice goes once signed in').to.equal(true);
+    expect(await page.locator('.paste-hint').isVisible(), 'Ctrl+V offered with a keyboard and mouse').to.equal(true);
     // make dev's issuer grants the page manage::models too: the Monitoring view is offered.
     await page.getByRole('button', { name: 'Monitoring' }).waitFor(wait);
   });
@@ -233,9 +259,28 @@ describe('the web page in a browser, against make dev', function () {
     expect(stored).to.not.match(/eyJ/, 'no JWT in storage or cookies');
   });
 
-  it('drop cat.png: reads "Cat" and the percentage the API gives', async () => {
+  it('drop cat.png: the photo and a spinner at once, then "Cat" and the percentage the API gives', async () => {
+    // The answer held back until the page has been looked at while it waits.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/upload', async (route) => {
+      await held;
+      await route.fallback();
+    });
     await drop(page, cat);
+    try {
+      await page.locator('#working').waitFor({ state: 'visible', ...wait });
+      expect(await page.locator('#working').innerText()).to.contain('Classifying your photo…');
+      expect(await page.locator('#working .spinner').isVisible()).to.equal(true);
+      expect(await page.locator('#photo').isVisible(), 'the preview').to.equal(true);
+      await page.waitForFunction(() => (document.getElementById('photo') as unknown as { naturalWidth: number }).naturalWidth === 499, undefined, wait);
+      expect(await page.locator('#label').isVisible(), 'no answer yet').to.equal(false);
+    } finally {
+      release();
+    }
     const shown = await answer(page, lastMeta);
+    await page.unroute('**/upload');
+    expect(await page.locator('#working').isHidden()).to.equal(true);
     lastMeta = (await page.locator('#meta').textContent()) ?? undefined;
     // The same photo through the API with a token of the development issuer's.
     const token = await fetchToken(`${dev.issuer}/token`, 'prediction-client', 'prediction-client-secret', { scope: predictionScope });
@@ -264,12 +309,21 @@ describe('the web page in a browser, against make dev', function () {
     expect(canvas.height).to.be.closeTo(photo.height, 1.5);
     expect(canvas.width).to.be.closeTo(photo.height, 1.5);
     expect(canvas.x - photo.x).to.be.closeTo((photo.width - photo.height) / 2, 1.5);
+    // The square the model saw is outlined and named, in the picture and beneath it.
+    const crop = page.locator('#crop');
+    expect(await crop.isVisible()).to.equal(true);
+    expect(await crop.innerText()).to.equal('The model sees this square');
+    const outline = (await crop.boundingBox())!;
+    for (const key of ['x', 'y', 'width', 'height'] as const) expect(outline[key], key).to.be.closeTo(canvas[key], 1.5);
+    expect(await page.locator('#heatmap-status').innerText()).to.contain('The model sees only the centre square (dashed).');
     await page.screenshot({ path: path.join(screenshots, 'page.png') });
     const toggle = page.getByLabel('Show where the model looked');
     await toggle.uncheck();
     expect(await page.locator('#heatmap').isHidden()).to.equal(true);
+    expect(await crop.isHidden()).to.equal(true);
     await toggle.check();
     expect(await page.locator('#heatmap').isVisible()).to.equal(true);
+    expect(await crop.isVisible()).to.equal(true);
   });
 
   it('points the heatmap at a cat in a corner of a plain picture', async () => {
@@ -283,6 +337,22 @@ describe('the web page in a browser, against make dev', function () {
     const strongest = await overlay(page);
     expect(strongest.row, 'top rows').to.be.below(3);
     expect(strongest.column, 'right columns').to.be.at.least(4);
+    // A square photo: the model sees all of it, and nothing is outlined.
+    expect(await page.locator('#crop').isHidden()).to.equal(true);
+  });
+
+  it('an example photo to click; a small one fills its column', async () => {
+    const example = page.getByRole('button', { name: 'A small cat (64 × 64)' });
+    expect(await page.locator('.credits').innerText()).to.contain('Apache-2.0');
+    await example.click();
+    const shown = await answer(page, lastMeta);
+    lastMeta = (await page.locator('#meta').textContent()) ?? undefined;
+    expect(shown.label).to.equal('Cat');
+    await page.waitForFunction(() => (document.getElementById('photo') as unknown as { naturalWidth: number }).naturalWidth === 64, undefined, wait);
+    const photo = (await page.locator('#photo').boundingBox())!;
+    const column = (await page.locator('#result .photo').boundingBox())!;
+    expect(photo.width, 'the 64-pixel photo, scaled to its column').to.be.closeTo(column.width, 1.5);
+    expect(photo.height).to.be.closeTo(photo.width, 1.5);
   });
 
   it('a pasted photo is classified too', async () => {
@@ -334,6 +404,62 @@ describe('the web page in a browser, against make dev', function () {
     expect(await accessibilityViolations(page)).to.deep.equal([]);
   });
 
+  it('Review, from the keyboard only: the least sure answer first, 2 labels it Dog, U undoes, 1 labels it Cat', async () => {
+    const labeller = await fetchToken(`${dev.issuer}/token`, 'labeller-client', 'labeller-client-secret', { scope: 'read::captures post::feedback' });
+    const read = async (url: string): Promise<unknown> => {
+      const res = await fetch(`${dev.url}${url}`, { headers: { authorization: `Bearer ${labeller}` } });
+      expect(res.status, url).to.equal(200);
+      return res.json();
+    };
+    type Listed = { captures: { id: string; confidence: number; feedback?: { label: string } }[] };
+    const before = (await read('/captures?order=least-confidence&labelled=false&limit=1000')) as Listed;
+    expect(before.captures.length, 'the photos given so far were captured').to.be.at.least(3);
+
+    // Tab to "Review", Enter.
+    await page.evaluate(() => document.activeElement?.blur());
+    let focused = '';
+    for (let i = 0; i < 10 && focused !== 'Review'; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate(() => document.activeElement?.innerText ?? '');
+    }
+    expect(focused).to.equal('Review');
+    await page.keyboard.press('Enter');
+    const item = page.locator('#review-item');
+    await item.waitFor({ state: 'visible', ...wait });
+    const counts = page.locator('#review-counts');
+    expect(await counts.innerText()).to.equal(`Labelled: 0 · To label: ${before.captures.length}`);
+    const first = await item.getAttribute('data-capture-id');
+    expect(first, 'the least confident capture first').to.equal(before.captures[0]!.id);
+    await page.waitForFunction(() => (document.getElementById('review-photo') as unknown as { naturalWidth: number }).naturalWidth > 0, undefined, wait);
+    expect(await page.locator('#review-bars li').count()).to.equal(3);
+    expect(await page.locator('#review-choices button').allInnerTexts()).to.deep.equal(['1 Cat', '2 Dog', '3 Other']);
+    expect(await accessibilityViolations(page)).to.deep.equal([]);
+    await page.screenshot({ path: path.join(screenshots, 'page-review.png') });
+
+    await page.keyboard.press('2');
+    await page.waitForFunction((n) => document.getElementById('review-counts')?.textContent === `Labelled: 1 · To label: ${n - 1}`, before.captures.length, wait);
+    expect(await page.locator('#review-status').innerText()).to.match(/^Labelled Dog\./);
+    const recorded = (await read(`/captures/${first}`)) as { feedback?: { label: string; subject?: string } };
+    expect(recorded.feedback?.label, 'recorded at the service').to.equal('Dog');
+    expect(recorded.feedback?.subject).to.equal('alice');
+    const after = (await read('/captures?labelled=false&limit=1000')) as Listed;
+    expect(after.captures.map((c) => c.id)).to.not.include(first);
+    if (before.captures.length > 1) expect(await item.getAttribute('data-capture-id')).to.equal(before.captures[1]!.id);
+
+    await page.keyboard.press('u');
+    await page.waitForFunction((id) => document.getElementById('review-item')?.dataset.captureId === id, first, wait);
+    expect(await counts.innerText()).to.equal(`Labelled: 0 · To label: ${before.captures.length}`);
+    expect(await page.locator('#review-status').innerText()).to.contain('Undone');
+    await page.keyboard.press('1');
+    await page.waitForFunction((n) => document.getElementById('review-counts')?.textContent === `Labelled: 1 · To label: ${n - 1}`, before.captures.length, wait);
+    expect(((await read(`/captures/${first}`)) as { feedback?: { label: string } }).feedback?.label, 'the latest label wins').to.equal('Cat');
+
+    // Back to classifying.
+    await page.getByRole('button', { name: 'Classify' }).click();
+    expect(await page.locator('#review').isHidden()).to.equal(true);
+    expect(await page.locator('#drop').isVisible()).to.equal(true);
+  });
+
   it('fits a 360-pixel-wide screen', async () => {
     await page.setViewportSize({ width: 360, height: 740 });
     // The heatmap follows the photo's new size at the next layout.
@@ -359,6 +485,26 @@ describe('the web page in a browser, against make dev', function () {
     await page.getByRole('button', { name: 'Sign in' }).waitFor(wait);
     expect(await page.getByRole('button', { name: 'Choose a photo' }).isDisabled()).to.equal(true);
     expect(await page.locator('#status').textContent()).to.equal('Sign in to classify photos.');
+  });
+
+  it('offers no Review to a user without the captures\' scopes', async () => {
+    const other = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    try {
+      const { page: guest, errors: guestErrors } = await watchedPage(other, [dev.url, dev.issuer]);
+      await guest.goto(`${dev.url}/`);
+      await guest.getByRole('button', { name: 'Sign in' }).click(wait);
+      await guest.waitForURL((url) => url.origin === dev.issuer, wait);
+      await guest.getByLabel('User name').fill('guest-bob');
+      await guest.getByRole('button', { name: 'Sign in' }).click();
+      await guest.waitForURL(`${dev.url}/`, wait);
+      await guest.getByText('Signed in as guest-bob').waitFor(wait);
+      expect(await guest.getByRole('button', { name: 'Choose a photo' }).isEnabled()).to.equal(true);
+      expect(await guest.locator('#views').isHidden()).to.equal(true);
+      expect(await guest.getByRole('button', { name: 'Review' }).count()).to.equal(0);
+      expect(guestErrors).to.deep.equal([]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('sent no request outside the service and the issuer, and logged no error', () => {
@@ -402,6 +548,9 @@ describe('the web page in a browser, with authentication disabled', function () 
     await page.goto(`${svc.url}/`);
     const take = page.getByRole('button', { name: 'Take a photo' });
     await take.waitFor({ state: 'visible', ...wait });
+    expect(await page.locator('.paste-hint').isHidden(), 'no Ctrl+V on a phone').to.equal(true);
+    const [pickBox, takeBox] = [(await page.locator('#pick').boundingBox())!, (await take.boundingBox())!];
+    expect(takeBox.width, 'the two buttons are as wide').to.be.closeTo(pickBox.width, 0.5);
     expect(await page.locator('#camera').getAttribute('capture')).to.equal('environment');
     const opened = page.waitForEvent('filechooser', wait);
     await take.tap();
@@ -409,6 +558,16 @@ describe('the web page in a browser, with authentication disabled', function () 
     expect(await chooser.element().getAttribute('id')).to.equal('camera');
     await chooser.setFiles({ name: 'photo.jpg', mimeType: 'image/jpeg', buffer: await solidImage('green', 'jpeg', 64) });
     expect((await answer(page, undefined)).bars).to.have.length(3);
+    // The answer, below the photo, is scrolled into view.
+    const inView = page.waitForFunction(() => {
+      const box = document.getElementById('answer')!.getBoundingClientRect();
+      return box.top >= 0 && box.bottom <= window.innerHeight;
+    }, undefined, wait);
+    await inView.catch(async (error: unknown) => {
+      const box = await page.locator('#answer').evaluate((node: PageElement) => node.getBoundingClientRect());
+      throw new Error(`the answer is at ${box.top}–${box.bottom} px of a 740-pixel screen: ${String(error)}`);
+    });
+    expect(await page.evaluate(() => window.scrollY), 'scrolled').to.be.above(0);
     expect(errors).to.deep.equal([]);
     await context.close();
   });

@@ -17,6 +17,9 @@ export type Problem = components['schemas']['Problem'];
 /** `GET /ui/config`: how the page signs in. */
 export type UiConfig = components['schemas']['UiConfig'];
 
+/** A captured answer (`GET /captures`), with its latest feedback. */
+export type Capture = components['schemas']['Capture'];
+
 /** A call's outcome: the answer, or the problem the service answered with. */
 export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: Problem };
 
@@ -38,6 +41,17 @@ export function createApi(token: () => string | undefined) {
     },
   };
   client.use(bearer);
+
+  /** `response`'s problem, or the answer's body when it is not an error. */
+  const problemOf = async (response: Response): Promise<Problem> => {
+    let body: unknown;
+    try {
+      body = await response.json();
+    } catch {
+      body = undefined;
+    }
+    return asProblem(body, response);
+  };
 
   return {
     /** `GET /ui/config`. */
@@ -69,6 +83,41 @@ export function createApi(token: () => string | undefined) {
       });
       if (error !== undefined) return { ok: false, problem: asProblem(error, response) };
       return { ok: true, value: data as Explanation };
+    },
+
+    /** `GET /captures` without feedback, the least confident first (the Review view's queue). */
+    async unlabelled(limit: number): Promise<Outcome<Capture[]>> {
+      const { data, error, response } = await client.GET('/captures', {
+        params: { query: { order: 'least-confidence', labelled: false, limit } },
+      });
+      if (error !== undefined) return { ok: false, problem: asProblem(error, response) };
+      return { ok: true, value: (data as { captures: Capture[] }).captures };
+    },
+
+    /** How many captures have feedback, counted up to `limit` (`GET /captures?labelled=true`). */
+    async labelledCount(limit: number): Promise<Outcome<number>> {
+      const { data, error, response } = await client.GET('/captures', {
+        params: { query: { order: 'newest', labelled: true, limit } },
+      });
+      if (error !== undefined) return { ok: false, problem: asProblem(error, response) };
+      return { ok: true, value: (data as { captures: Capture[] }).captures.length };
+    },
+
+    /** The image of `capture`, from its `image.url` on this service, with the same token. */
+    async captureImage(capture: Capture): Promise<Outcome<Blob>> {
+      const url = new URL(capture.image.url, window.location.origin);
+      if (url.origin !== window.location.origin) throw new Error(`the capture's image is elsewhere (${url.origin})`);
+      const value = token();
+      const response = await fetch(url, { headers: value === undefined ? {} : { authorization: `Bearer ${value}` } });
+      if (!response.ok) return { ok: false, problem: await problemOf(response) };
+      return { ok: true, value: await response.blob() };
+    },
+
+    /** `POST /feedback`: `capture` should have answered `label`. */
+    async feedback(capture: Capture, label: string): Promise<Outcome<undefined>> {
+      const { error, response } = await client.POST('/feedback', { body: { id: capture.id, label } });
+      if (error !== undefined) return { ok: false, problem: asProblem(error, response) };
+      return { ok: true, value: undefined };
     },
   };
 }

@@ -22,6 +22,8 @@ export interface SignedIn {
   /** A name to show: the ID token's `name`, `preferred_username`, `email` or `sub`. */
   readonly user: string | undefined;
   readonly idToken: string | undefined;
+  /** The scopes the access token carries (the token answer's `scope`, else its claims). */
+  readonly scopes: readonly string[];
 }
 
 /** The page's sign-in state. */
@@ -92,6 +94,7 @@ export async function startAuth(config: UiConfig['auth']): Promise<Auth> {
       expiresAt: typeof result.expires_in === 'number' ? Date.now() + result.expires_in * 1000 : undefined,
       user: displayName(claims),
       idToken: result.id_token,
+      scopes: grantedScopes(result),
     };
   }
 
@@ -149,6 +152,25 @@ function readPending(): Pending | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The scopes granted: the token answer's `scope` (RFC 6749 §5.1), else the access token's own
+ * `scope`, `scp` or `permissions` claim (Okta, Entra, Auth0), read only to decide what to offer:
+ * the service checks the token itself.
+ */
+function grantedScopes(result: oauth.TokenEndpointResponse): string[] {
+  if (typeof result.scope === 'string') return result.scope.split(' ').filter(Boolean);
+  try {
+    const payload = JSON.parse(atob(result.access_token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
+    for (const claim of [payload.scope, payload.scp, payload.permissions]) {
+      if (typeof claim === 'string') return claim.split(' ').filter(Boolean);
+      if (Array.isArray(claim)) return claim.map(String);
+    }
+  } catch {
+    // An opaque access token: no scopes known.
+  }
+  return [];
 }
 
 function displayName(claims: oauth.IDToken | undefined): string | undefined {

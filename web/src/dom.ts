@@ -31,3 +31,14 @@ export function h(tag: string, props: Props = {}, ...children: (Node | string)[]
 export function show(node: HTMLElement, visible: boolean): void {
   node.hidden = !visible;
 }
+
+/**
+ * Keeps the frame around `photo` (its parent) as wide as the photo's aspect ratio allows within
+ * 60 % of the screen's height (the stylesheet's `--ratio`), so that small photos fill their
+ * column instead of leaving it empty.
+ */
+export function fitFrame(photo: HTMLImageElement): void {
+  photo.addEventListener('load', () => {
+    if (photo.naturalWidth > 0 && photo.naturalHeight > 0) photo.parentElement?.style.setProperty('--ratio', String(photo.naturalWidth / photo.naturalHeight));
+  });
+}

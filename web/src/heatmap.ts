@@ -7,8 +7,12 @@
 import { heatColour, heatLevels } from '../../src/model/explain/heat-colours.js';
 import type { Heatmap } from './api.js';
 
-/** Draws `heatmap` on `canvas`, placed over `photo`. */
-export function drawHeatmap(canvas: HTMLCanvasElement, photo: HTMLImageElement, heatmap: Heatmap): void {
+/**
+ * Draws `heatmap` on `canvas`, placed over `photo`; `crop` outlines the part the model saw,
+ * shown when that is not the whole photo (the model crops the centre of photos that are not
+ * square, and the heatmap covers only that part).
+ */
+export function drawHeatmap(canvas: HTMLCanvasElement, photo: HTMLImageElement, heatmap: Heatmap, crop: HTMLElement): void {
   const levels = heatLevels(heatmap.values);
   canvas.width = heatmap.cols;
   canvas.height = heatmap.rows;
@@ -17,9 +21,15 @@ export function drawHeatmap(canvas: HTMLCanvasElement, photo: HTMLImageElement, 
   const image = context.createImageData(heatmap.cols, heatmap.rows);
   levels.forEach((row, r) => row.forEach((level, c) => image.data.set(heatColour(level), (r * heatmap.cols + c) * 4)));
   context.putImageData(image, 0, 0);
-  place(canvas, photo, heatmap.region);
+  const { region } = heatmap;
+  crop.dataset.partial = String(region.width < 0.99 || region.height < 0.99);
+  const placeBoth = (): void => {
+    place(canvas, photo, region);
+    place(crop, photo, region);
+  };
+  placeBoth();
   observed.get(canvas)?.disconnect();
-  const observer = new ResizeObserver(() => place(canvas, photo, heatmap.region));
+  const observer = new ResizeObserver(placeBoth);
   observer.observe(photo);
   observed.set(canvas, observer);
 }
@@ -27,7 +37,7 @@ export function drawHeatmap(canvas: HTMLCanvasElement, photo: HTMLImageElement, 
 const observed = new WeakMap<HTMLCanvasElement, ResizeObserver>();
 
 /** Puts the canvas over the region of the photo (CSSOM: the page allows no inline styles). */
-function place(canvas: HTMLCanvasElement, photo: HTMLImageElement, region: Heatmap['region']): void {
+function place(canvas: HTMLElement, photo: HTMLImageElement, region: Heatmap['region']): void {
   const width = photo.clientWidth;
   const height = photo.clientHeight;
   canvas.style.left = `${region.left * width}px`;

@@ -1,16 +1,18 @@
 /**
  * The web page served at `GET /`: drop a photo, see the answer and where it comes from. Wires
  * the sign-in (`auth.ts`), the ways a photo arrives (`input.ts`), the service's calls (`api.ts`)
- * and what is shown (`result.ts`, `heatmap.ts`, `problem.ts`).
+ * and what is shown (`result.ts`, `heatmap.ts`, `problem.ts`); the Review view (`review.ts`) for
+ * those who may label the service's captured answers.
  */
 import { createApi, type Answer } from './api.js';
 import { startAuth, type Auth } from './auth.js';
-import { byId, show } from './dom.js';
+import { byId, fitFrame, show } from './dom.js';
 import { drawHeatmap } from './heatmap.js';
 import { acceptPhotos, type Photo } from './input.js';
 import { createMonitoring } from './monitoring.js';
 import { fromError, fromProblem, type Failure } from './problem.js';
 import { showAnswer } from './result.js';
+import { createReview } from './review.js';
 
 const ui = {
   status: byId('status'),
@@ -26,6 +28,16 @@ const ui = {
   heatmapControls: byId('heatmap-controls'),
   heatmapToggle: byId<HTMLInputElement>('show-heatmap'),
   heatmapStatus: byId('heatmap-status'),
+  crop: byId('crop'),
+  answer: byId('answer'),
+  working: byId('working'),
+  signInNeeded: byId('sign-in-needed'),
+  signInNotice: byId<HTMLButtonElement>('sign-in-notice'),
+  views: byId('views'),
+  viewClassify: byId<HTMLButtonElement>('view-classify'),
+  viewReview: byId<HTMLButtonElement>('view-review'),
+  classifyView: byId('classify-view'),
+  review: byId('review'),
 };
 
 let auth: Auth = { kind: 'none' };
@@ -43,6 +55,27 @@ function ready(): boolean {
   return auth.kind === 'none' || (auth.kind === 'oauth' && auth.session.token() !== undefined);
 }
 
+/** The scopes the Review view needs: reading the captures and labelling them. */
+const reviewScopes = ['read::captures', 'post::feedback'];
+
+/** Whether the Review view is offered: signed in with its scopes, or no sign-in needed. */
+function canReview(): boolean {
+  if (auth.kind === 'none') return true;
+  const granted = auth.kind === 'oauth' && auth.session.token() !== undefined ? auth.session.current?.scopes ?? [] : [];
+  return reviewScopes.every((scope) => granted.includes(scope));
+}
+
+/** Shows the Classify view or the Review view. */
+function showView(reviewing: boolean): void {
+  review.active = reviewing;
+  showFailure(undefined);
+  show(ui.classifyView, !reviewing);
+  show(ui.review, reviewing);
+  ui.viewClassify.setAttribute('aria-pressed', String(!reviewing));
+  ui.viewReview.setAttribute('aria-pressed', String(reviewing));
+  if (reviewing) void review.open();
+}
+
 /** Shows who is signed in, the sign-in / sign-out buttons, and whether photos are welcome. */
 function render(): void {
   const signedIn = auth.kind === 'oauth' && auth.session.token() !== undefined;
@@ -50,6 +83,9 @@ function render(): void {
   ui.user.textContent = signedIn ? `Signed in${user ? ` as ${user}` : ''}` : '';
   show(ui.signIn, auth.kind === 'oauth' && !signedIn);
   show(ui.signOut, signedIn);
+  if (signedIn || auth.kind !== 'oauth') show(ui.signInNeeded, false);
+  show(ui.views, canReview());
+  if (!canReview() && review.active) showView(false);
   // Not disabled while busy: a focused button that becomes disabled loses the keyboard focus.
   ui.pick.disabled = ui.take.disabled = !(auth.kind === 'none' || signedIn);
   if (busy) ui.status.textContent = 'Classifying your photo…';
@@ -75,6 +111,14 @@ async function classify(photo: Photo): Promise<void> {
   busy = true;
   showFailure(undefined);
   render();
+  // The photo at once, and a spinner where the answer will be.
+  show(ui.heatmap, false);
+  show(ui.crop, false);
+  show(ui.heatmapControls, false);
+  showPhoto(photo);
+  ui.answer.classList.add('busy');
+  show(ui.working, true);
+  show(ui.result, true);
   ui.result.setAttribute('aria-busy', 'true');
   try {
     const outcome = await api.classify(photo.blob, photo.name);
@@ -83,13 +127,18 @@ async function classify(photo: Photo): Promise<void> {
       showFailure(fromProblem(outcome.problem));
       return;
     }
-    showPhoto(photo);
+    ui.answer.classList.remove('busy');
+    show(ui.working, false);
     showResult(outcome.value);
     void explain(photo);
+    revealAnswer();
   } catch (error) {
+    show(ui.result, false);
     showFailure(fromError(error, 'the photo was not sent'));
   } finally {
     busy = false;
+    ui.answer.classList.remove('busy');
+    show(ui.working, false);
     ui.result.removeAttribute('aria-busy');
     render();
   }
@@ -107,6 +156,19 @@ function showResult(answer: Answer): void {
     answer,
   );
   show(ui.result, true);
+}
+
+/**
+ * Scrolls the answer into view when it is not: on a phone it is below the photo (and the
+ * heatmap's controls), often below the fold. Again once the photo has loaded, which moves it.
+ */
+function revealAnswer(): void {
+  const reveal = (): void => {
+    const box = ui.answer.getBoundingClientRect();
+    if (box.top < 0 || box.bottom > window.innerHeight) ui.answer.scrollIntoView({ block: 'start' });
+  };
+  reveal();
+  if (!ui.photo.complete) ui.photo.addEventListener('load', () => requestAnimationFrame(reveal), { once: true });
 }
 
 /** The explanation being worked out, cancelled when another photo comes. */
@@ -128,29 +190,69 @@ async function explain(photo: Photo): Promise<void> {
       ui.heatmapStatus.textContent = `Where the model looked is not available: ${fromProblem(outcome.problem).headline}.`;
       return;
     }
-    drawHeatmap(ui.heatmap, ui.photo, outcome.value.heatmap);
+    drawHeatmap(ui.heatmap, ui.photo, outcome.value.heatmap, ui.crop);
     ui.heatmapToggle.disabled = false;
     show(ui.heatmap, ui.heatmapToggle.checked);
-    ui.heatmapStatus.textContent = 'Red: hiding this part lowers the answer most.';
+    show(ui.crop, ui.heatmapToggle.checked && ui.crop.dataset.partial === 'true');
+    ui.heatmapStatus.textContent = ui.crop.dataset.partial !== 'true'
+      ? 'Red: hiding this part lowers the answer most.'
+      : 'Red: hiding this part lowers the answer most. The model sees only the centre square (dashed).';
   } catch {
     if (!current.signal.aborted) ui.heatmapStatus.textContent = 'Where the model looked is not available: the service cannot be reached.';
   }
 }
 
+/**
+ * Whether a photo given now may be sent; when signing in is what is missing, says so and offers
+ * it instead of ignoring the photo.
+ */
+function welcome(): boolean {
+  if (ready()) {
+    if (review.active) showView(false);
+    return true;
+  }
+  // A token that expired while the page sat idle, too.
+  render();
+  if (auth.kind === 'oauth' && auth.session.token() === undefined) {
+    show(ui.signInNeeded, true);
+    ui.signInNotice.focus();
+  }
+  return false;
+}
+
+/** An example photo of the page's own (resources/samples/), as if the person had given it. */
+async function example(button: HTMLElement): Promise<void> {
+  if (!welcome()) return;
+  try {
+    const response = await fetch(button.dataset.src ?? '');
+    if (!response.ok) throw new Error(`${button.dataset.src ?? ''} answered HTTP ${response.status}`);
+    await classify({ blob: await response.blob(), name: button.dataset.name ?? 'example' });
+  } catch (error) {
+    showFailure(fromError(error, 'the example was not loaded'));
+  }
+}
+
+const review = createReview(api, (failure) => showFailure(failure));
+
 async function start(): Promise<void> {
-  ui.heatmapToggle.addEventListener('change', () => show(ui.heatmap, ui.heatmapToggle.checked));
+  ui.heatmapToggle.addEventListener('change', () => {
+    show(ui.heatmap, ui.heatmapToggle.checked);
+    show(ui.crop, ui.heatmapToggle.checked && ui.crop.dataset.partial === 'true');
+  });
+  fitFrame(ui.photo);
   acceptPhotos(
     { dropZone: byId('drop'), picker: byId('picker'), pickButton: ui.pick, camera: byId('camera'), cameraButton: ui.take },
-    () => {
-      // A token that expired while the page sat idle: say so instead of ignoring the photo.
-      if (!ready()) render();
-      return ready();
-    },
+    welcome,
     (photo) => void classify(photo),
   );
-  ui.signIn.addEventListener('click', () => {
-    if (auth.kind === 'oauth') void auth.session.signIn();
-  });
+  for (const button of document.querySelectorAll<HTMLElement>('.example')) button.addEventListener('click', () => void example(button));
+  ui.viewClassify.addEventListener('click', () => showView(false));
+  ui.viewReview.addEventListener('click', () => showView(true));
+  for (const button of [ui.signIn, ui.signInNotice]) {
+    button.addEventListener('click', () => {
+      if (auth.kind === 'oauth') void auth.session.signIn();
+    });
+  }
   ui.signOut.addEventListener('click', () => {
     if (auth.kind !== 'oauth') return;
     explaining?.abort();

@@ -7,11 +7,12 @@ import type { OperationHandler } from '../../http/operation.js';
 export type UiConfig = operations['getUiConfig']['responses'][200]['content']['application/json'];
 
 /**
- * The operations the page calls with a token; it asks for the scopes they require. The Monitoring
- * view's (`getModelEvidence`: `manage::models`) is asked for too: an issuer grants it only to whom
- * it may, and the page offers the view only to a token that carries it.
+ * The operations the page calls with a token; it asks for the scopes they require: its Review
+ * view, shown to those granted the captures' scopes, lists, shows and labels captures; its
+ * Monitoring view (`getModelEvidence`: `manage::models`) is offered only to a token that carries
+ * that scope. An issuer grants each only to whom it may.
  */
-const pageOperations: readonly string[] = ['classifyImage', 'explainImage', 'getModelEvidence'];
+const pageOperations: readonly string[] = ['classifyImage', 'explainImage', 'listCaptures', 'getCaptureImage', 'postFeedback', 'getModelEvidence'];
 
 /**
  * The scopes of the `oauth2` requirements of `operationIds` in `document`, with `openid` first
