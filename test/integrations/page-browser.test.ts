@@ -418,7 +418,7 @@ describe('the web page in a browser, against make dev', function () {
     // Tab to "Review", Enter.
     await page.evaluate(() => document.activeElement?.blur());
     let focused = '';
-    for (let i = 0; i < 10 && focused !== 'Review'; i++) {
+    for (let i = 0; i < 20 && focused !== 'Review'; i++) {
       await page.keyboard.press('Tab');
       focused = await page.evaluate(() => document.activeElement?.innerText ?? '');
     }
