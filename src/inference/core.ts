@@ -348,6 +348,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           signal: options.signal,
           client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
+          model,
         });
         const id = inferenceId(options.id);
         capture(options, model, id, [{ image, result, elapsedMs }]);
@@ -371,6 +372,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           signal: options.signal ?? new AbortController().signal,
           client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
+          model,
         });
         const id = inferenceId(planned.id, options.id);
         if (batch.kind === 'images') capture(options, model, id, results.map((result, i) => ({ image: batch.images[i]!, result })));
