@@ -91,12 +91,6 @@ export function recordSpan(name: string, startMs: number, endMs: number, attribu
   span.end(epochMs(Math.max(startMs, endMs)));
 }
 
-/** Sets `attributes` on the active span (the request's, or a stage's), when there is one. */
-export function annotate(attributes: Attributes): void {
-  if (!tracer) return;
-  trace.getActiveSpan()?.setAttributes(attributes);
-}
-
 /** A server span and the context its children run in. */
 export interface ServerSpan {
   readonly span: Span;
