@@ -27,7 +27,7 @@ export MODEL_SOURCE TRAIN_DATA CONFORMANCE_DIR
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model calibrate model-report train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-grpc bench-profile bench-memory bench-swap bench-shadow bench-version-memory bench-explain soak attack clean
+.PHONY: help install model calibrate model-report train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-grpc bench-tracing bench-profile bench-memory bench-swap bench-shadow bench-version-memory bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -131,6 +131,9 @@ bench: build bench-build ## Throughput: bare pipeline, service (AUTH_DISABLED=tr
 
 bench-grpc: build bench-build ## gRPC against REST on one service, interleaved: ModelInfer of 1 image ÷ /upload req/s at c=16, of 8 images ÷ /upload images/s at c=4 (BENCH_ARGS="--duration 10 --rounds 3")
 	node .bench/build/scripts/bench/grpc.js $(BENCH_ARGS)
+
+bench-tracing: build bench-build ## Cost of OpenTelemetry tracing, interleaved: /upload req/s with tracing off ÷ the main branch's build (±2 %), and on (always_on, OTLP to a local receiver) ÷ off (BENCH_ARGS="--duration 12 --rounds 3 --baseline REF", default the branch's fork point from main)
+	node .bench/build/scripts/bench/tracing.js $(BENCH_ARGS)
 
 bench-profile: build bench-build ## Main-thread CPU per request by category, service vs bare pipeline, from node --cpu-prof at c=16: docs/cpu-profile.md and .svg (BENCH_ARGS="--duration 20 --warmup 2000")
 	node .bench/build/scripts/bench/profile.js $(BENCH_ARGS)

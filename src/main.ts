@@ -8,7 +8,7 @@
  * ready (both servers: one readiness) → on SIGTERM or SIGINT: not ready,
  * no new connections, in-flight requests and calls finish within SHUTDOWN_GRACE_MS, on both
  * servers at once → exit 0 (1 when connections had to be cut at the end of the grace period, or
- * at a second signal).
+ * at a second signal), after the spans still buffered are exported (tracing, when on).
  */
 import path from 'node:path';
 import { createSecurityHandlers } from './auth/security-handler.js';
@@ -25,7 +25,9 @@ import { closeGracefully } from './lifecycle/shutdown.js';
 import { createLogger } from './log.js';
 import { ManifestError } from './model/manifest.js';
 import { repositoryFromConfig } from './repository/from-config.js';
+import { serverVersion } from './oip/server.js';
 import { readSpec, rootDir } from './spec.js';
+import { startTracing } from './tracing/setup.js';
 
 async function main(): Promise<void> {
   let config;
@@ -40,6 +42,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   log.info({ config: redactConfig(config) }, 'configuration');
+  // OpenTelemetry traces (OTEL_*), before the app is built: off, nothing is registered.
+  const tracing = startTracing(config.tracing, serverVersion());
 
   // The spec's securitySchemes decide which operations need a token; AUTH_DISABLED=true warns here.
   const auth = authFromConfig(config.auth, log);
@@ -134,6 +138,8 @@ async function main(): Promise<void> {
     // The answers given are captured before the writer stops (within a few seconds).
     await captures?.close();
     await repository.close();
+    // The spans of the last requests are exported before the process exits.
+    await tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'could not export the last spans'));
     log.info({ clean }, 'stopped');
     process.exit(clean && !failure ? 0 : 1);
   };

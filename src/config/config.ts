@@ -26,6 +26,7 @@ import { LARGE_DECODE_BYTES, largestDecodeBytes, ORDINARY_DECODE_RESERVE_BYTES }
 import type { PreprocessLimits } from '../model/image/preprocess.js';
 import type { RepositorySettings } from '../repository/from-config.js';
 import { authSettings } from './auth.js';
+import type { TracingSettings } from '../tracing/settings.js';
 import { envSchema } from './schema.js';
 
 export { envSchema } from './schema.js';
@@ -116,6 +117,8 @@ export interface Config {
   readonly evidence: EvidenceOptions;
   /** pino's level. */
   readonly logLevel: Settings['LOG_LEVEL'];
+  /** OpenTelemetry traces (`src/tracing/`): off unless an exporter is asked for. */
+  readonly tracing: TracingSettings;
 }
 
 /** The `LABEL_STUDIO_*` settings. */
@@ -240,6 +243,46 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
     },
     evidence: { windowAnswers: s.EVIDENCE_WINDOW_ANSWERS, lowConfidence: s.EVIDENCE_LOW_CONFIDENCE },
     logLevel: s.LOG_LEVEL,
+    tracing: tracingSettings(s),
+  };
+}
+
+/** The `OTEL_*` headers list (`key=value,...`, values URL-encoded), as an object. */
+function otlpHeaders(list: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of (list ?? '').split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) continue;
+    const value = pair.slice(at + 1).trim();
+    try {
+      headers[pair.slice(0, at).trim()] = decodeURIComponent(value);
+    } catch {
+      headers[pair.slice(0, at).trim()] = value;
+    }
+  }
+  return headers;
+}
+
+/**
+ * Tracing from the `OTEL_*` variables: on when an exporter is named (`OTEL_TRACES_EXPORTER`) or
+ * an OTLP endpoint is set, unless `OTEL_SDK_DISABLED=true` or the exporter is `none`.
+ */
+function tracingSettings(s: Settings): TracingSettings {
+  const endpoint = s.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+    ?? (s.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : `${s.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`);
+  const exporter = s.OTEL_TRACES_EXPORTER ?? (endpoint === undefined ? 'none' : 'otlp');
+  if (s.OTEL_SDK_DISABLED || exporter === 'none') return { enabled: false };
+  return {
+    enabled: true,
+    exporter,
+    // The specification's default for OTLP/HTTP.
+    url: endpoint ?? 'http://localhost:4318/v1/traces',
+    protocol: s.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? s.OTEL_EXPORTER_OTLP_PROTOCOL,
+    headers: otlpHeaders(s.OTEL_EXPORTER_OTLP_HEADERS),
+    exportTimeoutMs: s.OTEL_EXPORTER_OTLP_TIMEOUT,
+    serviceName: s.OTEL_SERVICE_NAME,
+    sampler: s.OTEL_TRACES_SAMPLER,
+    samplerRatio: s.OTEL_TRACES_SAMPLER_ARG,
   };
 }
 
@@ -339,5 +382,6 @@ export function redactConfig(config: Config): Record<string, unknown> {
       backend: labelStudio.backend === undefined ? undefined : { user: labelStudio.backend.user, password: '[set]' },
       fetchTimeoutMs: labelStudio.fetchTimeoutMs,
     },
+    tracing: config.tracing.enabled ? { ...config.tracing, headers: Object.keys(config.tracing.headers).length > 0 ? '[set]' : {} } : config.tracing,
   };
 }

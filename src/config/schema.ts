@@ -411,6 +411,71 @@ export const envSchema = {
       description:
         'Longest time the Label Studio backend waits for one task image from Label Studio (at most MAX_UPLOAD_BYTES of it), in milliseconds; beyond, 502 task-image-unavailable',
     },
+    OTEL_SDK_DISABLED: {
+      type: 'boolean',
+      default: false,
+      description: 'OpenTelemetry: `true` turns tracing off whatever the other OTEL_* variables say. See docs/tracing.md',
+    },
+    OTEL_TRACES_EXPORTER: {
+      type: 'string',
+      enum: ['otlp', 'console', 'none'],
+      description:
+        'Where spans go: `otlp` (OTLP over HTTP), `console` (one line per span on stdout, for debugging), `none` (tracing off). Unset: `otlp` when an OTLP endpoint is set, else tracing is off (the default: no span is made)',
+    },
+    OTEL_EXPORTER_OTLP_ENDPOINT: {
+      type: 'string',
+      pattern: '^https?://[^\\s?#]+$',
+      description:
+        'Base URL of the OTLP/HTTP receiver (`http://collector:4318`): traces go to `{endpoint}/v1/traces`. Setting it turns tracing on',
+    },
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: {
+      type: 'string',
+      pattern: '^https?://[^\\s?#]+$',
+      description: 'Full URL traces are sent to, as is (`http://collector:4318/v1/traces`); overrides OTEL_EXPORTER_OTLP_ENDPOINT. Setting it turns tracing on',
+    },
+    OTEL_EXPORTER_OTLP_PROTOCOL: {
+      type: 'string',
+      enum: ['http/protobuf', 'http/json'],
+      default: 'http/protobuf',
+      description: 'Encoding of OTLP exports: `http/protobuf` or `http/json` (OTLP over gRPC is not offered)',
+    },
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: {
+      type: 'string',
+      enum: ['http/protobuf', 'http/json'],
+      description: 'Encoding of trace exports; overrides OTEL_EXPORTER_OTLP_PROTOCOL',
+    },
+    OTEL_EXPORTER_OTLP_HEADERS: {
+      type: 'string',
+      pattern: '^\\s*[^=,\\s]+\\s*=[^,]*(,\\s*[^=,\\s]+\\s*=[^,]*)*$',
+      description: 'Headers sent with every export, `key1=value1,key2=value2` (values URL-encoded), e.g. a collector\'s API key. Never logged',
+    },
+    OTEL_EXPORTER_OTLP_TIMEOUT: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 120_000,
+      default: 10_000,
+      description: 'Longest time one export may take, in milliseconds',
+    },
+    OTEL_SERVICE_NAME: {
+      type: 'string',
+      minLength: 1,
+      default: 'catdog-classifier',
+      description: 'The `service.name` of the spans',
+    },
+    OTEL_TRACES_SAMPLER: {
+      type: 'string',
+      enum: ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'],
+      default: 'parentbased_always_on',
+      description:
+        'Which traces are kept: `parentbased_*` follows the incoming `traceparent`\'s sampled flag and applies the rest of the name to requests without one; `traceidratio` keeps OTEL_TRACES_SAMPLER_ARG of them',
+    },
+    OTEL_TRACES_SAMPLER_ARG: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description: 'The share of traces the `*traceidratio` samplers keep, 0 to 1',
+    },
     LOG_LEVEL: {
       type: 'string',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

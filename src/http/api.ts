@@ -7,6 +7,7 @@ import { OpenAPIBackend, type Context, type Document, type Operation, type Reque
 import type { ErrorObject } from 'ajv';
 import { unauthorizedError } from '../auth/security-handler.js';
 import { MethodNotAllowed, NotFound, ValidationFailed, type ValidationIssue } from '../errors.js';
+import { inSpan, tracingOn } from '../tracing/tracer.js';
 import { clientIdentity } from './client-identity.js';
 import type { OperationHandlers } from './operation.js';
 import type { AppContext, AppMiddleware, ReadBody } from './context.js';
@@ -112,6 +113,7 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
     // For the request log and the metrics, whatever the outcome (401, 400...) turns out to be.
     postRoutingHandler: (c: Context, ctx: AppContext) => {
       ctx.state.operationId = c.operation?.operationId;
+      ctx.state.route = c.operation?.path;
     },
     methodNotAllowed: (_c: Context, ctx: AppContext) => {
       throw new MethodNotAllowed(ctx.method, ctx.path, allowedMethods(api, ctx.path));
@@ -128,11 +130,11 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
       let body: unknown;
       const reader = options.bodyReaders?.find((r) => r.reads(operation));
       if (reader) {
-        const read = await reader.read(ctx);
+        const read = await inSpan('body read', () => reader.read(ctx));
         ctx.state.body = read;
         body = read.validated;
       } else {
-        body = await readUpload(ctx, operation);
+        body = await inSpan('body read', () => readUpload(ctx, operation));
       }
       const req = requests.get(ctx);
       if (body === undefined || !req) return;
@@ -153,8 +155,10 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
       throw unauthorizedError(c);
     },
   });
+  // With tracing on (OTEL_*), each scheme's check is a span of the request's trace.
+  const traced = tracingOn();
   for (const [name, handler] of Object.entries(options.securityHandlers ?? {})) {
-    api.registerSecurityHandler(name, handler);
+    api.registerSecurityHandler(name, traced ? (c: Context, ctx: AppContext) => inSpan('token check', () => handler(c, ctx), { 'auth.scheme': name }) : handler);
   }
   await api.init();
   // openapi-backend rebuilds its list of operations from the document (a lodash chain over every

@@ -22,6 +22,8 @@ import { refuseRepeatedHeaders } from './repeated-headers.js';
 import { requestLogger } from './request-log.js';
 import { requestMetrics } from './request-metrics.js';
 import { securityHeaders } from './security-headers.js';
+import { traceRequests } from './tracing.js';
+import { tracingOn } from '../tracing/tracer.js';
 import type { UploadLimits } from './upload.js';
 
 /** What the HTTP application is made of. */
@@ -79,6 +81,8 @@ export async function createHttpApp(parts: HttpAppParts): Promise<HttpApp> {
   koa.proxy = false;
   // Errors are rendered by the problem middleware; Koa's default handler would only log them twice.
   koa.silent = true;
+  // Only when tracing is on (OTEL_*): off, requests pass no tracing code at all.
+  if (tracingOn()) koa.use(traceRequests());
   koa.use(securityHeaders());
   koa.use(requestLogger(parts.log));
   koa.use(requestMetrics(parts.metrics));

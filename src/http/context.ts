@@ -32,6 +32,11 @@ export interface AppState {
   inferenceId?: string;
   /** The spec's operationId once routed (`api.ts`); unset for the docs and unknown paths. */
   operationId?: string;
+  /** The spec's path template once routed (`api.ts`), e.g. `/v2/models/{model_name}/infer`: the span's `http.route`. */
+  route?: string;
+  /** The request's trace and server span ids, when tracing is on (`tracing.ts`), for the request log. */
+  traceId?: string;
+  spanId?: string;
   /** Who the request is from, once authorised (`client-identity.ts`): a token's subject, or an address. */
   client?: string;
   /** The code of the problem the request was answered with (`problem.ts`). */

@@ -1,7 +1,7 @@
 /**
  * One JSON log line per request, with a request id (an incoming `X-Request-Id` is honoured and
  * returned), the operation, the status, the problem code of a refusal, the duration, the model
- * and version that answered, the inference id of the answer and the prediction. Never logs headers, the query string (a token could be there), nor the body.
+ * and version that answered, the inference id of the answer and the prediction, and the trace and span ids when tracing is on. Never logs headers, the query string (a token could be there), nor the body.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log.js';
@@ -33,6 +33,7 @@ export function requestLogger(log: Logger): AppMiddleware {
           ...(ctx.state.model ? { model: ctx.state.model.name, modelVersion: ctx.state.model.version } : {}),
           ...(ctx.state.inferenceId ? { inferenceId: ctx.state.inferenceId } : {}),
           ...(ctx.state.prediction ? { prediction: ctx.state.prediction } : {}),
+          ...(ctx.state.traceId ? { traceId: ctx.state.traceId, spanId: ctx.state.spanId } : {}),
         },
         'request',
       );

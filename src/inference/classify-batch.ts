@@ -13,6 +13,7 @@ import { ProblemError } from '../errors.js';
 import type { Admission } from './admission.js';
 import type { Classifier, ClassificationTimings, ImageHeader } from '../model/classifier.js';
 import type { Classification } from '../model/postprocess.js';
+import { modelAttributes, recordSpan, tracingOn } from '../tracing/tracer.js';
 
 /** The images of a batch: encoded, or already as rows of the model's input. */
 export type Batch =
@@ -29,6 +30,25 @@ export interface BatchContext {
   readonly client?: string | undefined;
   /** Receives the timings of each image classified (the metrics). */
   readonly observe?: (timings: ClassificationTimings) => void;
+  /** The version classifying, named on the stages' spans when tracing is on. */
+  readonly model?: { readonly name: string; readonly version: string } | undefined;
+}
+
+/**
+ * Records an image's stages as spans (when tracing is on): the wait for the gate, then the
+ * classifier's decode and inference, from its timings, with the version's attributes.
+ */
+function traceStages(queuedAt: number, startedAt: number, endedAt: number, timings: ClassificationTimings | undefined, model: BatchContext['model']): void {
+  if (!tracingOn()) return;
+  const attributes = model ? modelAttributes(model) : {};
+  recordSpan('queue wait', queuedAt, startedAt, attributes);
+  if (!timings) {
+    recordSpan('inference', startedAt, endedAt, attributes);
+    return;
+  }
+  const decoded = startedAt + timings.preprocessMs;
+  recordSpan('decode', startedAt, decoded, attributes);
+  recordSpan('inference', decoded, Math.min(endedAt, decoded + timings.inferenceMs), attributes);
 }
 
 /** A problem of image `index`, said so in its detail; other errors are returned as they are. */
@@ -85,13 +105,16 @@ export async function admitAndClassify(
   context: Omit<BatchContext, 'signal'> & { readonly signal?: AbortSignal | undefined },
 ): Promise<TimedClassification> {
   const { classifier, admission, signal, client, observe } = context;
+  const queuedAt = performance.now();
   let started = 0;
   const result = await admission.run(() => {
     started = performance.now();
     return classifier.classify(image, header, client);
   }, { costBytes: header.decodeBytes, ...(signal ? { signal } : {}), ...(client === undefined ? {} : { client }) });
-  const elapsedMs = performance.now() - started;
+  const ended = performance.now();
+  const elapsedMs = ended - started;
   if (result.timings) observe?.(result.timings);
+  traceStages(queuedAt, started, ended, result.timings, context.model);
   return { result, elapsedMs };
 }
 
@@ -99,8 +122,16 @@ export async function admitAndClassify(
 export async function classifyBatch(batch: Batch, context: BatchContext): Promise<Classification[]> {
   const { classifier, admission, signal, client } = context;
   if (batch.kind === 'tensors') {
-    return allOrFirstFailure(signal, batch.rows.map((row) => (stop) =>
-      admission.run(() => classifier.classifyTensor(row, client), { signal: stop, ...(client === undefined ? {} : { client }) })));
+    return allOrFirstFailure(signal, batch.rows.map((row) => async (stop) => {
+      const queuedAt = performance.now();
+      let started = 0;
+      const result = await admission.run(() => {
+        started = performance.now();
+        return classifier.classifyTensor(row, client);
+      }, { signal: stop, ...(client === undefined ? {} : { client }) });
+      traceStages(queuedAt, started, performance.now(), undefined, context.model);
+      return result;
+    }));
   }
   const inspected = await Promise.allSettled(batch.images.map((image) => classifier.inspect(image, client)));
   const refused = inspected.findIndex((r) => r.status === 'rejected');

@@ -390,6 +390,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           signal: options.signal,
           client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
+          model,
         });
         const id = inferenceId(options.id);
         observer?.observeAnswer?.(model, result);
@@ -415,6 +416,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           signal: options.signal ?? new AbortController().signal,
           client: options.client,
           observe: (timings) => observer?.observeClassification(timings, model),
+          model,
         });
         const id = inferenceId(planned.id, options.id);
         for (const result of results) observer?.observeAnswer?.(model, result);

@@ -1,5 +1,6 @@
 import type { OperationHandler } from '../../http/operation.js';
 import type { InferenceCore } from '../../inference/core.js';
+import { inSyncSpan, modelAttributes } from '../../tracing/tracer.js';
 import { answeredAs, askedModel, asRequest } from './model-query.js';
 import { predictionBody } from './prediction.js';
 
@@ -17,6 +18,6 @@ export function classifyImage(core: InferenceCore): OperationHandler {
     const { id, result, model, elapsedMs } = await asRequest(c, ctx, 'upload', (options) => core.classify(askedModel(c), image, options));
     ctx.state.prediction = result.prediction;
     answeredAs(ctx, id);
-    ctx.body = predictionBody(result, model, elapsedMs, id);
+    ctx.body = inSyncSpan('encode', () => predictionBody(result, model, elapsedMs, id), modelAttributes(model));
   };
 }

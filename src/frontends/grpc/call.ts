@@ -3,7 +3,8 @@
  * authorisation (`access.ts`), a signal that aborts when the client cancels or the deadline
  * passes (queued work then leaves the admission queues), the error mapping (`status.ts`), one
  * log line (`"msg":"rpc"`, the fields of the HTTP request log: operation, status, problem,
- * duration, model, version, prediction, inference id) and the per-RPC metrics.
+ * duration, model, version, prediction, inference id) and the per-RPC metrics; with tracing on, a
+ * server span continuing the metadata's W3C `traceparent`, and a span for the token check.
  */
 import { randomUUID } from 'node:crypto';
 import type { Deadline, Metadata, sendUnaryData, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, status } from '@grpc/grpc-js';
@@ -11,6 +12,7 @@ import type { AccessTokenVerifier } from '../../auth/verifier.js';
 import { clientOf } from '../../http/client-identity.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
+import { incomingParent, inSpan, modelAttributes, startServerSpan, tracingOn } from '../../tracing/tracer.js';
 import { authorize, type AccessRule, type Caller, type GuardedRpc } from './access.js';
 import { grpcFailure, statusName, type GrpcFailure } from './status.js';
 
@@ -84,6 +86,11 @@ function metadataText(metadata: Metadata, key: string): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** The full gRPC service of `rpc`, as span names and `rpc.service` give it. */
+const serviceOf = (rpc: GuardedRpc): string => (rpc.startsWith('Health.') ? 'grpc.health.v1.Health' : 'inference.GRPCInferenceService');
+/** The method of `rpc` within its service. */
+const methodOf = (rpc: GuardedRpc): string => rpc.replace(/^Health\./, '');
+
 /** Starts the bookkeeping of a call; `finish` logs it and records its metrics once. */
 function begin(deps: CallDeps, rpc: GuardedRpc, call: AnyCall) {
   const started = performance.now();
@@ -99,6 +106,13 @@ function begin(deps: CallDeps, rpc: GuardedRpc, call: AnyCall) {
   const timer = Number.isFinite(deadlineMs) ? setTimeout(onCancelled, Math.max(0, deadlineMs - Date.now())) : undefined;
   timer?.unref();
   const note: CallNote = {};
+  // With tracing on (OTEL_*), the call's server span, continuing the metadata's `traceparent`.
+  const span = tracingOn()
+    ? startServerSpan(`${serviceOf(rpc)}/${methodOf(rpc)}`, incomingParent({
+      traceparent: metadataText(call.metadata, 'traceparent') || undefined,
+      tracestate: metadataText(call.metadata, 'tracestate') || undefined,
+    }), { 'rpc.system': 'grpc', 'rpc.service': serviceOf(rpc), 'rpc.method': methodOf(rpc) })
+    : undefined;
   let finished = false;
   const finish = (code: status, failure?: GrpcFailure, err?: unknown): void => {
     if (finished) return;
@@ -118,9 +132,18 @@ function begin(deps: CallDeps, rpc: GuardedRpc, call: AnyCall) {
         ...(note.prediction ? { prediction: note.prediction } : {}),
         ...(note.inferenceId ? { inferenceId: note.inferenceId } : {}),
         ...(note.requests === undefined ? {} : { requests: note.requests, failed: note.failed ?? 0 }),
+        ...(span ? { traceId: span.traceId, spanId: span.spanId } : {}),
       },
       'rpc',
     );
+    if (span) {
+      span.span.setAttribute('rpc.grpc.status_code', code);
+      if (note.model) span.span.setAttributes(modelAttributes(note.model));
+      if (note.inferenceId) span.span.setAttribute('inference.id', note.inferenceId);
+      if (failure?.problem !== undefined) span.span.setAttribute('problem.code', failure.problem);
+      // As the conventions say for servers: these codes are the server's failures.
+      span.end(SERVER_FAILURES.has(code) ? name : undefined);
+    }
     deps.metrics.observeRpc(rpc, name, (performance.now() - started) / 1000);
     if (failure?.problem !== undefined) deps.metrics.countRejection(failure.problem);
   };
@@ -132,7 +155,17 @@ function begin(deps: CallDeps, rpc: GuardedRpc, call: AnyCall) {
     requestId,
     capture: metadataText(call.metadata, 'x-capture').toLowerCase() !== 'off',
   };
-  return { context, finish, cancelled: () => controller.signal.aborted };
+  /** Runs the call's work in its span (when tracing is on). */
+  const run = <T>(work: () => T): T => (span ? span.run(work) : work());
+  return { context, finish, cancelled: () => controller.signal.aborted, run };
+}
+
+/** The gRPC status codes that are the server's failures (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS). */
+const SERVER_FAILURES = new Set([2, 4, 12, 13, 14, 15]);
+
+/** Checks the call's token, in a span of its own when tracing is on. */
+function authorizeCall(metadata: Metadata, rule: AccessRule, verifier: AccessTokenVerifier | undefined): Promise<Caller> {
+  return tracingOn() ? inSpan('token check', () => authorize(metadata, rule, verifier)) : authorize(metadata, rule, verifier);
 }
 
 /** A unary handler: the answer, or a thrown error (a {@link ProblemError} says which status). */
@@ -141,12 +174,12 @@ export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Pro
 /** Wraps `handler` as a grpc-js unary handler for `rpc`. */
 export function unary<Req, Res>(deps: CallDeps, rpc: GuardedRpc, handler: UnaryHandler<Req, Res>) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    const { context, finish, cancelled } = begin(deps, rpc, call);
-    authorize(call.metadata, deps.rules[rpc], deps.verifier)
+    const { context, finish, cancelled, run } = begin(deps, rpc, call);
+    run(() => authorizeCall(call.metadata, deps.rules[rpc], deps.verifier)
       .then((caller) => {
         identify(context, caller, call.getPeer());
         return handler(call.request, context);
-      })
+      }))
       .then(
         (response) => {
           finish(0);
@@ -171,12 +204,12 @@ export function streaming<Call extends ServerWritableStream<unknown, unknown> | 
   handler: (call: Call, context: CallContext) => Promise<void>,
 ) {
   return (call: Call): void => {
-    const { context, finish, cancelled } = begin(deps, rpc, call);
-    authorize(call.metadata, deps.rules[rpc], deps.verifier)
+    const { context, finish, cancelled, run } = begin(deps, rpc, call);
+    run(() => authorizeCall(call.metadata, deps.rules[rpc], deps.verifier)
       .then((caller) => {
         identify(context, caller, call.getPeer());
         return handler(call, context);
-      })
+      }))
       .then(
         () => {
           finish(0);

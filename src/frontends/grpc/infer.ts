@@ -17,6 +17,7 @@ import type { BodyMemory } from '../../oip/body-memory.js';
 import { outputTensor, tensorBytes } from '../../oip/outputs.js';
 import { planInference, type InferencePlan } from '../../oip/request.js';
 import { tensorSignatureOf } from '../../oip/tensors.js';
+import { inSyncSpan, modelAttributes } from '../../tracing/tracer.js';
 import type { CallContext } from './call.js';
 import { decodeInferRequest } from './request.js';
 
@@ -102,7 +103,7 @@ export async function infer(deps: InferDeps, message: ModelInferRequest__Output,
     context.note.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;
     context.note.inferenceId = id;
     // The request's own id, as the protocol says, else the one the core made (its capture's address).
-    return inferResponse(model, { ...plan, id: plan.id ?? id }, results, decoded.raw);
+    return inSyncSpan('encode', () => inferResponse(model, { ...plan, id: plan.id ?? id }, results, decoded.raw), modelAttributes(model));
   } finally {
     release();
   }

@@ -5,6 +5,7 @@ import type { OperationHandler } from '../../http/operation.js';
 import type { InferenceCore } from '../../inference/core.js';
 import { planInference, type BinaryPart } from '../../oip/request.js';
 import { tensorSignatureOf } from '../../oip/tensors.js';
+import { inSyncSpan, modelAttributes } from '../../tracing/tracer.js';
 import type { InferenceBody } from './body.js';
 import { modelParams } from './params.js';
 import { inferenceAnswer } from './response.js';
@@ -46,7 +47,7 @@ export function inferModel(core: InferenceCore, limits: InferLimits): OperationH
     // X-Inference-Id is always the captures' address (they differ for an id unfit for one).
     ctx.state.inferenceId = id;
     ctx.set('X-Inference-Id', id);
-    const answer = inferenceAnswer({ name: model.name, version: model.version }, { ...plan, id: plan.id ?? id }, results);
+    const answer = inSyncSpan('encode', () => inferenceAnswer({ name: model.name, version: model.version }, { ...plan, id: plan.id ?? id }, results), modelAttributes(model));
     if (answer.kind === 'json') {
       ctx.body = answer.body;
     } else {
