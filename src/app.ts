@@ -35,6 +35,7 @@ import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
 import { createBodyMemory } from './oip/body-memory.js';
 import { createMetrics } from './metrics.js';
+import type { PayloadLogger } from './payload/logger.js';
 import type { ModelRepository, RepositoryManagement } from './repository/types.js';
 import { readSpec, withAnonymousAccess, withoutAnonymousAccess } from './spec.js';
 
@@ -81,6 +82,11 @@ export interface AppDeps {
   readonly captures?: Pick<CaptureService, 'store' | 'baseUrl'> & Partial<Pick<CaptureService, 'sink' | 'stats'>>;
   /** The Label Studio ML backend (the configuration's `labelStudio`; its Basic credentials go to `securityHandlers`). */
   readonly labelStudio?: Pick<LabelStudioSettings, 'url' | 'apiKey' | 'fetchTimeoutMs'>;
+  /**
+   * The payload logger (`payloadLoggerFromConfig`, `PAYLOAD_LOGGER_URL`): every inference's request
+   * and answer over `/upload`, REST V2 and gRPC; the metrics count its events. Default none.
+   */
+  readonly payloads?: Pick<PayloadLogger, 'sink' | 'stats'>;
 }
 
 /** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
@@ -129,7 +135,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     decodeMemoryBytes: () => gate.memoryBytes,
     ready: () => readiness.state === 'ready',
     ...(deps.captures?.stats ? { capture: deps.captures.stats } : {}),
+    ...(deps.payloads ? { payloadEvents: deps.payloads.stats } : {}),
   });
+  const payloads = deps.payloads?.sink;
 
   // One budget for the inference requests of both protocols: REST bodies and gRPC messages.
   const inferMemory = createBodyMemory(requests.inferBodyMemoryBytes, admission.retryAfterSeconds);
@@ -140,9 +148,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     memory: inferMemory,
     index: () => repository.index(),
     management: deps.management,
+    payloads,
   });
   const handlers: OperationHandlers = {
-    ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn() }),
+    ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn(), payloads }),
     ...operationsHandlers({ core, readiness, metrics }),
     ...v2.handlers,
     ...capturesHandlers({ store: deps.captures?.store, baseUrl: deps.captures?.baseUrl }),
@@ -172,6 +181,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     verifier: deps.verifier,
     log: deps.log,
     metrics,
+    payloads,
   });
 
   const http = await createHttpApp({

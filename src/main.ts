@@ -24,6 +24,7 @@ import { createReadiness } from './lifecycle/readiness.js';
 import { closeGracefully } from './lifecycle/shutdown.js';
 import { createLogger } from './log.js';
 import { ManifestError } from './model/manifest.js';
+import { payloadLoggerFromConfig } from './payload/logger.js';
 import { repositoryFromConfig } from './repository/from-config.js';
 import { readSpec, rootDir } from './spec.js';
 
@@ -52,6 +53,8 @@ async function main(): Promise<void> {
   const readiness = createReadiness('warming-up', () => repository.health(), auth.issuerReached);
   // A sample of the answers, their images and feedback (CAPTURE_*); none when off and empty.
   const captures = captureFromConfig(config.capture, log);
+  // Every request and answer as CloudEvents (PAYLOAD_LOGGER_URL); none when unset.
+  const payloads = payloadLoggerFromConfig(config.payloadLogger, log);
   const app = await createApp({
     repository,
     management: repository,
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
     },
     uiConfig: uiConfigFor(config.auth, readSpec()),
     ...(captures ? { captures } : {}),
+    ...(payloads ? { payloads } : {}),
     labelStudio: config.labelStudio,
   });
   if (!app.pageBuilt) log.warn({ dir: path.join(rootDir, 'dist', 'web') }, 'the web page is not built (make web): GET / answers 404');
@@ -131,6 +135,8 @@ async function main(): Promise<void> {
     if (!clean) log.warn({ graceMs: settings.shutdownGraceMs }, 'grace period over: remaining connections closed');
     // The answers given are captured before the writer stops (within a few seconds).
     await captures?.close();
+    // The events of the answers given go within a few seconds, or are dropped and counted.
+    await payloads?.close();
     await repository.close();
     log.info({ clean }, 'stopped');
     process.exit(clean && !failure ? 0 : 1);

@@ -22,6 +22,7 @@ import type { RateLimitOptions } from '../inference/rate-limit.js';
 import type { ClassifierOptions } from '../model/classifier.js';
 import { LARGE_DECODE_BYTES, largestDecodeBytes, ORDINARY_DECODE_RESERVE_BYTES } from '../model/image/decode-cost.js';
 import type { PreprocessLimits } from '../model/image/preprocess.js';
+import type { PayloadLoggerSettings } from '../payload/logger.js';
 import type { RepositorySettings } from '../repository/from-config.js';
 import { authSettings } from './auth.js';
 import { envSchema } from './schema.js';
@@ -108,6 +109,8 @@ export interface Config {
   readonly capture: CaptureSettings;
   /** The Label Studio ML backend (`src/frontends/label-studio/`). */
   readonly labelStudio: LabelStudioSettings;
+  /** Payload events (`src/payload/`). */
+  readonly payloadLogger: PayloadLoggerSettings;
   /** pino's level. */
   readonly logLevel: Settings['LOG_LEVEL'];
 }
@@ -231,6 +234,21 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
         : undefined,
       fetchTimeoutMs: s.LABEL_STUDIO_FETCH_TIMEOUT_MS,
     },
+    payloadLogger: {
+      url: s.PAYLOAD_LOGGER_URL,
+      mode: s.PAYLOAD_LOGGER_MODE,
+      source: s.PAYLOAD_LOGGER_SOURCE,
+      inferenceService: s.PAYLOAD_LOGGER_INFERENCE_SERVICE,
+      namespace: s.PAYLOAD_LOGGER_NAMESPACE,
+      component: s.PAYLOAD_LOGGER_COMPONENT,
+      endpoint: s.PAYLOAD_LOGGER_ENDPOINT,
+      queueEvents: s.PAYLOAD_LOGGER_QUEUE_EVENTS,
+      queueBytes: s.PAYLOAD_LOGGER_QUEUE_MIB * MiB,
+      concurrency: s.PAYLOAD_LOGGER_CONCURRENCY,
+      timeoutMs: s.PAYLOAD_LOGGER_TIMEOUT_MS,
+      retries: s.PAYLOAD_LOGGER_RETRIES,
+      backoffMs: s.PAYLOAD_LOGGER_BACKOFF_MS,
+    },
     logLevel: s.LOG_LEVEL,
   };
 }
@@ -331,5 +349,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
       backend: labelStudio.backend === undefined ? undefined : { user: labelStudio.backend.user, password: '[set]' },
       fetchTimeoutMs: labelStudio.fetchTimeoutMs,
     },
+    // A receiver's URL may carry credentials (`https://user:password@host/`).
+    payloadLogger: { ...config.payloadLogger, url: config.payloadLogger.url?.replace(/\/\/[^/@]*@/, '//[set]@') },
   };
 }

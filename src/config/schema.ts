@@ -388,6 +388,88 @@ export const envSchema = {
       description:
         'Longest time the Label Studio backend waits for one task image from Label Studio (at most MAX_UPLOAD_BYTES of it), in milliseconds; beyond, 502 task-image-unavailable',
     },
+    PAYLOAD_LOGGER_URL: {
+      type: 'string',
+      pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$',
+      description:
+        'Where to send every inference request and its answer (POST /upload, REST V2 and gRPC inference; not sampled) as CloudEvents in binary mode, with KServe\'s payload logger\'s types (`org.kubeflow.serving.inference.request` / `.response`) and extensions, `ce-id` the answer\'s inference id: a Knative broker\'s ingress, a Kafka bridge, any CloudEvents receiver. Unset: none sent. Sent off the request path: an answer never waits for an event nor fails by one; what cannot be sent is dropped and counted (`catdog_payload_events_total`). See docs/payload-events.md',
+    },
+    PAYLOAD_LOGGER_MODE: {
+      type: 'string',
+      enum: ['all', 'request', 'response'],
+      default: 'all',
+      description: 'Which events PAYLOAD_LOGGER_URL gets, as KServe\'s `logger.mode`: both, the requests only, or the answers only',
+    },
+    PAYLOAD_LOGGER_SOURCE: {
+      type: 'string',
+      pattern: '^[!-~]{1,512}$',
+      description: 'The events\' `ce-source` (a URI reference); unset: `urn:catdog-classifier:<host name>`, so that each replica (pod) is told apart',
+    },
+    PAYLOAD_LOGGER_INFERENCE_SERVICE: {
+      type: 'string',
+      pattern: '^[!-~]{1,253}$',
+      description: 'The events\' `ce-inferenceservicename` (KServe: the InferenceService\'s name); unset: the name of the model that answered (`catdog`)',
+    },
+    PAYLOAD_LOGGER_NAMESPACE: {
+      type: 'string',
+      pattern: '^[!-~]{1,253}$',
+      default: 'default',
+      description: 'The events\' `ce-namespace` (KServe: the InferenceService\'s Kubernetes namespace)',
+    },
+    PAYLOAD_LOGGER_COMPONENT: {
+      type: 'string',
+      pattern: '^[!-~]{1,253}$',
+      default: 'predictor',
+      description: 'The events\' `ce-component` (KServe: `predictor`, `transformer` or `explainer`)',
+    },
+    PAYLOAD_LOGGER_ENDPOINT: {
+      type: 'string',
+      pattern: '^[!-~]{1,253}$',
+      default: 'default',
+      description: 'The events\' `ce-endpoint` (KServe: `default`, or `canary` for a canary rollout\'s pods)',
+    },
+    PAYLOAD_LOGGER_QUEUE_EVENTS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 1000,
+      description: 'Most events waiting to be sent; beyond, new events are dropped and counted (`outcome="dropped-queue-full"`)',
+    },
+    PAYLOAD_LOGGER_QUEUE_MIB: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 4096,
+      default: 64,
+      description: 'Most bytes of event bodies (images, JSON) waiting to be sent, in MiB; beyond, new events are dropped and counted (`outcome="dropped-queue-full"`)',
+    },
+    PAYLOAD_LOGGER_CONCURRENCY: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 256,
+      default: 4,
+      description: 'Events sent to PAYLOAD_LOGGER_URL at once',
+    },
+    PAYLOAD_LOGGER_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 100,
+      maximum: 600_000,
+      default: 5000,
+      description: 'Longest wait for the receiver to take one event, in milliseconds; beyond, the attempt failed (and is retried)',
+    },
+    PAYLOAD_LOGGER_RETRIES: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 20,
+      default: 3,
+      description: 'Attempts after the first for an event the receiver did not take (network error, timeout, HTTP 408, 429 or 5xx), after a back-off of about PAYLOAD_LOGGER_BACKOFF_MS doubling each time (jittered); then it is dropped and counted (`outcome="dropped-undeliverable"`). Another 4xx drops it at once (`dropped-rejected`)',
+    },
+    PAYLOAD_LOGGER_BACKOFF_MS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 60_000,
+      default: 200,
+      description: 'The first retry\'s back-off for a payload event, in milliseconds (doubling at each retry, with full jitter)',
+    },
     LOG_LEVEL: {
       type: 'string',
       enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],

@@ -9,6 +9,7 @@ import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandlers } from '../../http/operation.js';
 import type { ProblemDialect } from '../../http/problem.js';
 import type { InferenceCore } from '../../inference/core.js';
+import type { PayloadSink } from '../../inference/payload.js';
 import type { Readiness } from '../../lifecycle/readiness.js';
 import type { BodyMemory } from '../../oip/body-memory.js';
 import type { IndexEntry, RepositoryManagement } from '../../repository/types.js';
@@ -59,6 +60,8 @@ export interface V2Deps {
   readonly index: () => readonly IndexEntry[];
   /** The repository's management side; `undefined`: loads and unloads answer 409 model-control-disabled. */
   readonly management: RepositoryManagement | undefined;
+  /** Where every inference's request and answer go (`PAYLOAD_LOGGER_URL`); default nowhere. */
+  readonly payloads?: PayloadSink | undefined;
 }
 
 /** The V2 front-end: its handlers, its body reader, its early refusals and its error dialect. */
@@ -73,7 +76,7 @@ export interface V2Frontend {
 /** Builds the V2 front-end. */
 export function v2Frontend(deps: V2Deps): V2Frontend {
   const { core, limits } = deps;
-  const infer = inferModel(core, limits);
+  const infer = inferModel(core, limits, deps.payloads);
   const metadata = getModelMetadata(core);
   const ready = getModelReady(core);
   const read = createInferenceBodyReader(limits, deps.memory);
