@@ -349,7 +349,5 @@ export function redactConfig(config: Config): Record<string, unknown> {
       backend: labelStudio.backend === undefined ? undefined : { user: labelStudio.backend.user, password: '[set]' },
       fetchTimeoutMs: labelStudio.fetchTimeoutMs,
     },
-    // A receiver's URL may carry credentials (`https://user:password@host/`).
-    payloadLogger: { ...config.payloadLogger, url: config.payloadLogger.url?.replace(/\/\/[^/@]*@/, '//[set]@') },
   };
 }

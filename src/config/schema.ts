@@ -390,9 +390,9 @@ export const envSchema = {
     },
     PAYLOAD_LOGGER_URL: {
       type: 'string',
-      pattern: '^https?://[^\\s/?#]+(/[^\\s#]*)?$',
+      pattern: '^https?://[^\\s/?#@]+(/[^\\s#]*)?$',
       description:
-        'Where to send every inference request and its answer (POST /upload, REST V2 and gRPC inference; not sampled) as CloudEvents in binary mode, with KServe\'s payload logger\'s types (`org.kubeflow.serving.inference.request` / `.response`) and extensions, `ce-id` the answer\'s inference id: a Knative broker\'s ingress, a Kafka bridge, any CloudEvents receiver. Unset: none sent. Sent off the request path: an answer never waits for an event nor fails by one; what cannot be sent is dropped and counted (`catdog_payload_events_total`). See docs/payload-events.md',
+        'Where to send every inference request and its answer (POST /upload, REST V2 and gRPC inference; not sampled) as CloudEvents in binary mode, with KServe\'s payload logger\'s types (`org.kubeflow.serving.inference.request` / `.response`) and extensions, `ce-id` the answer\'s inference id: a Knative broker\'s ingress, a Kafka bridge, any CloudEvents receiver (no credentials in it: none are sent). Unset: none sent. Sent off the request path: an answer never waits for an event nor fails by one; what cannot be sent is dropped and counted (`catdog_payload_events_total`). See docs/payload-events.md',
     },
     PAYLOAD_LOGGER_MODE: {
       type: 'string',
