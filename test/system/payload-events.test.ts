@@ -14,6 +14,8 @@ import sharp from 'sharp';
 import { uploadForm } from '../fixtures/images.js';
 import { buildCourseVggLikeModel, courseVggLikeManifest } from '../fixtures/onnx-models.js';
 import { receive } from '../support/contract.js';
+import { need } from '../support/external.js';
+import { expectOk, grpcClients, unaryCall } from '../support/grpc.js';
 import { spawnService, type SpawnedService } from '../support/process.js';
 import { writeFixtureModel } from '../support/service.js';
 import { base64Request, bytesTensor, imagesHeader, postBinary, postJson } from '../support/v2.js';
@@ -161,6 +163,30 @@ describe('payload events of the process (issue 26)', function () {
     expect(got.filter((e) => e.headers['ce-type'] === 'org.kubeflow.serving.inference.request')).to.have.length(3);
     await waitFor(async () => (await events(svc!.url, 'sent')) === 6, 'six events counted sent');
     expect(await events(svc.url, 'sent', 'request')).to.equal(3);
+  });
+
+  it('sends a gRPC ModelInfer as JSON of the request and of the response, images in base64', async function () {
+    const conformance = need(this, 'conformance');
+    receiver = await startReceiver('take');
+    svc = await spawnService({ MODEL_MANIFEST: model.manifestPath, PAYLOAD_LOGGER_URL: receiver.url, GRPC_PORT: String(await closedPort()) });
+    const clients = grpcClients(conformance, svc.grpcAddress!);
+    try {
+      const image = await colourImage(120, 60, 200);
+      const answer = expectOk(await unaryCall<{ id: string; model_name: string }>(clients.oip, 'ModelInfer', {
+        model_name: 'catdog', id: 'payload-grpc-1', inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [image] } }], outputs: [{ name: 'label' }],
+      }));
+      expect(answer.id).to.equal('payload-grpc-1');
+      await waitFor(() => receiver!.events.length === 2, 'both events');
+      const [request, response] = ['request', 'response'].map((t) => receiver!.events.find((e) => e.headers['ce-type'] === `org.kubeflow.serving.inference.${t}`)!);
+      expect(request!.headers).to.include({ 'ce-id': 'payload-grpc-1', 'content-type': 'application/json', 'ce-modelname': 'catdog' });
+      const sent = JSON.parse(request!.body.toString()) as { model_name: string; inputs: { contents: { bytes_contents: string[] } }[] };
+      expect(sent.model_name).to.equal('catdog');
+      expect(Buffer.from(sent.inputs[0]!.contents.bytes_contents[0]!, 'base64').equals(image), 'the image in base64').to.equal(true);
+      expect(response!.headers['ce-id']).to.equal('payload-grpc-1');
+      expect(JSON.parse(response!.body.toString())).to.include({ model_name: 'catdog', model_version: '1', id: 'payload-grpc-1' });
+    } finally {
+      clients.close();
+    }
   });
 
   it('PAYLOAD_LOGGER_MODE=response sends the answers only', async () => {
