@@ -21,6 +21,9 @@ import { writeFixtureModel } from '../support/service.js';
 import { base64Request, bytesTensor, imagesHeader, postBinary, postJson } from '../support/v2.js';
 import { waitFor } from '../support/wait.js';
 
+/** Start-up on a machine shared with other test runs: tsx compiles src/ first (40 s seen under load). */
+const STARTUP_MS = 150_000;
+
 /** An event as the receiver got it. */
 interface Received {
   readonly headers: http.IncomingHttpHeaders;
@@ -80,7 +83,7 @@ async function upload(url: string, image: Uint8Array): Promise<{ id: string } & 
 }
 
 describe('payload events of the process (issue 26)', function () {
-  this.timeout(120_000);
+  this.timeout(240_000);
   let model: { manifestPath: string; dir: string };
   let svc: SpawnedService | undefined;
   let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
@@ -103,7 +106,7 @@ describe('payload events of the process (issue 26)', function () {
       PAYLOAD_LOGGER_NAMESPACE: 'models',
       PAYLOAD_LOGGER_INFERENCE_SERVICE: 'catdog-isvc',
       PAYLOAD_LOGGER_SOURCE: 'urn:test:replica-1',
-    });
+    }, STARTUP_MS);
     const got = receiver.events;
     const of = (id: string, type: 'request' | 'response'): Received | undefined =>
       got.find((e) => e.headers['ce-id'] === id && e.headers['ce-type'] === `org.kubeflow.serving.inference.${type}`);
@@ -168,7 +171,7 @@ describe('payload events of the process (issue 26)', function () {
   it('sends a gRPC ModelInfer as JSON of the request and of the response, images in base64', async function () {
     const conformance = need(this, 'conformance');
     receiver = await startReceiver('take');
-    svc = await spawnService({ MODEL_MANIFEST: model.manifestPath, PAYLOAD_LOGGER_URL: receiver.url, GRPC_PORT: String(await closedPort()) });
+    svc = await spawnService({ MODEL_MANIFEST: model.manifestPath, PAYLOAD_LOGGER_URL: receiver.url, GRPC_PORT: String(await closedPort()) }, STARTUP_MS);
     const clients = grpcClients(conformance, svc.grpcAddress!);
     try {
       const image = await colourImage(120, 60, 200);
@@ -191,7 +194,7 @@ describe('payload events of the process (issue 26)', function () {
 
   it('PAYLOAD_LOGGER_MODE=response sends the answers only', async () => {
     receiver = await startReceiver('take');
-    svc = await spawnService({ MODEL_MANIFEST: model.manifestPath, PAYLOAD_LOGGER_URL: receiver.url, PAYLOAD_LOGGER_MODE: 'response' });
+    svc = await spawnService({ MODEL_MANIFEST: model.manifestPath, PAYLOAD_LOGGER_URL: receiver.url, PAYLOAD_LOGGER_MODE: 'response' }, STARTUP_MS);
     const answers = [await upload(svc.url, await colourImage(10, 20, 30)), await upload(svc.url, await colourImage(30, 20, 10))];
     await waitFor(() => receiver!.events.length === 2, 'two events');
     expect(receiver.events.map((e) => e.headers['ce-type'])).to.deep.equal(Array(2).fill('org.kubeflow.serving.inference.response'));
@@ -206,7 +209,7 @@ describe('payload events of the process (issue 26)', function () {
       PAYLOAD_LOGGER_CONCURRENCY: '1',
       PAYLOAD_LOGGER_QUEUE_EVENTS: '2',
       PAYLOAD_LOGGER_TIMEOUT_MS: '600000',
-    });
+    }, STARTUP_MS);
     // Six uploads, twelve events: one is held by the receiver, two wait, the rest are dropped.
     for (let i = 0; i < 6; i++) await upload(svc.url, await colourImage(40 * i, 100, 100));
     await waitFor(() => receiver!.events.length === 1, 'the first event held by the receiver');
@@ -225,7 +228,7 @@ describe('payload events of the process (issue 26)', function () {
       PAYLOAD_LOGGER_URL: `http://127.0.0.1:${await closedPort()}/events`,
       PAYLOAD_LOGGER_RETRIES: '2',
       PAYLOAD_LOGGER_BACKOFF_MS: '10',
-    });
+    }, STARTUP_MS);
     for (let i = 0; i < 3; i++) await upload(svc.url, await colourImage(10, 40 * i, 10));
     await waitFor(async () => (await events(svc!.url, 'dropped-undeliverable')) === 6, 'six events dropped as undeliverable');
     expect(await events(svc.url, 'sent')).to.equal(0);
