@@ -27,7 +27,7 @@ export MODEL_SOURCE TRAIN_DATA CONFORMANCE_DIR
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
-.PHONY: help install model calibrate model-report train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-grpc bench-profile bench-memory bench-swap bench-explain soak attack clean
+.PHONY: help install model calibrate model-report train generate check-generated lint typecheck web build bench-build test test-fast test-image-node run dev token docs postman prod-smoke bench bench-grpc bench-profile bench-memory bench-swap bench-shadow bench-version-memory bench-explain soak attack clean
 
 help: ## This list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,7 +49,7 @@ calibrate: ## Measure the activation means the 7-bit backbone's bias correction 
 model-report: ## The int8 forms side by side (Zoo vs 7-bit weights; as-is, unsigned, exact float32): kernels per CPU, ms/image on one thread, nested-CV accuracy, bit-equality (REPORT_ARGS="--rounds 7 --images 24")
 	$(BIN)/tsx scripts/model-report.ts --data $(TRAIN_DATA) $(REPORT_ARGS)
 
-train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/) and publish it as the next version of catdog in the model repository
+train: ## Train the Cat/Dog/Other head on labelled photos (TRAIN_DATA: folder with labels.json and images/) and the labelled captures (CAPTURE_DIR, var/captures; read-only, no service needed), and publish it as the next version of catdog unless it is worse than the serving version on the held-out captures (then exit 3)
 	$(BIN)/tsx scripts/fetch-model.ts
 	$(BIN)/tsx scripts/train.ts $(if $(TRAIN_DATA),--data $(TRAIN_DATA)) $(TRAIN_ARGS)
 
@@ -143,6 +143,12 @@ bench-memory: build bench-build ## Resident memory growth of the service across 
 # `MALLOC_MMAP_THRESHOLD_= make bench-swap`.
 bench-swap: build bench-build ## Hot swaps under load: c=16, 5,000 warm-up uploads, 20 s steady then 20 s with 10 swaps between two versions; failed requests, p99 ratio, memory after the last release (BENCH_ARGS="--duration 20 --swaps 10")
 	node .bench/build/scripts/bench/swap.js $(BENCH_ARGS)
+
+bench-shadow: build bench-build ## Shadow traffic's cost: /upload p99 and req/s at c=16 and c=1 with and without a shadow version, interleaved; images compared and shed (BENCH_ARGS="--duration 10 --rounds 2")
+	node .bench/build/scripts/bench/shadow.js $(BENCH_ARGS)
+
+bench-version-memory: build bench-build ## Resident memory of the service with 1, 2 and 3 versions of catdog loaded (version_policy latest N): what each loaded version costs (BENCH_ARGS="--requests 300")
+	node .bench/build/scripts/bench/version-memory.js $(BENCH_ARGS)
 
 bench-explain: build bench-build ## Cost of POST /explain: ms per explanation at idle, /upload throughput with and without explanations running (BENCH_ARGS="--duration 15 --concurrency 4")
 	node .bench/build/scripts/bench/explain.js $(BENCH_ARGS)

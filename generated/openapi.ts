@@ -722,7 +722,7 @@ export interface paths {
         };
         /**
          * Model version ready (V2)
-         * @description 200 when this version is READY, 503 when it is known but not READY, 404 when unknown.
+         * @description 200 when this version is READY, 503 when it is loading or refused, 404 when unknown or not kept loaded by the version policy (`model-version-not-loaded`).
          */
         get: operations["getModelVersionReady"];
         put?: never;
@@ -825,8 +825,10 @@ export interface paths {
         put?: never;
         /**
          * Inference on a version (V2)
-         * @description As `POST /v2/models/{name}/infer`, on this version: 404 when the repository does not have
-         *     it, 503 `model-unavailable` when it is not READY.
+         * @description As `POST /v2/models/{name}/infer`, on this version: 404 `model-not-found` when the
+         *     repository does not have it, 404 `model-version-not-loaded` when its model's version
+         *     policy does not keep it loaded (the detail says how to load it), 503 `model-unavailable`
+         *     while it loads or when it was refused.
          */
         post: operations["inferModelVersion"];
         delete?: never;
@@ -935,6 +937,103 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/repository/models/{model_name}/evidence": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What each loaded version of a model answers, how right, and how far from training
+         * @description The evidence per version loaded, as the metrics report it (`catdog_model_answers_total`,
+         *     `catdog_model_confidence`, `catdog_model_low_confidence_*`, `catdog_model_feedback_total`,
+         *     `catdog_model_accuracy`, `catdog_model_drift_psi`; see docs/evidence.md), read from the
+         *     same counts at the same moment, for the page's Monitoring view:
+         *
+         *     - `answers`: the answers of `POST /upload` and V2 inference (REST and gRPC) since the
+         *       version was loaded, by predicted label; `history`, the same per minute (the last 60
+         *       minutes with answers);
+         *     - `confidence`: a histogram of the top probability (cumulative counts, `le` as
+         *       Prometheus), and the answers under `EVIDENCE_LOW_CONFIDENCE`: all, and their share of
+         *       the window;
+         *     - `feedback`: feedback labels (`POST /feedback`, Label Studio's webhook) that confirmed or
+         *       contradicted the version's answer; `accuracy` is `null` without any;
+         *     - `drift`: the population stability index of the predicted labels of the last
+         *       `EVIDENCE_WINDOW_ANSWERS` answers against the training reference of the version's
+         *       manifest (`reference`, written by `make train` and `make model`); `psi` is `null` under
+         *       30 answers or without a reference; over `alert_psi` (0.25) the answers have shifted;
+         *     - `shadow`: the agreement with the serving version while this version answers in the
+         *       shadow; `null` while it does not.
+         *
+         *     A version's evidence starts when it is loaded and goes when it is unloaded.
+         *
+         *     ```sh
+         *     TOKEN=$(make -s token SCOPE=manage::models)
+         *     curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/v2/repository/models/catdog/evidence
+         *     ```
+         */
+        get: operations["getModelEvidence"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{model_name}/traffic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a model's canary and shadow
+         * @description The model's traffic between versions as set by `PUT`, the version serving, and whether
+         *     each candidate takes part now (`active`: it is READY and does not serve already; one that
+         *     became unavailable has dropped out of the split and answers nothing).
+         *
+         *     ```sh
+         *     curl -s -H "Authorization: Bearer $TOKEN" http://localhost:8080/v2/repository/models/catdog/traffic
+         *     ```
+         */
+        get: operations["getModelTraffic"];
+        /**
+         * Send a share of the traffic to a candidate version, or let it answer in the shadow
+         * @description Replaces the model's traffic between versions (an absent member is `null`: none).
+         *
+         *     - `canary`: `percent` % of the requests that name no version (`/upload`, V2 and gRPC
+         *       inference alike) are answered by `version`. A client (a token's subject, else its
+         *       address) always falls on the same side of the split, so a user sees one version; each
+         *       answer's `model_version` says which answered.
+         *     - `shadow`: `version` also classifies a sample (`SHADOW_SAMPLE_RATE`) of the images the
+         *       serving version answers, after the answer and only with spare capacity, for the
+         *       comparison (`catdog_shadow_comparisons_total`, `catdog_shadow_probability_difference`);
+         *       the answer is always the serving version's.
+         *
+         *     A candidate is loaded first if it is not (beside the version serving, whatever the version
+         *     policy says; `422` if refused, and nothing changes). While it is a candidate it does not
+         *     serve requests naming no version but for its share. Promotion and rollback are the
+         *     existing operations: `load` with `{"parameters":{"version":"2"}}` pins (promotes) it and
+         *     ends its canary and shadow; `unload` of it rolls back and ends them; `load` without a
+         *     version serves the newest and ends every canary and shadow. A candidate that becomes
+         *     unavailable drops out of the split at once.
+         *
+         *     ```sh
+         *     curl -s -X PUT -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+         *       -d '{"canary":{"version":"2","percent":10},"shadow":null}' http://localhost:8080/v2/repository/models/catdog/traffic
+         *     ```
+         */
+        put: operations["setModelTraffic"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -964,6 +1063,68 @@ export interface components {
                 version?: components["schemas"]["ModelVersion"];
             };
         };
+        ModelEvidence: {
+            name: components["schemas"]["ModelName"];
+            /** @description Each version loaded now, oldest first. */
+            versions: components["schemas"]["VersionEvidence"][];
+        };
+        /** @description Served label → a count (every label of the version present). */
+        LabelCounts: {
+            [key: string]: number;
+        };
+        VersionEvidence: {
+            version: components["schemas"]["ModelVersion"];
+            /** @description The version's labels, in its order. */
+            labels: string[];
+            answers: components["schemas"]["LabelCounts"];
+            confidence: {
+                /** @description Cumulative: `count` answers had a top probability of at most `le`. */
+                buckets: {
+                    le: number;
+                    count: number;
+                }[];
+                /** @description Answers. */
+                count: number;
+                /** @description Sum of their top probabilities. */
+                sum: number;
+                /** @description `EVIDENCE_LOW_CONFIDENCE`. */
+                low_threshold: number;
+                /** @description Answers whose top probability was under it. */
+                low: number;
+                /** @description Their share of the window's answers; `null` while the window is empty. */
+                low_share: number | null;
+            };
+            feedback: {
+                /** @description Feedback labels equal to the answer. */
+                correct: number;
+                /** @description Feedback labels that differ from it. */
+                incorrect: number;
+                /** @description correct / (correct + incorrect); `null` without feedback. */
+                accuracy: number | null;
+            };
+            /** @description Answers by predicted label per minute (`at`, its start, in ms since the epoch), the last 60 minutes with answers, oldest first. */
+            history: {
+                at: number;
+                answers: components["schemas"]["LabelCounts"];
+            }[];
+            drift: {
+                /** @description The PSI over which the answers have shifted (0.25; the alert CatdogPredictionDrift). */
+                alert_psi: number;
+                /** @description `EVIDENCE_WINDOW_ANSWERS`. */
+                window_size: number;
+                /** @description Answers in the window now. */
+                window_answers: number;
+                window: components["schemas"]["LabelCounts"];
+                /** @description The training reference of the version's manifest (label → share of predictions); `null` when it has none. */
+                reference: {
+                    [key: string]: number;
+                } | null;
+                /** @description The population stability index of the window against the reference; `null` without a reference or under 30 answers. */
+                psi: number | null;
+            };
+            /** @description The agreement with the serving version while this version answers in the shadow; `null` while it does not. */
+            shadow: Record<string, never> | null;
+        };
         ModelStatus: {
             name: components["schemas"]["ModelName"];
             /** @description The version requests naming none go to; absent when the model has no version READY. */
@@ -972,6 +1133,34 @@ export interface components {
             pinned?: string;
             /** @description The model's lines of the index, oldest version first. */
             versions: components["schemas"]["RepositoryIndexEntry"][];
+        };
+        /** @description A model's traffic between versions; `null` (or absent) is none. */
+        TrafficSetting: {
+            canary?: null | {
+                version: components["schemas"]["ModelVersion"];
+                /** @description Share of the clients (of the requests naming no version) answered by `version`, in percent. */
+                percent: number;
+            };
+            shadow?: null | {
+                version: components["schemas"]["ModelVersion"];
+            };
+        };
+        TrafficStatus: {
+            name: components["schemas"]["ModelName"];
+            /** @description The version requests naming none go to (but the canary's share); absent when none is READY. */
+            serving?: string;
+            canary: null | {
+                version: string;
+                percent: number;
+            };
+            shadow: null | {
+                version: string;
+            };
+            /** @description Whether each candidate takes part now (READY, and not the version serving). */
+            active: {
+                canary: boolean;
+                shadow: boolean;
+            };
         };
         Health: {
             /** @constant */
@@ -1106,7 +1295,7 @@ export interface components {
              *     - `overloaded` (503), `not-ready` (503): retry after `Retry-After` seconds.
              *     - `rate-limited` (429): your client (a token's subject, or without a token your address) has used its images for now (`RATE_LIMIT_IMAGES_PER_SECOND`, `RATE_LIMIT_BURST_IMAGES`); refused before the body is read; retry after `Retry-After` seconds (`RateLimit-Policy`, `RateLimit`).
              *     - `model-not-found` (404): the model repository has no model of that name, or no such version.
-             *     - `model-unavailable` (503): the model or version exists but is not READY (loading, refused by its checks, unloaded); retry after `Retry-After` seconds.
+             *     - `model-unavailable` (503): the model or version exists but is not READY (loading, refused by its checks, the model unloaded); retry after `Retry-After` seconds.
              *     - `too-many-connections` (503): the connection was refused when it opened (your address or the server holds too many); retry after `Retry-After` seconds.
              *     - `unknown-tensor` (400): a V2 inference request names an input or output the model does not have.
              *     - `tensor-invalid` (400): a V2 tensor has the wrong datatype, a shape its data or the model disagrees with, text that is not base64; or the request gives no input, or both.
@@ -1115,6 +1304,8 @@ export interface components {
              *     - `model-busy` (409): another load or unload of the model is in progress; retry after `Retry-After` seconds.
              *     - `model-control-disabled` (409): the server loads and unloads nothing through the API (`MODEL_CONTROL=none`).
              *     - `model-load-failed` (422): the version failed its checks (file, manifest, graph, golden examples); what served keeps serving.
+             *     - `model-version-not-loaded` (404): the version exists but is not loaded: its model's version policy (`<model>/config.json`) leaves it out, or it was unloaded; the detail says how to load it.
+             *     - `traffic-conflict` (409): a traffic setting that cannot apply: its candidate is the pinned version, or no other version could serve beside it.
              *     - `capture-not-found` (404): no captured answer has this inference id (not sampled, opted out, removed, or still being written).
              *     - `unknown-label` (422): a feedback's label is not one of the answering model's labels.
              *     - `capture-unavailable` (503): the capture store is off or cannot be opened or written.
@@ -1124,7 +1315,7 @@ export interface components {
              *     - `internal` (500): unexpected; details are logged, never shown.
              * @enum {string}
              */
-            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "rate-limited" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "capture-not-found" | "unknown-label" | "capture-unavailable" | "invalid-credentials" | "task-image-refused" | "task-image-unavailable" | "internal";
+            code: "bad-request" | "validation-failed" | "not-found" | "method-not-allowed" | "unsupported-media-type" | "not-acceptable" | "payload-too-large" | "image-undecodable" | "image-too-large" | "image-too-complex" | "token-missing" | "invalid-token" | "insufficient-scope" | "auth-unavailable" | "request-timeout" | "headers-too-large" | "overloaded" | "rate-limited" | "too-many-connections" | "not-ready" | "model-not-found" | "model-unavailable" | "unknown-tensor" | "tensor-invalid" | "binary-data-invalid" | "batch-too-large" | "model-busy" | "model-control-disabled" | "model-load-failed" | "model-version-not-loaded" | "traffic-conflict" | "capture-not-found" | "unknown-label" | "capture-unavailable" | "invalid-credentials" | "task-image-refused" | "task-image-unavailable" | "internal";
             /** @description With `validation-failed`, each place where the request breaks the contract. */
             errors?: {
                 /** @description JSON Pointer into the request. */
@@ -1704,8 +1895,10 @@ export interface components {
             };
         };
         /**
-         * @description The repository has no model of that name (`model-not-found`), or no such version; or no
-         *     operation is at this path (`not-found`).
+         * @description The repository has no model of that name (`model-not-found`), or no such version; the
+         *     version exists but is not loaded (`model-version-not-loaded`: its model's version policy
+         *     leaves it out, or it was unloaded; the detail says how to load it); or no operation is at
+         *     this path (`not-found`).
          */
         V2NotFound: {
             headers: {
@@ -1824,8 +2017,10 @@ export interface components {
             };
         };
         /**
-         * @description `model-busy`: another load or unload of this model is in progress (retry after
-         *     `Retry-After` seconds); `model-control-disabled`: the server runs with `MODEL_CONTROL=none`.
+         * @description `model-busy`: another load, unload or traffic change of this model is in progress (retry
+         *     after `Retry-After` seconds); `model-control-disabled`: the server runs with
+         *     `MODEL_CONTROL=none`; `traffic-conflict`: a traffic setting whose candidate is the pinned
+         *     version, or beside which no other version could serve.
          */
         V2ModelConflict: {
             headers: {
@@ -1941,7 +2136,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The repository has no model of that name, or the model no version of that number. */
+        /**
+         * @description The repository has no model of that name, or the model no version of that number
+         *     (`model-not-found`); or the version exists but is not loaded (`model-version-not-loaded`:
+         *     its model's version policy leaves it out, or it was unloaded; the detail says how to load it).
+         */
         ModelNotFound: {
             headers: {
                 [name: string]: unknown;
@@ -2059,8 +2258,9 @@ export interface components {
          */
         ModelQuery: components["schemas"]["ModelName"];
         /**
-         * @description The version to classify with, if READY; default the version the management API pinned,
-         *     or else the newest READY one.
+         * @description The version to classify with, if READY (404 `model-version-not-loaded` when its model's
+         *     version policy does not keep it loaded); default the version the management API pinned,
+         *     or else the newest READY one, or for a share of the clients the model's canary.
          * @example 1
          */
         VersionQuery: components["schemas"]["ModelVersion"];
@@ -2290,8 +2490,9 @@ export interface operations {
                  */
                 model?: components["parameters"]["ModelQuery"];
                 /**
-                 * @description The version to classify with, if READY; default the version the management API pinned,
-                 *     or else the newest READY one.
+                 * @description The version to classify with, if READY (404 `model-version-not-loaded` when its model's
+                 *     version policy does not keep it loaded); default the version the management API pinned,
+                 *     or else the newest READY one, or for a share of the clients the model's canary.
                  * @example 1
                  */
                 version?: components["parameters"]["VersionQuery"];
@@ -2440,8 +2641,9 @@ export interface operations {
                  */
                 model?: components["parameters"]["ModelQuery"];
                 /**
-                 * @description The version to classify with, if READY; default the version the management API pinned,
-                 *     or else the newest READY one.
+                 * @description The version to classify with, if READY (404 `model-version-not-loaded` when its model's
+                 *     version policy does not keep it loaded); default the version the management API pinned,
+                 *     or else the newest READY one, or for a share of the clients the model's canary.
                  * @example 1
                  */
                 version?: components["parameters"]["VersionQuery"];
@@ -3359,6 +3561,115 @@ export interface operations {
             409: components["responses"]["V2ModelConflict"];
             413: components["responses"]["V2ManagementBodyTooLarge"];
             415: components["responses"]["V2NotJson"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2IssuerUnavailable"];
+        };
+    };
+    getModelEvidence: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A model of the repository (its folder's name).
+                 * @example catdog
+                 */
+                model_name: components["parameters"]["RepositoryModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The evidence of each version of the model loaded now, oldest version first. */
+            200: {
+                headers: {
+                    /** @description `no-store`: the counts change with every answer. */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelEvidence"];
+                };
+            };
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2ManageForbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2IssuerUnavailable"];
+        };
+    };
+    getModelTraffic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A model of the repository (its folder's name).
+                 * @example catdog
+                 */
+                model_name: components["parameters"]["RepositoryModelName"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model's traffic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrafficStatus"];
+                };
+            };
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2ManageForbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            409: components["responses"]["V2ModelConflict"];
+            500: components["responses"]["V2InternalError"];
+            503: components["responses"]["V2IssuerUnavailable"];
+        };
+    };
+    setModelTraffic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A model of the repository (its folder's name).
+                 * @example catdog
+                 */
+                model_name: components["parameters"]["RepositoryModelName"];
+            };
+            cookie?: never;
+        };
+        /** @description The canary and the shadow; `null` or absent ends either. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TrafficSetting"];
+            };
+        };
+        responses: {
+            /** @description Applied; the model's traffic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrafficStatus"];
+                };
+            };
+            400: components["responses"]["V2BadManagementRequest"];
+            401: components["responses"]["V2Unauthorized"];
+            403: components["responses"]["V2ManageForbidden"];
+            404: components["responses"]["V2NotFound"];
+            405: components["responses"]["V2MethodNotAllowed"];
+            409: components["responses"]["V2ModelConflict"];
+            413: components["responses"]["V2ManagementBodyTooLarge"];
+            415: components["responses"]["V2NotJson"];
+            422: components["responses"]["V2ModelLoadFailed"];
             500: components["responses"]["V2InternalError"];
             503: components["responses"]["V2IssuerUnavailable"];
         };

@@ -8,6 +8,15 @@
  *   tsx scripts/train.ts --images DIR --labels export.json [--resize cover|fill] [--no-flip]
  *        [--folds 5] [--seed 7] [--repeats 3] [--backbone resources/models/mobilenetv2-12-7bit.onnx]
  *        [--repository resources/models/repository] [--model catdog] [--out head.json]
+ *        [--captures var/captures | --no-captures] [--held-out 0.2]
+ *
+ * Labelled captures (issue 25): the photos the service kept (CAPTURE_DIR, default `--captures`)
+ * and that someone labelled (POST /feedback, the page, Label Studio) are read from its SQLite
+ * database directly, read-only (no service needed; safe while one writes it), beside the
+ * development photos or alone. A share of them (`--held-out`, by SHA-256, tools/training/held-out.ts)
+ * is never trained on: the new head and the serving version (the newest in the repository) are
+ * both run on it, and the new version is published only if it is not worse there
+ * (tools/training/gate.ts); otherwise nothing is written and the exit status is 3.
  *
  * Labels: `labels.json` (`[{"file","label"}]`) or the course's export
  * (`{"annotations":[{"fileName","annotation":{"label"}}]}`); labels cat/dog/other, any case.
@@ -36,7 +45,11 @@ import { trainHead } from '../tools/training/head.js';
 import { chooseGolden } from '../tools/training/golden.js';
 import { headFileText, toHeadFile, writeHeadFile } from '../tools/training/head-file.js';
 import { readLabels } from '../tools/training/labels.js';
-import { formatConfusion } from '../tools/training/report.js';
+import { formatCaptureSources, formatConfusion } from '../tools/training/report.js';
+import { readCapturedPhotos, type CapturedPhotos } from '../tools/training/captures.js';
+import { HELD_OUT_SHARE, capturesTraining, trainingSet } from '../tools/training/held-out.js';
+import { formatVerdict, heldOutGate } from '../tools/training/gate.js';
+import { envSchema } from '../src/config/schema.js';
 import { MODEL_FILE, catdogModel, manifestText, versionManifest } from '../tools/training/served-model.js';
 import { publishNextVersion } from '../tools/repository/publish.js';
 
@@ -57,6 +70,9 @@ const { values: args } = parseArgs({
     folds: { type: 'string', default: '5' },
     seed: { type: 'string', default: '7' },
     repeats: { type: 'string', default: '3' },
+    captures: { type: 'string', default: process.env.CAPTURE_DIR || envSchema.properties.CAPTURE_DIR.default },
+    'no-captures': { type: 'boolean', default: false },
+    'held-out': { type: 'string', default: String(HELD_OUT_SHARE) },
   },
 });
 
@@ -65,19 +81,34 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/** Exit status when the held-out gate refuses the new head (nothing is written). */
+const NOT_PUBLISHED = 3;
+
 const data = args.data;
 const imagesDir = args.images ?? (data && existsSync(path.join(data, 'images')) ? path.join(data, 'images') : data);
 const labelsFile = args.labels ?? (data ? path.join(data, 'labels.json') : undefined);
 /** What training needs, for a run that was not given it or could not read it. */
 const NEEDS = [
-  'training needs labelled photos: a folder with labels.json and images/, given as',
+  'training needs labelled photos: a folder of them, labelled captures, or both.',
+  '- A folder with labels.json and images/, given as',
   '  make train TRAIN_DATA=/path/to/folder        (or: tsx scripts/train.ts --data /path/to/folder)',
-  'labels.json lists each photo of images/ and its label (Cat, Dog or Other): [{"file": "cat1.jpg", "label": "Cat"}, ...],',
-  'or the course\'s labelling export ({"annotations": [{"fileName": ..., "annotation": {"label": ...}}]}).',
-  'Labelled captures (docs/capture.md) are not read by make train yet.',
+  '  labels.json lists each photo of images/ and its label (Cat, Dog or Other): [{"file": "cat1.jpg", "label": "Cat"}, ...],',
+  '  or the course\'s labelling export ({"annotations": [{"fileName": ..., "annotation": {"label": ...}}]}).',
+  `- Labelled captures, read from CAPTURE_DIR (here ${args['no-captures'] ? 'not read: --no-captures' : args.captures}): the answers a service kept`,
+  '  (make run keeps every one), labelled with POST /feedback, the page\'s Review view or Label Studio (docs/capture.md).',
 ].join('\n');
-if (!imagesDir || !labelsFile) fail(`no labelled photos given.\n${NEEDS}`);
-if (!existsSync(labelsFile)) fail(`${labelsFile} does not exist.\n${NEEDS}`);
+const heldOutShare = Number(args['held-out']);
+if (!(heldOutShare >= 0 && heldOutShare <= 1)) fail('--held-out must be a share between 0 and 1');
+let captured: CapturedPhotos | undefined;
+try {
+  captured = args['no-captures'] ? undefined : readCapturedPhotos(args.captures, LABELS);
+} catch (err) {
+  fail(`the captures in ${args.captures} cannot be read: ${(err as Error).message} (another CAPTURE_DIR, or --no-captures)`);
+}
+if ((!imagesDir || !labelsFile) && !captured?.photos.length) {
+  fail(`no labelled photos given${captured ? `, and none of the captures in ${captured.dir} is labelled` : ''}.\n${NEEDS}`);
+}
+if (labelsFile && !existsSync(labelsFile)) fail(`${labelsFile} does not exist.\n${NEEDS}`);
 if (!['fill', 'cover', 'contain'].includes(args.resize)) fail('--resize must be fill, cover or contain');
 if (!existsSync(args.backbone)) fail(`no backbone at ${args.backbone}: run \`make model\` first`);
 const resize = args.resize as 'fill' | 'cover' | 'contain';
@@ -88,10 +119,16 @@ const repeats = Number(args.repeats);
 
 const backboneInput = { ...MOBILENETV2_INPUT, resize };
 const backboneBytes = readFileSync(args.backbone);
-const images = await readLabels(labelsFile, imagesDir, LABELS).catch((err: unknown) => fail(`${(err as Error).message}\n${NEEDS}`));
+const development = imagesDir && labelsFile ? await readLabels(labelsFile, imagesDir, LABELS).catch((err: unknown) => fail(`${(err as Error).message}\n${NEEDS}`)) : [];
+const sources = await trainingSet(development, captured?.photos ?? [], heldOutShare);
+if (captured) console.log(formatCaptureSources(LABELS, captured, sources, heldOutShare));
+else console.log(`train: no labelled captures (${args['no-captures'] ? '--no-captures' : `no capture database in ${args.captures}`})`);
+const images = sources.images;
+if (images.length < folds) fail(`${images.length} labelled photos to train on: ${folds}-fold cross-validation needs at least ${folds}.\n${NEEDS}`);
 const labels = images.map((i) => i.label);
 const counts = Object.fromEntries(LABELS.map((l, c) => [l, labels.filter((x) => x === c).length]));
 console.log(`train: ${images.length} images (${LABELS.map((l) => `${counts[l]} ${l}`).join(', ')}), resize ${resize}, flip ${flip}`);
+for (const l of LABELS.filter((l) => counts[l] === 0)) console.warn(`train: warning: no photo labelled ${l}: the new head will hardly ever answer it`);
 
 const started = performance.now();
 const extractor = encodeModel(buildFeatureExtractor(decodeModel(backboneBytes)));
@@ -138,15 +175,27 @@ const file = toHeadFile(head, {
     cvAccuracy: chosen.meanAccuracy,
     nestedCvAccuracy: nested.accuracy,
     confusion: nested.confusion,
+    ...(captured ? { captures: capturesTraining(LABELS, sources, heldOutShare) } : {}),
   },
 });
+
+// The served model of this head, checked as the service checks a version, with its golden examples.
+const composed = catdogModel(decodeModel(backboneBytes), file);
+// The held-out gate: not worse than the serving version on the captures never trained on.
+const gate = { repository: args.repository, model: args.model, labels: LABELS };
+const verdict = await heldOutGate(composed, sources.heldOut, gate);
+if (captured) console.log(`\n${formatVerdict(verdict, gate)}`.trimEnd());
+if (!verdict.publish) {
+  console.error(`\ntrain: not published: ${verdict.reason}. Nothing was written.`);
+  console.error('train: check the labels of the captures (GET /captures?labelled=true), label more of them, then train again.');
+  process.exit(NOT_PUBLISHED);
+}
+if (captured) console.log(`train: ${verdict.reason}`);
 if (args.out) {
   await writeHeadFile(args.out, file);
   console.log(`train: wrote ${args.out}`);
 }
 
-// The served model of this head, checked as the service checks a version, with its golden examples.
-const composed = catdogModel(decodeModel(backboneBytes), file);
 const golden = await chooseGolden(composed, images, LABELS);
 const manifest = versionManifest(composed.onnx, composed.manifest, golden);
 const published = await publishNextVersion(args.repository, args.model, new Map<string, Uint8Array | string>([

@@ -15,6 +15,7 @@
 import type { AuthSettings } from './auth/settings.js';
 import type { AccessTokenVerifier } from './auth/verifier.js';
 import type { CaptureService } from './capture/service.js';
+import type { CaptureStore } from './capture/types.js';
 import { configDefaults, type AccessSettings, type LabelStudioSettings, type RequestLimits } from './config/config.js';
 import { capturesHandlers } from './frontends/captures/index.js';
 import { courseAdmissions, courseHandlers } from './frontends/course/index.js';
@@ -30,7 +31,9 @@ import type { OperationHandlers } from './http/operation.js';
 import type { PageOptions } from './http/page.js';
 import type { AdmissionOptions } from './inference/admission.js';
 import { createInferenceCore, type ExplainSettings, type InferenceCore } from './inference/core.js';
+import { createEvidence, type Evidence, type EvidenceOptions } from './inference/evidence.js';
 import type { RateLimitOptions } from './inference/rate-limit.js';
+import type { ShadowSettings } from './inference/traffic.js';
 import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
 import { createBodyMemory } from './oip/body-memory.js';
@@ -72,6 +75,8 @@ export interface AppDeps {
   readonly explain?: ExplainSettings;
   /** Each client's rate limit (the configuration's `rateLimit`). */
   readonly rateLimit?: RateLimitOptions;
+  /** Shadow traffic between versions (the configuration's `shadow`). */
+  readonly shadow?: ShadowSettings;
   /** Operations made public by setting (the configuration's `access`). */
   readonly access?: Partial<AccessSettings>;
   /**
@@ -87,6 +92,8 @@ export interface AppDeps {
    * and answer over `/upload`, REST V2 and gRPC; the metrics count its events. Default none.
    */
   readonly payloads?: Pick<PayloadLogger, 'sink' | 'stats'>;
+  /** The evidence per model version (the configuration's `evidence`): its window and low-confidence threshold. */
+  readonly evidence?: EvidenceOptions;
 }
 
 /** The app, its core and the initialised openapi-backend (tests use it to validate responses). */
@@ -112,16 +119,24 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const { repository } = deps;
   const readiness = deps.readiness ?? createReadiness('ready', () => repository.health());
 
+  // What each version answers, and the feedback on it: read by the metrics and the evidence API.
+  const evidence = createEvidence(deps.evidence ?? defaults.evidence, () => repository.loaded());
+  const store = deps.captures?.store ? withFeedbackEvidence(deps.captures.store, evidence) : undefined;
+
   // The core reports to the metrics, and the metrics read the core's gate when scraped.
   const core = createInferenceCore({
     repository,
     admission,
     explain: deps.explain ?? defaults.explain,
     rateLimit: deps.rateLimit ?? defaults.rateLimit,
+    shadow: deps.shadow ?? defaults.shadow,
     ...(deps.captures?.sink ? { capture: deps.captures.sink } : {}),
     observer: {
       observeClassification: (timings, model) => metrics.observeClassification(timings, model),
       observeInferenceBatch: (images) => metrics.observeInferenceBatch(images),
+      observeAnswer: (model, result) => evidence.observe(model, result),
+      observeShadow: (c) => metrics.observeShadow(c),
+      observeShadowSkipped: (c) => metrics.observeShadowSkipped(c),
     },
   });
   const gate = core.admission;
@@ -136,6 +151,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ready: () => readiness.state === 'ready',
     ...(deps.captures?.stats ? { capture: deps.captures.stats } : {}),
     ...(deps.payloads ? { payloadEvents: deps.payloads.stats } : {}),
+    evidence: () => evidence.versions(),
   });
   const payloads = deps.payloads?.sink;
 
@@ -149,15 +165,16 @@ export async function createApp(deps: AppDeps): Promise<App> {
     index: () => repository.index(),
     management: deps.management,
     payloads,
+    evidence: () => evidence.versions(),
   });
   const handlers: OperationHandlers = {
     ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn(), payloads }),
     ...operationsHandlers({ core, readiness, metrics }),
     ...v2.handlers,
-    ...capturesHandlers({ store: deps.captures?.store, baseUrl: deps.captures?.baseUrl }),
+    ...capturesHandlers({ store, baseUrl: deps.captures?.baseUrl }),
     ...labelStudioHandlers({
       core,
-      store: deps.captures?.store,
+      store,
       sink: deps.captures?.sink,
       url: labelStudio.url,
       apiKey: labelStudio.apiKey,
@@ -199,4 +216,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ...(deps.page ? { page: deps.page } : {}),
   });
   return { ...http, core, grpc };
+}
+
+/** `store`, whose recorded feedback the evidence also counts, right or wrong, for the version that answered. */
+function withFeedbackEvidence(store: CaptureStore, evidence: Evidence): CaptureStore {
+  return {
+    availability: () => store.availability(),
+    get: (id) => store.get(id),
+    list: (query) => store.list(query),
+    image: (id) => store.image(id),
+    async feedback(id, label, subject) {
+      const outcome = await store.feedback(id, label, subject);
+      if (outcome.kind === 'recorded' && outcome.model !== undefined && outcome.version !== undefined && outcome.prediction !== undefined) {
+        evidence.observeFeedback({ model: outcome.model, version: outcome.version, prediction: outcome.prediction }, outcome.label, outcome.previous);
+      }
+      return outcome;
+    },
+  };
 }

@@ -38,6 +38,8 @@ export type ProblemCode =
   | 'model-busy'
   | 'model-control-disabled'
   | 'model-load-failed'
+  | 'model-version-not-loaded'
+  | 'traffic-conflict'
   | 'capture-not-found'
   | 'unknown-label'
   | 'capture-unavailable'
@@ -82,6 +84,8 @@ export const problemCatalogue: Readonly<Record<ProblemCode, CatalogueEntry>> = O
   'model-busy': { status: 409, title: 'Model busy' },
   'model-control-disabled': { status: 409, title: 'Model control disabled' },
   'model-load-failed': { status: 422, title: 'Model version refused' },
+  'model-version-not-loaded': { status: 404, title: 'Model version not loaded' },
+  'traffic-conflict': { status: 409, title: 'Traffic conflicts with the model\'s state' },
   'capture-not-found': { status: 404, title: 'Capture not found' },
   'unknown-label': { status: 422, title: 'Label unknown to the model' },
   'capture-unavailable': { status: 503, title: 'Capture store unavailable' },
@@ -431,6 +435,31 @@ export class ModelLoadFailed extends ProblemError {
       detail: `Model "${name}" version "${version}" was refused: ${reason}; `
         + (serving === undefined ? 'no version of it serves' : `version ${serving} keeps serving`),
     });
+  }
+}
+
+/**
+ * A request names a version the repository has but does not keep loaded: its model's version
+ * policy (`<model>/config.json`, Triton's `version_policy`) leaves it out, or it was unloaded.
+ * Waiting cannot help (unlike `model-unavailable`): the detail says how to load it.
+ */
+export class ModelVersionNotLoaded extends ProblemError {
+  constructor(name: string, version: string, kept: string) {
+    super('model-version-not-loaded', {
+      detail: `Model "${name}" version "${version}" is not loaded: ${kept}. To serve it, add it to "version_policy" `
+        + `in ${name}/config.json and call POST /v2/repository/models/${name}/load, or load and pin it with `
+        + `POST /v2/repository/models/${name}/load {"parameters":{"version":"${version}"}} (scope manage::models)`,
+    });
+  }
+}
+
+/**
+ * A traffic setting (`PUT /v2/repository/models/{name}/traffic`) that cannot apply: its
+ * candidate is the pinned version, or no other version could serve beside it.
+ */
+export class TrafficConflict extends ProblemError {
+  constructor(name: string, reason: string) {
+    super('traffic-conflict', { detail: `Traffic of model "${name}" not changed: ${reason}` });
   }
 }
 

@@ -66,6 +66,7 @@ async function main(): Promise<void> {
     admission: config.admission,
     explain: config.explain,
     rateLimit: config.rateLimit,
+    shadow: config.shadow,
     access: config.access,
     // Swagger UI's "Authorize" then asks the issuer the service trusts for a token.
     docs: {
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
     ...(captures ? { captures } : {}),
     ...(payloads ? { payloads } : {}),
     labelStudio: config.labelStudio,
+    evidence: config.evidence,
   });
   if (!app.pageBuilt) log.warn({ dir: path.join(rootDir, 'dist', 'web') }, 'the web page is not built (make web): GET / answers 404');
   const { server: settings } = config;

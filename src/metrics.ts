@@ -8,6 +8,9 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CaptureStats } from './capture/service.js';
+import { registerEvidenceMetrics } from './evidence-metrics.js';
+import type { VersionEvidence } from './inference/evidence.js';
+import type { ShadowComparison, ShadowSkip } from './inference/traffic.js';
 import type { ClassificationTimings } from './model/classifier.js';
 import type { PayloadLoggerStats } from './payload/logger.js';
 import type { IndexEntry, RepositoryActivity, ServedModel, VersionState } from './repository/types.js';
@@ -34,6 +37,8 @@ export interface MetricsSources {
   readonly capture?: () => CaptureStats;
   /** The payload logger's counts (`catdog_payload_events*`); absent: PAYLOAD_LOGGER_URL is not set. */
   readonly payloadEvents?: () => PayloadLoggerStats;
+  /** The evidence per version loaded (`catdog_model_answers_total`, `catdog_model_drift_psi`...; `src/evidence-metrics.ts`). */
+  readonly evidence?: () => readonly VersionEvidence[];
 }
 
 /** The service's instruments. */
@@ -49,6 +54,10 @@ export interface Metrics {
   observeClassification(timings: ClassificationTimings, model?: { readonly name: string; readonly version: string }): void;
   /** The images (or tensor rows) of one V2 inference request, once its tensors were read. */
   observeInferenceBatch(images: number): void;
+  /** One image a shadow candidate classified beside the version that answered (`catdog_shadow_*`). */
+  observeShadow(c: ShadowComparison): void;
+  /** One image drawn for the shadow that it did not classify, and why. */
+  observeShadowSkipped(c: { readonly name: string; readonly candidateVersion: string; readonly reason: ShadowSkip }): void;
 }
 
 const states: readonly VersionState[] = ['LOADING', 'READY', 'UNLOADING', 'UNAVAILABLE'];
@@ -57,6 +66,8 @@ const states: readonly VersionState[] = ['LOADING', 'READY', 'UNLOADING', 'UNAVA
 const REQUEST_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Images per V2 inference request: powers of two up to MAX_BATCH_IMAGES's maximum. */
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+/** Mean absolute differences of two versions' probabilities for one image: from near-identical to opposite. */
+const DIFFERENCE_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 1];
 /** Model-side buckets, in seconds: one decode or one inference on a small CPU. */
 const MODEL_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
@@ -293,6 +304,40 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
     });
   }
+  if (sources.evidence) registerEvidenceMetrics(registry, sources.evidence);
+  // Shadow comparisons, by model, candidate and serving version: the series of a pair no longer
+  // loaded go at the next scrape, as catdog_model_classifications_total's do.
+  const shadowSeries = new Map<string, { model: string; version: string; serving_version: string }>();
+  /** The label sets of shadow series whose candidate or serving version is no longer loaded. */
+  const unloadedPairs = (): { model: string; version: string; serving_version: string }[] => {
+    const loaded = new Set(sources.models().map((m) => `${m.name}/${m.version}`));
+    return [...shadowSeries.values()].filter((l) => !loaded.has(`${l.model}/${l.version}`) || !loaded.has(`${l.model}/${l.serving_version}`));
+  };
+  const shadowCompared = new Counter({
+    name: 'catdog_shadow_comparisons_total',
+    help: 'Images a shadow candidate (version) classified beside the serving version that answered them, by whether both predicted the same label (agree="true"/"false").',
+    labelNames: ['model', 'version', 'serving_version', 'agree'] as const,
+    registers,
+    collect() {
+      for (const labels of unloadedPairs()) for (const agree of ['true', 'false']) this.remove({ ...labels, agree });
+    },
+  });
+  const shadowDifference = new Histogram({
+    name: 'catdog_shadow_probability_difference',
+    help: 'Mean absolute difference of the probabilities of a shadow candidate (version) and the serving version, per image, over the labels they share (0: the same answer; _sum / _count is the mean).',
+    labelNames: ['model', 'version', 'serving_version'] as const,
+    buckets: DIFFERENCE_BUCKETS,
+    registers,
+    collect() {
+      for (const labels of unloadedPairs()) this.remove(labels);
+    },
+  });
+  const shadowSkipped = new Counter({
+    name: 'catdog_shadow_skipped_total',
+    help: 'Images drawn for a shadow candidate (SHADOW_SAMPLE_RATE) that it did not classify, by reason: busy (no spare capacity: shadow work is shed first), failed (the candidate was unavailable or failed).',
+    labelNames: ['model', 'version', 'reason'] as const,
+    registers,
+  });
   new Gauge({
     name: 'catdog_model_info',
     help: 'The model versions loaded: 1 each, with the model and version, the manifest name, SHA-256, comma-separated labels and how its int8 weights run (as-is, unsigned or none).',
@@ -333,6 +378,20 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
     observeInferenceBatch(images) {
       batchImages.observe(images);
+    },
+    observeShadow({ name, servingVersion, candidateVersion, serving, shadow }) {
+      const labels = { model: name, version: candidateVersion, serving_version: servingVersion };
+      shadowSeries.set(`${name}/${candidateVersion}/${servingVersion}`, labels);
+      shadowCompared.inc({ ...labels, agree: String(serving.prediction === shadow.prediction) });
+      // Over the labels both versions have, by name: a retrained head may order them otherwise.
+      const diffs = serving.labels.flatMap((label, i) => {
+        const j = shadow.labels.indexOf(label);
+        return j < 0 ? [] : [Math.abs(serving.values[i]! - shadow.values[j]!)];
+      });
+      if (diffs.length > 0) shadowDifference.observe(labels, diffs.reduce((a, b) => a + b, 0) / diffs.length);
+    },
+    observeShadowSkipped({ name, candidateVersion, reason }) {
+      shadowSkipped.inc({ model: name, version: candidateVersion, reason });
     },
   };
 }

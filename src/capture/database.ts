@@ -282,7 +282,8 @@ export function captureQueries(db: DatabaseSync): CaptureQueries {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`);
   const hasImage = db.prepare('SELECT 1 AS found FROM images WHERE sha256 = ?');
   const byId = db.prepare(`${SELECT_VIEW} WHERE c.id = ?`);
-  const captureOf = db.prepare('SELECT seq, model, version, labels FROM captures WHERE id = ?');
+  const captureOf = db.prepare('SELECT seq, model, version, labels, prediction FROM captures WHERE id = ?');
+  const feedbackOf = db.prepare('SELECT label FROM feedback WHERE capture_seq = ?');
   const upsertFeedback = db.prepare(`INSERT INTO feedback (capture_seq, label, at, subject) VALUES (?, ?, ?, ?)
     ON CONFLICT (capture_seq) DO UPDATE SET label = excluded.label, at = excluded.at, subject = excluded.subject`);
   const deleteOlder = db.prepare('DELETE FROM captures WHERE seq IN (SELECT seq FROM captures WHERE at < ? ORDER BY seq LIMIT 500)');
@@ -338,8 +339,17 @@ export function captureQueries(db: DatabaseSync): CaptureQueries {
         const labels = JSON.parse(String(row.labels)) as string[];
         const matched = labels.find((l) => l.toLowerCase() === label.toLowerCase());
         if (matched === undefined) return { kind: 'unknown-label', model: String(row.model), version: String(row.version), labels };
-        upsertFeedback.run(num(row.seq) ?? 0, matched, at, subject ?? null);
-        return { kind: 'recorded', label: matched };
+        const seq = num(row.seq) ?? 0;
+        const previous = feedbackOf.get(seq)?.label;
+        upsertFeedback.run(seq, matched, at, subject ?? null);
+        return {
+          kind: 'recorded',
+          label: matched,
+          model: String(row.model),
+          version: String(row.version),
+          prediction: String(row.prediction),
+          ...(previous === undefined || previous === null ? {} : { previous: String(previous) }),
+        };
       });
     },
     prune(before, maxImageBytes) {
@@ -390,12 +400,12 @@ export interface LabelledCapture {
   readonly labelledAt: number;
 }
 
-/** Every labelled capture of `model`, the latest feedback last. */
-export function labelledCaptures(db: DatabaseSync, model: string): LabelledCapture[] {
+/** Every labelled capture (of `model` when given; of every model otherwise), the latest feedback last. */
+export function labelledCaptures(db: DatabaseSync, model?: string): LabelledCapture[] {
   return db.prepare(`SELECT c.id, c.image_sha256, c.model, c.version, f.label, f.at
       FROM captures c JOIN feedback f ON f.capture_seq = c.seq
-      WHERE c.model = ? ORDER BY f.at, c.seq`)
-    .all(model)
+      ${model === undefined ? '' : 'WHERE c.model = ?'} ORDER BY f.at, c.seq`)
+    .all(...(model === undefined ? [] : [model]))
     .map((r) => ({
       id: String(r.id),
       sha256: String(r.image_sha256),

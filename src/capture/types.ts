@@ -66,7 +66,16 @@ export interface CaptureQuery {
 
 /** What a feedback did. */
 export type FeedbackOutcome =
-  | { readonly kind: 'recorded'; readonly label: string }
+  | {
+      readonly kind: 'recorded';
+      readonly label: string;
+      /** The answer labelled: its model, version and prediction (the evidence counts it right or wrong). */
+      readonly model?: string;
+      readonly version?: string;
+      readonly prediction?: string;
+      /** The label the capture had before this one, if any. */
+      readonly previous?: string | undefined;
+    }
   | { readonly kind: 'not-found' }
   | { readonly kind: 'unknown-label'; readonly model: string; readonly version: string; readonly labels: readonly string[] };
 

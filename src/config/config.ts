@@ -15,10 +15,12 @@ import type { FromSchema } from 'json-schema-to-ts';
 import type { BasicCredentials } from '../auth/basic.js';
 import type { AuthSettings } from '../auth/settings.js';
 import type { CaptureSettings } from '../capture/types.js';
+import type { EvidenceOptions } from '../inference/evidence.js';
 import type { ServerLimits } from '../http/server.js';
 import type { AdmissionOptions } from '../inference/admission.js';
 import type { ExplainSettings } from '../inference/core.js';
 import type { RateLimitOptions } from '../inference/rate-limit.js';
+import type { ShadowSettings } from '../inference/traffic.js';
 import type { ClassifierOptions } from '../model/classifier.js';
 import { LARGE_DECODE_BYTES, largestDecodeBytes, ORDINARY_DECODE_RESERVE_BYTES } from '../model/image/decode-cost.js';
 import type { PreprocessLimits } from '../model/image/preprocess.js';
@@ -101,6 +103,8 @@ export interface Config {
   readonly rateLimit: RateLimitOptions;
   /** The model repository (`src/repository/from-config.ts`). */
   readonly models: RepositorySettings;
+  /** Shadow traffic between versions (`src/inference/traffic.ts`). */
+  readonly shadow: ShadowSettings;
   /** Operations made public by setting (`src/app.ts`). */
   readonly access: AccessSettings;
   /** Access-token verification (`src/auth/`). */
@@ -111,6 +115,8 @@ export interface Config {
   readonly labelStudio: LabelStudioSettings;
   /** Payload events (`src/payload/`). */
   readonly payloadLogger: PayloadLoggerSettings;
+  /** The evidence per model version (`src/inference/evidence.ts`). */
+  readonly evidence: EvidenceOptions;
   /** pino's level. */
   readonly logLevel: Settings['LOG_LEVEL'];
 }
@@ -216,6 +222,7 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
       pollIntervalMs: s.MODEL_POLL_INTERVAL_MS,
       maxModelBytes: s.MAX_MODEL_BYTES,
     },
+    shadow: { sampleRate: s.SHADOW_SAMPLE_RATE },
     access: { metricsPublic: s.METRICS_PUBLIC, modelMetadataPublic: s.MODEL_METADATA_PUBLIC },
     auth,
     capture: {
@@ -249,6 +256,7 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
       retries: s.PAYLOAD_LOGGER_RETRIES,
       backoffMs: s.PAYLOAD_LOGGER_BACKOFF_MS,
     },
+    evidence: { windowAnswers: s.EVIDENCE_WINDOW_ANSWERS, lowConfidence: s.EVIDENCE_LOW_CONFIDENCE },
     logLevel: s.LOG_LEVEL,
   };
 }

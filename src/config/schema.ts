@@ -78,6 +78,14 @@ export const envSchema = {
       default: 5_000,
       description: 'With MODEL_CONTROL=poll, time between two scans of MODEL_REPOSITORY, in milliseconds',
     },
+    SHADOW_SAMPLE_RATE: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description:
+        'While a model has a shadow candidate (PUT /v2/repository/models/{name}/traffic), share of the images its serving version answers that the candidate also classifies, after the answer and only with spare capacity (nothing waiting at the gate, and fewer classifications running than half the cores and than MAX_INFLIGHT/4; otherwise skipped, and counted in catdog_shadow_skipped_total): 0 none, 1 every one. See docs/model-repository.md',
+    },
     MAX_MODEL_BYTES: {
       type: 'integer',
       minimum: 1024,
@@ -356,6 +364,21 @@ export const envSchema = {
       pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$',
       description:
         'The service\'s public URL (`https://classifier.example.com`), for the image URLs of the Label Studio tasks of `GET /captures?format=label-studio`; unset: each request\'s own origin (its `Host` header)',
+    },
+    EVIDENCE_WINDOW_ANSWERS: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 100_000,
+      default: 500,
+      description:
+        'Answers of each model version in the sliding window its drift (catdog_model_drift_psi: the population stability index of the predicted labels against the training reference in its manifest) and its low-confidence share are measured over; the PSI is reported once the window holds 30 answers (or is full, if smaller). See docs/evidence.md',
+    },
+    EVIDENCE_LOW_CONFIDENCE: {
+      type: 'number',
+      minimum: 0,
+      maximum: 1,
+      default: 0.6,
+      description: 'An answer whose top probability is under this counts as low-confidence (catdog_model_low_confidence_answers_total, catdog_model_low_confidence_share). See docs/evidence.md',
     },
     LABEL_STUDIO_URL: {
       type: 'string',

@@ -2,15 +2,18 @@
  * The inference core: what every protocol front-end calls, and the one place where a request's
  * work is sequenced. For each call it
  *
- * 1. leases the model version the call names (or the one the repository chooses), for as long as
- *    the work runs: a hot swap lets the call finish on the version it started on;
+ * 1. leases the model version the call names (or the one the repository chooses, or its canary
+ *    for the client's share of the traffic: `traffic.ts`), for as long as the work runs: a hot
+ *    swap lets the call finish on the version it started on;
  * 2. inspects each image's header, refusing what can be refused without decoding;
  * 3. passes the admission gate (`admission.ts`), whose lanes and memory budget the header chose,
  *    in its client's turn (`fair-queue.ts`);
  * 4. classifies (or explains), stopping queued work when the caller's signal aborts;
  * 5. observes the timings per version (the metrics);
  * 6. answers under an inference id (the caller's, or one it makes), and hands a sample of the
- *    answers, with their images, to the capture sink (`capture.ts`), unless the call opts out.
+ *    answers, with their images, to the capture sink (`capture.ts`), unless the call opts out;
+ * 7. offers a sample of the images to the model's shadow candidate, if any, which classifies
+ *    them after the answer with spare capacity only, for the comparison (`traffic.ts`).
  *
  * Front-ends decode their protocol's request into these calls and encode the answers; they never
  * lease, admit or observe themselves. Before they read a request's body they ask
@@ -36,7 +39,9 @@ import type { ModelRepository, ServedModel } from '../repository/types.js';
 import { ANONYMOUS, createAdmission, type Admission, type AdmissionOptions } from './admission.js';
 import { captureAddress, INFERENCE_ID, newInferenceId, type CallOrigin, type CaptureSink } from './capture.js';
 import { admitAndClassify, classifyBatch, type Batch } from './classify-batch.js';
+import type { EvidenceModel } from './evidence.js';
 import { createRateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { createShadowRunner, inCanary, type ShadowComparison, type ShadowSettings, type ShadowSkip } from './traffic.js';
 
 /**
  * Longest time a request that comes back before its client's `Retry-After` waits for it, unread,
@@ -160,6 +165,12 @@ export interface InferenceObserver {
   observeClassification(timings: ClassificationTimings, model: { readonly name: string; readonly version: string }): void;
   /** One batch request of `images` images (or rows), once planned. */
   observeInferenceBatch(images: number): void;
+  /** One answer of `model`, as given (the evidence per version, `evidence.ts`); explanations are not counted. */
+  observeAnswer?(model: EvidenceModel, result: Classification): void;
+  /** One image classified by a shadow candidate beside the version that answered it (`traffic.ts`). */
+  observeShadow?(c: ShadowComparison): void;
+  /** One image drawn for the shadow that it did not classify: no spare capacity (`busy`), or it `failed`. */
+  observeShadowSkipped?(c: { readonly name: string; readonly candidateVersion: string; readonly reason: ShadowSkip }): void;
 }
 
 /** What the core is built from. */
@@ -173,6 +184,8 @@ export interface InferenceCoreDeps {
   readonly observer?: InferenceObserver;
   /** Where a sample of the answers goes (`src/capture/`); default nowhere. */
   readonly capture?: CaptureSink;
+  /** Shadow traffic (`SHADOW_SAMPLE_RATE`); default every image, with spare capacity. */
+  readonly shadow?: ShadowSettings;
 }
 
 /** See the module comment. */
@@ -237,6 +250,9 @@ interface Answered {
   readonly elapsedMs?: number | undefined;
 }
 
+/** Where a call offers the images its serving version answered, for the shadow candidate. */
+type Shadow = (answered: readonly { readonly image: Uint8Array; readonly result: Classification }[]) => void;
+
 /** Builds the core; the repository is loaded (and closed) by its owner. */
 export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
   const { repository, observer } = deps;
@@ -247,6 +263,14 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
   const explainGate = createAdmission(deps.explain.admission);
   const grid = gridFor(deps.explain.maxPasses);
   const limits = createRateLimiter(deps.rateLimit ?? { imagesPerSecond: 0, burstImages: 0 });
+  const shadows = createShadowRunner({
+    repository,
+    admission,
+    maxInflight: deps.admission.maxInflight,
+    settings: deps.shadow ?? { sampleRate: 1 },
+    compared: (c) => observer?.observeShadow?.(c),
+    skipped: (c) => observer?.observeShadowSkipped?.(c),
+  });
   /** When each client refused lately may come back (its Retry-After), in `performance.now()` milliseconds. */
   const comeBackAt = new Map<string, number>();
   /** Notes when `client` may come back if `err` is a refusal for want of capacity or rate. */
@@ -304,12 +328,30 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     }
   };
 
-  /** Leases the version `ref` names for as long as `use` runs. */
-  async function leased<T>(ref: ModelRef, options: CallOptions, use: (model: ServedModel) => Promise<T>): Promise<T> {
-    const lease = repository.acquire(ref.name ?? repository.defaultModel, ref.version);
+  /**
+   * Leases the version `ref` names for as long as `use` runs: with no version, the serving one or
+   * (for the client's share) the canary. `use` gets where to offer its answers for the shadow
+   * (nowhere unless the model has one and the serving version answers).
+   */
+  async function leased<T>(ref: ModelRef, options: CallOptions, use: (model: ServedModel, shadow: Shadow) => Promise<T>): Promise<T> {
+    const name = ref.name ?? repository.defaultModel;
+    const routes = ref.version === undefined ? repository.routes?.(name) : undefined;
+    const canary = routes?.canary && inCanary(name, options.client, routes.canary.percent) ? routes.canary.version : undefined;
+    let lease;
+    try {
+      lease = repository.acquire(name, canary ?? ref.version);
+    } catch (err) {
+      // The canary dropped out since the routes were read: the serving version answers.
+      if (canary === undefined) throw err;
+      lease = repository.acquire(name);
+    }
+    const candidate = routes?.shadow?.version;
+    const shadow: Shadow = candidate !== undefined && lease.model.version === routes?.serving
+      ? (answered) => shadows.offer(lease.model, candidate, answered)
+      : () => {};
     try {
       options.onModel?.(answererOf(lease.model));
-      return await use(lease.model);
+      return await use(lease.model, shadow);
     } catch (err) {
       // A refusal by a gate after the body was read (a batch that cannot wait whole, a place
       // taken by another client) counts as one before it: the client's Retry-After is kept.
@@ -339,7 +381,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     },
 
     classify(ref, image, options = {}) {
-      return leased(ref, options, async (model) => {
+      return leased(ref, options, async (model, shadow) => {
         const { classifier } = model;
         const header = await classifier.inspect(image, options.client);
         const { result, elapsedMs } = await admitAndClassify(image, header, {
@@ -350,13 +392,15 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           observe: (timings) => observer?.observeClassification(timings, model),
         });
         const id = inferenceId(options.id);
+        observer?.observeAnswer?.(model, result);
         capture(options, model, id, [{ image, result, elapsedMs }]);
+        shadow([{ image, result }]);
         return { id, result, model: answererOf(model), elapsedMs };
       });
     },
 
     classifyBatch(ref, plan, options = {}) {
-      return leased(ref, options, async (model) => {
+      return leased(ref, options, async (model, shadow) => {
         const planned = plan(describe(model));
         const { batch } = planned;
         const images = batch.kind === 'images' ? batch.images.length : batch.rows.length;
@@ -373,7 +417,12 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
           observe: (timings) => observer?.observeClassification(timings, model),
         });
         const id = inferenceId(planned.id, options.id);
-        if (batch.kind === 'images') capture(options, model, id, results.map((result, i) => ({ image: batch.images[i]!, result })));
+        for (const result of results) observer?.observeAnswer?.(model, result);
+        if (batch.kind === 'images') {
+          const answered = results.map((result, i) => ({ image: batch.images[i]!, result }));
+          capture(options, model, id, answered);
+          shadow(answered);
+        }
         return { id, plan: planned, results, model: answererOf(model) };
       });
     },

@@ -99,6 +99,22 @@ export const manifestSchema = {
         },
       },
     },
+    reference: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['predicted', 'answers'],
+      description:
+        'The training reference the drift metric compares the answers with (docs/evidence.md): the share of each served label among the model’s predictions on held-out training photos',
+      properties: {
+        predicted: {
+          type: 'object',
+          description: 'Served label → share of the predictions (0..1, summing to 1)',
+          additionalProperties: { type: 'number', minimum: 0, maximum: 1 },
+        },
+        answers: { type: 'integer', minimum: 1, description: 'How many predictions the shares were measured on' },
+        source: { type: 'string', description: 'How they were measured' },
+      },
+    },
     decision: {
       description: 'How the prediction is chosen from the served probabilities (default: argmax)',
       oneOf: [
@@ -198,6 +214,12 @@ function crossCheck(m: Manifest): string[] {
   }
   for (const [i, example] of (m.golden ?? []).entries()) {
     if (!labels.has(example.label)) problems.push(`golden[${i}].label ${example.label} is not one of labels`);
+  }
+  if (m.reference) {
+    const shares = Object.entries(m.reference.predicted);
+    for (const [label] of shares) if (!labels.has(label)) problems.push(`reference.predicted.${label} is not one of labels`);
+    const sum = shares.reduce((s, [, share]) => s + share, 0);
+    if (Math.abs(sum - 1) > 1e-6) problems.push(`reference.predicted sums to ${sum}, not 1`);
   }
   if (m.decision.rule === 'threshold') {
     for (const l of [...m.decision.among, m.decision.otherwise]) {

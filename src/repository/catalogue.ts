@@ -8,6 +8,7 @@
 import { ModelBusy } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Layout } from './layout.js';
+import { DEFAULT_POLICY } from './policy.js';
 import { indexOf, newVersion, type ModelRecord } from './records.js';
 import type { IndexEntry } from './types.js';
 
@@ -93,7 +94,16 @@ export class ModelCatalogue {
   #record(name: string): ModelRecord {
     let model = this.#models.get(name);
     if (!model) {
-      model = { name, versions: new Map(), serving: undefined, pin: undefined, unloaded: false, log: this.#log.child({ model: name }) };
+      model = {
+        name,
+        versions: new Map(),
+        serving: undefined,
+        pin: undefined,
+        unloaded: false,
+        policy: DEFAULT_POLICY,
+        traffic: { canary: null, shadow: null },
+        log: this.#log.child({ model: name }),
+      };
       this.#models.set(name, model);
     }
     return model;

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { ClassifierOptions } from '../model/classifier.js';
 import type { PreprocessLimits } from '../model/image/preprocess.js';
 import { manifestLayout, scanRepository } from './layout.js';
+import { readPolicy } from './policy.js';
 import { versionLoader } from './load-version.js';
 import { createModelRepository, type LoadedRepository } from './repository.js';
 import type { ModelControl } from './types.js';
@@ -47,6 +48,7 @@ export function repositoryFromConfig(models: RepositorySettings, load: LoadSetti
           throw new Error(`MODEL_REPOSITORY ${root} cannot be read (${code}); run "make model"`, { cause: err });
         })
       : () => manifestLayout(models.defaultModel, manifest),
+    ...(manifest === undefined ? { readPolicy: (name: string) => readPolicy(root, name) } : {}),
     load: versionLoader({ limits: load.images, classifier: load.engine, maxModelBytes: models.maxModelBytes }),
     log: log.child({ component: 'model-repository' }),
   });

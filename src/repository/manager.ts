@@ -12,16 +12,18 @@
  *   (`#settle`), so no request finds it without a version;
  * - a refused version keeps what served serving.
  */
-import { ModelControlDisabled, ModelLoadFailed, ModelNotFound } from '../errors.js';
+import { ModelControlDisabled, ModelLoadFailed, ModelNotFound, TrafficConflict } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ActivityCounters } from './activity.js';
 import { ModelCatalogue } from './catalogue.js';
 import type { Layout } from './layout.js';
 import type { VersionLoader } from './load-version.js';
+import { describePolicy, type VersionPolicy } from './policy.js';
 import { startPolling, type Polling } from './poll.js';
-import { missingOf, newestFirst, reasonOf, statusOf, wanted, type ModelRecord, type VersionRecord } from './records.js';
-import type { IndexEntry, ModelControl, ModelStatus, RepositoryActivity } from './types.js';
+import { candidatesOf, missingOf, newestFirst, reasonOf, statusOf, trafficStatusOf, wanted, type ModelRecord, type VersionRecord } from './records.js';
+import type { IndexEntry, ModelControl, ModelStatus, RepositoryActivity, TrafficSetting, TrafficStatus } from './types.js';
 import { VersionLife } from './version-life.js';
+
 
 /** How a repository finds and loads its versions. */
 export interface RepositoryOptions {
@@ -34,6 +36,8 @@ export interface RepositoryOptions {
   readonly load: VersionLoader;
   /** With `poll`, the time between two scans, in milliseconds. */
   readonly pollIntervalMs?: number;
+  /** Reads a model's version policy (`policy.ts`'s `readPolicy`); default: every model has the default policy. */
+  readonly readPolicy?: (name: string) => Promise<VersionPolicy>;
   readonly log: Logger;
 }
 
@@ -51,6 +55,8 @@ export class RepositoryManager {
   #closed = false;
   #polling: Polling | undefined;
   #loadQueue: Promise<unknown> = Promise.resolve();
+  /** The last problem logged with each model's config.json, so that a poll logs it once. */
+  readonly #policyProblems = new Map<string, string>();
 
   constructor(options: RepositoryOptions) {
     this.#options = options;
@@ -76,6 +82,11 @@ export class RepositoryManager {
     return this.#started;
   }
 
+  /** Whether a load, an unload or a traffic change of `name` is in progress (start-up's loads included). */
+  busy(name: string): boolean {
+    return this.#catalogue.busy(name);
+  }
+
   /** Every version known, models by name, versions oldest first. */
   index(): IndexEntry[] {
     return this.#catalogue.index();
@@ -84,7 +95,7 @@ export class RepositoryManager {
   /** Scans, loads each model's wanted versions (the default model first), then polls with `poll`. */
   async start(): Promise<void> {
     const { defaultModel, control } = this.#options;
-    this.#catalogue.apply(await this.#options.scan());
+    await this.#apply(await this.#options.scan());
     const order = [...this.#catalogue.models.keys()].sort((a, b) => Number(b === defaultModel) - Number(a === defaultModel) || (a < b ? -1 : 1));
     for (const name of order) {
       const model = this.#catalogue.models.get(name);
@@ -104,7 +115,7 @@ export class RepositoryManager {
   async refreshIndex(): Promise<IndexEntry[]> {
     if (this.#options.control !== 'poll') {
       try {
-        this.#catalogue.apply(await this.#options.scan());
+        await this.#apply(await this.#options.scan());
       } catch (err) {
         this.#options.log.warn({ err }, 'model repository scan failed');
       }
@@ -116,12 +127,14 @@ export class RepositoryManager {
   async load(name: string, version: string | undefined): Promise<ModelStatus> {
     if (this.#options.control === 'none') throw new ModelControlDisabled();
     return this.#catalogue.claimed(name, version === undefined ? 'loading its newest version' : `loading version ${version}`, async () => {
-      this.#catalogue.apply(await this.#options.scan(), name);
+      await this.#apply(await this.#options.scan(), name);
       const model = this.#catalogue.models.get(name);
       if (!model) throw new ModelNotFound(name);
       model.unloaded = false;
       if (version === undefined) {
         model.pin = undefined;
+        // The newest is to serve: a canary or shadow of it (or of another) ends.
+        this.#clearTraffic(model, undefined, 'a load of the newest version');
         // Asked again: versions unloaded or refused are tried again.
         for (const record of model.versions.values()) {
           record.unloaded = false;
@@ -137,9 +150,13 @@ export class RepositoryManager {
         }
         if (!record.instance) throw new ModelLoadFailed(name, version, reasonOf(model, record), model.serving?.version);
         model.pin = version;
+        // Pinned, it serves every request naming no version: its canary or shadow is over (promoted).
+        this.#clearTraffic(model, version, `version ${version} pinned`);
       }
       await this.#reconcile(model);
-      const newest = newestFirst(model).find((r) => r.files !== undefined);
+      // The newest the policy lets serve: with `specific`, the newest it names.
+      const { policy } = model;
+      const newest = newestFirst(model).find((r) => r.files !== undefined && (policy.kind !== 'specific' || policy.versions.includes(r.version)));
       if (version === undefined && newest && !newest.instance) {
         throw new ModelLoadFailed(name, newest.version, reasonOf(model, newest), model.serving?.version);
       }
@@ -156,16 +173,65 @@ export class RepositoryManager {
       if (version === undefined) {
         model.unloaded = true;
         model.pin = undefined;
+        this.#clearTraffic(model, undefined, 'the model unloaded');
         this.#settle(model);
       } else {
         const record = model.versions.get(version);
         if (!record) throw new ModelNotFound(name, version);
         record.unloaded = true;
         if (model.pin === version) model.pin = undefined;
+        // Rolled back: a canary or shadow of it ends.
+        this.#clearTraffic(model, version, `version ${version} unloaded`);
         // What replaces it, if it served, is loaded before the switch.
         await this.#reconcile(model);
       }
       return statusOf(model);
+    });
+  }
+
+  /** The management API's traffic; see `RepositoryManagement.traffic`. */
+  traffic(name: string): TrafficStatus {
+    const model = this.#catalogue.models.get(name);
+    if (!model) throw new ModelNotFound(name);
+    return trafficStatusOf(model);
+  }
+
+  /** The management API's traffic change; see `RepositoryManagement.setTraffic`. */
+  async setTraffic(name: string, setting: TrafficSetting): Promise<TrafficStatus> {
+    if (this.#options.control === 'none') throw new ModelControlDisabled();
+    return this.#catalogue.claimed(name, 'changing its traffic', async () => {
+      await this.#apply(await this.#options.scan(), name);
+      const model = this.#catalogue.models.get(name);
+      if (!model) throw new ModelNotFound(name);
+      const candidates = [...candidatesOf(setting)];
+      for (const version of candidates) {
+        if (!model.versions.get(version)?.files) throw new ModelNotFound(name, version);
+        if (model.pin === version) throw new TrafficConflict(name, `version ${version} is pinned: it already answers every request naming no version`);
+      }
+      if (model.unloaded) throw new TrafficConflict(name, 'the model is unloaded; load it first');
+      for (const version of candidates) {
+        const record = model.versions.get(version)!;
+        record.unloaded = false;
+        if (!record.instance) record.refused = undefined;
+      }
+      const { primary } = wanted(model, setting);
+      if (candidates.length > 0 && (!primary || candidates.includes(primary.version))) {
+        throw new TrafficConflict(name, 'no other version of it can serve beside the candidate');
+      }
+      // Loaded first, as a pinned version is: a refused candidate changes nothing.
+      for (const version of candidates) {
+        const record = model.versions.get(version)!;
+        if (record.instance) continue;
+        await this.life.load(model, record);
+        if (!record.instance) {
+          this.#settle(model);
+          throw new ModelLoadFailed(name, version, reasonOf(model, record), model.serving?.version);
+        }
+      }
+      model.traffic = { canary: setting.canary ? { ...setting.canary } : null, shadow: setting.shadow ? { ...setting.shadow } : null };
+      model.log.info({ canary: model.traffic.canary, shadow: model.traffic.shadow }, 'model traffic set');
+      await this.#reconcile(model);
+      return trafficStatusOf(model);
     });
   }
 
@@ -206,13 +272,43 @@ export class RepositoryManager {
    * wanted. Synchronous, and called only when every wanted version is loaded: the swap is atomic.
    */
   #settle(model: ModelRecord): void {
-    const { primary, newest } = wanted(model);
+    const { primary, keep } = wanted(model);
     const next = primary?.instance ? primary : undefined;
     if (next !== model.serving) this.#switchTo(model, next);
     for (const record of model.versions.values()) {
-      if (record.instance && record !== primary && record !== newest) this.life.retire(model, record);
+      if (record.instance && !keep.includes(record)) this.life.retire(model, record);
     }
     this.#catalogue.forget(model);
+  }
+
+  /** Ends the canary and the shadow of `model` that name `version` (every one without), saying why. */
+  #clearTraffic(model: ModelRecord, version: string | undefined, why: string): void {
+    const { canary, shadow } = model.traffic;
+    const ends = (candidate: { readonly version: string } | null): boolean => candidate !== null && (version === undefined || candidate.version === version);
+    if (!ends(canary) && !ends(shadow)) return;
+    model.traffic = { canary: ends(canary) ? null : canary, shadow: ends(shadow) ? null : shadow };
+    model.log.info({ canary: model.traffic.canary, shadow: model.traffic.shadow, why }, 'model traffic set');
+  }
+
+  /** Records a scan of the disk (of `only`, or of every model) and reads the models' version policies. */
+  async #apply(layout: Parameters<ModelCatalogue['apply']>[0], only?: string): Promise<void> {
+    this.#catalogue.apply(layout, only);
+    const readPolicy = this.#options.readPolicy;
+    if (!readPolicy) return;
+    for (const model of this.#catalogue.models.values()) {
+      if (only !== undefined && model.name !== only) continue;
+      try {
+        const policy = await readPolicy(model.name);
+        if (JSON.stringify(policy) !== JSON.stringify(model.policy)) model.log.info({ policy: describePolicy(policy) }, 'model version policy');
+        model.policy = policy;
+        this.#policyProblems.delete(model.name);
+      } catch (err) {
+        // What was loaded stays loaded: a config.json being edited must not unload a version.
+        const reason = (err as Error).message;
+        if (this.#policyProblems.get(model.name) !== reason) model.log.warn({ reason, policy: describePolicy(model.policy) }, 'model config.json refused: its version policy is unchanged');
+        this.#policyProblems.set(model.name, reason);
+      }
+    }
   }
 
   #switchTo(model: ModelRecord, next: VersionRecord | undefined): void {
@@ -243,7 +339,7 @@ export class RepositoryManager {
       this.#options.log.warn({ err }, 'model repository scan failed: what serves keeps serving');
       return;
     }
-    this.#catalogue.apply(layout);
+    await this.#apply(layout);
     for (const model of [...this.#catalogue.models.values()]) await this.#rescanModel(model);
   }
 

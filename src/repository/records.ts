@@ -5,14 +5,17 @@
  * index line of a version, a model's status and why it has no version serving, and which
  * versions a model should have loaded.
  *
- * Which versions are loaded: the newest version that is not refused nor unloaded, and the
- * pinned one if any. The version serving requests that name none is the pinned one, or else
- * that newest one.
+ * Which versions are loaded: the one serving, the versions the model's version policy keeps
+ * (`policy.ts`; by default the one before the serving one and the newest), and any canary or
+ * shadow candidate (`traffic`), among the versions that are not refused nor unloaded. The version
+ * serving requests that name none is the pinned one, or else the newest that is not a candidate
+ * (with `specific`, the newest the policy names).
  */
 import type { Logger } from '../log.js';
 import { compareVersions, type VersionFiles } from './layout.js';
+import type { VersionPolicy } from './policy.js';
 import type { RefusalCode } from './refusal.js';
-import type { IndexEntry, ModelStatus, ServedModel, VersionState } from './types.js';
+import type { IndexEntry, ModelStatus, ServedModel, TrafficSetting, TrafficStatus, VersionState } from './types.js';
 
 /** One load of a version: it stays until retired and every lease on it is released. */
 export interface Instance {
@@ -60,6 +63,10 @@ export interface ModelRecord {
   pin: string | undefined;
   /** Unloaded as a whole through the management API. */
   unloaded: boolean;
+  /** Which versions stay loaded (`<model>/config.json`). */
+  policy: VersionPolicy;
+  /** Canary and shadow candidates, set through the management API. */
+  traffic: TrafficSetting;
   /** Logs with `model` bound. */
   readonly log: Logger;
 }
@@ -81,18 +88,51 @@ function eligible(model: ModelRecord, record: VersionRecord): boolean {
   return record.refused === undefined || record.refused.fingerprint !== record.files.fingerprint;
 }
 
-/** The versions `model` should have loaded: the pinned one (it serves), and the newest eligible one. */
-export function wanted(model: ModelRecord): { readonly primary: VersionRecord | undefined; readonly newest: VersionRecord | undefined } {
-  const newest = newestFirst(model).find((record) => eligible(model, record));
-  const pinned = model.pin === undefined ? undefined : model.versions.get(model.pin);
-  const primary = pinned && eligible(model, pinned) ? pinned : newest;
-  return { primary, newest };
+/** The versions of the canary and the shadow, if any. */
+export function candidatesOf(traffic: TrafficSetting): Set<string> {
+  return new Set([traffic.canary?.version, traffic.shadow?.version].filter((v): v is string => v !== undefined));
+}
+
+/**
+ * The versions `model` should have loaded: `primary` serves requests naming none; `keep` is
+ * every version to have loaded, `primary` first, then newest first.
+ */
+export function wanted(model: ModelRecord, traffic: TrafficSetting = model.traffic): { readonly primary: VersionRecord | undefined; readonly keep: readonly VersionRecord[] } {
+  const eligibles = newestFirst(model).filter((record) => eligible(model, record));
+  const candidates = candidatesOf(traffic);
+  const { policy } = model;
+  const pinned = model.pin === undefined ? undefined : eligibles.find((r) => r.version === model.pin);
+  const named = policy.kind === 'specific' ? eligibles.filter((r) => policy.versions.includes(r.version)) : eligibles;
+  const primary = pinned
+    ?? named.find((r) => !candidates.has(r.version))
+    ?? eligibles.find((r) => !candidates.has(r.version))
+    ?? eligibles[0];
+  const kept = new Set<VersionRecord>();
+  if (primary) kept.add(primary);
+  for (const record of eligibles) if (candidates.has(record.version)) kept.add(record);
+  switch (policy.kind) {
+    case 'all':
+    case 'specific':
+      for (const record of named) kept.add(record);
+      break;
+    case 'latest':
+      for (const record of eligibles.slice(0, policy.count)) kept.add(record);
+      break;
+    case 'default': {
+      // The one before the serving version: a rollback needs no load. And the newest, as a pin leaves it.
+      const before = primary ? eligibles.find((r) => compareVersions(r.version, primary.version) < 0 && !candidates.has(r.version)) : undefined;
+      if (before) kept.add(before);
+      if (eligibles[0]) kept.add(eligibles[0]);
+      break;
+    }
+  }
+  const keep = [...kept].sort((a, b) => Number(b === primary) - Number(a === primary) || compareVersions(b.version, a.version));
+  return { primary, keep };
 }
 
 /** The first version `model` wants that is not loaded, if any: what to load before it settles. */
 export function missingOf(model: ModelRecord): VersionRecord | undefined {
-  const { primary, newest } = wanted(model);
-  return [primary, newest].find((record) => record !== undefined && !record.instance);
+  return wanted(model).keep.find((record) => !record.instance);
 }
 
 /** The state of `record`, as the index reports it. */
@@ -143,4 +183,19 @@ export function unavailableReason(model: ModelRecord): string {
   if (records.some((r) => r.loading)) return 'a version is loading';
   const newest = records[0];
   return newest ? `no version is ready (version ${newest.version}: ${reasonOf(model, newest)})` : 'no version';
+}
+
+/** What applies now of `model`'s traffic setting. */
+export function trafficStatusOf(model: ModelRecord): TrafficStatus {
+  const { canary, shadow } = model.traffic;
+  const serving = model.serving;
+  const takesPart = (version: string | undefined): boolean =>
+    version !== undefined && serving !== undefined && version !== serving.version && model.versions.get(version)?.instance !== undefined;
+  return {
+    name: model.name,
+    ...(serving ? { serving: serving.version } : {}),
+    canary,
+    shadow,
+    active: { canary: takesPart(canary?.version), shadow: takesPart(shadow?.version) },
+  };
 }

@@ -11,9 +11,10 @@
  * when its last lease is released. One version loads at a time, across models. A version that
  * fails its checks is UNAVAILABLE with the reason, and what served keeps serving.
  */
-import { ModelNotFound, ModelUnavailable } from '../errors.js';
+import { ModelNotFound, ModelUnavailable, ModelVersionNotLoaded } from '../errors.js';
 import { RepositoryManager, type RepositoryOptions } from './manager.js';
-import { newestFirst, reasonOf, unavailableReason } from './records.js';
+import { describePolicy } from './policy.js';
+import { newestFirst, reasonOf, unavailableReason, wanted, type ModelRecord, type VersionRecord } from './records.js';
 import type { ModelRepository, RepositoryHealth, RepositoryManagement, ServedModel } from './types.js';
 
 /** A repository to start: it serves once {@link LoadedRepository.start} resolves. */
@@ -53,10 +54,27 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
         throw new ModelNotFound(name, version);
       }
       const instance = record.instance;
-      if (!instance) throw new ModelUnavailable(name, version, reasonOf(model, record));
+      if (!instance) {
+        // Waiting helps a version loading; one the policy leaves out (or unloaded) needs a load: 404, saying how.
+        const comingSoon = manager.busy(name) && wanted(model).keep.includes(record);
+        if (version !== undefined && !comingSoon && notKept(model, record)) throw new ModelVersionNotLoaded(name, version, whyNotLoaded(model, record));
+        throw new ModelUnavailable(name, version, reasonOf(model, record));
+      }
       // The process is stopping (see main.ts); until it has, say so rather than fail each request.
       if (instance.served.classifier.health() === 'failed') throw new ModelUnavailable(name, version, 'its inference workers keep crashing');
       return manager.life.lease(model, record, instance);
+    },
+
+    routes(name) {
+      const model = models.get(name);
+      const serving = model?.serving;
+      if (!model || !serving) return undefined;
+      const { canary, shadow } = model.traffic;
+      const ready = (version: string | undefined): boolean => version !== undefined && version !== serving.version && model.versions.get(version)?.instance !== undefined;
+      const routedCanary = ready(canary?.version) && canary!.percent > 0;
+      const routedShadow = ready(shadow?.version);
+      if (!routedCanary && !routedShadow) return undefined;
+      return { serving: serving.version, ...(routedCanary ? { canary: canary! } : {}), ...(routedShadow ? { shadow: shadow! } : {}) };
     },
 
     readyVersions: (name) => {
@@ -87,6 +105,21 @@ export function createModelRepository(options: RepositoryOptions): LoadedReposit
     load: (name, version) => manager.load(name, version),
     unload: (name, version) => manager.unload(name, version),
     activity: () => manager.activity(),
+    traffic: (name) => manager.traffic(name),
+    setTraffic: (name, setting) => manager.setTraffic(name, setting),
     close: () => manager.close(),
   };
+}
+
+/** Whether `record` is simply not loaded: not loading, refused, unloaded with its model, nor gone from disk. */
+function notKept(model: ModelRecord, record: VersionRecord): boolean {
+  return !model.unloaded && !record.loading && record.files !== undefined
+    && (record.refused === undefined || record.refused.fingerprint !== record.files.fingerprint);
+}
+
+/** Why a version that is not kept is not loaded, for its 404. */
+function whyNotLoaded(model: ModelRecord, record: VersionRecord): string {
+  if (record.unloaded) return 'it was unloaded through the management API';
+  const kept = wanted(model).keep.map((r) => r.version);
+  return `${describePolicy(model.policy)} keeps ${kept.length === 1 ? 'version' : 'versions'} ${kept.join(', ')} loaded`;
 }

@@ -62,6 +62,33 @@ export interface IndexEntry {
  */
 export type RepositoryHealth = 'ok' | 'loading' | 'recovering' | 'unavailable' | 'failed';
 
+/**
+ * Traffic between versions of a model, set through the management API: a canary answers
+ * `percent` % of the requests naming no version (each client always the same way), a shadow
+ * classifies a sample of them beside the serving version without answering. `null`: none.
+ */
+export interface TrafficSetting {
+  readonly canary: { readonly version: string; readonly percent: number } | null;
+  readonly shadow: { readonly version: string } | null;
+}
+
+/** The traffic of a model as requests see it now: only candidates that are READY and do not serve already. */
+export interface TrafficRoutes {
+  /** The version requests naming none go to, unless routed to the canary. */
+  readonly serving: string;
+  readonly canary?: { readonly version: string; readonly percent: number };
+  readonly shadow?: { readonly version: string };
+}
+
+/** A model's traffic setting and what applies of it now (`GET /v2/repository/models/{name}/traffic`). */
+export interface TrafficStatus extends TrafficSetting {
+  readonly name: string;
+  /** The version requests naming none go to; absent when none is READY. */
+  readonly serving?: string;
+  /** The candidates that take part now (READY, and not the version serving): one that is not has dropped out. */
+  readonly active: { readonly canary: boolean; readonly shadow: boolean };
+}
+
 /** The models served; see the module comment. */
 export interface ModelRepository {
   /** The model `/upload` serves (`DEFAULT_MODEL`). */
@@ -78,6 +105,11 @@ export interface ModelRepository {
   index(): readonly IndexEntry[];
   /** The READY versions of `name`, newest first; `[]` for a model the repository does not have. */
   readyVersions(name: string): readonly string[];
+  /**
+   * The canary and shadow of `name` that apply now, for a request naming no version; `undefined`
+   * when it has none (or no version serving). A repository without traffic control omits it.
+   */
+  routes?(name: string): TrafficRoutes | undefined;
   /** Every version loaded now (READY or UNLOADING), for the metrics. */
   loaded(): readonly ServedModel[];
   /** See {@link RepositoryHealth}. */
@@ -143,4 +175,21 @@ export interface RepositoryManagement {
   unload(name: string, version?: string): Promise<ModelStatus>;
   /** See {@link RepositoryActivity}. */
   activity(): RepositoryActivity;
+  /**
+   * The model's traffic setting and what applies of it now.
+   *
+   * @throws {@link ModelNotFound}
+   */
+  traffic(name: string): TrafficStatus;
+  /**
+   * Replaces the model's traffic setting: its candidates are loaded first (beside the version
+   * serving, which stays), then the split applies at once. A candidate is loaded whatever the
+   * version policy says; one that becomes unavailable (unloaded, refused, its folder removed)
+   * drops out of the split, and an unload of it through the API clears it from the setting.
+   *
+   * @throws {@link ModelNotFound} (the model, or a candidate version), {@link ModelBusy},
+   *   {@link ModelControlDisabled}, {@link ModelLoadFailed} (a candidate refused: nothing
+   *   changed), {@link TrafficConflict} (the candidate is pinned, or no other version could serve).
+   */
+  setTraffic(name: string, setting: TrafficSetting): Promise<TrafficStatus>;
 }

@@ -47,10 +47,10 @@ describe('gRPC repository RPCs on a model repository', function () {
   const index = async (ready = false): Promise<Index['models']> =>
     expectOk(await unaryCall<Index>(clients.triton, 'RepositoryIndex', { ready }, { token: operator })).models;
 
-  it('RepositoryIndex: every version with its state (the newest loaded), or the READY ones', async () => {
-    expect((await index()).map((m) => [m.name, m.version, m.state])).to.deep.equal([['catdog', '1', 'UNAVAILABLE'], ['catdog', '2', 'READY']]);
-    expect((await index(true)).map((m) => m.version)).to.deep.equal(['2']);
-    expect(expectOk(await unaryCall<{ versions: string[] }>(clients.oip, 'ModelMetadata', { name: 'catdog' })).versions).to.deep.equal(['2']);
+  it('RepositoryIndex: every version with its state (the newest and the one before it loaded), or the READY ones', async () => {
+    expect((await index()).map((m) => [m.name, m.version, m.state])).to.deep.equal([['catdog', '1', 'READY'], ['catdog', '2', 'READY']]);
+    expect((await index(true)).map((m) => m.version)).to.deep.equal(['1', '2']);
+    expect(expectOk(await unaryCall<{ versions: string[] }>(clients.oip, 'ModelMetadata', { name: 'catdog' })).versions).to.deep.equal(['2', '1']);
   });
 
   it('RepositoryModelUnload of version 2 (version 1 loads to replace it), then RepositoryModelLoad of it (an int64 parameter): what serves follows', async () => {

@@ -19,7 +19,7 @@ import { createAccessTokenVerifier } from '../../src/auth/verifier.js';
 import { createCaptureService, type CaptureService } from '../../src/capture/service.js';
 import { createLogger } from '../../src/log.js';
 import { readSpec } from '../../src/spec.js';
-import { startIdentityProvider, type IdentityProvider } from '../fixtures/identity-provider.js';
+import { manageScope, startIdentityProvider, type IdentityProvider } from '../fixtures/identity-provider.js';
 import { uploadForm } from '../fixtures/images.js';
 import { buildCourseVggLikeModel, courseVggLikeManifest } from '../fixtures/onnx-models.js';
 import { expectMatchesSpec, expectProblem, receive, type Received } from '../support/contract.js';
@@ -232,6 +232,24 @@ describe('Label Studio ML backend (issue 25, item 5)', function () {
     const res = await call('predict', predictBody([task(40, '/data/upload/1/missing.png')]));
     expectProblem(res, 502, 'task-image-unavailable');
     expectMatchesSpec(svc.api, 'labelStudioPredict', res);
+  });
+
+  it('counts an annotation in the accuracy on feedback of the version that answered (issue 26, item 3)', async () => {
+    const operator = { authorization: `Bearer ${await idp.token('operator-client', { scope: manageScope })}` };
+    const feedback = async (): Promise<{ correct: number; incorrect: number }> => {
+      const res = await receive(`${svc.url}/v2/repository/models/catdog/evidence`, { headers: operator });
+      expect(res.status, res.text).to.equal(200);
+      return (res.body as { versions: { feedback: { correct: number; incorrect: number } }[] }).versions[0]!.feedback;
+    };
+    const before = await feedback();
+    const project = { id: 1, title: 'Cats and dogs', label_config: LABEL_CONFIG };
+    const annotation = { id: 6, was_cancelled: false, result: [{ from_name: 'animal', to_name: 'photo', type: 'choices', value: { choices: ['cat'] } }] };
+    const labelled = await call('webhook', { action: 'ANNOTATION_CREATED', project, task: task(30, '/data/upload/1/blue.png'), annotation });
+    expect(labelled.status, labelled.text).to.equal(201);
+    const labeller = { authorization: `Bearer ${await idp.token('labeller-client')}` };
+    const { prediction } = (await receive(`${svc.url}/captures/label-studio.1.30`, { headers: labeller })).body as { prediction: string };
+    const right = prediction === 'Cat' ? 1 : 0;
+    expect(await feedback()).to.deep.include({ correct: before.correct + right, incorrect: before.incorrect + 1 - right });
   });
 
   it('refuses a wrong Basic password (401, a Basic challenge), a token without read::captures (403), and takes one with it', async () => {

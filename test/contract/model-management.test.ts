@@ -75,14 +75,15 @@ describe('model repository management API (issue 15)', function () {
     expect(all.status).to.equal(200);
     expectMatchesSpec(svc.api, 'repositoryIndex', all);
     expect(all.headers.get('cache-control')).to.equal('no-store');
+    // The default version policy keeps the one before the serving version loaded.
     expect(all.body).to.deep.equal([
-      { name: 'catdog', version: '1', state: 'UNAVAILABLE', reason: 'not loaded: version 2 serves' },
+      { name: 'catdog', version: '1', state: 'READY', reason: '' },
       { name: 'catdog', version: '2', state: 'READY', reason: '' },
       { name: 'zero-shot', version: '1', state: 'READY', reason: '' },
     ]);
     const ready = await post('/v2/repository/index', operator, { ready: true });
     expectMatchesSpec(svc.api, 'repositoryIndex', ready);
-    expect((ready.body as { version: string }[]).map((e) => e.version)).to.deep.equal(['2', '1']);
+    expect((ready.body as { version: string }[]).map((e) => e.version)).to.deep.equal(['1', '2', '1']);
   });
 
   it('lists a version published since, without loading it (MODEL_CONTROL=explicit)', async () => {

@@ -130,7 +130,7 @@ describe('GET /ui/config', () => {
     {
       name: 'with a client id: the issuer, the client, the audience and the scopes of the page\'s operations',
       config: uiConfigFor({ ...enabled, uiClientId: 'page' }, spec),
-      expected: { auth: { required: true, issuer: enabled.issuer, audience: enabled.audience, client_id: 'page', scope: 'openid get::prediction' } },
+      expected: { auth: { required: true, issuer: enabled.issuer, audience: enabled.audience, client_id: 'page', scope: 'openid get::prediction manage::models' } },
     },
     {
       name: 'without OAUTH2_UI_CLIENT_ID: tokens required, no client to sign in with',

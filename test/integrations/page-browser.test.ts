@@ -224,6 +224,8 @@ describe('the web page in a browser, against make dev', function () {
     await page.getByText('Signed in as alice').waitFor(wait);
     expect(page.url(), 'the code and state are gone from the address bar').to.equal(`${dev.url}/`);
     expect(await page.getByRole('button', { name: 'Choose a photo' }).isEnabled()).to.equal(true);
+    // make dev's issuer grants the page manage::models too: the Monitoring view is offered.
+    await page.getByRole('button', { name: 'Monitoring' }).waitFor(wait);
   });
 
   it('keeps the token in memory only', async () => {

@@ -19,6 +19,7 @@ import { loadClassifier, type Classifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { scanRepository } from '../../src/repository/layout.js';
 import { versionLoader } from '../../src/repository/load-version.js';
+import { readPolicy } from '../../src/repository/policy.js';
 import { createModelRepository, type LoadedRepository } from '../../src/repository/repository.js';
 import { createStaticRepository } from '../../src/repository/static.js';
 import type { ModelControl, ModelRepository } from '../../src/repository/types.js';
@@ -102,6 +103,8 @@ export interface StartOptions {
   readonly captures?: AppDeps['captures'];
   /** The Label Studio backend's settings; default the configuration's. */
   readonly labelStudio?: AppDeps['labelStudio'];
+  /** The evidence's window and low-confidence threshold; default the configuration's. */
+  readonly evidence?: AppDeps['evidence'];
 }
 
 /** Starts the service on 127.0.0.1:0. */
@@ -151,6 +154,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...(options.uiConfig ? { uiConfig: options.uiConfig } : {}),
     ...(options.captures ? { captures: options.captures } : {}),
     ...(options.labelStudio ? { labelStudio: options.labelStudio } : {}),
+    ...(options.evidence ? { evidence: options.evidence } : {}),
   });
   const server: Server = createServer(app, { ...defaults.server, ...options.server });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
@@ -196,6 +200,7 @@ export async function startRepositoryService(
     defaultModel: 'catdog',
     control: options.control ?? 'explicit',
     scan: () => scanRepository(root),
+    readPolicy: (name) => readPolicy(root, name),
     load: versionLoader({ limits: { maxImagePixels: 40_000_000 }, classifier: { workers: 0 }, maxModelBytes: configDefaults().models.maxModelBytes }),
     log,
   });

@@ -94,25 +94,27 @@ describe('model repository through the Open Inference Protocol, on the real proc
     expectMatchesStandard('getModelVersionReady', ready);
   });
 
-  it('refuses a version it has but does not serve with 503 model-unavailable, as /upload, and an unknown one with 404', async function () {
+  it('refuses a version it has but does not keep loaded with 404 model-version-not-loaded saying how to load it, as /upload, and an unknown one with 404', async function () {
     // Published after start-up with MODEL_CONTROL=explicit: listed by the index, not loaded.
     await publishVersion(root, 'catdog', '3');
     const index = await fetch(`${svc.url}/v2/repository/index`, { method: 'POST' });
     expect(await index.json()).to.deep.include({ name: 'catdog', version: '3', state: 'UNAVAILABLE', reason: 'not loaded: version 1 serves' });
 
-    const detail = 'Model "catdog" version "3" is not available: not loaded: version 1 serves';
+    // Waiting would not help (no Retry-After): the detail says how to load it.
+    const detail = /^Model "catdog" version "3" is not loaded: the default version policy \(the version serving, the one before it and the newest\) keeps versions? [0-9, ]+ loaded\. To serve it, .*POST \/v2\/repository\/models\/catdog\/load \{"parameters":\{"version":"3"\}\}/;
     const notReady = await receiveV2(`${svc.url}/v2/models/catdog/versions/3/ready`, {});
-    expectV2Problem(notReady, 503, 'model-unavailable');
-    expect(notReady.body).to.deep.include({ detail, error: detail });
-    expect(notReady.headers.get('retry-after')).to.equal('5');
+    expectV2Problem(notReady, 404, 'model-version-not-loaded');
+    expect((notReady.body as { detail: string }).detail).to.match(detail);
+    expect(notReady.headers.get('retry-after')).to.equal(null);
     expectMatchesSpec(api, 'getModelVersionReady', notReady);
     const refused = await infer('/v2/models/catdog/versions/3/infer');
-    expectV2Problem(refused, 503, 'model-unavailable');
-    expect(refused.body).to.deep.include({ detail });
+    expectV2Problem(refused, 404, 'model-version-not-loaded');
+    expect((refused.body as { detail: string }).detail).to.match(detail);
     expectMatchesSpec(api, 'inferModelVersion', refused);
     const uploaded = await upload(svc.url, red, 'red.png', '?version=3');
-    expect(uploaded.status).to.equal(503);
-    expect(uploaded.body).to.deep.include({ code: 'model-unavailable', detail });
+    expect(uploaded.status).to.equal(404);
+    expect(uploaded.body).to.deep.include({ code: 'model-version-not-loaded' });
+    expect((uploaded.body as { detail: string }).detail).to.match(detail);
 
     for (const [path, operationId] of [
       ['/v2/models/catdog/versions/9/infer', 'inferModelVersion'],

@@ -87,6 +87,9 @@ describe('model repository, on the real process (issue 15)', function () {
     red = await solidImage('red');
     root = await createRepositoryDir();
     await publishVersion(root, 'catdog', '1');
+    // Triton's default policy, only the newest loaded, so that a replaced version closes (the
+    // service's default keeps the one before it: test/system/model-traffic.test.ts).
+    await writeFile(path.join(root, 'catdog', 'config.json'), JSON.stringify({ version_policy: { latest: { num_versions: 1 } } }));
     svc = await spawnService({ MODEL_REPOSITORY: root, MODEL_CONTROL: 'poll', MODEL_POLL_INTERVAL_MS: '200' });
   });
   after(async () => {
@@ -161,7 +164,10 @@ describe('model repository, on the real process (issue 15)', function () {
     };
     expect(await asked('?version=6')).to.deep.include({ status: 200, version: '6' });
     expect(await asked('?version=1')).to.deep.include({
-      status: 503, code: 'model-unavailable', detail: 'Model "catdog" version "1" is not available: not loaded: version 6 serves',
+      status: 404,
+      code: 'model-version-not-loaded',
+      detail: 'Model "catdog" version "1" is not loaded: version_policy latest 1 keeps version 6 loaded. To serve it, add it to "version_policy" in catdog/config.json '
+        + 'and call POST /v2/repository/models/catdog/load, or load and pin it with POST /v2/repository/models/catdog/load {"parameters":{"version":"1"}} (scope manage::models)',
     });
     expect(await asked('?version=99')).to.deep.include({ status: 404, code: 'model-not-found' });
     expect(await asked('?model=dogcat')).to.deep.include({ status: 404, code: 'model-not-found' });

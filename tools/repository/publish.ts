@@ -14,7 +14,7 @@ export type VersionContent = ReadonlyMap<string, Uint8Array | string>;
 const versionName = /^[1-9][0-9]{0,14}$/;
 
 /** The versions of `model` in `root`, as numbers (none when its folder does not exist). */
-async function versionsOf(root: string, model: string): Promise<number[]> {
+export async function versionsOf(root: string, model: string): Promise<number[]> {
   const entries = await readdir(path.join(root, model), { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return [];
     throw err;

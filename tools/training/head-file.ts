@@ -26,6 +26,18 @@ export interface HeadTraining {
   readonly nestedCvAccuracy: number;
   /** Nested-CV `confusion[true][predicted]`, in label order. */
   readonly confusion: readonly (readonly number[])[];
+  /** The labelled captures among the images (`images` and `perClass` count them too), and those held out; absent when none were read. */
+  readonly captures?: CapturesTraining;
+}
+
+/** What the labelled captures gave a training run (`make train`, tools/training/held-out.ts). */
+export interface CapturesTraining {
+  /** Captured photos trained on, by label (some may be development photos too, relabelled). */
+  readonly perClass: Readonly<Record<string, number>>;
+  /** Captured photos held out (never trained on), by label. */
+  readonly heldOutPerClass: Readonly<Record<string, number>>;
+  /** The share of the captured photos held out, by their SHA-256. */
+  readonly heldOutShare: number;
 }
 
 /** The head file's content. */

@@ -54,7 +54,25 @@ export function catdogModel(backbone: ModelProto, head: HeadFile): { readonly on
       output: { name: PROBABILITIES_OUTPUT, activation: 'none' },
       labels: head.labels,
       decision: { rule: 'argmax' },
+      reference: predictionReference(head),
     },
+  };
+}
+
+/**
+ * The drift metric's training reference (docs/evidence.md): the share of each label among the
+ * head's nested-CV predictions, each training photo predicted once by a head that did not see it
+ * (the columns of `confusion[true][predicted]`): what the model answers on photos like those it
+ * was trained on.
+ */
+function predictionReference(head: HeadFile): { predicted: Record<string, number>; answers: number; source: string } {
+  const { confusion, folds } = head.training;
+  const predicted = head.labels.map((_, j) => confusion.reduce((sum, row) => sum + (row[j] ?? 0), 0));
+  const answers = predicted.reduce((a, b) => a + b, 0);
+  return {
+    predicted: Object.fromEntries(head.labels.map((label, j) => [label, predicted[j]! / answers])),
+    answers,
+    source: `nested ${folds}-fold cross-validation predictions on the ${head.training.images} training photos`,
   };
 }
 

@@ -8,6 +8,7 @@ import { startAuth, type Auth } from './auth.js';
 import { byId, show } from './dom.js';
 import { drawHeatmap } from './heatmap.js';
 import { acceptPhotos, type Photo } from './input.js';
+import { createMonitoring } from './monitoring.js';
 import { fromError, fromProblem, type Failure } from './problem.js';
 import { showAnswer } from './result.js';
 
@@ -30,6 +31,11 @@ const ui = {
 let auth: Auth = { kind: 'none' };
 let busy = false;
 const api = createApi(() => (auth.kind === 'oauth' ? auth.session.token() : undefined));
+// The Monitoring view (monitoring.ts), offered to tokens with manage::models.
+const monitoring = createMonitoring(
+  { toggle: byId<HTMLButtonElement>('monitoring-toggle'), section: byId('monitoring') },
+  () => (auth.kind === 'oauth' ? auth.session.token() : undefined),
+);
 
 /** Whether a photo may be sent now. */
 function ready(): boolean {
@@ -50,6 +56,7 @@ function render(): void {
   else if (auth.kind === 'unavailable') ui.status.textContent = auth.reason;
   else if (auth.kind === 'oauth' && !signedIn) ui.status.textContent = 'Sign in to classify photos.';
   else ui.status.textContent = 'Give me a photo of a cat, a dog, or anything else.';
+  monitoring.update(auth.kind === 'none' || signedIn);
 }
 
 function showFailure(failure: Failure | undefined): void {

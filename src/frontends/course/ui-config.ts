@@ -6,8 +6,12 @@ import type { OperationHandler } from '../../http/operation.js';
 /** `GET /ui/config`'s answer. */
 export type UiConfig = operations['getUiConfig']['responses'][200]['content']['application/json'];
 
-/** The operations the page calls with a token; it asks for the scopes they require. */
-const pageOperations: readonly string[] = ['classifyImage', 'explainImage'];
+/**
+ * The operations the page calls with a token; it asks for the scopes they require. The Monitoring
+ * view's (`getModelEvidence`: `manage::models`) is asked for too: an issuer grants it only to whom
+ * it may, and the page offers the view only to a token that carries it.
+ */
+const pageOperations: readonly string[] = ['classifyImage', 'explainImage', 'getModelEvidence'];
 
 /**
  * The scopes of the `oauth2` requirements of `operationIds` in `document`, with `openid` first

@@ -39,7 +39,7 @@ export function metadataHandlers(core: InferenceCore, readiness: Readiness) {
         core.describe(modelRef(request));
         return { ready: true };
       } catch (err) {
-        if (err instanceof ProblemError && err.code === 'model-unavailable') return { ready: false };
+        if (err instanceof ProblemError && (err.code === 'model-unavailable' || err.code === 'model-version-not-loaded')) return { ready: false };
         throw err;
       }
     },

@@ -51,6 +51,8 @@ export const GRPC_STATUS_OF: Readonly<Record<ProblemCode, status>> = Object.free
   'model-busy': status.ABORTED,
   'model-control-disabled': status.FAILED_PRECONDITION,
   'model-load-failed': status.FAILED_PRECONDITION,
+  'model-version-not-loaded': status.NOT_FOUND,
+  'traffic-conflict': status.FAILED_PRECONDITION,
   'capture-not-found': status.NOT_FOUND,
   'unknown-label': status.INVALID_ARGUMENT,
   'capture-unavailable': status.UNAVAILABLE,

@@ -10,12 +10,14 @@ import type { OperationHandlers } from '../../http/operation.js';
 import type { ProblemDialect } from '../../http/problem.js';
 import type { InferenceCore } from '../../inference/core.js';
 import type { PayloadSink } from '../../inference/payload.js';
+import type { VersionEvidence } from '../../inference/evidence.js';
 import type { Readiness } from '../../lifecycle/readiness.js';
 import type { BodyMemory } from '../../oip/body-memory.js';
 import type { IndexEntry, RepositoryManagement } from '../../repository/types.js';
 import { createInferenceBodyReader, inferenceBodyReader } from './body.js';
 import { v2ProblemDialect } from './errors.js';
 import { inferModel } from './infer.js';
+import { getModelEvidence } from './model-evidence.js';
 import { changeModel } from './load-unload.js';
 import { getModelMetadata } from './model-metadata.js';
 import { getModelReady } from './model-ready.js';
@@ -23,6 +25,7 @@ import { repositoryIndex } from './repository-index.js';
 import { getServerLive } from './server-live.js';
 import { getServerMetadata } from './server-metadata.js';
 import { getServerReady } from './server-ready.js';
+import { getModelTraffic, setModelTraffic } from './traffic.js';
 
 /** The operations this front-end serves. */
 export type V2Operations =
@@ -37,7 +40,10 @@ export type V2Operations =
   | 'inferModelVersion'
   | 'repositoryIndex'
   | 'loadModel'
-  | 'unloadModel';
+  | 'unloadModel'
+  | 'getModelEvidence'
+  | 'getModelTraffic'
+  | 'setModelTraffic';
 
 /** The bounds of V2 requests, from the configuration's `requests` section. */
 export interface V2Limits {
@@ -62,6 +68,8 @@ export interface V2Deps {
   readonly management: RepositoryManagement | undefined;
   /** Where every inference's request and answer go (`PAYLOAD_LOGGER_URL`); default nowhere. */
   readonly payloads?: PayloadSink | undefined;
+  /** The evidence of every loaded version (`GET /v2/repository/models/{name}/evidence`); default none (empty lists). */
+  readonly evidence?: () => readonly VersionEvidence[];
 }
 
 /** The V2 front-end: its handlers, its body reader, its early refusals and its error dialect. */
@@ -96,6 +104,9 @@ export function v2Frontend(deps: V2Deps): V2Frontend {
       repositoryIndex: repositoryIndex(deps.index, deps.management),
       loadModel: changeModel(deps.management, 'load'),
       unloadModel: changeModel(deps.management, 'unload'),
+      getModelEvidence: getModelEvidence(deps.evidence ?? (() => []), deps.index),
+      getModelTraffic: getModelTraffic(deps.management),
+      setModelTraffic: setModelTraffic(deps.management),
     },
     bodyReader: inferenceBodyReader(read),
     admissions: { inferModel: admitBatch, inferModelVersion: admitBatch },

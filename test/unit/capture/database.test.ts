@@ -137,9 +137,11 @@ describe('capture database', () => {
     it('takes a label of the model in any case, spelt as the model spells it; the latest wins', () => {
       const q = captureQueries(db);
       q.insert([image('a'.repeat(64))], [row('one', [0.9, 0.05, 0.05])]);
-      expect(q.feedback('one', 'dOG', 'labeller', 1000)).to.deep.equal({ kind: 'recorded', label: 'Dog' });
+      // With the answer labelled (the evidence counts it right or wrong) and the label it replaces.
+      const answer = { model: 'catdog', version: '1', prediction: 'Cat' };
+      expect(q.feedback('one', 'dOG', 'labeller', 1000)).to.deep.equal({ kind: 'recorded', label: 'Dog', ...answer });
       expect(q.get('one')?.feedback).to.deep.equal({ label: 'Dog', at: 1000, subject: 'labeller' });
-      expect(q.feedback('one', 'other', undefined, 2000)).to.deep.equal({ kind: 'recorded', label: 'Other' });
+      expect(q.feedback('one', 'other', undefined, 2000)).to.deep.equal({ kind: 'recorded', label: 'Other', ...answer, previous: 'Dog' });
       expect(q.get('one')?.feedback).to.deep.equal({ label: 'Other', at: 2000, subject: undefined });
     });
 
@@ -199,6 +201,8 @@ describe('capture database', () => {
       db.exec('COMMIT');
       expect(labelledCaptures(reader, 'catdog').map((c) => c.label)).to.deep.equal(['Other']);
       expect(labelledCaptures(reader, 'imagenet-grouped')).to.deep.equal([]);
+      // Without a model: every model's (make train reads them all).
+      expect(labelledCaptures(reader).map((c) => c.id)).to.deep.equal(['one']);
     } finally {
       reader.close();
     }

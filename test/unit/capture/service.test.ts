@@ -72,7 +72,7 @@ describe('capture service', function () {
     expect(files).to.include(a!.image.sha256);
     const image = await service.store.image('c');
     expect(image?.file).to.equal(imageFile(dir, image!.view.image.sha256));
-    expect(await service.store.feedback('a', 'dog', 'labeller')).to.deep.equal({ kind: 'recorded', label: 'Dog' });
+    expect(await service.store.feedback('a', 'dog', 'labeller')).to.deep.equal({ kind: 'recorded', label: 'Dog', model: 'catdog', version: '1', prediction: 'Cat' });
     expect((await service.store.list({ order: 'newest', labelled: true, model: undefined, limit: 10 })).map((v) => v.id)).to.deep.equal(['a']);
   });
 

@@ -6,11 +6,12 @@
  * exercised in test/system/model-repository.test.ts.
  */
 import { expect } from 'chai';
-import { ModelBusy, ModelControlDisabled, ModelLoadFailed, ModelNotFound, ModelUnavailable } from '../../../src/errors.js';
+import { ModelBusy, ModelControlDisabled, ModelLoadFailed, ModelNotFound, ModelUnavailable, ModelVersionNotLoaded, TrafficConflict } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import type { Classifier } from '../../../src/model/classifier.js';
 import type { Manifest } from '../../../src/model/manifest.js';
 import type { Layout, VersionFiles } from '../../../src/repository/layout.js';
+import type { VersionPolicy } from '../../../src/repository/policy.js';
 import { VersionRefused } from '../../../src/repository/refusal.js';
 import { createModelRepository, type LoadedRepository } from '../../../src/repository/repository.js';
 import type { ModelControl, ServedModel } from '../../../src/repository/types.js';
@@ -40,6 +41,8 @@ class FakeDisk {
   readonly refuse = new Map<string, string>();
   /** Loads waiting for the test to let them finish. */
   readonly held = new Map<string, () => void>();
+  /** Version policies by model, as `config.json` would state them. */
+  readonly policies = new Map<string, VersionPolicy>();
   hold = false;
   loading = 0;
   maxLoading = 0;
@@ -89,13 +92,17 @@ class FakeDisk {
   }
 }
 
-function repositoryOn(disk: FakeDisk, control: ModelControl = 'explicit', pollIntervalMs = 10): LoadedRepository {
+/** Triton's default policy: only the newest version loaded. */
+const LATEST_ONE: VersionPolicy = { kind: 'latest', count: 1 };
+
+function repositoryOn(disk: FakeDisk, control: ModelControl = 'explicit', pollIntervalMs = 10, policy?: VersionPolicy): LoadedRepository {
   return createModelRepository({
     defaultModel: 'catdog',
     control,
     scan: disk.scan,
     load: disk.load,
     pollIntervalMs,
+    ...(policy ? { readPolicy: () => Promise.resolve(disk.policies.get('catdog') ?? policy) } : {}),
     log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
   });
 }
@@ -122,7 +129,7 @@ describe('model repository', () => {
     repository = undefined;
   });
 
-  it('serves the newest version of each model side by side, and lists the others as not loaded', async () => {
+  it('serves the newest version of each model side by side, keeps the one before it loaded (the default policy), and lists the others as not loaded', async () => {
     const disk = new FakeDisk();
     disk.put('catdog', '1');
     disk.put('catdog', '2');
@@ -138,14 +145,18 @@ describe('model repository', () => {
     expect(servingVersion(repository, 'imagenet-grouped')).to.equal('1');
     expect(repository.index()).to.deep.equal([
       { name: 'catdog', version: '1', state: 'UNAVAILABLE', reason: 'not loaded: version 10 serves' },
-      { name: 'catdog', version: '2', state: 'UNAVAILABLE', reason: 'not loaded: version 10 serves' },
+      { name: 'catdog', version: '2', state: 'READY', reason: '' },
       { name: 'catdog', version: '10', state: 'READY', reason: '' },
       { name: 'imagenet-grouped', version: '1', state: 'READY', reason: '' },
     ]);
-    expect(disk.loaded.map((s) => `${s.name}/${s.version}`)).to.deep.equal(['catdog/10', 'imagenet-grouped/1']);
+    expect(disk.loaded.map((s) => `${s.name}/${s.version}`)).to.deep.equal(['catdog/10', 'catdog/2', 'imagenet-grouped/1']);
     expect(() => repository!.acquire('dogcat')).to.throw(ModelNotFound, 'No model named "dogcat"');
     expect(() => repository!.acquire('catdog', '3')).to.throw(ModelNotFound, 'has no version "3"');
-    expect(() => repository!.acquire('catdog', '1')).to.throw(ModelUnavailable, 'not loaded: version 10 serves');
+    // Outside the policy: a 404 that says how to load it, not a 503 that waiting cannot help.
+    expect(() => repository!.acquire('catdog', '1')).to.throw(ModelVersionNotLoaded, 'the default version policy (the version serving, the one before it and the newest) keeps versions 10, 2 loaded');
+    const two = repository.acquire('catdog', '2');
+    expect(two.model.version).to.equal('2');
+    two.release();
   });
 
   it('refuses to start when the default model has no version that can serve, saying why for each', async () => {
@@ -161,7 +172,7 @@ describe('model repository', () => {
   it('swaps to a new version loaded beside the serving one; requests in flight keep theirs until they release it', async () => {
     const disk = new FakeDisk();
     disk.put('catdog', '1');
-    repository = repositoryOn(disk);
+    repository = repositoryOn(disk, 'explicit', 10, LATEST_ONE);
     await repository.start();
     const inFlight = repository.acquire('catdog');
     disk.put('catdog', '2');
@@ -230,7 +241,7 @@ describe('model repository', () => {
     const disk = new FakeDisk();
     disk.put('catdog', '1');
     disk.put('catdog', '2');
-    repository = repositoryOn(disk, 'poll', 10);
+    repository = repositoryOn(disk, 'poll', 10, LATEST_ONE);
     await repository.start();
     expect(servingVersion(repository)).to.equal('2');
     disk.hold = true;
@@ -278,7 +289,7 @@ describe('model repository', () => {
     const disk = new FakeDisk();
     disk.put('catdog', '1');
     disk.put('catdog', '2');
-    repository = repositoryOn(disk);
+    repository = repositoryOn(disk, 'explicit', 10, LATEST_ONE);
     await repository.start();
     const status = await repository.load('catdog', '1');
     expect(status).to.deep.include({ serving: '1', pinned: '1' });
@@ -331,5 +342,114 @@ describe('model repository', () => {
     await Promise.all([repository.load('catdog'), repository.load('other')]);
     await until(() => servingVersion(repository!, 'other') === '2' && servingVersion(repository!) === '2');
     expect(disk.maxLoading).to.equal(1);
+  });
+});
+
+describe('model repository: version policies and traffic (issue 26)', () => {
+  let repository: LoadedRepository | undefined;
+  afterEach(async () => {
+    await repository?.close();
+    repository = undefined;
+  });
+  const ready = (): readonly string[] => repository!.readyVersions('catdog');
+  const diskOf = (...versions: string[]): FakeDisk => {
+    const disk = new FakeDisk();
+    for (const v of versions) disk.put('catdog', v);
+    return disk;
+  };
+  const errorOf = async (work: Promise<unknown>): Promise<unknown> => work.then(() => undefined, (err: unknown) => err);
+
+  it('loads what the version policy says: latest N, all, specific (the newest named serves)', async () => {
+    const disk = diskOf('1', '2', '3', '4');
+    disk.policies.set('catdog', { kind: 'latest', count: 2 });
+    repository = repositoryOn(disk, 'explicit', 10, LATEST_ONE);
+    await repository.start();
+    expect(ready()).to.deep.equal(['4', '3']);
+    expect(() => repository!.acquire('catdog', '2')).to.throw(ModelVersionNotLoaded, 'version_policy latest 2 keeps versions 4, 3 loaded');
+
+    disk.policies.set('catdog', { kind: 'all' });
+    await repository.load('catdog');
+    expect(ready()).to.deep.equal(['4', '3', '2', '1']);
+
+    disk.policies.set('catdog', { kind: 'specific', versions: ['1', '3'] });
+    expect(await repository.load('catdog')).to.deep.include({ serving: '3' });
+    await until(() => ready().join() === '3,1');
+    expect(servingVersion(repository)).to.equal('3');
+    let err: ModelVersionNotLoaded | undefined;
+    try {
+      repository.acquire('catdog', '4');
+    } catch (e) {
+      err = e as ModelVersionNotLoaded;
+    }
+    expect(err?.status).to.equal(404);
+    expect(err?.detail).to.equal(
+      'Model "catdog" version "4" is not loaded: version_policy specific [1, 3] keeps versions 3, 1 loaded. To serve it, add it to "version_policy" in catdog/config.json '
+      + 'and call POST /v2/repository/models/catdog/load, or load and pin it with POST /v2/repository/models/catdog/load {"parameters":{"version":"4"}} (scope manage::models)',
+    );
+  });
+
+  it('a canary or shadow candidate is loaded beside the serving version and never serves requests naming none itself', async () => {
+    const disk = diskOf('1', '2');
+    disk.policies.set('catdog', LATEST_ONE);
+    repository = repositoryOn(disk, 'explicit', 10, LATEST_ONE);
+    await repository.start();
+    expect(ready()).to.deep.equal(['2']);
+    // Version 2 served; as the canary it answers only its share: version 1 is loaded and serves.
+    const status = await repository.setTraffic('catdog', { canary: { version: '2', percent: 20 }, shadow: null });
+    expect(status).to.deep.equal({ name: 'catdog', serving: '1', canary: { version: '2', percent: 20 }, shadow: null, active: { canary: true, shadow: false } });
+    expect(ready()).to.deep.equal(['2', '1']);
+    expect(servingVersion(repository)).to.equal('1');
+    expect(repository.routes!('catdog')).to.deep.equal({ serving: '1', canary: { version: '2', percent: 20 } });
+    expect(repository.traffic('catdog')).to.deep.equal(status);
+
+    const shadow = await repository.setTraffic('catdog', { canary: null, shadow: { version: '2' } });
+    expect(shadow.active).to.deep.equal({ canary: false, shadow: true });
+    expect(repository.routes!('catdog')).to.deep.equal({ serving: '1', shadow: { version: '2' } });
+    const off = await repository.setTraffic('catdog', { canary: null, shadow: null });
+    expect(off).to.deep.include({ serving: '2' });
+    expect(repository.routes!('catdog')).to.equal(undefined);
+  });
+
+  it('promotion (a pin) and rollback (an unload) end the canary; a candidate that fails drops out of the split', async () => {
+    const disk = diskOf('1', '2', '3');
+    repository = repositoryOn(disk);
+    await repository.start();
+    await repository.setTraffic('catdog', { canary: { version: '3', percent: 50 }, shadow: { version: '3' } });
+    expect(servingVersion(repository)).to.equal('2');
+    // Promoted: pinned, it serves everything; its canary and shadow are over.
+    expect(await repository.load('catdog', '3')).to.deep.include({ serving: '3', pinned: '3' });
+    expect(repository.traffic('catdog')).to.deep.include({ canary: null, shadow: null });
+    // Pinned, it cannot be a candidate.
+    const pinned = await errorOf(repository.setTraffic('catdog', { canary: { version: '3', percent: 10 }, shadow: null }));
+    expect(pinned).to.be.instanceOf(TrafficConflict).with.property('status', 409);
+    await repository.load('catdog');
+    await repository.setTraffic('catdog', { canary: { version: '3', percent: 50 }, shadow: null });
+    // Rolled back: unloaded, it leaves the split and the setting.
+    expect(await repository.unload('catdog', '3')).to.deep.include({ serving: '2' });
+    expect(repository.traffic('catdog')).to.deep.include({ canary: null });
+    expect(repository.routes!('catdog')).to.equal(undefined);
+
+    // A candidate whose folder is removed drops out at the next settle, though its setting stays.
+    await repository.load('catdog');
+    await repository.setTraffic('catdog', { canary: { version: '3', percent: 50 }, shadow: null });
+    expect(repository.routes!('catdog')?.canary?.version).to.equal('3');
+    disk.remove('catdog', '3');
+    await repository.refreshIndex();
+    await repository.unload('catdog', '1');
+    expect(repository.routes!('catdog')).to.equal(undefined);
+    expect(repository.traffic('catdog')).to.deep.include({ canary: { version: '3', percent: 50 }, active: { canary: false, shadow: false } });
+  });
+
+  it('refuses a candidate that does not exist (404), that is refused (422, nothing changes), or beside which nothing could serve (409)', async () => {
+    const disk = diskOf('1');
+    repository = repositoryOn(disk);
+    await repository.start();
+    expect(await errorOf(repository.setTraffic('catdog', { canary: { version: '9', percent: 5 }, shadow: null }))).to.be.instanceOf(ModelNotFound);
+    expect(await errorOf(repository.setTraffic('dogcat', { canary: null, shadow: null }))).to.be.instanceOf(ModelNotFound);
+    expect(await errorOf(repository.setTraffic('catdog', { canary: null, shadow: { version: '1' } }))).to.be.instanceOf(TrafficConflict);
+    disk.put('catdog', '2');
+    disk.refuse.set('catdog/2', 'a');
+    expect(await errorOf(repository.setTraffic('catdog', { canary: null, shadow: { version: '2' } }))).to.be.instanceOf(ModelLoadFailed);
+    expect(repository.traffic('catdog')).to.deep.include({ serving: '1', canary: null, shadow: null });
   });
 });

@@ -1,0 +1,63 @@
+/**
+ * The Monitoring view's calls: the repository's models (`POST /v2/repository/index`) and each
+ * one's evidence (`GET /v2/repository/models/{name}/evidence`), both behind the scope
+ * `manage::models`, through openapi-fetch typed by the spec like the page's other calls.
+ */
+import createClient, { type Middleware } from 'openapi-fetch';
+import type { components, paths } from '../../generated/openapi.js';
+
+/** A model's evidence, per loaded version. */
+export type ModelEvidence = components['schemas']['ModelEvidence'];
+/** One version's evidence. */
+export type VersionEvidence = components['schemas']['VersionEvidence'];
+
+/** The scope the Monitoring view needs. */
+const MONITORING_SCOPE = 'manage::models';
+
+/** What the view can read: the models' names, or why not. */
+export type Models = { readonly ok: true; readonly names: readonly string[] } | { readonly ok: false; readonly status: number };
+
+/** The calls, with the page's token (if any). */
+export function createMonitoringApi(token: () => string | undefined) {
+  const client = createClient<paths>({ baseUrl: window.location.origin });
+  const bearer: Middleware = {
+    onRequest({ request }) {
+      const value = token();
+      if (value !== undefined) request.headers.set('authorization', `Bearer ${value}`);
+      return request;
+    },
+  };
+  client.use(bearer);
+  return {
+    /** The names of the models with a READY version, or the status that refused the list (401, 403). */
+    async models(): Promise<Models> {
+      const { data, response } = await client.POST('/v2/repository/index', { body: { ready: true } });
+      if (!data) return { ok: false, status: response.status };
+      return { ok: true, names: [...new Set(data.map((e) => e.name))].sort() };
+    },
+    /** The evidence of `name`'s loaded versions. */
+    async evidence(name: string): Promise<ModelEvidence> {
+      const { data, response } = await client.GET('/v2/repository/models/{model_name}/evidence', { params: { path: { model_name: name } } });
+      if (!data) throw new Error(`the evidence of ${name} is not available (HTTP ${response.status})`);
+      return data;
+    },
+  };
+}
+
+/**
+ * Whether `token` may carry `manage::models`: `false` only for a JWT whose scope claim (`scope`,
+ * `scp` or `permissions`, as the service reads them) lacks it, so that the page does not ask the
+ * service for what it would refuse. An opaque token, or none, may: the service decides.
+ */
+export function mayMonitor(token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const payload = token.split('.')[1];
+  if (payload === undefined) return true;
+  try {
+    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/'))) as Record<string, unknown>;
+    const scopes = [claims.scope, claims.scp, claims.permissions].flatMap((c): unknown[] => (typeof c === 'string' ? c.split(' ') : Array.isArray(c) ? (c as unknown[]) : []));
+    return scopes.includes(MONITORING_SCOPE);
+  } catch {
+    return true;
+  }
+}
