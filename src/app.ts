@@ -38,6 +38,7 @@ import { createReadiness, type Readiness } from './lifecycle/readiness.js';
 import type { Logger } from './log.js';
 import { createBodyMemory } from './oip/body-memory.js';
 import { createMetrics } from './metrics.js';
+import type { PayloadLogger } from './payload/logger.js';
 import type { ModelRepository, RepositoryManagement } from './repository/types.js';
 import { readSpec, withAnonymousAccess, withoutAnonymousAccess } from './spec.js';
 
@@ -86,6 +87,11 @@ export interface AppDeps {
   readonly captures?: Pick<CaptureService, 'store' | 'baseUrl'> & Partial<Pick<CaptureService, 'sink' | 'stats'>>;
   /** The Label Studio ML backend (the configuration's `labelStudio`; its Basic credentials go to `securityHandlers`). */
   readonly labelStudio?: Pick<LabelStudioSettings, 'url' | 'apiKey' | 'fetchTimeoutMs'>;
+  /**
+   * The payload logger (`payloadLoggerFromConfig`, `PAYLOAD_LOGGER_URL`): every inference's request
+   * and answer over `/upload`, REST V2 and gRPC; the metrics count its events. Default none.
+   */
+  readonly payloads?: Pick<PayloadLogger, 'sink' | 'stats'>;
   /** The evidence per model version (the configuration's `evidence`): its window and low-confidence threshold. */
   readonly evidence?: EvidenceOptions;
 }
@@ -147,8 +153,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
     decodeMemoryBytes: () => gate.memoryBytes,
     ready: () => readiness.state === 'ready',
     ...(deps.captures?.stats ? { capture: deps.captures.stats } : {}),
+    ...(deps.payloads ? { payloadEvents: deps.payloads.stats } : {}),
     evidence: () => evidence.versions(),
   });
+  const payloads = deps.payloads?.sink;
 
   // One budget for the inference requests of both protocols: REST bodies and gRPC messages.
   const inferMemory = createBodyMemory(requests.inferBodyMemoryBytes, admission.retryAfterSeconds);
@@ -159,10 +167,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
     memory: inferMemory,
     index: () => repository.index(),
     management: deps.management,
+    payloads,
     evidence: () => evidence.versions(),
   });
   const handlers: OperationHandlers = {
-    ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn() }),
+    ...courseHandlers({ core, uiConfig: deps.uiConfig ?? noSignIn(), payloads }),
     ...operationsHandlers({ core, readiness, metrics }),
     ...v2.handlers,
     ...capturesHandlers({ store, baseUrl: deps.captures?.baseUrl }),
@@ -192,6 +201,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     verifier: deps.verifier,
     log: deps.log,
     metrics,
+    payloads,
   });
 
   const http = await createHttpApp({

@@ -24,6 +24,7 @@ import { createReadiness } from './lifecycle/readiness.js';
 import { closeGracefully } from './lifecycle/shutdown.js';
 import { createLogger } from './log.js';
 import { ManifestError } from './model/manifest.js';
+import { payloadLoggerFromConfig } from './payload/logger.js';
 import { repositoryFromConfig } from './repository/from-config.js';
 import { serverVersion } from './oip/server.js';
 import { readSpec, rootDir } from './spec.js';
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
   const readiness = createReadiness('warming-up', () => repository.health(), auth.issuerReached);
   // A sample of the answers, their images and feedback (CAPTURE_*); none when off and empty.
   const captures = captureFromConfig(config.capture, log);
+  // Every request and answer as CloudEvents (PAYLOAD_LOGGER_URL); none when unset.
+  const payloads = payloadLoggerFromConfig(config.payloadLogger, log);
   const app = await createApp({
     repository,
     management: repository,
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
     },
     uiConfig: uiConfigFor(config.auth, readSpec()),
     ...(captures ? { captures } : {}),
+    ...(payloads ? { payloads } : {}),
     labelStudio: config.labelStudio,
     evidence: config.evidence,
   });
@@ -137,6 +141,8 @@ async function main(): Promise<void> {
     if (!clean) log.warn({ graceMs: settings.shutdownGraceMs }, 'grace period over: remaining connections closed');
     // The answers given are captured before the writer stops (within a few seconds).
     await captures?.close();
+    // The events of the answers given go within a few seconds, or are dropped and counted.
+    await payloads?.close();
     await repository.close();
     // The spans of the last requests are exported before the process exits.
     await tracing?.shutdown().catch((err: unknown) => log.warn({ err }, 'could not export the last spans'));

@@ -12,6 +12,7 @@ import { registerEvidenceMetrics } from './evidence-metrics.js';
 import type { VersionEvidence } from './inference/evidence.js';
 import { probabilityDifference, type ShadowComparison, type ShadowSkip } from './inference/traffic.js';
 import type { ClassificationTimings } from './model/classifier.js';
+import type { PayloadLoggerStats } from './payload/logger.js';
 import type { IndexEntry, RepositoryActivity, ServedModel, VersionState } from './repository/types.js';
 
 /** What the metrics read when scraped. */
@@ -34,6 +35,8 @@ export interface MetricsSources {
   readonly ready: () => boolean;
   /** The capture store's state and counts (`catdog_capture*`); absent: capture is not configured. */
   readonly capture?: () => CaptureStats;
+  /** The payload logger's counts (`catdog_payload_events*`); absent: PAYLOAD_LOGGER_URL is not set. */
+  readonly payloadEvents?: () => PayloadLoggerStats;
   /** The evidence per version loaded (`catdog_model_answers_total`, `catdog_model_drift_psi`...; `src/evidence-metrics.ts`). */
   readonly evidence?: () => readonly VersionEvidence[];
 }
@@ -229,6 +232,30 @@ export function createMetrics(sources: MetricsSources): Metrics {
       collect() {
         this.reset();
         for (const [model, n] of activity().switches) this.inc({ model }, n);
+      },
+    });
+  }
+  if (sources.payloadEvents) {
+    const payloadEvents = sources.payloadEvents;
+    new Counter({
+      name: 'catdog_payload_events_total',
+      help: 'Payload events (PAYLOAD_LOGGER_URL) by type (request, response) and outcome: sent, dropped-queue-full (the receiver lagged: PAYLOAD_LOGGER_QUEUE_*), dropped-undeliverable (retries spent: down, slow, 5xx), dropped-rejected (a 4xx), dropped-shutdown.',
+      labelNames: ['type', 'outcome'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const [key, n] of payloadEvents().outcomes) {
+          const [type, outcome] = key.split(':') as [string, string];
+          this.inc({ type, outcome }, n);
+        }
+      },
+    });
+    new Gauge({
+      name: 'catdog_payload_events_pending',
+      help: 'Payload events waiting or being sent now.',
+      registers,
+      collect() {
+        this.set(payloadEvents().pending);
       },
     });
   }

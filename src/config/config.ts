@@ -24,6 +24,7 @@ import type { ShadowSettings } from '../inference/traffic.js';
 import type { ClassifierOptions } from '../model/classifier.js';
 import { LARGE_DECODE_BYTES, largestDecodeBytes, ORDINARY_DECODE_RESERVE_BYTES } from '../model/image/decode-cost.js';
 import type { PreprocessLimits } from '../model/image/preprocess.js';
+import type { PayloadLoggerSettings } from '../payload/logger.js';
 import type { RepositorySettings } from '../repository/from-config.js';
 import { authSettings } from './auth.js';
 import type { TracingSettings } from '../tracing/settings.js';
@@ -113,6 +114,8 @@ export interface Config {
   readonly capture: CaptureSettings;
   /** The Label Studio ML backend (`src/frontends/label-studio/`). */
   readonly labelStudio: LabelStudioSettings;
+  /** Payload events (`src/payload/`). */
+  readonly payloadLogger: PayloadLoggerSettings;
   /** The evidence per model version (`src/inference/evidence.ts`). */
   readonly evidence: EvidenceOptions;
   /** pino's level. */
@@ -240,6 +243,21 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
         ? { user: s.LABEL_STUDIO_BACKEND_USER, password: s.LABEL_STUDIO_BACKEND_PASSWORD }
         : undefined,
       fetchTimeoutMs: s.LABEL_STUDIO_FETCH_TIMEOUT_MS,
+    },
+    payloadLogger: {
+      url: s.PAYLOAD_LOGGER_URL,
+      mode: s.PAYLOAD_LOGGER_MODE,
+      source: s.PAYLOAD_LOGGER_SOURCE,
+      inferenceService: s.PAYLOAD_LOGGER_INFERENCE_SERVICE,
+      namespace: s.PAYLOAD_LOGGER_NAMESPACE,
+      component: s.PAYLOAD_LOGGER_COMPONENT,
+      endpoint: s.PAYLOAD_LOGGER_ENDPOINT,
+      queueEvents: s.PAYLOAD_LOGGER_QUEUE_EVENTS,
+      queueBytes: s.PAYLOAD_LOGGER_QUEUE_MIB * MiB,
+      concurrency: s.PAYLOAD_LOGGER_CONCURRENCY,
+      timeoutMs: s.PAYLOAD_LOGGER_TIMEOUT_MS,
+      retries: s.PAYLOAD_LOGGER_RETRIES,
+      backoffMs: s.PAYLOAD_LOGGER_BACKOFF_MS,
     },
     evidence: { windowAnswers: s.EVIDENCE_WINDOW_ANSWERS, lowConfidence: s.EVIDENCE_LOW_CONFIDENCE },
     logLevel: s.LOG_LEVEL,

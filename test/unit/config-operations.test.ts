@@ -147,3 +147,41 @@ describe('config: explanations and the web page', () => {
     expect(loadConfig(auth).auth).to.include({ uiClientId: undefined });
   });
 });
+
+describe('config: payload events (issue 26)', () => {
+  it('sends none by default; every event, to KServe\'s default names, once PAYLOAD_LOGGER_URL is set', () => {
+    expect(loadConfig(base).payloadLogger).to.include({ url: undefined, mode: 'all', namespace: 'default', component: 'predictor', endpoint: 'default' });
+    const config = loadConfig({
+      ...base,
+      PAYLOAD_LOGGER_URL: 'http://broker-ingress.knative-eventing.svc.cluster.local/models/default',
+      PAYLOAD_LOGGER_MODE: 'request',
+      PAYLOAD_LOGGER_INFERENCE_SERVICE: 'catdog',
+      PAYLOAD_LOGGER_NAMESPACE: 'models',
+      PAYLOAD_LOGGER_QUEUE_MIB: '8',
+      PAYLOAD_LOGGER_RETRIES: '0',
+    });
+    expect(config.payloadLogger).to.include({
+      url: 'http://broker-ingress.knative-eventing.svc.cluster.local/models/default',
+      mode: 'request',
+      inferenceService: 'catdog',
+      namespace: 'models',
+      queueBytes: 8 * 1024 * 1024,
+      retries: 0,
+      queueEvents: 1000,
+      concurrency: 4,
+      timeoutMs: 5000,
+    });
+  });
+
+  it('refuses another scheme, credentials in the URL and an unknown mode, together', () => {
+    for (const url of ['ftp://receiver.example/', 'https://user:secret@receiver.example/', 'receiver.example']) {
+      expect(() => loadConfig({ ...base, PAYLOAD_LOGGER_URL: url }), url).to.throw(ConfigError, /PAYLOAD_LOGGER_URL/);
+    }
+    try {
+      loadConfig({ ...base, PAYLOAD_LOGGER_URL: 'ftp://x/', PAYLOAD_LOGGER_MODE: 'both', PAYLOAD_LOGGER_CONCURRENCY: '0' });
+      expect.fail('loaded');
+    } catch (err) {
+      expect((err as ConfigError).problems.join('\n')).to.match(/PAYLOAD_LOGGER_URL/).and.match(/PAYLOAD_LOGGER_MODE/).and.match(/PAYLOAD_LOGGER_CONCURRENCY/);
+    }
+  });
+});

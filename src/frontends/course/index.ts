@@ -6,6 +6,7 @@ import type { RequestAdmission } from '../../http/api.js';
 import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandlers } from '../../http/operation.js';
 import type { InferenceCore } from '../../inference/core.js';
+import type { PayloadSink } from '../../inference/payload.js';
 import { classifyImage } from './classify-image.js';
 import { explainImage } from './explain-image.js';
 import { getHealth } from './health.js';
@@ -19,6 +20,8 @@ export interface CourseDeps {
   readonly core: InferenceCore;
   /** What `GET /ui/config` tells the page. */
   readonly uiConfig: UiConfig;
+  /** Where every upload's request and answer go (`PAYLOAD_LOGGER_URL`); default nowhere. */
+  readonly payloads?: PayloadSink | undefined;
 }
 
 /**
@@ -36,7 +39,7 @@ export function courseAdmissions(core: InferenceCore): Readonly<Partial<Record<C
 export function courseHandlers(deps: CourseDeps): Pick<OperationHandlers, CourseOperations> {
   return {
     getHealth: getHealth(),
-    classifyImage: classifyImage(deps.core),
+    classifyImage: classifyImage(deps.core, deps.payloads),
     explainImage: explainImage(deps.core),
     getUiConfig: getUiConfig(deps.uiConfig),
   };

@@ -11,6 +11,7 @@ import type { Document } from 'openapi-backend';
 import { service as healthDefinition } from 'grpc-health-check';
 import type { AccessTokenVerifier } from '../../auth/verifier.js';
 import type { InferenceCore } from '../../inference/core.js';
+import type { PayloadSink } from '../../inference/payload.js';
 import type { Readiness } from '../../lifecycle/readiness.js';
 import type { Logger } from '../../log.js';
 import type { Metrics } from '../../metrics.js';
@@ -41,6 +42,8 @@ export interface GrpcDeps {
   readonly verifier: AccessTokenVerifier | undefined;
   readonly log: Logger;
   readonly metrics: Pick<Metrics, 'observeRpc' | 'countRejection'>;
+  /** Where every inference's request and answer go (`PAYLOAD_LOGGER_URL`); default nowhere. */
+  readonly payloads?: PayloadSink | undefined;
 }
 
 /** The front-end: its services, ready to be added to a grpc-js server. */
@@ -54,7 +57,7 @@ export interface GrpcFrontend {
 /** Builds the gRPC front-end. */
 export function grpcFrontend(deps: GrpcDeps): GrpcFrontend {
   const calls: CallDeps = { log: deps.log, metrics: deps.metrics, rules: accessRules(deps.definition), verifier: deps.verifier };
-  const inferDeps = { core: deps.core, limits: deps.limits, memory: deps.memory };
+  const inferDeps = { core: deps.core, limits: deps.limits, memory: deps.memory, payloads: deps.payloads };
   const metadata = metadataHandlers(deps.core, deps.readiness);
   const repository = repositoryHandlers(deps.index, deps.management);
   const inference: UntypedServiceImplementation = {

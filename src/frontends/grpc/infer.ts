@@ -12,6 +12,7 @@
 import type { ModelInferRequest__Output } from '../../../generated/grpc/inference/ModelInferRequest.js';
 import type { ModelInferResponse } from '../../../generated/grpc/inference/ModelInferResponse.js';
 import type { InferenceCore } from '../../inference/core.js';
+import type { PayloadSink } from '../../inference/payload.js';
 import type { Classification } from '../../model/postprocess.js';
 import type { BodyMemory } from '../../oip/body-memory.js';
 import { outputTensor, tensorBytes } from '../../oip/outputs.js';
@@ -35,6 +36,20 @@ export interface InferDeps {
   readonly limits: GrpcInferLimits;
   /** The budget shared with REST bodies. */
   readonly memory: BodyMemory;
+  /** Where every inference's request and answer go (`PAYLOAD_LOGGER_URL`); default nowhere. */
+  readonly payloads?: PayloadSink | undefined;
+}
+
+/**
+ * A message as JSON for the payload logger: its fields as protobuf names them (`model_name`,
+ * `raw_input_contents`), `bytes` fields in base64 as in protobuf's JSON mapping.
+ */
+function messageJson(message: object): string {
+  return JSON.stringify(message, function (this: Record<string, unknown>, key, value: unknown) {
+    // Before `Buffer.prototype.toJSON` turned it into `{type, data}`.
+    const raw = this[key];
+    return raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64') : value;
+  });
 }
 
 /** Memory a received message holds, estimated: its bytes (images are views of them), FP32 values as JavaScript numbers. */
@@ -103,7 +118,17 @@ export async function infer(deps: InferDeps, message: ModelInferRequest__Output,
     context.note.prediction = results.length === 1 ? results[0]!.prediction : `${results.length} images`;
     context.note.inferenceId = id;
     // The request's own id, as the protocol says, else the one the core made (its capture's address).
-    return inSyncSpan('encode', () => inferResponse(model, { ...plan, id: plan.id ?? id }, results, decoded.raw), modelAttributes(model));
+    const response = inSyncSpan('encode', () => inferResponse(model, { ...plan, id: plan.id ?? id }, results, decoded.raw), modelAttributes(model));
+    deps.payloads?.offer({
+      id,
+      source: 'grpc',
+      model: model.name,
+      version: model.version,
+      requestId: context.requestId,
+      request: () => ({ contentType: 'application/json', data: messageJson(message) }),
+      response: () => ({ contentType: 'application/json', data: messageJson(response) }),
+    });
+    return response;
   } finally {
     release();
   }

@@ -9,6 +9,7 @@ import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandlers } from '../../http/operation.js';
 import type { ProblemDialect } from '../../http/problem.js';
 import type { InferenceCore } from '../../inference/core.js';
+import type { PayloadSink } from '../../inference/payload.js';
 import type { VersionEvidence } from '../../inference/evidence.js';
 import type { Readiness } from '../../lifecycle/readiness.js';
 import type { BodyMemory } from '../../oip/body-memory.js';
@@ -65,6 +66,8 @@ export interface V2Deps {
   readonly index: () => readonly IndexEntry[];
   /** The repository's management side; `undefined`: loads and unloads answer 409 model-control-disabled. */
   readonly management: RepositoryManagement | undefined;
+  /** Where every inference's request and answer go (`PAYLOAD_LOGGER_URL`); default nowhere. */
+  readonly payloads?: PayloadSink | undefined;
   /** The evidence of every loaded version (`GET /v2/repository/models/{name}/evidence`); default none (empty lists). */
   readonly evidence?: () => readonly VersionEvidence[];
 }
@@ -81,7 +84,7 @@ export interface V2Frontend {
 /** Builds the V2 front-end. */
 export function v2Frontend(deps: V2Deps): V2Frontend {
   const { core, limits } = deps;
-  const infer = inferModel(core, limits);
+  const infer = inferModel(core, limits, deps.payloads);
   const metadata = getModelMetadata(core);
   const ready = getModelReady(core);
   const read = createInferenceBodyReader(limits, deps.memory);

@@ -3,6 +3,7 @@ import { callerSubject } from '../../auth/security-handler.js';
 import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandler } from '../../http/operation.js';
 import type { InferenceCore } from '../../inference/core.js';
+import type { PayloadBody, PayloadSink } from '../../inference/payload.js';
 import { planInference, type BinaryPart } from '../../oip/request.js';
 import { tensorSignatureOf } from '../../oip/tensors.js';
 import { inSyncSpan, modelAttributes } from '../../tracing/tracer.js';
@@ -11,6 +12,18 @@ import { modelParams } from './params.js';
 import { inferenceAnswer } from './response.js';
 
 type InferenceRequest = components['schemas']['V2InferenceRequest'];
+
+/**
+ * A request as the payload logger sends it: the JSON request; or, for the binary data extension,
+ * the JSON header followed by the binary data (`headerLength` the header's length); or, for a raw
+ * binary request (`Inference-Header-Content-Length: 0`), its bytes alone.
+ */
+function requestPayload(header: InferenceRequest, binary: BinaryPart | undefined): PayloadBody {
+  if (!binary) return { contentType: 'application/json', data: JSON.stringify(header) };
+  if (binary.raw) return { contentType: 'application/octet-stream', data: binary.tail, headerLength: 0 };
+  const json = Buffer.from(JSON.stringify(header));
+  return { contentType: 'application/octet-stream', data: Buffer.concat([json, binary.tail]), headerLength: json.length };
+}
 
 /** The bounds of a request: images per request (`MAX_BATCH_IMAGES`), bytes per image (`MAX_UPLOAD_BYTES`). */
 export interface InferLimits {
@@ -24,9 +37,10 @@ export interface InferLimits {
  * the version's inputs and outputs and its images classified by the inference core, as an
  * upload's; the outputs asked for are written as JSON or with binary data. Without a version in
  * the path, the repository chooses as for `/upload` (the pinned version, else the newest READY
- * one); the answer's `model_version` names the version that ran.
+ * one); the answer's `model_version` names the version that ran. Every answer goes to the
+ * payload logger, when there is one, with its request (see {@link requestPayload}).
  */
-export function inferModel(core: InferenceCore, limits: InferLimits): OperationHandler {
+export function inferModel(core: InferenceCore, limits: InferLimits, payloads?: PayloadSink): OperationHandler {
   return async (c, ctx) => {
     const body = ctx.state.body as InferenceBody | undefined;
     // The V2 body reader reads it for every operation declaring the binary extension's header: a wiring bug, a 500.
@@ -48,6 +62,17 @@ export function inferModel(core: InferenceCore, limits: InferLimits): OperationH
     ctx.state.inferenceId = id;
     ctx.set('X-Inference-Id', id);
     const answer = inSyncSpan('encode', () => inferenceAnswer({ name: model.name, version: model.version }, { ...plan, id: plan.id ?? id }, results), modelAttributes(model));
+    payloads?.offer({
+      id,
+      source: 'v2',
+      model: model.name,
+      version: model.version,
+      requestId: ctx.state.requestId,
+      request: () => requestPayload(header, binary),
+      response: () => answer.kind === 'json'
+        ? { contentType: 'application/json', data: JSON.stringify(answer.body) }
+        : { contentType: 'application/octet-stream', data: answer.body, headerLength: answer.headerLength },
+    });
     if (answer.kind === 'json') {
       ctx.body = answer.body;
     } else {
