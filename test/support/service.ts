@@ -193,7 +193,7 @@ export interface RepositoryService {
  */
 export async function startRepositoryService(
   root: string,
-  options: { readonly control?: ModelControl; readonly securityHandlers?: AppDeps['securityHandlers']; readonly verifier?: AppDeps['verifier'] } = {},
+  options: { readonly control?: ModelControl; readonly securityHandlers?: AppDeps['securityHandlers']; readonly verifier?: AppDeps['verifier']; readonly page?: AppDeps['page'] } = {},
 ): Promise<RepositoryService> {
   const log = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const repository = createModelRepository({
@@ -211,6 +211,7 @@ export async function startRepositoryService(
     log,
     securityHandlers: options.securityHandlers ?? createSecurityHandlers(readSpec(), { verifier: options.verifier }),
     verifier: options.verifier,
+    ...(options.page ? { page: options.page } : {}),
   });
   const server = createServer(app, configDefaults().server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

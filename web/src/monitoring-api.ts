@@ -10,6 +10,27 @@ import type { components, paths } from '../../generated/openapi.js';
 export type ModelEvidence = components['schemas']['ModelEvidence'];
 /** One version's evidence. */
 export type VersionEvidence = components['schemas']['VersionEvidence'];
+/** A model's canary and shadow, the version serving, and whether each candidate takes part. */
+export type TrafficStatus = components['schemas']['TrafficStatus'];
+/** The body of `PUT .../traffic`. */
+export type TrafficSetting = components['schemas']['TrafficSetting'];
+
+/** A refusal of the service: its message is the problem's `detail` (else its title, or the status). */
+export class Refusal extends Error {
+  /** The problem's `code` (src/errors.ts), if it has one. */
+  readonly code: string | undefined;
+  constructor(message: string, code: string | undefined) {
+    super(message);
+    this.name = 'Refusal';
+    this.code = code;
+  }
+}
+
+function refusal(error: unknown, response: Response): Refusal {
+  const problem = (typeof error === 'object' && error !== null ? error : {}) as { detail?: unknown; title?: unknown; code?: unknown };
+  const text = typeof problem.detail === 'string' ? problem.detail : typeof problem.title === 'string' ? problem.title : `HTTP ${response.status}`;
+  return new Refusal(text, typeof problem.code === 'string' ? problem.code : undefined);
+}
 
 /** The scope the Monitoring view needs. */
 const MONITORING_SCOPE = 'manage::models';
@@ -40,6 +61,28 @@ export function createMonitoringApi(token: () => string | undefined) {
       const { data, response } = await client.GET('/v2/repository/models/{model_name}/evidence', { params: { path: { model_name: name } } });
       if (!data) throw new Error(`the evidence of ${name} is not available (HTTP ${response.status})`);
       return data;
+    },
+    /** The traffic of `name` (canary, shadow, serving version). */
+    async traffic(name: string): Promise<TrafficStatus> {
+      const { data, error, response } = await client.GET('/v2/repository/models/{model_name}/traffic', { params: { path: { model_name: name } } });
+      if (!data) throw refusal(error, response);
+      return data;
+    },
+    /** Sets the traffic of `name`; throws the problem's detail when refused. */
+    async setTraffic(name: string, body: TrafficSetting): Promise<TrafficStatus> {
+      const { data, error, response } = await client.PUT('/v2/repository/models/{model_name}/traffic', { params: { path: { model_name: name } }, body });
+      if (!data) throw refusal(error, response);
+      return data;
+    },
+    /** Promotes `version` of `name`: loads and pins it (`POST .../load`), which ends its canary and shadow. */
+    async promote(name: string, version: string): Promise<void> {
+      const { data, error, response } = await client.POST('/v2/repository/models/{model_name}/load', { params: { path: { model_name: name } }, body: { parameters: { version } } });
+      if (!data) throw refusal(error, response);
+    },
+    /** Rolls `version` of `name` back: unloads it (`POST .../unload`), which ends its canary and shadow. */
+    async rollBack(name: string, version: string): Promise<void> {
+      const { data, error, response } = await client.POST('/v2/repository/models/{model_name}/unload', { params: { path: { model_name: name } }, body: { parameters: { version } } });
+      if (!data) throw refusal(error, response);
     },
   };
 }

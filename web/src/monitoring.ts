@@ -7,11 +7,12 @@
  *
  * The view offers itself (its button in the header) only once the service has listed the models
  * for the current token; the page calls {@link Monitoring.update} whenever who is signed in may
- * have changed. Traffic controls (canary, shadow) are not here yet: `PUT .../traffic` sets them (docs/model-repository.md).
+ * have changed. The traffic controls (canary, shadow, promote, roll back) are monitoring-traffic.ts.
  */
 import { h, show } from './dom.js';
 import { answersOverTime, confidenceHistogram, driftMeter, seriesClass, shareMeter, windowAgainstReference } from './monitoring-charts.js';
 import { createMonitoringApi, mayMonitor, type VersionEvidence } from './monitoring-api.js';
+import { createTrafficControls } from './monitoring-traffic.js';
 
 /** How often the open view reads the evidence again, in milliseconds. */
 const REFRESH_MS = 5_000;
@@ -44,12 +45,14 @@ export function createMonitoring(elements: MonitoringElements, token: () => stri
   const refresh = h('button', { type: 'button', class: 'secondary' }, 'Refresh') as HTMLButtonElement;
   const versions = h('div', { class: 'versions' });
   const updated = h('p', { class: 'monitoring-updated' });
+  const traffic = createTrafficControls(api, () => void draw());
   section.replaceChildren(
     h('h2', { id: 'monitoring-title' }, 'Monitoring'),
     h('p', { class: 'monitoring-intro' }, 'What each loaded version answers, how often feedback says it was right, and whether its answers drift from training.'),
     h('div', { class: 'monitoring-controls' }, chooserLabel, chooser, refresh),
     status,
     updated,
+    traffic.element,
     versions,
   );
   show(section, false);
@@ -81,6 +84,7 @@ export function createMonitoring(elements: MonitoringElements, token: () => stri
     try {
       const evidence = await api.evidence(name);
       if (chooser.value !== name) return;
+      await traffic.draw(name, evidence.versions.map((v) => v.version));
       versions.replaceChildren(...evidence.versions.map((v) => versionCard(v)));
       if (evidence.versions.length === 0) versions.replaceChildren(h('p', {}, `No version of ${name} is loaded.`));
       status.textContent = '';
