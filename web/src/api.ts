@@ -30,8 +30,8 @@ export interface Answer {
   readonly roundTripMs: number;
 }
 
-/** The service this page came from. */
-export function createApi(token: () => string | undefined) {
+/** A typed client of the service this page came from, sending the page's token (if any) with each call. */
+export function serviceClient(token: () => string | undefined) {
   const client = createClient<paths>({ baseUrl: window.location.origin });
   const bearer: Middleware = {
     onRequest({ request }) {
@@ -41,6 +41,12 @@ export function createApi(token: () => string | undefined) {
     },
   };
   client.use(bearer);
+  return client;
+}
+
+/** The service this page came from. */
+export function createApi(token: () => string | undefined) {
+  const client = serviceClient(token);
 
   /** `response`'s problem, or the answer's body when it is not an error. */
   const problemOf = async (response: Response): Promise<Problem> => {

@@ -3,8 +3,8 @@
  * one's evidence (`GET /v2/repository/models/{name}/evidence`), both behind the scope
  * `manage::models`, through openapi-fetch typed by the spec like the page's other calls.
  */
-import createClient, { type Middleware } from 'openapi-fetch';
-import type { components, paths } from '../../generated/openapi.js';
+import { serviceClient } from './api.js';
+import type { components } from '../../generated/openapi.js';
 
 /** A model's evidence, per loaded version. */
 export type ModelEvidence = components['schemas']['ModelEvidence'];
@@ -40,15 +40,7 @@ export type Models = { readonly ok: true; readonly names: readonly string[] } | 
 
 /** The calls, with the page's token (if any). */
 export function createMonitoringApi(token: () => string | undefined) {
-  const client = createClient<paths>({ baseUrl: window.location.origin });
-  const bearer: Middleware = {
-    onRequest({ request }) {
-      const value = token();
-      if (value !== undefined) request.headers.set('authorization', `Bearer ${value}`);
-      return request;
-    },
-  };
-  client.use(bearer);
+  const client = serviceClient(token);
   return {
     /** The names of the models with a READY version, or the status that refused the list (401, 403). */
     async models(): Promise<Models> {
