@@ -120,6 +120,7 @@ async function main(): Promise<void> {
         app.metrics.countRejection('too-many-connections');
         log.info({ scope, address, protocol: 'grpc' }, 'gRPC connection refused by the connection budget');
       },
+      onFlowControlUnavailable: () => log.warn('GRPC_FLOW_CONTROL_WINDOW not applied: this grpc-js does not expose its HTTP/2 servers; HTTP/2\'s 64 KiB windows apply'),
     })
     : undefined;
 

@@ -2,7 +2,9 @@
  * The gRPC load generator of `make bench-grpc`: a closed loop of `ModelInfer` calls at a given
  * concurrency, each with `--batch` images (cycling through IMAGE_DIR) as `raw_input_contents`, the
  * way Triton's clients send them, on `--channels` channels (HTTP/2 connections; 1 by default, as a
- * gRPC client keeps one);
+ * gRPC client keeps one), with a lean client on `node:http2` (`grpc-h2.ts`, the default, as `load.ts`
+ * has its own HTTP/1.1 client) or grpc-js's (`--client grpc-js`: a real client's cost, ≈ 1.6–1.9 ms
+ * of CPU per call on the server's cores); both decode every answer with the published proto;
  * prints one JSON line in the load generator's format (`load.ts`'s LoadResult). Like `load.ts`,
  * which builds each HTTP request's bytes once, it encodes each request message once: what it
  * measures is the server, not the client's protobuf encoding on the same cores.
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, credentials, Metadata, type MethodDefinition } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
+import { frameMessage, GrpcH2Channel } from './grpc-h2.js';
 import { rootDir } from '../../src/spec.js';
 import { loadImages } from './images.js';
 import type { LoadResult } from './load.js';
@@ -29,10 +32,12 @@ const { values: opt, positionals } = parseArgs({
     batch: { type: 'string', default: '1' },
     channels: { type: 'string', default: '1' },
     token: { type: 'string' },
+    client: { type: 'string', default: 'h2' },
   },
 });
 const address = opt.address ?? '';
 if (!/^(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(address)) throw new Error('loopback targets only: --address 127.0.0.1:PORT');
+if (opt.client !== 'h2' && opt.client !== 'grpc-js') throw new Error('--client h2 (the default) or grpc-js');
 const concurrency = Number(opt.concurrency);
 const batch = Number(opt.batch);
 const durationMs = opt.duration ? Number(opt.duration) * 1000 : Infinity;
@@ -49,14 +54,38 @@ const packageDefinition = loadSync('grpc_service.proto', {
   keepCase: true, longs: Number, enums: String, defaults: true, includeDirs: [path.join(rootDir, 'proto', 'triton')],
 });
 const modelInfer = (packageDefinition['inference.GRPCInferenceService'] as Record<string, MethodDefinition<object, Answer>>).ModelInfer!;
-/** One client per channel, each on a connection of its own (a local subchannel pool). */
-const clients = Array.from({ length: Math.max(1, Number(opt.channels)) }, () => new Client(address, credentials.createInsecure(), {
-  'grpc.max_send_message_length': -1,
-  'grpc.max_receive_message_length': -1,
-  'grpc.use_local_subchannel_pool': 1,
-}));
-const metadata = new Metadata();
-if (opt.token) metadata.set('authorization', `Bearer ${opt.token}`);
+const channelCount = Math.max(1, Number(opt.channels));
+const token: Record<string, string> = opt.token ? { authorization: `Bearer ${opt.token}` } : {};
+/** A unary call on channel `i`: the answer's message, or an error kind. */
+type Caller = (request: Buffer) => Promise<{ error?: string; answer?: Answer }>;
+let callers: Caller[];
+let ready: Promise<unknown>;
+let closeAll: () => void;
+if (opt.client === 'grpc-js') {
+  /** One client per channel, each on a connection of its own (a local subchannel pool). */
+  const clients = Array.from({ length: channelCount }, () => new Client(address, credentials.createInsecure(), {
+    'grpc.max_send_message_length': -1,
+    'grpc.max_receive_message_length': -1,
+    'grpc.use_local_subchannel_pool': 1,
+  }));
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(token)) metadata.set(key, value);
+  callers = clients.map((client) => (request) => new Promise((resolve) => {
+    client.makeUnaryRequest<Buffer, Answer>(modelInfer.path, (encoded) => encoded, modelInfer.responseDeserialize, request, metadata, (err, value) => {
+      resolve(err ? { error: `gRPC ${err.code}` } : { answer: value! });
+    });
+  }));
+  ready = Promise.all(clients.map((client) => new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 30_000, (err) => (err ? reject(err) : resolve())))));
+  closeAll = () => clients.forEach((client) => client.close());
+} else {
+  const channels = Array.from({ length: channelCount }, () => new GrpcH2Channel(address, token));
+  callers = channels.map((channel) => async (request) => {
+    const { message, error } = await channel.unary(modelInfer.path, request);
+    return message ? { answer: modelInfer.responseDeserialize(message) } : { error: error ?? 'no message' };
+  });
+  ready = Promise.all(channels.map((channel) => channel.ready()));
+  closeAll = () => channels.forEach((channel) => channel.close());
+}
 
 const images = await loadImages(positionals[0]!);
 /** One request per starting image, built once: `batch` images as one raw BYTES tensor. */
@@ -67,12 +96,14 @@ const requests = images.map((_, first) => {
     length.writeUInt32LE(bytes.length);
     return [length, bytes];
   }));
-  return modelInfer.requestSerialize({
+  const message = modelInfer.requestSerialize({
     model_name: 'catdog',
     inputs: [{ name: 'image', datatype: 'BYTES', shape: [batch] }],
     outputs: [{ name: 'probabilities' }, { name: 'label' }],
     raw_input_contents: [tensor],
   });
+  // grpc-js frames the message itself; the lean client sends it framed once here.
+  return opt.client === 'grpc-js' ? message : frameMessage(message);
 });
 
 let next = 0;
@@ -82,28 +113,25 @@ interface Sent {
   readonly version?: string;
 }
 
-function send(client: Client): Promise<Sent> {
+async function send(call: Caller): Promise<Sent> {
   const request = requests[next++ % requests.length]!;
   const started = performance.now();
-  return new Promise((resolve) => {
-    client.makeUnaryRequest<Buffer, Answer>(modelInfer.path, (encoded) => encoded, modelInfer.responseDeserialize, request, metadata, (err, value) => {
-      const ms = performance.now() - started;
-      if (err) return resolve({ ms, error: `gRPC ${err.code}` });
-      // Two raw outputs; the labels are `batch` BYTES elements.
-      if (value?.raw_output_contents.length !== 2) return resolve({ ms, error: 'no outputs' });
-      resolve({ ms, version: value.model_version });
-    });
-  });
+  const { answer, error } = await call(request);
+  const ms = performance.now() - started;
+  if (error !== undefined) return { ms, error };
+  // Two raw outputs; the labels are `batch` BYTES elements.
+  if (answer?.raw_output_contents.length !== 2) return { ms, error: 'no outputs' };
+  return { ms, version: answer.model_version };
 }
 
 async function closedLoop(until: () => boolean, record: (r: Sent) => void): Promise<void> {
   await Promise.all(Array.from({ length: concurrency }, async (_, i) => {
-    const client = clients[i % clients.length]!;
-    while (!until()) record(await send(client));
+    const call = callers[i % callers.length]!;
+    while (!until()) record(await send(call));
   }));
 }
 
-await Promise.all(clients.map((client) => new Promise<void>((resolve, reject) => client.waitForReady(Date.now() + 30_000, (err) => (err ? reject(err) : resolve())))));
+await ready;
 let warm = Number(opt.warmup);
 await closedLoop(() => warm-- <= 0, () => {});
 
@@ -124,7 +152,7 @@ await closedLoop(
   },
 );
 const cpu = process.cpuUsage(cpuBefore);
-for (const client of clients) client.close();
+closeAll();
 
 const result: LoadResult = loadResult({ concurrency, startMs: start, endMs: end, latencies, errorKinds, cpu, imagesPerRequest: batch, versions });
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -23,6 +23,9 @@ const { values: opt } = parseArgs({
     rounds: { type: 'string', default: '3' },
     slices: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '300' },
+    // The gRPC load generator's client: its lean one on node:http2 (as load.ts's own HTTP/1.1
+    // client), or grpc-js's, which costs ≈ 1 ms more CPU per call on the server's cores.
+    client: { type: 'string', default: 'h2' },
   },
 });
 const durationS = Number(opt.duration);
@@ -41,6 +44,7 @@ interface Load {
 const grpcLoad = (batch: number, concurrency: number) => (_server: Server, grpcPort: number, seconds: number, warmup: number): Promise<LoadResult> =>
   runJson<LoadResult>(process.execPath, [
     path.join(scriptDir, 'grpc-load.js'),
+    '--client', opt.client,
     '--address', `127.0.0.1:${grpcPort}`,
     '--batch', String(batch),
     '-c', String(concurrency),
@@ -62,6 +66,8 @@ interface Measured {
   readonly seconds: number;
   readonly errors: number;
   readonly cpuMs: number;
+  /** The load generator's CPU, in ms per request, per slice. */
+  readonly clientCpu: number[];
   readonly p99: number[];
 }
 
@@ -77,14 +83,14 @@ const grpcPort = 18581;
 const node = process.execPath;
 const load0 = os.loadavg();
 const server = await startServer('service', node, [path.join('dist', 'src', 'main.js')], port, '/health/ready', benchServiceEnv(port, { GRPC_PORT: String(grpcPort) }));
-const perRound: { round: number; grpcRatio: number; batchRatio: number; figures: Record<string, { rps: number; imagesPerS: number; p99Ms: number; errors: number; cpuMsPerImage: number }> }[] = [];
+const perRound: { round: number; grpcRatio: number; batchRatio: number; figures: Record<string, { rps: number; imagesPerS: number; p99Ms: number; errors: number; cpuMsPerImage: number; clientCpuMsPerRequest: number }> }[] = [];
 try {
   log(`service: warming up (${opt.warmup} uploads and ${opt.warmup} gRPC calls at c=16)`);
   await runLoad(port, 16, '-n', String(opt.warmup));
-  await runJson<LoadResult>(process.execPath, [path.join(scriptDir, 'grpc-load.js'), '--address', `127.0.0.1:${grpcPort}`, '-c', '16', '-n', String(opt.warmup), benchImageDir]);
+  await runJson<LoadResult>(process.execPath, [path.join(scriptDir, 'grpc-load.js'), '--client', opt.client, '--address', `127.0.0.1:${grpcPort}`, '-c', '16', '-n', String(opt.warmup), benchImageDir]);
   for (let round = 1; round <= rounds; round++) {
     log(`round ${round}/${rounds}`);
-    const measured = new Map<string, Measured>(loads.map((l) => [l.name, { ok: 0, images: 0, seconds: 0, errors: 0, cpuMs: 0, p99: [] }]));
+    const measured = new Map<string, Measured>(loads.map((l) => [l.name, { ok: 0, images: 0, seconds: 0, errors: 0, cpuMs: 0, clientCpu: [], p99: [] }]));
     for (let slice = 1; slice <= slices; slice++) {
       for (const load of loads) {
         const warmup = Math.max(32, 4 * load.concurrency);
@@ -99,9 +105,10 @@ try {
           errors: m.errors + result.errors,
           // The server's CPU over the slice, its warm-up requests counted in.
           cpuMs: m.cpuMs + (after.cpuMs - before.cpuMs) * (result.ok / Math.max(1, result.ok + warmup)),
+          clientCpu: [...m.clientCpu, result.clientCpuMsPerRequest ?? NaN],
           p99: [...m.p99, result.p99Ms ?? NaN],
         });
-        log(`  ${load.name.padEnd(10)} c=${String(load.concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  ${Math.round(result.rps * result.imagesPerRequest)} img/s  p99 ${result.p99Ms} ms  errors ${result.errors}`);
+        log(`  ${load.name.padEnd(10)} c=${String(load.concurrency).padStart(2)}  ${String(result.rps).padStart(6)} req/s  ${Math.round(result.rps * result.imagesPerRequest)} img/s  p99 ${result.p99Ms} ms  errors ${result.errors}  load generator ${result.clientCpuMsPerRequest} ms CPU/request`);
       }
     }
     const figures = Object.fromEntries([...measured].map(([name, m]) => [name, {
@@ -110,6 +117,7 @@ try {
       p99Ms: Math.max(...m.p99),
       errors: m.errors,
       cpuMsPerImage: r2(m.cpuMs / Math.max(1, m.images)),
+      clientCpuMsPerRequest: r2(median(m.clientCpu)),
     }]));
     const grpcRatio = r2(figures.grpc!.rps / figures.upload!.rps);
     const batchRatio = r2(figures['grpc-x8']!.imagesPerS / figures['upload-c4']!.imagesPerS);
@@ -121,7 +129,7 @@ try {
 }
 const load1 = os.loadavg();
 const summary = {
-  command: `make bench-grpc BENCH_ARGS="--duration ${durationS} --rounds ${rounds} --slices ${slices}"`,
+  command: `make bench-grpc BENCH_ARGS="--duration ${durationS} --rounds ${rounds} --slices ${slices} --client ${opt.client}"`,
   node: process.version,
   cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
   loadAverage: { before: r2(load0[0]!), after: r2(load1[0]!) },

@@ -55,6 +55,8 @@ export interface GrpcSettings {
   readonly host: string;
   /** Calls one connection may run at once. */
   readonly maxConcurrentStreams: number;
+  /** HTTP/2 flow-control windows of each call and each connection, in bytes. */
+  readonly flowControlWindow: number;
   /** Largest message received, in bytes (`MAX_INFER_BODY_BYTES`). */
   readonly maxMessageBytes: number;
   readonly maxConnections: number;
@@ -176,6 +178,7 @@ function sectionsOf(s: Settings, auth: AuthSettings): Config {
       port: s.GRPC_PORT,
       host: s.HOST,
       maxConcurrentStreams: s.GRPC_MAX_CONCURRENT_STREAMS,
+      flowControlWindow: s.GRPC_FLOW_CONTROL_WINDOW,
       maxMessageBytes: s.MAX_INFER_BODY_BYTES,
       maxConnections: s.MAX_CONNECTIONS,
       maxConnectionsPerAddress: s.MAX_CONNECTIONS_PER_ADDRESS,

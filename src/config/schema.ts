@@ -35,6 +35,14 @@ export const envSchema = {
       description:
         'gRPC calls one connection may run at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a client beyond it waits for a stream. Each call holds at most one message of MAX_INFER_BODY_BYTES',
     },
+    GRPC_FLOW_CONTROL_WINDOW: {
+      type: 'integer',
+      minimum: 65_535,
+      maximum: 2_147_483_647,
+      default: 1_048_576,
+      description:
+        'Bytes a gRPC client may send before the server acknowledges them, per call and per connection (HTTP/2 flow-control windows, as grpc-java\'s flowControlWindow); 65535 keeps HTTP/2\'s default, which makes a client wait for a WINDOW_UPDATE every 64 KiB of an image',
+    },
     GRPC_TLS_CERT_PATH: {
       type: 'string',
       minLength: 1,

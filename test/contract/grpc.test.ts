@@ -5,6 +5,7 @@
  * the next call served; Triton's stream answered in order.
  */
 import { readFile } from 'node:fs/promises';
+import http2 from 'node:http2';
 import path from 'node:path';
 import { Writable, type Duplex } from 'node:stream';
 import { status } from '@grpc/grpc-js';
@@ -303,6 +304,35 @@ describe('Open Inference Protocol over gRPC, on the default model', function () 
       expect(out).to.match(/cat\.png: Cat \(0\.8\d\d\)\n.*cat-64\.jpg: Cat/);
       expect(await predict([catImagePath, '--protocol', 'grpc', '--grpc-address', grpc.address, '--model', 'cats'], io)).to.equal(1);
       expect(err).to.match(/cat\.png: gRPC 5 model-not-found: No model named "cats"/);
+    });
+  });
+
+  describe('HTTP/2 flow control (GRPC_FLOW_CONTROL_WINDOW)', () => {
+    /** What a client is told it may send on a new connection to `address`, before any acknowledgement. */
+    async function windowsOffered(address: string): Promise<{ perCall: number; connection: number }> {
+      const session = http2.connect(`http://${address}`);
+      try {
+        await new Promise((resolve, reject) => session.once('remoteSettings', resolve).once('error', reject));
+        // The server widens the connection's window as it opens it: its WINDOW_UPDATE comes before a PING's answer.
+        await new Promise<void>((resolve, reject) => session.ping((err) => (err ? reject(err) : resolve())));
+        return { perCall: session.remoteSettings.initialWindowSize!, connection: session.state.remoteWindowSize! };
+      } finally {
+        session.close();
+      }
+    }
+
+    it('offers 1 MiB per call and per connection by default, so a photo is sent without waiting for window updates', async () => {
+      expect(await windowsOffered(grpc.address)).to.deep.equal({ perCall: 1_048_576, connection: 1_048_576 });
+      await expectServedNext();
+    });
+
+    it('65535 keeps HTTP/2\'s own windows', async () => {
+      const plain = await startGrpc(svc.app, { flowControlWindow: 65_535 });
+      try {
+        expect(await windowsOffered(plain.address)).to.deep.equal({ perCall: 65_535, connection: 65_535 });
+      } finally {
+        await plain.close();
+      }
     });
   });
 

@@ -26,7 +26,8 @@ interface IndexLine {
 
 /** Uploads one after another on `connections` connections until stopped; records every answer. */
 class Traffic {
-  readonly answers: { status: number; version: unknown }[] = [];
+  /** Every answer, with when its request was sent (`performance.now()`). */
+  readonly answers: { status: number; version: unknown; sent: number }[] = [];
   private running = true;
   private readonly done: Promise<void[]>;
 
@@ -34,20 +35,30 @@ class Traffic {
     this.done = Promise.all(
       Array.from({ length: connections }, async () => {
         while (this.running) {
+          const sent = performance.now();
           const { status, body } = await upload(url, image);
-          this.answers.push({ status, version: body.model_version });
+          this.answers.push({ status, version: body.model_version, sent });
         }
       }),
     );
   }
 
-  async stop(): Promise<{ statuses: Set<number>; versions: Set<unknown>; last: unknown }> {
+  /**
+   * Resolves once a request sent after `since` is answered: a request sent before a switch may be
+   * answered after it by the version it was given, so only the ones sent later say what serves.
+   */
+  async answeredSince(since: number): Promise<void> {
+    await until('traffic sent after the switch answered', async () => this.answers.some((a) => a.sent > since));
+  }
+
+  async stop(since = Infinity): Promise<{ statuses: Set<number>; versions: Set<unknown>; after: Set<unknown> }> {
     this.running = false;
     await this.done;
     return {
       statuses: new Set(this.answers.map((a) => a.status)),
       versions: new Set(this.answers.map((a) => a.version)),
-      last: this.answers.at(-1)?.version,
+      // The versions that answered the requests sent after `since`.
+      after: new Set(this.answers.filter((a) => a.sent > since).map((a) => a.version)),
     };
   }
 }
@@ -135,10 +146,12 @@ describe('model repository, on the real process (issue 15)', function () {
     expect(await servingVersion(svc.url, red)).to.equal('1');
     await writeFile(path.join(dir, 'model.onnx'), fixtureModelBytes());
     await until('version 5 serves', async () => (await servingVersion(svc.url, red)) === '5');
-    const { statuses, versions, last } = await traffic.stop();
+    const switched = performance.now();
+    await traffic.answeredSince(switched);
+    const { statuses, versions, after } = await traffic.stop(switched);
     expect([...statuses]).to.deep.equal([200]);
     expect([...versions].sort()).to.deep.equal(['1', '5']);
-    expect(last).to.equal('5');
+    expect([...after]).to.deep.equal(['5']);
     // The replaced version closes once its last request is answered: UNLOADING until then.
     await until('version 1 closed', async () => (await line('1'))?.state === 'UNAVAILABLE');
     expect(await line('1')).to.deep.include({ state: 'UNAVAILABLE', reason: 'not loaded: version 5 serves' });
@@ -149,9 +162,11 @@ describe('model repository, on the real process (issue 15)', function () {
     await rm(path.join(root, 'catdog', '5'), { recursive: true });
     await until('version 1 serves again', async () => (await servingVersion(svc.url, red)) === '1');
     await until('version 5 forgotten', async () => (await line('5')) === undefined);
-    const { statuses, last } = await traffic.stop();
+    const forgotten = performance.now();
+    await traffic.answeredSince(forgotten);
+    const { statuses, after } = await traffic.stop(forgotten);
     expect([...statuses]).to.deep.equal([200]);
-    expect(last).to.equal('1');
+    expect([...after]).to.deep.equal(['1']);
   });
 
   it('chooses versions by query parameter, pinned or newest', async () => {
