@@ -42,11 +42,13 @@ FROM ${NODE_IMAGE} AS runtime
 # MALLOC_ARENA_MAX=2: glibc's malloc otherwise keeps up to 8 arenas per core for the service's
 # threads (V8's, libuv's, onnxruntime's, libvips'). NODE_OPTIONS=--max-semi-space-size=16: on
 # Node 24, V8 otherwise sizes the main thread's young generation so that the resident memory
-# keeps rising under load (docs/runtime-memory.md). MALLOC_MMAP_THRESHOLD_=131072: allocations of
-# 128 KiB and more are mmap'd and returned to the system when freed, so a model version replaced
-# by a hot swap gives its memory back (docs/model-repository.md). make prod-smoke and the benches
-# run the service with this ENV too.
-ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 \
+# keeps rising under load (docs/runtime-memory.md). MALLOC_MMAP_THRESHOLD_=33554432 (32 MiB, glibc's
+# largest automatic threshold, fixed): a request's buffers (the upload, the decoded image) come from
+# the heap and only larger blocks are mmap'd and returned at free. At 131072 (until December 2026)
+# every buffer of 128 KiB and more was mmap'd and unmapped per request, which cost 20-28 % of the
+# throughput; a model version replaced by a hot swap gave its memory back then, now the heap keeps
+# 60-100 MiB for reuse (docs/runtime-memory.md). make prod-smoke and the benches use this ENV too.
+ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=33554432 \
     NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./

@@ -141,9 +141,9 @@ bench-profile: build bench-build ## Main-thread CPU per request by category, ser
 bench-memory: build bench-build ## Resident memory growth of the service across 20,000 uploads (limit 32 MiB)
 	node .bench/build/scripts/bench/memory.js $(BENCH_ARGS)
 
-# The service runs with the image's malloc settings (the Dockerfile's ENV): MALLOC_MMAP_THRESHOLD_
-# returns a replaced version's memory to the system (docs/model-repository.md); compare with
-# `MALLOC_MMAP_THRESHOLD_= make bench-swap`.
+# The service runs with the image's malloc settings (the Dockerfile's ENV: MALLOC_MMAP_THRESHOLD_ of
+# 32 MiB, the heap keeps a replaced version's memory for reuse); compare with
+# `MALLOC_MMAP_THRESHOLD_=131072 make bench-swap` (memory returned, at 20-28 % of the throughput).
 bench-swap: build bench-build ## Hot swaps under load: c=16, 5,000 warm-up uploads, 20 s steady then 20 s with 10 swaps between two versions; failed requests, p99 ratio, memory after the last release (BENCH_ARGS="--duration 20 --swaps 10")
 	node .bench/build/scripts/bench/swap.js $(BENCH_ARGS)
 
