@@ -11,11 +11,17 @@
  *
  * Node's own `server.maxConnections` destroys the sockets beyond the limit as they are accepted:
  * the client sees a reset, not an answer it could act on.
+ *
+ * An address at its cap that holds an idle keep-alive connection (one that has been answered and
+ * has no request in progress) gets its new connection anyway: the connection idle the longest is
+ * closed for it, as Node would close it after `keepAliveTimeout`. Clients that open a connection
+ * per request and keep them all (Bruno's CLI, some test runners) are served, while connections
+ * that never finished a request (slow clients) still count against the cap.
  */
 import type http from 'node:http';
 import type { Socket } from 'node:net';
 import { TooManyConnections } from '../errors.js';
-import { createConnectionBudget, type ConnectionBudget, type ConnectionBudgetOptions } from './connection-budget.js';
+import { clientKey, createConnectionBudget, type ConnectionBudget, type ConnectionBudgetOptions } from './connection-budget.js';
 import { createLingeringCloser } from './lingering-close.js';
 import { createProblemRenderer } from './problem.js';
 
@@ -43,6 +49,12 @@ export interface ConnectionGuard {
   close(socket: Socket, data?: string): void;
   /** Whether `socket` is closing (a request arriving on it is not served). */
   isClosing(socket: Socket): boolean;
+  /**
+   * Counts `req` as in progress on its connection until `res` closes: a connection with no
+   * request in progress, answered at least once, is idle and may be closed for a newcomer from
+   * its address. The server calls it for every request (`request` and `checkContinue`).
+   */
+  track(req: http.IncomingMessage, res: http.ServerResponse): void;
 }
 
 /**
@@ -55,6 +67,10 @@ export function guardConnections(
   onRefused: OnConnectionRefused = () => {},
 ): ConnectionGuard {
   const budget = createConnectionBudget(options);
+  /** The admitted connections of each address, and when each became idle (`undefined`: busy or never answered). */
+  const byAddress = new Map<string, Map<Socket, number | undefined>>();
+  /** Requests in progress per connection (HTTP/1.1 may pipeline). */
+  const inProgress = new WeakMap<Socket, number>();
   // Refusals linger too, a flood of them within a bound on file descriptors: beyond it they are
   // answered and destroyed at once (the client may then see a reset after the answer).
   const closer = createLingeringCloser(LINGERING_PER_SLOT * options.maxConnections);
@@ -70,7 +86,14 @@ export function guardConnections(
   const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
-    const decision = budget.admit(socket.remoteAddress);
+    let decision = budget.admit(socket.remoteAddress);
+    if (!decision.admitted && decision.scope === 'address') {
+      const idle = longestIdle(byAddress.get(decision.key));
+      if (idle) {
+        close(idle);
+        decision = budget.admit(socket.remoteAddress);
+      }
+    }
     if (!decision.admitted) {
       const problem = new TooManyConnections(decision.scope, options.retryAfterSeconds);
       onRefused(problem, decision.key);
@@ -79,13 +102,47 @@ export function guardConnections(
       closer.close(socket, plainProblems.raw(problem));
       return;
     }
-    slots.set(socket, decision.release);
-    socket.once('close', decision.release);
+    const { key, release } = decision;
+    const mine = byAddress.get(key) ?? new Map<Socket, number | undefined>();
+    byAddress.set(key, mine.set(socket, undefined));
+    const forget = (): void => {
+      release();
+      mine.delete(socket);
+      if (mine.size === 0 && byAddress.get(key) === mine) byAddress.delete(key);
+    };
+    slots.set(socket, forget);
+    socket.once('close', forget);
     // Node ends a `Connection: close` response with `socket.destroySoon()` (end, then destroy
     // once written), which resets a client still sending; this instance linger-closes instead.
     (socket as Socket & { destroySoon: () => void }).destroySoon = () => close(socket);
     for (const listener of nodeListeners) listener.call(server, socket);
   });
 
-  return { budget, close, isClosing: (socket) => closer.isClosing(socket) };
+  /** Counts `req` in progress on its connection until `res` closes (the connection then idles). */
+  const track = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const socket = req.socket;
+    inProgress.set(socket, (inProgress.get(socket) ?? 0) + 1);
+    byAddress.get(clientKey(socket.remoteAddress))?.set(socket, undefined);
+    res.once('close', () => {
+      const left = (inProgress.get(socket) ?? 1) - 1;
+      inProgress.set(socket, left);
+      const mine = byAddress.get(clientKey(socket.remoteAddress));
+      if (left === 0 && mine?.has(socket)) mine.set(socket, performance.now());
+    });
+  };
+
+  /** The connection of `connections` idle the longest and not closing, if any. */
+  const longestIdle = (connections: Map<Socket, number | undefined> | undefined): Socket | undefined => {
+    let found: Socket | undefined;
+    let since = Infinity;
+    for (const [socket, idleSince] of connections ?? []) {
+      if (idleSince !== undefined && idleSince < since && !closer.isClosing(socket)) {
+        found = socket;
+        since = idleSince;
+      }
+    }
+    return found;
+  };
+
+  return { budget, close, isClosing: (socket) => closer.isClosing(socket), track };
 }

@@ -132,6 +132,7 @@ export function createServer(app: HttpApp, limits: ServerLimits, hooks: ServerHo
       return;
     }
     serving.set(req.socket, res);
+    guard.track(req, res);
     res.once('finish', () => {
       if (serving.get(req.socket) === res) serving.delete(req.socket);
     });

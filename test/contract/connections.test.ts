@@ -40,6 +40,26 @@ function hold(url: string, localAddress: string): Promise<net.Socket> {
   });
 }
 
+/** A keep-alive connection from `localAddress` that has been answered `GET /health` once and is left open, idle. */
+async function answeredOnce(url: string, localAddress: string): Promise<{ socket: net.Socket; closed: Promise<void> }> {
+  const socket = await hold(url, localAddress);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  let received = '';
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      const end = received.indexOf('\r\n\r\n');
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(received)?.[1] ?? NaN);
+      if (end >= 0 && received.length >= end + 4 + length) resolve();
+    });
+    socket.once('close', () => reject(new Error(`closed before the answer: ${received}`)));
+    socket.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+  });
+  expect(received).to.match(/^HTTP\/1\.1 200 /);
+  expect(received).to.not.match(/\r\nconnection: close/i);
+  return { socket, closed };
+}
+
 /** Waits until the server holds exactly `n` connections (it sees a client's connect and close a moment later). */
 function settle(svc: RunningService, n: number): Promise<void> {
   return waitFor(async () => (await svc.connections()) === n, `the server to hold ${n} connections`);
@@ -89,6 +109,41 @@ describe('connections and slow clients (issue 17)', function () {
       expect(other.status).to.equal(200);
     });
 
+    it('serves an address at its cap that holds idle keep-alive connections: the one idle the longest is closed for it', async () => {
+      const first = await answeredOnce(svc.url, '127.0.0.4');
+      const second = await answeredOnce(svc.url, '127.0.0.4');
+      held.push(first.socket, second.socket);
+      await settle(svc, 2);
+      const third = await rawExchange(svc.url, { head: requestHead('GET', '/health', {}), localAddress: '127.0.0.4' });
+      expect(third.status, 'served, not refused').to.equal(200);
+      await first.closed;
+      expect(second.socket.destroyed, 'the later one is kept').to.equal(false);
+    });
+
+    it('still refuses an address at its cap whose connections are busy, answered before or not (slow clients keep no one out by it)', async () => {
+      // A request in progress on each: an upload whose body has not come yet, invited with
+      // "100 Continue" once the app has it.
+      const upload = 'POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n';
+      const invited = (socket: net.Socket): Promise<void> => new Promise((resolve) => {
+        let text = '';
+        socket.on('data', (chunk: Buffer) => {
+          text += chunk.toString('latin1');
+          if (text.includes('HTTP/1.1 100 Continue')) resolve();
+        });
+      });
+      const answered = await answeredOnce(svc.url, '127.0.0.5');
+      const fresh = await hold(svc.url, '127.0.0.5');
+      held.push(answered.socket, fresh);
+      await settle(svc, 2);
+      const both = Promise.all([invited(answered.socket), invited(fresh)]);
+      answered.socket.write(upload);
+      fresh.write(upload);
+      await both;
+      const refused = await rawExchange(svc.url, { head: requestHead('GET', '/health', {}), localAddress: '127.0.0.5' });
+      expectProblem(refused, 503, 'too-many-connections');
+      expect(answered.socket.destroyed, 'the busy connection is kept').to.equal(false);
+    });
+
     it('keeps CONNECTION_RESERVE for addresses holding few connections, then refuses everyone, and serves again once connections close', async () => {
       // 2 of 4 open: the last 2 go to addresses holding fewer than 2 / 2 = 1.
       held.push(await hold(svc.url, '127.0.0.2'), await hold(svc.url, '127.0.0.2'));
@@ -113,7 +168,8 @@ describe('connections and slow clients (issue 17)', function () {
       const again = await rawExchange(svc.url, { head: uploadRequest(image), localAddress: '127.0.0.5' });
       expect(again.status, again.text).to.equal(200);
       const metrics = (await receive(`${svc.url}/metrics`)).text;
-      expect(sample(metrics, 'catdog_requests_rejected_total', 'reason="too-many-connections"')).to.equal(3);
+      // This test's two refusals, the first test's and the busy connections' one.
+      expect(sample(metrics, 'catdog_requests_rejected_total', 'reason="too-many-connections"')).to.equal(4);
     });
   });
 
