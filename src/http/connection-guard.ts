@@ -21,7 +21,7 @@
 import type http from 'node:http';
 import type { Socket } from 'node:net';
 import { TooManyConnections } from '../errors.js';
-import { clientKey, createConnectionBudget, type ConnectionBudget, type ConnectionBudgetOptions } from './connection-budget.js';
+import { createConnectionBudget, type ConnectionBudget, type ConnectionBudgetOptions } from './connection-budget.js';
 import { createLingeringCloser } from './lingering-close.js';
 import { createProblemRenderer } from './problem.js';
 
@@ -69,6 +69,8 @@ export function guardConnections(
   const budget = createConnectionBudget(options);
   /** The admitted connections of each address, and when each became idle (`undefined`: busy or never answered). */
   const byAddress = new Map<string, Map<Socket, number | undefined>>();
+  /** Each admitted connection's entry in `byAddress`, while it holds its slot. */
+  const entryOf = new WeakMap<Socket, Map<Socket, number | undefined>>();
   /** Requests in progress per connection (HTTP/1.1 may pipeline). */
   const inProgress = new WeakMap<Socket, number>();
   // Refusals linger too, a flood of them within a bound on file descriptors: beyond it they are
@@ -105,8 +107,10 @@ export function guardConnections(
     const { key, release } = decision;
     const mine = byAddress.get(key) ?? new Map<Socket, number | undefined>();
     byAddress.set(key, mine.set(socket, undefined));
+    entryOf.set(socket, mine);
     const forget = (): void => {
       release();
+      entryOf.delete(socket);
       mine.delete(socket);
       if (mine.size === 0 && byAddress.get(key) === mine) byAddress.delete(key);
     };
@@ -122,12 +126,12 @@ export function guardConnections(
   const track = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const socket = req.socket;
     inProgress.set(socket, (inProgress.get(socket) ?? 0) + 1);
-    byAddress.get(clientKey(socket.remoteAddress))?.set(socket, undefined);
+    // A connection that gave its slot back (closing, or closed) is in no address's list any more.
+    entryOf.get(socket)?.set(socket, undefined);
     res.once('close', () => {
       const left = (inProgress.get(socket) ?? 1) - 1;
       inProgress.set(socket, left);
-      const mine = byAddress.get(clientKey(socket.remoteAddress));
-      if (left === 0 && mine?.has(socket)) mine.set(socket, performance.now());
+      if (left === 0) entryOf.get(socket)?.set(socket, performance.now());
     });
   };
 
