@@ -143,7 +143,7 @@ bench-memory: build bench-build ## Resident memory growth of the service across 
 
 # The service runs with the image's malloc settings (the Dockerfile's ENV: MALLOC_MMAP_THRESHOLD_ of
 # 32 MiB, the heap keeps a replaced version's memory for reuse); compare with
-# `MALLOC_MMAP_THRESHOLD_=131072 make bench-swap` (memory returned, at 20-28 % of the throughput).
+# `MALLOC_MMAP_THRESHOLD_=131072 make bench-swap` (memory returned, at about a sixth of the throughput).
 bench-swap: build bench-build ## Hot swaps under load: c=16, 5,000 warm-up uploads, 20 s steady then 20 s with 10 swaps between two versions; failed requests, p99 ratio, memory after the last release (BENCH_ARGS="--duration 20 --swaps 10")
 	node .bench/build/scripts/bench/swap.js $(BENCH_ARGS)
 
