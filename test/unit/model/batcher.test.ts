@@ -186,21 +186,34 @@ describe('Batcher with several clients', () => {
     void flood;
   });
 
-  it('takes at most half a batch from one client while another has sent an image within a second', async () => {
+  it('takes one image at a time from a flood while another client that sent an image within a second waits for nothing', async () => {
     const { batcher, calls, finish, advance } = clocked();
     void batcher.submit(1000, 'high', 'other');
     const flood = Array.from({ length: 32 }, (_, i) => batcher.submit(i, 'high', 'flood'));
     await finish(0);
-    expect(calls[1]!.items).to.have.length(4);
+    // The other client's next image will wait for this batch: it holds one of the flood's.
+    expect(calls[1]!.items).to.deep.equal([0]);
     advance(999);
     await finish(1);
-    expect(calls[2]!.items).to.have.length(4);
+    expect(calls[2]!.items).to.deep.equal([1]);
     // A second after its last image, the other client is gone: full batches again.
     advance(2);
     await finish(2);
     expect(calls[3]!.items).to.have.length(8);
     await finish(3);
     void flood;
+  });
+
+  it('splits batches evenly between clients that all keep images waiting', async () => {
+    const { batcher, calls, finish } = clocked();
+    const first = batcher.submit(0, 'high', 'a');
+    const a = Array.from({ length: 16 }, (_, i) => batcher.submit(100 + i, 'high', 'a'));
+    const b = Array.from({ length: 16 }, (_, i) => batcher.submit(200 + i, 'high', 'b'));
+    await finish(0);
+    expect(calls[1]!.items).to.deep.equal([100, 200, 101, 201, 102, 202, 103, 203]);
+    expect(await first).to.equal(0);
+    void a;
+    void b;
   });
 
   it('fills batches from many clients, one image each, up to the batch size', async () => {
