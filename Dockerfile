@@ -45,9 +45,10 @@ FROM ${NODE_IMAGE} AS runtime
 # keeps rising under load (docs/runtime-memory.md). MALLOC_MMAP_THRESHOLD_=33554432 (32 MiB, glibc's
 # largest automatic threshold, fixed): a request's buffers (the upload, the decoded image) come from
 # the heap and only larger blocks are mmap'd and returned at free. At 131072 (until December 2026)
-# every buffer of 128 KiB and more was mmap'd and unmapped per request, which cost about a sixth of the
-# throughput (32 MiB answers 1.20-1.22 times as many requests); a model version replaced by a hot swap gave its memory back then, now the heap keeps
-# 90-100 MiB for reuse (docs/runtime-memory.md). make prod-smoke and the benches use this ENV too.
+# every buffer of 128 KiB and more was mmap'd and unmapped per request, which cost about a sixth of
+# the throughput (32 MiB answers 1.20-1.21 times as many requests); a model version replaced by a
+# hot swap gave its memory back then, now the heap keeps 92-97 MiB for reuse
+# (docs/runtime-memory.md). make prod-smoke and the benches use this ENV too.
 ENV NODE_ENV=production PORT=8080 HOST=0.0.0.0 MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=33554432 \
     NODE_OPTIONS=--max-semi-space-size=16
 WORKDIR /app

@@ -18,10 +18,10 @@
  * image, the next batch holds that image and one of the flood's, not a full batch the image waits
  * behind. While a client that sent an image within the last second waits for nothing, batches
  * hold one image per waiting client: its next image then waits for a batch of one of the flood's
- * images, not of eight (`make attack`: the lone client's p50 under a batch flood ×2.3–2.8 of its
- * p50 alone, against ×2.9–5.4 with half batches). This costs the flood what batching would
- * have saved it, nothing with VNNI and up to a sixth of the CPU per image without (`make bench`'s
- * single client is never split).
+ * images, not of four (`make attack`, docs/operations.md: the lone client's p50 under a batch
+ * flood ×1.5–2.6 of its p50 alone, against ×2.7–3.5 with half batches). This costs the flood what
+ * batching would have saved it: nothing measurable with VNNI, up to a sixth of the CPU per image
+ * without (forward pass alone, batches of 1 against 8). `make bench`'s single client is never split.
  *
  * @example const b = new Batcher(async (xs) => xs.map(infer), { maxBatchSize: 8, maxWaitMs: 0 });
  */
