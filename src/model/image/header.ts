@@ -4,6 +4,9 @@
  * here, in milliseconds: bytes that are not an accepted image, formats we do not take, too many
  * pixels, a progressive JPEG with too many scans, a decode that would need more memory than one
  * image may use.
+ *
+ * PNG and JPEG headers are read here (`png-header.ts`, `jpeg-structure.ts`); other formats, and
+ * PNGs or JPEGs those readers do not vouch for, through sharp's `metadata()`.
  */
 import sharp from 'sharp';
 import type { Metadata } from 'sharp';
@@ -11,6 +14,7 @@ import { ImageTooComplex, ImageTooLarge, ImageUndecodable } from '../../errors.j
 import { estimateDecodeBytes, isSimpleLossyWebp } from './decode-cost.js';
 import { readJpegStructure, type JpegStructure } from './jpeg-structure.js';
 import { hasSupportedSignature } from './format.js';
+import { readPngHeader } from './png-header.js';
 
 /** Limits checked from the header; the configuration provides them. */
 export interface HeaderLimits {
@@ -36,12 +40,60 @@ const SUPPORTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']
 
 const NOT_AN_IMAGE = 'The file is not a supported image (JPEG, PNG, WebP, GIF, TIFF, AVIF)';
 
+/** What the checks read from a header, in sharp's terms (its `metadata()` fields of the same names). */
+interface HeaderFields {
+  readonly format: string | undefined;
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  readonly bitsPerSample: number;
+  /** Interlaced PNG, progressive JPEG. */
+  readonly isProgressive: boolean;
+  /** HEIF's codec: `av1` for AVIF. */
+  readonly compression?: string | undefined;
+}
+
 /** How the client is told the format: AVIF rather than sharp's `heif`, and which JPEG. */
-function formatLabel(meta: Metadata, jpeg: JpegStructure | undefined): string {
+function formatLabel(meta: HeaderFields, jpeg: JpegStructure | undefined): string {
   if (meta.format === 'heif') return meta.compression === 'av1' ? 'AVIF' : 'HEIF';
   if (meta.format === 'jpeg') return jpeg?.progressive ? 'progressive JPEG' : 'JPEG';
   if (meta.format === 'png' && meta.isProgressive) return 'interlaced PNG';
   return meta.format === 'webp' ? 'WebP' : (meta.format ?? 'unknown').toUpperCase();
+}
+
+/**
+ * The header fields of a PNG or JPEG read without a decoder, or `undefined` when sharp must read
+ * them (another format, or a PNG or JPEG header our readers do not vouch for).
+ */
+function ownHeaderFields(bytes: Uint8Array, jpeg: JpegStructure | undefined): HeaderFields | undefined {
+  if (jpeg) {
+    // A frame header with a size and components: sharp reports the same (libjpeg reads the same SOF).
+    const { width, height, components, progressive } = jpeg;
+    if (width === 0 || height === 0 || components.length === 0) return undefined;
+    return { format: 'jpeg', width, height, channels: components.length, bitsPerSample: 8, isProgressive: progressive };
+  }
+  const png = readPngHeader(bytes);
+  if (!png) return undefined;
+  const { width, height, channels, bitsPerSample, interlaced } = png;
+  return { format: 'png', width, height, channels, bitsPerSample, isProgressive: interlaced };
+}
+
+async function sharpHeaderFields(bytes: Uint8Array): Promise<HeaderFields> {
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw new ImageUndecodable(NOT_AN_IMAGE, err);
+  }
+  return {
+    format: meta.format,
+    width: meta.width ?? 0,
+    height: meta.height ?? 0,
+    channels: meta.channels ?? 3,
+    bitsPerSample: meta.bitsPerSample ?? 8,
+    isProgressive: meta.isProgressive ?? false,
+    compression: meta.compression,
+  };
 }
 
 /**
@@ -61,17 +113,11 @@ export async function inspectImage(bytes: Uint8Array, limits: HeaderLimits): Pro
       );
     }
   }
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new ImageUndecodable(NOT_AN_IMAGE, err);
-  }
+  const meta = ownHeaderFields(bytes, jpeg) ?? (await sharpHeaderFields(bytes));
   if (!meta.format || !SUPPORTED_FORMATS.has(meta.format)) {
     throw new ImageUndecodable(`Images of format ${meta.format ?? 'unknown'} are not accepted`);
   }
-  const width = meta.width ?? 0;
-  const height = meta.height ?? 0;
+  const { width, height } = meta;
   if (width * height > limits.maxImagePixels) {
     throw new ImageTooLarge(width, height, { maxPixels: limits.maxImagePixels });
   }
@@ -79,9 +125,9 @@ export async function inspectImage(bytes: Uint8Array, limits: HeaderLimits): Pro
     format: meta.format,
     width,
     height,
-    channels: meta.channels ?? 3,
-    bitsPerSample: meta.bitsPerSample ?? 8,
-    interlaced: meta.isProgressive ?? false,
+    channels: meta.channels,
+    bitsPerSample: meta.bitsPerSample,
+    interlaced: meta.isProgressive,
     jpeg,
     lossyWebp: meta.format === 'webp' && isSimpleLossyWebp(bytes),
   });

@@ -7,6 +7,8 @@ import sharp from 'sharp';
 import { ImageTooComplex, ImageTooLarge, ImageUndecodable } from '../../../../src/errors.js';
 import { estimateDecodeBytes, type DecodeCostInput } from '../../../../src/model/image/decode-cost.js';
 import { inspectImage, type HeaderLimits } from '../../../../src/model/image/header.js';
+import { readJpegStructure } from '../../../../src/model/image/jpeg-structure.js';
+import { crc32 } from 'node:zlib';
 import { scanBombJpeg } from '../../../fixtures/costly-images.js';
 
 const MiB = 1024 * 1024;
@@ -56,6 +58,69 @@ describe('model/image-header', () => {
     const err = await refusal(inspectImage(await grey(2000, 2000).png().toBuffer(), { ...limits, maxImagePixels: 1_000_000 }));
     expect(err).to.be.instanceOf(ImageTooLarge);
     expect(err.message).to.contain('2000x2000 pixels, over the limit of 1000000 pixels');
+  });
+
+  /** `png` with a chunk of `type` and `data` inserted right after its IHDR. */
+  function withChunkAfterHeader(png: Buffer, type: string, data: number[]): Buffer {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), Buffer.from(data)]);
+    const chunk = Buffer.alloc(12 + data.length);
+    chunk.writeUInt32BE(data.length, 0);
+    body.copy(chunk, 4);
+    chunk.writeUInt32BE(crc32(body), 8 + data.length);
+    return Buffer.concat([png.subarray(0, 33), chunk, png.subarray(33)]);
+  }
+
+  it('reads PNG and JPEG headers itself, to the same format, size and decode cost as sharp reads them', async () => {
+    const rgb = () => sharp({ create: { width: 301, height: 203, channels: 3, background: '#3a7f2c' } });
+    const rgba = () => sharp({ create: { width: 301, height: 203, channels: 4, background: { r: 9, g: 99, b: 199, alpha: 0.5 } } });
+    const rgbPng = await rgb().png().toBuffer();
+    const greyPng = await rgb().toColourspace('b-w').png().toBuffer();
+    const images: Record<string, Buffer> = {
+      'RGB PNG': rgbPng,
+      'RGBA PNG': await rgba().png().toBuffer(),
+      'grey PNG': greyPng,
+      'grey + alpha PNG': await rgba().toColourspace('b-w').png().toBuffer(),
+      '16-bit RGB PNG': await rgb().toColourspace('rgb16').png().toBuffer(),
+      'palette PNG': await rgb().png({ palette: true }).toBuffer(),
+      'palette PNG with transparency': await rgba().png({ palette: true }).toBuffer(),
+      '1-bit palette PNG': await rgb().png({ palette: true, colours: 2 }).toBuffer(),
+      'interlaced PNG': await rgb().png({ progressive: true }).toBuffer(),
+      'RGB PNG with a tRNS colour': withChunkAfterHeader(rgbPng, 'tRNS', [0, 1, 0, 2, 0, 3]),
+      'grey PNG with a tRNS level': withChunkAfterHeader(greyPng, 'tRNS', [0, 7]),
+      'baseline JPEG': await rgb().jpeg().toBuffer(),
+      'progressive 4:4:4 JPEG': await rgb().jpeg({ progressive: true, chromaSubsampling: '4:4:4' }).toBuffer(),
+      'grey JPEG': await rgb().toColourspace('b-w').jpeg().toBuffer(),
+    };
+    for (const [name, bytes] of Object.entries(images)) {
+      const meta = await sharp(bytes).metadata();
+      const expected = {
+        format: meta.format,
+        width: meta.width,
+        height: meta.height,
+        decodeBytes: estimateDecodeBytes({
+          format: meta.format,
+          width: meta.width,
+          height: meta.height,
+          channels: meta.channels,
+          bitsPerSample: meta.bitsPerSample ?? 8,
+          interlaced: meta.isProgressive,
+          jpeg: meta.format === 'jpeg' ? readJpegStructure(bytes, limits.maxJpegScans) : undefined,
+        }),
+      };
+      expect(await inspectImage(bytes, limits), name).to.deep.equal(expected);
+    }
+  });
+
+  it('leaves a PNG header it does not vouch for to sharp: an impossible size is refused, a wrong CRC read as sharp reads it', async () => {
+    const png = await grey(64, 64).png().toBuffer();
+    const zeroWidth = withChunkAfterHeader(png, 'tEXt', [0x61, 0, 0x62]);
+    zeroWidth.writeUInt32BE(0, 16);
+    zeroWidth.writeUInt32BE(crc32(zeroWidth.subarray(12, 29)), 29);
+    expect(await refusal(inspectImage(zeroWidth, limits))).to.be.instanceOf(ImageUndecodable);
+    // libpng only warns about a wrong CRC (the decode, with failOn 'error', goes on): so does the header check.
+    const badCrc = Buffer.from(png);
+    badCrc[32] = badCrc[32]! ^ 0xff;
+    expect(await inspectImage(badCrc, limits)).to.deep.include({ format: 'png', width: 64, height: 64 });
   });
 
   it('refuses what is not an accepted image', async () => {
