@@ -41,8 +41,8 @@ RUN if [ -n "$MODEL_SOURCE" ]; then make model MODEL_SOURCE="$MODEL_SOURCE"; fi
 FROM ${NODE_IMAGE} AS runtime
 # MALLOC_ARENA_MAX=2: glibc's malloc otherwise keeps up to 8 arenas per core for the service's
 # threads (V8's, libuv's, onnxruntime's, libvips'). NODE_OPTIONS=--max-semi-space-size=2: a
-# young generation of 2 MiB fills every ~15 uploads, and its collections free the uploads'
-# buffers; with 16 MiB (until December 2026) it never filled, the buffers went only at full
+# young generation of 2 MiB fills every ~10 uploads, and its collections free the uploads'
+# buffers; with 16 MiB (until December 2026) it hardly ever filled, the buffers went at full
 # collections, 20-23 per 1,500 uploads instead of 6-9 (answers x1.03, 50 MiB less resident;
 # without the flag, Node 24's own sizing lets the resident memory keep rising under load;
 # docs/runtime-memory.md). MALLOC_MMAP_THRESHOLD_=33554432 (32 MiB, glibc's
