@@ -16,6 +16,11 @@ function ascii(text: string): number[] {
   return [...text].map((c) => c.charCodeAt(0));
 }
 
+/** Whether `bytes` starts with the PNG signature. */
+export function startsLikePng(bytes: Uint8Array): boolean {
+  return startsWith(bytes, PNG);
+}
+
 /**
  * Whether `bytes` starts like a JPEG, PNG, GIF, WebP, TIFF or HEIF/AVIF file. A `true` answer
  * only means the decoder may try; the decoder still refuses corrupt data.
@@ -23,7 +28,7 @@ function ascii(text: string): number[] {
 export function hasSupportedSignature(bytes: Uint8Array): boolean {
   return (
     startsWith(bytes, [0xff, 0xd8, 0xff]) // JPEG SOI + first marker
-    || startsWith(bytes, PNG)
+    || startsLikePng(bytes)
     || startsWith(bytes, ascii('GIF87a'))
     || startsWith(bytes, ascii('GIF89a'))
     || (startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8))
@@ -41,7 +46,7 @@ export function hasSupportedSignature(bytes: Uint8Array): boolean {
  */
 export function imageMediaType(bytes: Uint8Array): string | undefined {
   if (startsWith(bytes, [0xff, 0xd8, 0xff])) return 'image/jpeg';
-  if (startsWith(bytes, PNG)) return 'image/png';
+  if (startsLikePng(bytes)) return 'image/png';
   if (startsWith(bytes, ascii('GIF87a')) || startsWith(bytes, ascii('GIF89a'))) return 'image/gif';
   if (startsWith(bytes, ascii('RIFF')) && startsWith(bytes, ascii('WEBP'), 8)) return 'image/webp';
   if ([[0x49, 0x49, 0x2a, 0x00], [0x4d, 0x4d, 0x00, 0x2a], [0x49, 0x49, 0x2b, 0x00], [0x4d, 0x4d, 0x00, 0x2b]].some((p) => startsWith(bytes, p))) return 'image/tiff';

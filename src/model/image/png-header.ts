@@ -9,6 +9,7 @@
  * gives `undefined`: the caller then asks sharp, which refuses it or reads it as libpng would.
  */
 import { crc32 } from 'node:zlib';
+import { startsLikePng } from './format.js';
 
 /** What {@link readPngHeader} found, in sharp's terms. */
 export interface PngHeader {
@@ -22,7 +23,6 @@ export interface PngHeader {
   readonly interlaced: boolean;
 }
 
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 const IHDR_END = 8 + 8 + 13 + 4; // signature, length and type, data, CRC
 /** The largest width or height the PNG specification allows (2^31 − 1). */
 const MAX_DIMENSION = 0x7fffffff;
@@ -41,23 +41,20 @@ const BANDS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 3, 4: 2, 6: 4 }
 const chunkType = (bytes: Uint8Array, at: number): string =>
   String.fromCharCode(bytes[at]!, bytes[at + 1]!, bytes[at + 2]!, bytes[at + 3]!);
 
-const readUint32 = (bytes: Uint8Array, at: number): number =>
-  ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-
 /** The header of a PNG, or `undefined` when `bytes` is not a PNG this reader vouches for. */
 export function readPngHeader(bytes: Uint8Array): PngHeader | undefined {
-  if (bytes.length < IHDR_END || SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
-  if (readUint32(bytes, 8) !== 13 || chunkType(bytes, 12) !== 'IHDR') return undefined;
-  if (crc32(bytes.subarray(12, 29)) !== readUint32(bytes, 29)) return undefined;
-  const width = readUint32(bytes, 16);
-  const height = readUint32(bytes, 20);
-  const [bitDepth, colourType, compression, filter, interlace] = [24, 25, 26, 27, 28].map((at) => bytes[at]!) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+  if (bytes.length < IHDR_END || !startsLikePng(bytes)) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const readUint32 = (at: number): number => view.getUint32(at); // big-endian, as PNG stores them
+  if (readUint32(8) !== 13 || chunkType(bytes, 12) !== 'IHDR') return undefined;
+  if (crc32(bytes.subarray(12, 29)) !== readUint32(29)) return undefined;
+  const width = readUint32(16);
+  const height = readUint32(20);
+  const bitDepth = bytes[24]!;
+  const colourType = bytes[25]!;
+  const compression = bytes[26]!;
+  const filter = bytes[27]!;
+  const interlace = bytes[28]!;
   if (width === 0 || height === 0 || width > MAX_DIMENSION || height > MAX_DIMENSION) return undefined;
   if (!BIT_DEPTHS[colourType]?.includes(bitDepth) || compression !== 0 || filter !== 0 || interlace > 1) return undefined;
 
@@ -66,7 +63,7 @@ export function readPngHeader(bytes: Uint8Array): PngHeader | undefined {
   let at = IHDR_END;
   for (;;) {
     if (at + 8 > bytes.length) return undefined; // no IDAT: let the decoder say what is wrong
-    const length = readUint32(bytes, at);
+    const length = readUint32(at);
     const type = chunkType(bytes, at + 4);
     if (type === 'IDAT') break;
     if (type === 'tRNS') transparency = true;

@@ -8,6 +8,7 @@ import { ImageTooComplex, ImageTooLarge, ImageUndecodable } from '../../../../sr
 import { estimateDecodeBytes, type DecodeCostInput } from '../../../../src/model/image/decode-cost.js';
 import { inspectImage, type HeaderLimits } from '../../../../src/model/image/header.js';
 import { readJpegStructure } from '../../../../src/model/image/jpeg-structure.js';
+import { readPngHeader } from '../../../../src/model/image/png-header.js';
 import { crc32 } from 'node:zlib';
 import { scanBombJpeg } from '../../../fixtures/costly-images.js';
 
@@ -108,6 +109,8 @@ describe('model/image-header', () => {
         }),
       };
       expect(await inspectImage(bytes, limits), name).to.deep.equal(expected);
+      // Read without sharp: the PNG reader vouches for every PNG here (the JPEGs' frame headers are complete).
+      if (meta.format === 'png') expect(readPngHeader(bytes)?.channels, name).to.equal(meta.channels);
     }
   });
 
@@ -120,6 +123,7 @@ describe('model/image-header', () => {
     // libpng only warns about a wrong CRC (the decode, with failOn 'error', goes on): so does the header check.
     const badCrc = Buffer.from(png);
     badCrc[32] = badCrc[32]! ^ 0xff;
+    expect(readPngHeader(badCrc), 'left to sharp').to.equal(undefined);
     expect(await inspectImage(badCrc, limits)).to.deep.include({ format: 'png', width: 64, height: 64 });
   });
 
