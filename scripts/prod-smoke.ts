@@ -13,6 +13,7 @@
  * `resources/samples/cat.png` as Cat; an upload without a token is answered 401; the process
  * stops with status 0 on SIGTERM (the image's STOPSIGNAL); started again with
  * `INT8_WEIGHTS=unsigned` (what a CPU without VNNI runs), it gives the same values bit for bit.
+ * Also checks that the image's `LD_PRELOAD` (its allocator, jemalloc) is loaded into the service.
  * Prints the resident memory of the service (the figures behind deploy/'s resource requests).
  *
  * Environment: `KEEP=1` keeps the folder.
@@ -89,6 +90,12 @@ async function memoryMiB(pid: number): Promise<{ rss: number; peak: number }> {
   return { rss: Math.round(kib('VmRSS') / 1024), peak: Math.round(kib('VmHWM') / 1024) };
 }
 
+/** Whether the process has loaded the shared library named `library` (as `LD_PRELOAD` names it). */
+async function hasLoaded(pid: number, library: string): Promise<boolean> {
+  const maps = await readFile(`/proc/${pid}/maps`, 'utf8');
+  return maps.split('\n').some((line) => line.endsWith(`/${library}`));
+}
+
 /** How the service's log line of the default model's loaded version says the int8 weights run. */
 function loadedInt8Weights(log: string): string | undefined {
   const line = log.split('\n').find((l) => l.includes('"msg":"model version loaded"') && l.includes('"model":"catdog"'));
@@ -156,6 +163,13 @@ async function main(): Promise<void> {
     const health = await waitForHealth(url, service, 60_000);
     check(health === '{"status":"OK"}', `GET /health answered ${health} after ${Date.now() - t0} ms`);
     const idle = await memoryMiB(service.pid!);
+    // The image preloads its allocator (jemalloc): the throughput and memory figures assume it.
+    // Where the library is missing the loader only warns and glibc's malloc runs instead.
+    const preload = image.env.LD_PRELOAD;
+    if (preload !== undefined) {
+      const loaded = await hasLoaded(service.pid!, preload);
+      check(loaded, `the image's allocator ${preload} (LD_PRELOAD) is ${loaded ? 'loaded' : 'not loaded: install it (Debian: apt-get install libjemalloc2)'}`);
+    }
 
     // The web page comes with dist/ (make build bundles it): served, with its script, under a CSP.
     const page = await fetch(`${url}/`);

@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
-import { benchServiceEnv, processFigures, runLoad, startServer } from './processes.js';
+import { benchServiceEnv, memorySettings, processFigures, runLoad, startServer } from './processes.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -48,7 +48,7 @@ try {
     date: new Date().toISOString(),
     // The service runs on this same node binary and environment; these change its memory.
     node: process.version,
-    memorySettings: { NODE_OPTIONS: serviceEnv.NODE_OPTIONS || null, MALLOC_ARENA_MAX: serviceEnv.MALLOC_ARENA_MAX || null, MALLOC_MMAP_THRESHOLD_: serviceEnv.MALLOC_MMAP_THRESHOLD_ || null },
+    memorySettings: memorySettings(serviceEnv),
     requests: run.ok + run.errors,
     concurrency: Number(opt.concurrency),
     warmupRequests: Number(opt.warmup),

@@ -191,6 +191,12 @@ export function runJson<T>(command: string, args: readonly string[], env: NodeJS
   });
 }
 
+/** The settings of `env` that move the service's memory (the image's allocator, glibc's and V8's), `null` where unset: recorded with memory figures. */
+export function memorySettings(env: NodeJS.ProcessEnv): Record<string, string | null> {
+  const names = ['LD_PRELOAD', 'MALLOC_CONF', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'];
+  return Object.fromEntries(names.map((name) => [name, env[name] || null]));
+}
+
 /**
  * The environment the benchmark runs the service with: the Docker image's `ENV` (its memory
  * settings among them: the service as shipped), under the caller's environment (to compare, e.g.

@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
-import { benchServiceEnv, processFigures, runLoad, startServer } from './processes.js';
+import { benchServiceEnv, memorySettings, processFigures, runLoad, startServer } from './processes.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -130,11 +130,7 @@ try {
     node: process.version,
     cpus: os.cpus().length,
     loadAverage: { before: loadBefore.map((l) => round(l, 2)), after: loadAfter.map((l) => round(l, 2)) },
-    memorySettings: {
-      NODE_OPTIONS: serviceEnv.NODE_OPTIONS || null,
-      MALLOC_ARENA_MAX: serviceEnv.MALLOC_ARENA_MAX || null,
-      MALLOC_MMAP_THRESHOLD_: serviceEnv.MALLOC_MMAP_THRESHOLD_ || null,
-    },
+    memorySettings: memorySettings(serviceEnv),
     concurrency,
     warmupRequests: Number(opt.warmup),
     durationS,
@@ -165,7 +161,7 @@ try {
   const swapMs = swapLog.map((s) => s.endedAt - s.startedAt);
   process.stdout.write(
     [
-      `hot swaps under load: c=${concurrency}, ${report.warmupRequests} warm-up uploads, ${durationS} s steady then ${durationS} s with ${swaps} swaps between catdog 1 and 2 (${process.version}, ${os.cpus().length} CPUs, load average ${report.loadAverage.before.join(' ')} → ${report.loadAverage.after.join(' ')}; MALLOC_ARENA_MAX=${report.memorySettings.MALLOC_ARENA_MAX ?? '(unset)'}, MALLOC_MMAP_THRESHOLD_=${report.memorySettings.MALLOC_MMAP_THRESHOLD_ ?? '(unset)'})`,
+      `hot swaps under load: c=${concurrency}, ${report.warmupRequests} warm-up uploads, ${durationS} s steady then ${durationS} s with ${swaps} swaps between catdog 1 and 2 (${process.version}, ${os.cpus().length} CPUs, load average ${report.loadAverage.before.join(' ')} → ${report.loadAverage.after.join(' ')}; ${Object.entries(report.memorySettings).map(([name, value]) => `${name}=${value ?? '(unset)'}`).join(', ')})`,
       `  failed requests: ${during.errors} of ${during.ok + during.errors} during the swaps (${steady.errors} of ${steady.ok + steady.errors} steady)${during.errors ? ` ${JSON.stringify(during.errorKinds)}` : ''}`,
       `  answers by version: ${versions.map((v) => `${v || '(none)'}: ${during.versions[v]}`).join(', ')}`,
       `  swaps: ${swapLog.filter((s) => s.status === 200).length}/${swaps} answered 200, ${Math.min(...swapMs)}-${Math.max(...swapMs)} ms each (load, checks, warm-up, switch)`,

@@ -80,6 +80,12 @@ describe('Dockerfile', () => {
       expect(() => readImageRuntime('FROM debian:bookworm\n')).to.throw(/not FROM node:<major>/);
     });
 
+    it('preloads jemalloc, which its runtime stage installs (sharp advises it on glibc; the benches and prod-smoke start with it)', () => {
+      expect(env).to.include({ LD_PRELOAD: 'libjemalloc.so.2' });
+      const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+      expect(runtimeStage).to.match(/apt-get install [^\n]*\blibjemalloc2\b/);
+    });
+
     it("is admitted by package.json's engines and tested by the CI matrix", () => {
       expect(admitsMajor(pkg.engines.node, nodeMajor), `engines ${pkg.engines.node} admits Node ${nodeMajor}`).to.equal(true);
       const matrix = /^\s*node: \[([^\]]*)\]/m.exec(workflow)?.[1]?.split(',').map((v) => Number(v.trim()));

@@ -6,12 +6,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { rootDir } from '../../src/spec.js';
+import { readImageRuntime } from '../../scripts/image-node.js';
 
 /** The pod's memory as `deploy/` sets it. */
 export interface DeployMemory {
   /** The container's memory limit, in bytes. */
   readonly limitBytes: number;
-  /** The configmap's memory settings and the container's `MALLOC_*` variables. */
+  /** The image's `ENV` that bears on memory, the configmap's memory settings and the container's `MALLOC_*` variables. */
   readonly env: Readonly<Record<string, string>>;
 }
 
@@ -21,11 +22,14 @@ const MEMORY_SETTINGS = [
   'MAX_LARGE_DECODES', 'MAX_LARGE_QUEUE', 'MAX_INFLIGHT', 'MAX_QUEUE', 'MAX_INFER_BODY_BYTES', 'INFER_BODY_MEMORY_MIB',
 ];
 
+/** The image's `ENV` that bears on memory: its allocator (`LD_PRELOAD`, `MALLOC_CONF`, glibc's `MALLOC_*`) and V8's young generation (`NODE_OPTIONS`). */
+const IMAGE_MEMORY_ENV = /^(LD_PRELOAD|MALLOC_\w+|NODE_OPTIONS)$/;
+
 async function firstDocument(file: string): Promise<unknown> {
   return parseAllDocuments(await readFile(path.join(rootDir, 'deploy', file), 'utf8'))[0]!.toJS() as unknown;
 }
 
-/** Reads `deploy/configmap.yaml` and `deploy/deployment.yaml`. */
+/** Reads the Dockerfile's runtime `ENV`, `deploy/configmap.yaml` and `deploy/deployment.yaml`: what the pod runs with. */
 export async function deployMemory(): Promise<DeployMemory> {
   const config = (await firstDocument('configmap.yaml')) as { data: Record<string, string> };
   const deployment = (await firstDocument('deployment.yaml')) as {
@@ -35,6 +39,7 @@ export async function deployMemory(): Promise<DeployMemory> {
   const limit = /^(\d+)Mi$/.exec(container.resources.limits.memory);
   if (!limit) throw new Error(`deploy/deployment.yaml: memory limit ${container.resources.limits.memory} is not in Mi`);
   const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(readImageRuntime().env)) if (IMAGE_MEMORY_ENV.test(name)) env[name] = value;
   for (const name of MEMORY_SETTINGS) if (config.data[name] !== undefined) env[name] = config.data[name]!;
   for (const { name, value } of container.env ?? []) if (name.startsWith('MALLOC_')) env[name] = value;
   return { limitBytes: Number(limit[1]) * 1024 * 1024, env };
