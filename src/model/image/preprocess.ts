@@ -35,8 +35,9 @@ export function headerLimits(limits: PreprocessLimits): HeaderLimits {
 // (up to 50 MB of decoded pixels) that the decode budget does not count.
 sharp.cache(false);
 // One libvips thread per image: the service decodes several images at once on libuv's pool.
-// sharp chooses 1 itself under glibc's malloc, but one per core under jemalloc (the image's
-// allocator), and 1 answered 1.08-1.15 times as many requests at c=4 there (docs/performance.md).
+// sharp chooses 1 itself under glibc's malloc but one per core under jemalloc (the image's
+// allocator), where 1 answered about 1.1 times as many requests as 2 at c=4 and c=16 (one
+// interleaved make bench run; docs/runtime-memory.md).
 sharp.concurrency(1);
 
 /** Turns bytes into a Float32Array of one image laid out as the model's input expects. */
