@@ -21,7 +21,7 @@ import { need } from '../support/external.js';
 const kserveDir = path.join(rootDir, 'deploy', 'kserve');
 const crdFiles = { ServingRuntime: 'serving.kserve.io_servingruntimes.yaml', InferenceService: 'serving.kserve.io_inferenceservices.yaml' } as const;
 /** The process's resident peak (deploy.test.ts), and the margin the limit keeps above the worst case. */
-const PROCESS_PEAK_MIB = 416;
+const PROCESS_PEAK_MIB = 448;
 const MARGIN_MIB = 64;
 
 type Manifest = { apiVersion: string; kind: keyof typeof crdFiles; metadata: Record<string, unknown>; spec: Record<string, unknown> };
