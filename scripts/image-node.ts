@@ -30,6 +30,9 @@ export interface ImageRuntime {
   readonly env: Readonly<Record<string, string>>;
 }
 
+/** The image's `ENV` that bears on memory: its allocator (jemalloc's preload and settings, glibc's), V8's young generation. */
+export const MEMORY_ENV = ['LD_PRELOAD', 'MALLOC_CONF', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'] as const;
+
 /** Splits `K=V K2="V 2"` into pairs (the `ENV` forms this Dockerfile uses). */
 function envPairs(args: string): [string, string][] {
   return [...args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|\S*)/g)].map(([, key, value]) => [

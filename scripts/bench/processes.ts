@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { rootDir } from '../../src/spec.js';
-import { readImageRuntime } from '../image-node.js';
+import { MEMORY_ENV, readImageRuntime } from '../image-node.js';
 import type { LoadResult } from './load.js';
 
 const scriptDir = path.dirname(new URL(import.meta.url).pathname);
@@ -193,8 +193,7 @@ export function runJson<T>(command: string, args: readonly string[], env: NodeJS
 
 /** The settings of `env` that move the service's memory (the image's allocator, glibc's and V8's), `null` where unset: recorded with memory figures. */
 export function memorySettings(env: NodeJS.ProcessEnv): Record<string, string | null> {
-  const names = ['LD_PRELOAD', 'MALLOC_CONF', 'NODE_OPTIONS', 'MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'];
-  return Object.fromEntries(names.map((name) => [name, env[name] || null]));
+  return Object.fromEntries(MEMORY_ENV.map((name) => [name, env[name] || null]));
 }
 
 /**

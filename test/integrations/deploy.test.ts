@@ -12,12 +12,11 @@ import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
 import { envSchema } from '../../src/config/config.js';
 import { readSpec, rootDir } from '../../src/spec.js';
+import { PROCESS_PEAK_MIB } from '../support/deploy.js';
 
 const deployDir = path.join(rootDir, 'deploy');
 /** Environment variables the runtime reads, not the service (glibc's malloc, inert under the image's jemalloc). */
 const runtimeVariables = ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_'];
-/** The production process's resident peak with cat.png bursts (measured 391–415 MiB on the image's Node 24 and ENV, jemalloc; deployment.yaml). */
-const PROCESS_PEAK_MIB = 448;
 /** What the allocator keeps for reuse after hot swaps (`make bench-swap`: jemalloc 65 MiB; glibc's malloc with MALLOC_MMAP_THRESHOLD_ at 32 MiB 92–104, rounded up). */
 const SWAP_RETAINED_MIB = 96;
 /** What the limit keeps above the worst case: fragmentation, estimates' error. */

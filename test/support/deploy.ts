@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { rootDir } from '../../src/spec.js';
-import { readImageRuntime } from '../../scripts/image-node.js';
+import { MEMORY_ENV, readImageRuntime } from '../../scripts/image-node.js';
 
 /** The pod's memory as `deploy/` sets it. */
 export interface DeployMemory {
@@ -22,8 +22,8 @@ const MEMORY_SETTINGS = [
   'MAX_LARGE_DECODES', 'MAX_LARGE_QUEUE', 'MAX_INFLIGHT', 'MAX_QUEUE', 'MAX_INFER_BODY_BYTES', 'INFER_BODY_MEMORY_MIB',
 ];
 
-/** The image's `ENV` that bears on memory: its allocator (`LD_PRELOAD`, `MALLOC_CONF`, glibc's `MALLOC_*`) and V8's young generation (`NODE_OPTIONS`). */
-const IMAGE_MEMORY_ENV = /^(LD_PRELOAD|MALLOC_\w+|NODE_OPTIONS)$/;
+/** The production process's resident peak with cat.png bursts, which deploy/'s limits count (measured 386–415 MiB on the image's Node 24 and ENV, jemalloc; deployment.yaml). */
+export const PROCESS_PEAK_MIB = 448;
 
 async function firstDocument(file: string): Promise<unknown> {
   return parseAllDocuments(await readFile(path.join(rootDir, 'deploy', file), 'utf8'))[0]!.toJS() as unknown;
@@ -39,7 +39,8 @@ export async function deployMemory(): Promise<DeployMemory> {
   const limit = /^(\d+)Mi$/.exec(container.resources.limits.memory);
   if (!limit) throw new Error(`deploy/deployment.yaml: memory limit ${container.resources.limits.memory} is not in Mi`);
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(readImageRuntime().env)) if (IMAGE_MEMORY_ENV.test(name)) env[name] = value;
+  const image = readImageRuntime().env;
+  for (const name of MEMORY_ENV) if (image[name] !== undefined) env[name] = image[name];
   for (const name of MEMORY_SETTINGS) if (config.data[name] !== undefined) env[name] = config.data[name]!;
   for (const { name, value } of container.env ?? []) if (name.startsWith('MALLOC_')) env[name] = value;
   return { limitBytes: Number(limit[1]) * 1024 * 1024, env };
