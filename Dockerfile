@@ -45,7 +45,7 @@ FROM ${NODE_IMAGE} AS runtime
 # a cache of its own. Against glibc's malloc it answered 1.08-1.15 times as many requests at c=4 and
 # 1.00-1.02 at c=16 (server CPU per request x0.89-0.97 and x0.96-0.99; three make bench runs), and
 # kept 65 MiB after ten hot swaps where glibc's kept 104; its burst peak is higher (prod-smoke
-# 386-415 MiB against 329-375).
+# 385-415 MiB against 329-375).
 # MALLOC_CONF=background_thread:true: a thread of its own returns freed memory to the system, also
 # while the service idles (with a decay of 1 s instead of its 10 s the gain was gone).
 # NODE_OPTIONS=--max-semi-space-size=2: a young generation of 2 MiB fills every ~10 uploads, and
