@@ -4,17 +4,20 @@
  * the environment by `loadConfig`, as the service reads them), C callers in a closed loop.
  *
  * @example AUTH_DISABLED=true node .bench/build/scripts/bench/bare.js -c 16 -d 15 IMAGE_DIR
- * Prints one JSON line: images/s, latency quantiles, CPU milliseconds per image (all threads, and
- * the main thread's alone), and the measured window on the monotonic clock (µs, V8's CPU
+ * Prints one JSON line: images/s, latency quantiles, CPU milliseconds per image (all threads, the
+ * main thread's alone, and by thread name), V8's garbage collections per 1,000 images by kind (as
+ * prom-client counts the service's), and the measured window on the monotonic clock (µs, V8's CPU
  * profiles' clock: `make bench-profile` cuts a `--cpu-prof` profile to it).
  */
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config/config.js';
 import { loadClassifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { compareVersions, scanRepository } from '../../src/repository/layout.js';
 import { loadImages } from './images.js';
+import { threadCpuByName, threadCpuPer } from './threads.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -64,7 +67,24 @@ async function loop(until: () => boolean, record: (ms: number) => void): Promise
 let warm = Number(opt.warmup);
 await loop(() => warm-- <= 0, () => {});
 
+/** V8's collections on this thread in the window, by kind: prom-client's names for the same performance entries. */
+const GC_KINDS: Readonly<Record<number, string>> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+const collections: Record<string, number> = {};
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    const kind = GC_KINDS[(entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
+    collections[kind] = (collections[kind] ?? 0) + 1;
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+
 const latencies: number[] = [];
+const threadsBefore = threadCpuByName(process.pid);
 const cpuBefore = process.cpuUsage();
 const mainBefore = mainThreadCpuMs();
 const windowStartUs = Number(process.hrtime.bigint() / 1000n);
@@ -73,7 +93,9 @@ await loop(() => performance.now() - start >= durationMs, (ms) => latencies.push
 const elapsedS = (performance.now() - start) / 1000;
 const cpu = process.cpuUsage(cpuBefore);
 const mainAfter = mainThreadCpuMs();
+const threadsAfter = threadCpuByName(process.pid);
 const windowEndUs = Number(process.hrtime.bigint() / 1000n);
+gcObserver.disconnect();
 await classifier.close();
 
 latencies.sort((a, b) => a - b);
@@ -91,6 +113,8 @@ process.stdout.write(
     p99Ms: quantile(0.99),
     cpuMsPerImage: round((cpu.user + cpu.system) / 1000 / latencies.length),
     ...(mainBefore === undefined || mainAfter === undefined ? {} : { mainThreadCpuMsPerImage: Math.round(((mainAfter - mainBefore) / latencies.length) * 100) / 100 }),
+    threadCpuMsPerImage: threadCpuPer(threadsBefore, threadsAfter, latencies.length),
+    collectionsPerThousand: Object.fromEntries(Object.entries(collections).map(([kind, n]) => [kind, round((n * 1000) / latencies.length)])),
     monotonicWindowUs: [windowStartUs, windowEndUs],
   })}\n`,
 );

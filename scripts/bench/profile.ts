@@ -7,8 +7,9 @@
  * divides by the requests answered: milliseconds of main-thread CPU per request. Cross-checks the
  * profile's total against the main thread's CPU time from /proc.
  *
- * Writes `docs/cpu-profile.md` (the table, the top functions) and `docs/cpu-profile.svg` (the
- * service's flame graph); the profiles themselves stay in `.bench/profile/` (tens of MB).
+ * Writes `docs/cpu-profile.md` (the table, every thread's CPU by thread name from /proc, the main
+ * thread's garbage collections per 1,000 requests, the top functions) and `docs/cpu-profile.svg`
+ * (the service's flame graph); the profiles themselves stay in `.bench/profile/` (tens of MB).
  *
  * Options: --duration S (20), --warmup N (2000), --interval US (sampling, 250), --entry PATH
  * (another build's main.js: a prototype), --env K=V,K=V (the service's), --out NAME (docs/NAME.md
@@ -23,6 +24,7 @@ import { rootDir } from '../../src/spec.js';
 import { breakdown, flameGraphSvg, samplesIn, topSelf, type CpuProfile } from './cpu-profile.js';
 import { benchCpu, describeCpu } from './cpu.js';
 import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer, threadCpuMs } from './processes.js';
+import { threadCpuByName, threadCpuPer } from './threads.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -60,10 +62,20 @@ interface Side {
   readonly mainMsPerRequest: number;
   /** Every thread's. */
   readonly processMsPerRequest: number;
+  /** By thread name (`threads.ts`). */
+  readonly threadMsPerRequest?: Readonly<Record<string, number>>;
+  /** The main thread's garbage collections per 1,000 requests, by kind (minor, major, incremental, weakcb). */
+  readonly collectionsPerThousand?: Readonly<Record<string, number>>;
   readonly window: readonly [number, number];
   readonly load: readonly [number, number];
   /** When the measured window started (ISO 8601). */
   readonly startedAt?: string;
+}
+
+/** The service's garbage collections so far by kind, from prom-client's `nodejs_gc_duration_seconds_count`. */
+async function collectionCounts(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return new Map([...text.matchAll(/^nodejs_gc_duration_seconds_count\{kind="(\w+)"\} (\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
 async function profileService(): Promise<Side> {
@@ -74,11 +86,13 @@ async function profileService(): Promise<Side> {
   const port = 18580;
   const server = await startServer('service', process.execPath, [...profArgs(into), opt.entry], port, '/health/ready', benchServiceEnv(port, extraEnv));
   let result;
-  let main0, main1, proc0, proc1, window: [number, number];
+  let main0, main1, proc0, proc1, threads0, threads1, gc0, gc1, window: [number, number];
   let startedAt: string;
   try {
     log(`service: warming up (${opt.warmup} uploads at c=16)`);
     await runLoad(port, 16, '-n', opt.warmup);
+    gc0 = await collectionCounts(port);
+    threads0 = threadCpuByName(server.pid);
     main0 = threadCpuMs(server.pid);
     proc0 = processFigures(server.pid).cpuMs;
     const from = monotonicUs();
@@ -88,6 +102,8 @@ async function profileService(): Promise<Side> {
     window = [from, monotonicUs()];
     main1 = threadCpuMs(server.pid);
     proc1 = processFigures(server.pid).cpuMs;
+    threads1 = threadCpuByName(server.pid);
+    gc1 = await collectionCounts(port);
   } finally {
     await server.stop(); // the profile is written as the process exits
   }
@@ -97,6 +113,8 @@ async function profileService(): Promise<Side> {
     rps: result.rps,
     mainMsPerRequest: (main1 - main0) / requests,
     processMsPerRequest: (proc1 - proc0) / requests,
+    threadMsPerRequest: threadCpuPer(threads0, threads1, requests),
+    collectionsPerThousand: Object.fromEntries([...gc1].map(([kind, n]) => [kind, r2(((n - (gc0.get(kind) ?? 0)) * 1000) / requests)])),
     window,
     load: [load0, os.loadavg()[0]!],
     startedAt,
@@ -109,7 +127,15 @@ async function profileBare(): Promise<Side> {
   mkdirSync(into, { recursive: true });
   log(`bare pipeline: ${opt.warmup} warm-up images, then ${opt.duration} s at c=16`);
   const load0 = os.loadavg()[0]!;
-  const bare = await runJson<{ ok: number; rps: number; cpuMsPerImage: number; mainThreadCpuMsPerImage: number; monotonicWindowUs: [number, number] }>(
+  const bare = await runJson<{
+    ok: number;
+    rps: number;
+    cpuMsPerImage: number;
+    mainThreadCpuMsPerImage: number;
+    threadCpuMsPerImage: Record<string, number>;
+    collectionsPerThousand: Record<string, number>;
+    monotonicWindowUs: [number, number];
+  }>(
     process.execPath,
     [...profArgs(into), path.join(path.dirname(new URL(import.meta.url).pathname), 'bare.js'), '-c', '16', '-d', opt.duration, '--warmup', opt.warmup, benchImageDir],
     benchServiceEnv(0, extraEnv),
@@ -119,6 +145,8 @@ async function profileBare(): Promise<Side> {
     rps: bare.rps,
     mainMsPerRequest: bare.mainThreadCpuMsPerImage,
     processMsPerRequest: bare.cpuMsPerImage,
+    threadMsPerRequest: bare.threadCpuMsPerImage,
+    collectionsPerThousand: bare.collectionsPerThousand,
     window: bare.monotonicWindowUs,
     load: [load0, os.loadavg()[0]!],
   };
@@ -146,6 +174,51 @@ const categories = [...new Set([...serviceMs.keys(), ...bareMs.keys()])].sort(
 );
 
 const fmt = (x: number | undefined): string => (x === undefined ? '–' : x.toFixed(2));
+
+/** What runs on each named thread (`threads.ts`). */
+const THREAD_ROLES: Readonly<Record<string, string>> = {
+  MainThread: 'the event loop (HTTP, multipart, routing, validation; sharp\'s calls queued)',
+  V8Worker: 'V8\'s helpers: concurrent marking and sweeping, parallel scavenges, compilation',
+  'libuv-worker': 'libuv\'s pool: sharp\'s calls (decoding and resizing, with libvips\' threads)',
+  'libvips worker': 'libvips\' threads: decoding, resizing',
+  WorkerThread: 'worker threads: the inference worker (normalisation, onnxruntime)',
+  jemalloc_bg_thd: 'jemalloc\'s background purging',
+  'v8:ProfEvntProc': 'V8\'s CPU profiler: this measurement\'s own cost',
+};
+
+/** Every thread's CPU per request by thread name, service against bare pipeline (both runs' names). */
+function threadTable(s: Side, b: Side | undefined): string[] {
+  const sm = s.threadMsPerRequest ?? {};
+  const bm = b?.threadMsPerRequest ?? {};
+  const names = [...new Set([...Object.keys(sm), ...Object.keys(bm)])]
+    .filter((n) => Math.max(sm[n] ?? 0, bm[n] ?? 0) >= 0.005)
+    .sort((x, y) => (sm[y] ?? 0) - (bm[y] ?? 0) - ((sm[x] ?? 0) - (bm[x] ?? 0)));
+  if (names.length === 0) return [];
+  return [
+    `Every thread's CPU per request, by thread name, in ms (from /proc over the same windows; a thread that ended within a window is not counted; both processes ran under the CPU profiler, whose sampling thread is listed too):`,
+    '',
+    `| thread | what runs there | service ms/request | bare ms/image | service − bare |`,
+    `| --- | --- | ---: | ---: | ---: |`,
+    ...names.map((n) => `| \`${n}\` | ${THREAD_ROLES[n] ?? ''} | ${fmt(sm[n])} | ${b ? fmt(bm[n]) : '–'} | ${b ? fmt((sm[n] ?? 0) - (bm[n] ?? 0)) : '–'} |`),
+    '',
+  ];
+}
+
+/** The main thread's garbage collections per 1,000 requests (images), service against bare pipeline. */
+function collectionTable(s: Side, b: Side | undefined): string[] {
+  const sc = s.collectionsPerThousand ?? {};
+  const bc = b?.collectionsPerThousand ?? {};
+  const kinds = ['minor', 'incremental', 'major'].filter((k) => k in sc || k in bc);
+  if (kinds.length === 0) return [];
+  return [
+    `V8's collections of the main thread's heap per 1,000 requests (images) in the same windows (\`minor\`: scavenges of the young generation; \`incremental\` and \`major\`: the marking steps and the final pauses of full collections, whose marking runs mostly on \`V8Worker\`):`,
+    '',
+    `| kind | service | bare |`,
+    `| --- | ---: | ---: |`,
+    ...kinds.map((k) => `| ${k} | ${sc[k] ?? 0} | ${b ? (bc[k] ?? 0) : '–'} |`),
+    '',
+  ];
+}
 const sum = (m: ReadonlyMap<string, number>): number => [...m.values()].reduce((a, x) => a + x, 0);
 const lines = [
   `<!-- Generated by make bench-profile (scripts/bench/profile.ts); do not edit by hand. -->`,
@@ -170,6 +243,8 @@ const lines = [
   `| **main thread** | **${fmt(sum(serviceMs))}** | **${bare ? fmt(sum(bareMs)) : '–'}** | **${bare ? fmt(sum(serviceMs) - sum(bareMs)) : '–'}** |`,
   `| every thread (decoding, inference, V8's and libuv's threads) | ${fmt(service.processMsPerRequest)} | ${bare ? fmt(bare.processMsPerRequest) : '–'} | ${bare ? fmt(service.processMsPerRequest - bare.processMsPerRequest) : ''} |`,
   '',
+  ...threadTable(service, bare),
+  ...collectionTable(service, bare),
   `The service's 20 functions with the most self time on the main thread (ms per request):`,
   '',
   `| function | ms/request |`,
