@@ -110,6 +110,12 @@ export interface Classified {
   readonly model: Answerer;
   /** The classification itself (decoding and inference), without the wait for admission, in milliseconds. */
   readonly elapsedMs: number;
+  /**
+   * Whether the image's bytes are still in use after the answer (a shadow candidate classifies
+   * them later): the caller must then not release them (`src/http/release-upload.ts`). The
+   * capture copies what it keeps.
+   */
+  readonly imageHeld: boolean;
 }
 
 /** The results of a batch, in order, and the plan they answer. */
@@ -122,6 +128,8 @@ export interface BatchClassified<P> {
   readonly plan: P;
   readonly results: readonly Classification[];
   readonly model: Answerer;
+  /** Whether the images' bytes are still in use after the answer (as {@link Classified.imageHeld}). */
+  readonly imagesHeld: boolean;
 }
 
 /** An explanation and who answered it. */
@@ -250,8 +258,8 @@ interface Answered {
   readonly elapsedMs?: number | undefined;
 }
 
-/** Where a call offers the images its serving version answered, for the shadow candidate. */
-type Shadow = (answered: readonly { readonly image: Uint8Array; readonly result: Classification }[]) => void;
+/** Where a call offers the images its serving version answered, for the shadow candidate; whether it kept any. */
+type Shadow = (answered: readonly { readonly image: Uint8Array; readonly result: Classification }[]) => boolean;
 
 /** Builds the core; the repository is loaded (and closed) by its owner. */
 export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
@@ -348,7 +356,7 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
     const candidate = routes?.shadow?.version;
     const shadow: Shadow = candidate !== undefined && lease.model.version === routes?.serving
       ? (answered) => shadows.offer(lease.model, candidate, answered)
-      : () => {};
+      : () => false;
     try {
       options.onModel?.(answererOf(lease.model));
       return await use(lease.model, shadow);
@@ -395,8 +403,8 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
         const id = inferenceId(options.id);
         observer?.observeAnswer?.(model, result);
         capture(options, model, id, [{ image, result, elapsedMs }]);
-        shadow([{ image, result }]);
-        return { id, result, model: answererOf(model), elapsedMs };
+        const imageHeld = shadow([{ image, result }]);
+        return { id, result, model: answererOf(model), elapsedMs, imageHeld };
       });
     },
 
@@ -420,12 +428,13 @@ export function createInferenceCore(deps: InferenceCoreDeps): InferenceCore {
         });
         const id = inferenceId(planned.id, options.id);
         for (const result of results) observer?.observeAnswer?.(model, result);
+        let imagesHeld = false;
         if (batch.kind === 'images') {
           const answered = results.map((result, i) => ({ image: batch.images[i]!, result }));
           capture(options, model, id, answered);
-          shadow(answered);
+          imagesHeld = shadow(answered);
         }
-        return { id, plan: planned, results, model: answererOf(model) };
+        return { id, plan: planned, results, model: answererOf(model), imagesHeld };
       });
     },
 

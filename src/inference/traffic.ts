@@ -109,9 +109,10 @@ export interface ShadowDeps {
 export interface ShadowRunner {
   /**
    * Offers the images `serving` answered to the candidate `candidateVersion` of its model: those
-   * drawn run later, if there is spare capacity. Returns at once and never throws.
+   * drawn run later, if there is spare capacity. Returns at once and never throws: whether it
+   * kept any image, whose bytes then outlive the request (the caller must not release them).
    */
-  offer(serving: ServedModel, candidateVersion: string, answered: readonly { readonly image: Uint8Array; readonly result: Classification }[]): void;
+  offer(serving: ServedModel, candidateVersion: string, answered: readonly { readonly image: Uint8Array; readonly result: Classification }[]): boolean;
   /** Shadow classifications running now. */
   readonly inflight: number;
 }
@@ -155,7 +156,8 @@ export function createShadowRunner(deps: ShadowDeps): ShadowRunner {
       return inflight;
     },
     offer(serving, candidateVersion, answered) {
-      if (settings.sampleRate <= 0) return;
+      if (settings.sampleRate <= 0) return false;
+      let kept = false;
       for (const { image, result } of answered) {
         if (random() >= settings.sampleRate) continue;
         if (!spare()) {
@@ -163,9 +165,11 @@ export function createShadowRunner(deps: ShadowDeps): ShadowRunner {
           continue;
         }
         inflight++;
+        kept = true;
         // After the answer: the caller's promise resolves first.
         setImmediate(() => void run(serving, candidateVersion, image, result));
       }
+      return kept;
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { OperationHandler } from '../../http/operation.js';
+import { releaseUpload } from '../../http/release-upload.js';
 import type { InferenceCore } from '../../inference/core.js';
 import { inSyncSpan, modelAttributes } from '../../tracing/tracer.js';
 import { imageMediaType, type PayloadSink } from '../../inference/payload.js';
@@ -11,14 +12,16 @@ import { predictionBody } from './prediction.js';
  * the answer names the version (`model_version`), the time the classification itself took and
  * the inference id (`id`, `X-Inference-Id`) its capture, if it is captured, is found under.
  * Every answer goes to the payload logger, when there is one: the image as the request event
- * (with the media type its bytes show), the answer's JSON as the response event.
+ * (with the media type its bytes show), the answer's JSON as the response event. Once answered,
+ * the upload's bytes are released at once (`release-upload.ts`) unless a shadow classification
+ * or the payload logger still holds them.
  */
 export function classifyImage(core: InferenceCore, payloads?: PayloadSink): OperationHandler {
   return async (c, ctx) => {
     const image = ctx.state.upload?.file;
     // upload.ts refuses a request without it (the spec requires it): this is a wiring bug, a 500.
     if (!image) throw new Error('classifyImage: no `file` part in the request state');
-    const { id, result, model, elapsedMs } = await asRequest(c, ctx, 'upload', (options) => core.classify(askedModel(c), image, options));
+    const { id, result, model, elapsedMs, imageHeld } = await asRequest(c, ctx, 'upload', (options) => core.classify(askedModel(c), image, options));
     ctx.state.prediction = result.prediction;
     answeredAs(ctx, id);
     const body = inSyncSpan('encode', () => predictionBody(result, model, elapsedMs, id), modelAttributes(model));
@@ -32,5 +35,6 @@ export function classifyImage(core: InferenceCore, payloads?: PayloadSink): Oper
       request: () => ({ contentType: imageMediaType(image), data: image }),
       response: () => ({ contentType: 'application/json', data: JSON.stringify(body) }),
     });
+    if (!imageHeld && !payloads) releaseUpload(image);
   };
 }

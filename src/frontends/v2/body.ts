@@ -87,6 +87,11 @@ export interface InferenceBody extends ReadBody {
   readonly validated: unknown;
   /** The bytes after a binary body's JSON header. */
   readonly payload: BinaryPart | undefined;
+  /**
+   * A binary body whole, as read: the payload is a view of it. The handler releases it once
+   * answered, unless something still holds its images (`src/http/release-upload.ts`).
+   */
+  readonly bytes?: Buffer;
 }
 
 /** Reads the inference body of a request. */
@@ -192,10 +197,10 @@ export function createInferenceBodyReader(limits: InferBodyLimits, memory: BodyM
         return { validated: json.value, payload: undefined, release: both(release, json.release) };
       }
       const headerLength = Number(headerLengthText);
-      if (headerLength === 0) return { validated: rawRequestHeader(body.length), payload: { tail: body, raw: true }, release };
+      if (headerLength === 0) return { validated: rawRequestHeader(body.length), payload: { tail: body, raw: true }, bytes: body, release };
       const { header, tail } = splitHeader(body, headerLength);
       const json = parseJsonWithin(header, memory, `The JSON header (the first ${headerLength} bytes)`);
-      return { validated: json.value, payload: { tail, raw: false }, release: both(release, json.release) };
+      return { validated: json.value, payload: { tail, raw: false }, bytes: body, release: both(release, json.release) };
     } catch (err) {
       release();
       throw err;

@@ -2,6 +2,7 @@ import type { components } from '../../../generated/openapi.js';
 import { callerSubject } from '../../auth/security-handler.js';
 import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandler } from '../../http/operation.js';
+import { releaseUpload } from '../../http/release-upload.js';
 import type { InferenceCore } from '../../inference/core.js';
 import type { PayloadBody, PayloadSink } from '../../inference/payload.js';
 import { planInference, type BinaryPart } from '../../oip/request.js';
@@ -51,7 +52,7 @@ export function inferModel(core: InferenceCore, limits: InferLimits, payloads?: 
     // Captured unless the request opts out (`X-Capture: off`, the only value the spec lets through).
     const origin = { source: 'v2' as const, subject: await callerSubject(c), requestId: ctx.state.requestId };
     const capture = ctx.get('x-capture').toLowerCase() !== 'off';
-    const { id, plan, results, model } = await whileConnected(ctx, (signal) => core.classifyBatch(
+    const { id, plan, results, model, imagesHeld } = await whileConnected(ctx, (signal) => core.classifyBatch(
       modelParams(c),
       (version) => planInference(header, binary, tensorSignatureOf(version.manifest), { maxBatchImages: limits.maxBatchImages, maxImageBytes: limits.maxUploadBytes }),
       { signal, ...(client === undefined ? {} : { client }), origin, capture, onModel: (m) => (ctx.state.model = { name: m.name, version: m.version }) },
@@ -80,5 +81,7 @@ export function inferModel(core: InferenceCore, limits: InferLimits, payloads?: 
       ctx.type = 'application/octet-stream';
       ctx.body = answer.body;
     }
+    // Nothing reads the body once answered, unless the shadow or the payload logger kept its images.
+    if (body.bytes && !imagesHeld && !payloads) releaseUpload(body.bytes);
   };
 }

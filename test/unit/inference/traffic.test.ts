@@ -82,7 +82,8 @@ describe('shadow runner', function () {
   it('classifies after the answer when the gate is idle, and reports the comparison', async () => {
     const { shadows, compared, skipped, serving } = runner(2);
     const result = await classifier.classify(red);
-    shadows.offer(serving, '2', [{ image: red, result }]);
+    // Kept: its bytes outlive the request, which must not release them.
+    expect(shadows.offer(serving, '2', [{ image: red, result }])).to.equal(true);
     // Offered, not run: the caller goes on at once.
     expect(compared).to.deep.equal([]);
     await until(() => compared.length === 1);
@@ -96,7 +97,8 @@ describe('shadow runner', function () {
     const result = await classifier.classify(red);
     let release: () => void = () => {};
     const held = admission.run(() => new Promise<void>((resolve) => (release = resolve)));
-    shadows.offer(serving, '2', [{ image: red, result }, { image: red, result }]);
+    // Shed, not kept: the request may release the bytes.
+    expect(shadows.offer(serving, '2', [{ image: red, result }, { image: red, result }])).to.equal(false);
     expect(skipped).to.deep.equal(['busy', 'busy']);
     // Nor while a request waits at the gate.
     const waiting = admission.run(() => Promise.resolve());
@@ -123,7 +125,7 @@ describe('shadow runner', function () {
   it('skips a candidate that is gone as failed, and draws the sample', async () => {
     const { shadows, skipped, serving, compared } = runner(2, 0);
     const result = await classifier.classify(red);
-    shadows.offer(serving, '2', [{ image: red, result }]);
+    expect(shadows.offer(serving, '2', [{ image: red, result }])).to.equal(false);
     expect(skipped).to.deep.equal([]);
     const gone = runner(2);
     gone.shadows.offer(serving, '3', [{ image: red, result }]);
