@@ -9,7 +9,6 @@
  * prom-client counts the service's), and the measured window on the monotonic clock (µs, V8's CPU
  * profiles' clock: `make bench-profile` cuts a `--cpu-prof` profile to it).
  */
-import { readFileSync } from 'node:fs';
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../src/config/config.js';
@@ -17,7 +16,7 @@ import { loadClassifier } from '../../src/model/classifier.js';
 import { loadManifest } from '../../src/model/manifest.js';
 import { compareVersions, scanRepository } from '../../src/repository/layout.js';
 import { loadImages } from './images.js';
-import { threadCpuByName, threadCpuPer } from './threads.js';
+import { threadCpuByName, threadCpuMs, threadCpuPer } from './threads.js';
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -43,9 +42,7 @@ const classifier = await loadClassifier(await loadManifest(manifestPath), config
 /** This process's main thread's CPU time in ms (Linux: its thread id is the pid); undefined elsewhere. */
 function mainThreadCpuMs(): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${process.pid}/task/${process.pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+    return threadCpuMs(process.pid);
   } catch {
     return undefined;
   }

@@ -34,7 +34,8 @@ import { benchCpu, describeCpu } from './cpu.js';
 import { largeJpegs } from './large-images.js';
 import type { LoadResult } from './load.js';
 import { benchPeers, startPeer } from './peers.js';
-import { benchImageDir, benchServiceEnv, processTreeFigures, runJson, runLoad, runLoadOn, runV2Load, startServer, threadCpuMs, type Server } from './processes.js';
+import { threadCpuMs } from './threads.js';
+import { benchImageDir, benchServiceEnv, processTreeFigures, runJson, runLoad, runLoadOn, runV2Load, startServer, type Server } from './processes.js';
 import { printReport } from './print.js';
 import { FASTER_PEER, LARGE, median, peerRatios, r2, ratio, imagesPerS, roundPoints, rps, withFasterPeer, type Point } from './report.js';
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { rootDir } from '../../src/spec.js';
 import { MEMORY_ENV, readImageRuntime } from '../image-node.js';
 import type { LoadResult } from './load.js';
+import { CLOCK_TICKS_PER_S } from './threads.js';
 
 const scriptDir = path.dirname(new URL(import.meta.url).pathname);
 
@@ -27,8 +28,6 @@ export interface ProcessFigures {
   readonly cpuMs: number;
 }
 
-const CLOCK_TICKS_PER_S = 100;
-
 /** The fields of /proc/PID/stat after the parenthesised name (state is [0], ppid [1], utime [11], stime [12]). */
 function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -42,13 +41,6 @@ export function processFigures(pid: number): ProcessFigures {
   const fields = statFields(pid);
   const ticks = Number(fields[11]) + Number(fields[12]);
   return { rssMiB: kib('VmRSS') / 1024, peakRssMiB: kib('VmHWM') / 1024, cpuMs: (ticks * 1000) / CLOCK_TICKS_PER_S };
-}
-
-/** CPU time of one thread (`tid`) of `pid`, in ms; a process's main thread has the pid as its id. */
-export function threadCpuMs(pid: number, tid = pid): number {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_S;
 }
 
 /** `pid` and its descendants now living (Linux): a server with worker processes, such as uvicorn's `--workers`. */

@@ -23,8 +23,8 @@ import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import { breakdown, flameGraphSvg, samplesIn, topSelf, type CpuProfile } from './cpu-profile.js';
 import { benchCpu, describeCpu } from './cpu.js';
-import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer, threadCpuMs } from './processes.js';
-import { threadCpuByName, threadCpuPer } from './threads.js';
+import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer } from './processes.js';
+import { threadCpuByName, threadCpuMs, threadCpuPer } from './threads.js';
 
 const { values: opt } = parseArgs({
   options: {

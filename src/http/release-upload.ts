@@ -17,11 +17,11 @@
  */
 
 /** `ArrayBuffer` with ES2024's `transfer` and `detached` (Node 21 and later). */
-type Transferable = ArrayBuffer & { transfer?: (newLength?: number) => ArrayBuffer; readonly detached?: boolean };
+type DetachableBuffer = ArrayBuffer & { transfer?: (newLength?: number) => ArrayBuffer; readonly detached?: boolean };
 
 /** Frees `bytes`' memory now if they are a whole `ArrayBuffer` of their own; whether they were. */
 export function releaseUpload(bytes: Uint8Array): boolean {
-  const buffer = bytes.buffer as Transferable;
+  const buffer = bytes.buffer as DetachableBuffer;
   if (!(buffer instanceof ArrayBuffer) || typeof buffer.transfer !== 'function' || buffer.detached === true) return false;
   if (bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength || buffer.byteLength === 0) return false;
   buffer.transfer(0);
