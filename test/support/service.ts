@@ -93,8 +93,8 @@ export interface StartOptions {
   readonly uiConfig?: AppDeps['uiConfig'];
   /** Connection-level limits; default the configuration's defaults. */
   readonly server?: Partial<ServerLimits>;
-  /** Awaited inside each classification, before the model runs (to hold requests in flight). */
-  readonly beforeClassify?: () => Promise<void>;
+  /** Awaited inside each classification, before the model runs (to hold requests in flight), with the image's bytes as the classifier gets them. */
+  readonly beforeClassify?: (image: Uint8Array) => Promise<void>;
   /** Awaited inside each explanation, before the model runs. */
   readonly beforeExplain?: () => Promise<void>;
   /** The app's logger; default silent (or TEST_LOG_LEVEL). */
@@ -124,7 +124,7 @@ export async function startService(options: StartOptions): Promise<RunningServic
     ...inner,
     classify: async (image, header, client) => {
       count++;
-      await options.beforeClassify?.();
+      await options.beforeClassify?.(image);
       return inner.classify(image, header, client);
     },
     explain: async (image, explainOptions) => {
