@@ -11,6 +11,7 @@ import { inSpan, tracingOn } from '../tracing/tracer.js';
 import { clientIdentity } from './client-identity.js';
 import type { OperationHandlers } from './operation.js';
 import type { AppContext, AppMiddleware, ReadBody } from './context.js';
+import { memoiseRouting } from './routing-memo.js';
 import { createUploadReader, type UploadLimits } from './upload.js';
 
 /** An absolute URI (RFC 3986 §4.3): a scheme, a colon, no whitespace. */
@@ -77,7 +78,7 @@ function allowedMethods(api: OpenAPIBackend, path: string): string[] {
  * else (routing, eager validator compilation, strict mode) is unchanged. Its only option that
  * skips the check, `quick`, also compiles validators lazily and dereferences differently.
  *
- * This and the memoised `router.getOperations` below rely on openapi-backend's internals: its
+ * This and the memoised routing (`routing-memo.ts`) rely on openapi-backend's internals: its
  * version is pinned exactly in package.json, and test/unit/http/api.test.ts fails when what
  * they rely on changes.
  */
@@ -161,11 +162,8 @@ export async function createApi(options: ApiOptions): Promise<{ middleware: AppM
     api.registerSecurityHandler(name, traced ? (c: Context, ctx: AppContext) => inSpan('token check', () => handler(c, ctx), { 'auth.scheme': name }) : handler);
   }
   await api.init();
-  // openapi-backend rebuilds its list of operations from the document (a lodash chain over every
-  // path) at each match, several times per request; after init the document no longer changes.
-  // It has no option for this (see the note on OpenAPI31Backend).
-  const operations = api.router.getOperations();
-  api.router.getOperations = () => operations;
+  // openapi-backend redoes its routing from the document at each request; it has no option not to.
+  memoiseRouting(api.router);
 
   const middleware: AppMiddleware = async (ctx) => {
     const req: Request = {

@@ -1,14 +1,15 @@
 /**
  * What src/http/api.ts relies on inside openapi-backend, whose version package.json pins
- * exactly for that reason: when one of these fails after an upgrade, the override or the
- * memoisation in api.ts no longer does what its comment says.
+ * exactly for that reason: when one of these fails after an upgrade, the override in api.ts or the
+ * memoised routing (routing-memo.ts) no longer does what its comment says.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { OpenAPIBackend } from 'openapi-backend';
+import { OpenAPIBackend, OpenAPIRouter, type Operation, type Request } from 'openapi-backend';
 import type { OperationHandlers } from '../../../src/http/operation.js';
 import { createApi } from '../../../src/http/api.js';
+import { memoiseRouting } from '../../../src/http/routing-memo.js';
 import { readSpec, rootDir } from '../../../src/spec.js';
 
 const pkg = JSON.parse(readFileSync(path.join(rootDir, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -56,5 +57,42 @@ describe('http/api: what it relies on inside openapi-backend', () => {
     const matched = api.router.matchOperation({ method: 'get', path: '/health', headers: {} });
     expect(calls, 'getOperations() calls while matching').to.be.greaterThan(0);
     expect(operations, 'the matched operation is one of the memoised list').to.include(matched);
+  });
+
+  it('matches through router.matchOperation(), which createApi() memoises: what openapi-backend itself matches, for every path of the spec', async () => {
+    const definition = readSpec();
+    const { api } = await createApi({ definition, handlers: noHandlers(), limits: { maxUploadBytes: 1024 } });
+    const own = new OpenAPIRouter({ definition });
+    const id = (op: Operation | undefined): string | undefined => op?.operationId;
+    const paths = Object.keys(definition.paths ?? {}).flatMap((p) => [p.replace(/\{[^}]+\}/g, 'catdog'), p.replace(/\{[^}]+\}/g, 'x1')]);
+    for (const path of [...paths, '/nowhere', '/v2/models/catdog/nowhere']) {
+      for (const method of ['get', 'post', 'put', 'delete', 'POST']) {
+        const req: Request = { method, path, headers: {} };
+        // Twice: the second answer comes from what was kept.
+        for (const round of [1, 2]) expect(id(api.router.matchOperation(req)), `${method} ${path} (${round})`).to.equal(id(own.matchOperation(req)));
+      }
+    }
+    // Strict matching still throws openapi-backend's own 404 and 405.
+    expect(() => api.router.matchOperation({ method: 'get', path: '/nowhere', headers: {} }, true)).to.throw(/^404-notFound/);
+    expect(() => api.router.matchOperation({ method: 'delete', path: '/upload', headers: {} }, true)).to.throw(/^405-methodNotAllowed/);
+  });
+
+  it('memoiseRouting() asks openapi-backend once per method and path, and keeps at most the matches it is allowed', () => {
+    const router = new OpenAPIRouter({ definition: readSpec() });
+    const asked: string[] = [];
+    const own = router.matchOperation.bind(router) as (req: Request, strict?: boolean) => Operation | undefined;
+    router.matchOperation = ((req: Request, strict?: boolean) => {
+      asked.push(`${req.method} ${req.path}`);
+      return own(req, strict);
+    }) as typeof router.matchOperation;
+    const routing = memoiseRouting(router, 4);
+    const infer = (model: string): Request => ({ method: 'post', path: `/v2/models/${model}/infer`, headers: {} });
+    for (let i = 0; i < 3; i++) expect(router.matchOperation(infer('catdog'))?.operationId).to.equal('inferModel');
+    expect(asked).to.deep.equal(['post /v2/models/catdog/infer']);
+    // Made-up model names: each is matched, and the oldest kept matches make way.
+    for (let i = 0; i < 10; i++) expect(router.matchOperation(infer(`m${i}`))?.operationId).to.equal('inferModel');
+    expect(routing.kept()).to.equal(4);
+    expect(router.matchOperation(infer('catdog'))?.operationId).to.equal('inferModel');
+    expect(asked).to.have.length(12);
   });
 });
