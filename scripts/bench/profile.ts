@@ -7,14 +7,18 @@
  * divides by the requests answered: milliseconds of main-thread CPU per request. Cross-checks the
  * profile's total against the main thread's CPU time from /proc.
  *
+ * Then, on a service of its own under the inspector, samples what the main thread allocates on V8's
+ * heap per request (`heap-profile.ts`), by the same categories.
+ *
  * Writes `docs/cpu-profile.md` (the table, every thread's CPU by thread name from /proc, the main
- * thread's garbage collections per 1,000 requests, the top functions) and `docs/cpu-profile.svg`
- * (the service's flame graph); the profiles themselves stay in `.bench/profile/` (tens of MB).
+ * thread's garbage collections per 1,000 requests, the top functions, the allocations) and
+ * `docs/cpu-profile.svg` (the service's flame graph); the profiles themselves stay in
+ * `.bench/profile/` (tens of MB).
  *
  * Options: --duration S (20), --warmup N (2000), --interval US (sampling, 250), --entry PATH
  * (another build's main.js: a prototype), --env K=V,K=V (the service's), --out NAME (docs/NAME.md
- * and .svg; default cpu-profile), --no-bare, --analyse (only analyse the profiles of the last run
- * again).
+ * and .svg; default cpu-profile), --no-bare, --heap N (uploads whose allocations are sampled,
+ * 1000; 0: none), --analyse (only analyse the profiles of the last run again).
  */
 import { readdirSync, readFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import { breakdown, flameGraphSvg, samplesIn, topSelf, type CpuProfile } from './cpu-profile.js';
 import { benchCpu, describeCpu } from './cpu.js';
+import { allocations, sampleAllocations } from './heap-profile.js';
 import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer } from './processes.js';
 import { threadCpuByName, threadCpuMs, threadCpuPer } from './threads.js';
 
@@ -35,6 +40,7 @@ const { values: opt } = parseArgs({
     env: { type: 'string', default: '' },
     out: { type: 'string', default: 'cpu-profile' },
     'no-bare': { type: 'boolean', default: false },
+    heap: { type: 'string', default: '1000' },
     analyse: { type: 'boolean', default: false },
   },
 });
@@ -152,12 +158,52 @@ async function profileBare(): Promise<Side> {
   };
 }
 
+/** What the service's main thread allocated on V8's heap per request, in KiB (`heap-profile.ts`). */
+interface HeapSide {
+  readonly requests: number;
+  readonly totalKibPerRequest: number;
+  /** By category of `cpu-profile.ts`, largest first. */
+  readonly kibPerRequest: Readonly<Record<string, number>>;
+  /** The functions that allocated most, largest first. */
+  readonly top: readonly (readonly [string, number])[];
+}
+
+/** Samples the allocations of `requests` uploads at c=16 on a service of its own, under the inspector. */
+async function profileServiceHeap(requests: number): Promise<HeapSide> {
+  const port = 18581;
+  const inspectPort = 19329;
+  const server = await startServer('service', process.execPath, [`--inspect=127.0.0.1:${inspectPort}`, opt.entry], port, '/health/ready', benchServiceEnv(port, extraEnv));
+  try {
+    log(`service under the heap profiler: warming up (${opt.warmup} uploads at c=16)`);
+    await runLoad(port, 16, '-n', opt.warmup);
+    log(`service under the heap profiler: ${requests} uploads at c=16`);
+    const { profile, result } = await sampleAllocations(inspectPort, () => runLoad(port, 16, '--warmup', '0', '-n', String(requests)));
+    const answered = result.ok + result.errors;
+    const sampled = allocations(profile);
+    const kib = (bytes: number): number => r2(bytes / answered / 1024);
+    const largest = (m: ReadonlyMap<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]);
+    return {
+      requests: answered,
+      totalKibPerRequest: kib(sampled.totalBytes),
+      kibPerRequest: Object.fromEntries(largest(sampled.byCategory).map(([c, bytes]) => [c, kib(bytes)])),
+      top: largest(sampled.byFunction).slice(0, 15).map(([f, bytes]) => [f, kib(bytes)] as const),
+    };
+  } finally {
+    await server.stop();
+  }
+}
+
 const sidesFile = path.join(dir, `${opt.out}.sides.json`);
-const sides: { service: Side; bare?: Side | undefined } = opt.analyse
-  ? (JSON.parse(readFileSync(sidesFile, 'utf8')) as { service: Side; bare?: Side })
-  : { service: await profileService(), bare: opt['no-bare'] ? undefined : await profileBare() };
+const heapRequests = Number(opt.heap);
+const sides: { service: Side; bare?: Side | undefined; heap?: HeapSide | undefined } = opt.analyse
+  ? (JSON.parse(readFileSync(sidesFile, 'utf8')) as { service: Side; bare?: Side; heap?: HeapSide })
+  : {
+      service: await profileService(),
+      bare: opt['no-bare'] ? undefined : await profileBare(),
+      heap: heapRequests > 0 ? await profileServiceHeap(heapRequests) : undefined,
+    };
 if (!opt.analyse) writeFileSync(sidesFile, `${JSON.stringify(sides, null, 2)}\n`);
-const { service, bare } = sides;
+const { service, bare, heap } = sides;
 
 // Each category's share of the main thread's samples, times its CPU per request from /proc.
 // Samples after a gap of more than twice the usual one are the thread resuming (cpu-profile.ts).
@@ -219,6 +265,25 @@ function collectionTable(s: Side, b: Side | undefined): string[] {
     '',
   ];
 }
+/** What the service allocated on V8's heap per request, by category and by function. */
+function allocationTables(h: HeapSide | undefined): string[] {
+  if (!h) return [];
+  const rows = Object.entries(h.kibPerRequest).filter(([, kib]) => kib >= 0.1);
+  return [
+    `V8 heap the service's main thread allocates per request, in KiB, by the same categories: V8's sampling heap profiler (one sample per 8 KiB allocated on average; objects already collected counted too) through the inspector, on a service of its own (\`node --inspect\`, the same settings), ${opt.warmup} warm-up uploads, then ${h.requests} uploads at c=16: **${h.totalKibPerRequest} KiB per request** in all. This is what fills the young generation (its scavenges are counted above), not what stays live; a sampling profile, so the small rows are rough.`,
+    '',
+    `| category | KiB/request |`,
+    `| --- | ---: |`,
+    ...rows.map(([c, kib]) => `| ${c} | ${kib.toFixed(1)} |`),
+    '',
+    `The ${h.top.length} functions that allocated most (KiB per request):`,
+    '',
+    `| function | KiB/request |`,
+    `| --- | ---: |`,
+    ...h.top.map(([f, kib]) => `| \`${f.replace(/\|/g, '\\|')}\` | ${kib.toFixed(1)} |`),
+    '',
+  ];
+}
 const sum = (m: ReadonlyMap<string, number>): number => [...m.values()].reduce((a, x) => a + x, 0);
 const lines = [
   `<!-- Generated by make bench-profile (scripts/bench/profile.ts); do not edit by hand. -->`,
@@ -253,6 +318,7 @@ const lines = [
   '',
   `Flame graph of the service's main thread over the window: [${opt.out}.svg](${opt.out}.svg) (hover a frame for its share and category).`,
   '',
+  ...allocationTables(heap),
 ];
 mkdirSync(path.join(rootDir, 'docs'), { recursive: true });
 writeFileSync(path.join(rootDir, 'docs', `${opt.out}.md`), lines.filter((l, i, a) => l !== '' || a[i - 1] !== '').join('\n'));
