@@ -149,6 +149,11 @@ function place(url: string): string {
   return url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*\/(dist\/)?(src|scripts)\//, '$2/').replace(/^node:/, '');
 }
 
+/** A frame as the tables name it: `name (file:line)`, its place shortened. */
+export function frameName(frame: Stack[number]): string {
+  return `${frame.fn}${frame.url ? ` (${place(frame.url)}:${frame.line + 1})` : ''}`;
+}
+
 /** The functions with the largest shares of self time (idle excluded): `name (file:line)` and share. */
 export function topSelf(samples: readonly Stack[], n: number): [string, number][] {
   const counts = new Map<string, number>();
@@ -156,7 +161,7 @@ export function topSelf(samples: readonly Stack[], n: number): [string, number][
   for (const stack of samples) {
     const f = stack.at(-1);
     if (!f || isIdle(stack)) continue;
-    const key = `${f.fn}${f.url ? ` (${place(f.url)}:${f.line + 1})` : ''}`;
+    const key = frameName(f);
     counts.set(key, (counts.get(key) ?? 0) + 1);
     busy++;
   }

@@ -5,7 +5,7 @@
  * allocation that drives the young generation's collections, not what stays live. Each sample is
  * charged to the same categories as the CPU profile's (`cpu-profile.ts`).
  */
-import { categorise } from './cpu-profile.js';
+import { categorise, frameName } from './cpu-profile.js';
 
 interface CallFrame {
   readonly functionName: string;
@@ -75,11 +75,6 @@ export async function sampleAllocations<T>(port: number, during: () => Promise<T
   }
 }
 
-/** A frame's place, shortened as in the CPU profile's tables. */
-function place(url: string): string {
-  return url.replace(/^.*\/node_modules\//, '').replace(/^file:\/\/.*\/(dist\/)?(src|scripts)\//, '$2/').replace(/^node:/, '');
-}
-
 /** The bytes `profile` sampled, by the category of each sample's stack and by its function. */
 export function allocations(profile: HeapProfile): Allocations {
   const byCategory = new Map<string, number>();
@@ -92,8 +87,7 @@ export function allocations(profile: HeapProfile): Allocations {
       totalBytes += node.selfSize;
       const category = categorise(here);
       byCategory.set(category, (byCategory.get(category) ?? 0) + node.selfSize);
-      const leaf = here.at(-1)!;
-      const name = `${leaf.fn}${leaf.url ? ` (${place(leaf.url)}:${leaf.line + 1})` : ''}`;
+      const name = frameName(here.at(-1)!);
       byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
     }
     for (const child of node.children) walk(child, here);
