@@ -28,7 +28,7 @@ import { rootDir } from '../../src/spec.js';
 import { breakdown, flameGraphSvg, samplesIn, topSelf, type CpuProfile } from './cpu-profile.js';
 import { benchCpu, describeCpu } from './cpu.js';
 import { allocations, sampleAllocations } from './heap-profile.js';
-import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer } from './processes.js';
+import { benchImageDir, benchServiceEnv, processFigures, runJson, runLoad, startServer, type Server } from './processes.js';
 import { threadCpuByName, threadCpuMs, threadCpuPer } from './threads.js';
 
 const { values: opt } = parseArgs({
@@ -84,35 +84,43 @@ async function collectionCounts(port: number): Promise<Map<string, number>> {
   return new Map([...text.matchAll(/^nodejs_gc_duration_seconds_count\{kind="(\w+)"\} (\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
 }
 
+/**
+ * Starts the compiled service with `nodeArgs` on `port` (the bench's environment), warms it up with
+ * the development photos at c=16, runs `measure` on it and stops it, whatever happens.
+ */
+async function onWarmService<T>(label: string, nodeArgs: readonly string[], port: number, measure: (server: Server) => Promise<T>): Promise<T> {
+  const server = await startServer('service', process.execPath, [...nodeArgs, opt.entry], port, '/health/ready', benchServiceEnv(port, extraEnv));
+  try {
+    log(`${label}: warming up (${opt.warmup} uploads at c=16)`);
+    await runLoad(port, 16, '-n', opt.warmup);
+    return await measure(server);
+  } finally {
+    await server.stop(); // a CPU profile is written as the process exits
+  }
+}
+
 async function profileService(): Promise<Side> {
   const into = path.join(dir, 'service');
   const load0 = os.loadavg()[0]!;
   rmSync(into, { recursive: true, force: true });
   mkdirSync(into, { recursive: true });
   const port = 18580;
-  const server = await startServer('service', process.execPath, [...profArgs(into), opt.entry], port, '/health/ready', benchServiceEnv(port, extraEnv));
-  let result;
-  let main0, main1, proc0, proc1, threads0, threads1, gc0, gc1, window: [number, number];
-  let startedAt: string;
-  try {
-    log(`service: warming up (${opt.warmup} uploads at c=16)`);
-    await runLoad(port, 16, '-n', opt.warmup);
-    gc0 = await collectionCounts(port);
-    threads0 = threadCpuByName(server.pid);
-    main0 = threadCpuMs(server.pid);
-    proc0 = processFigures(server.pid).cpuMs;
+  const { result, main0, main1, proc0, proc1, threads0, threads1, gc0, gc1, window, startedAt } = await onWarmService('service', profArgs(into), port, async (server) => {
+    const gc0 = await collectionCounts(port);
+    const threads0 = threadCpuByName(server.pid);
+    const main0 = threadCpuMs(server.pid);
+    const proc0 = processFigures(server.pid).cpuMs;
     const from = monotonicUs();
-    startedAt = new Date().toISOString();
+    const startedAt = new Date().toISOString();
     log(`service: measuring ${opt.duration} s at c=16`);
-    result = await runLoad(port, 16, '--warmup', '0', '-d', opt.duration);
-    window = [from, monotonicUs()];
-    main1 = threadCpuMs(server.pid);
-    proc1 = processFigures(server.pid).cpuMs;
-    threads1 = threadCpuByName(server.pid);
-    gc1 = await collectionCounts(port);
-  } finally {
-    await server.stop(); // the profile is written as the process exits
-  }
+    const result = await runLoad(port, 16, '--warmup', '0', '-d', opt.duration);
+    const window: [number, number] = [from, monotonicUs()];
+    const main1 = threadCpuMs(server.pid);
+    const proc1 = processFigures(server.pid).cpuMs;
+    const threads1 = threadCpuByName(server.pid);
+    const gc1 = await collectionCounts(port);
+    return { result, main0, main1, proc0, proc1, threads0, threads1, gc0, gc1, window, startedAt };
+  });
   const requests = result.ok + result.errors;
   return {
     requests,
@@ -170,12 +178,9 @@ interface HeapSide {
 
 /** Samples the allocations of `requests` uploads at c=16 on a service of its own, under the inspector. */
 async function profileServiceHeap(requests: number): Promise<HeapSide> {
-  const port = 18581;
   const inspectPort = 19329;
-  const server = await startServer('service', process.execPath, [`--inspect=127.0.0.1:${inspectPort}`, opt.entry], port, '/health/ready', benchServiceEnv(port, extraEnv));
-  try {
-    log(`service under the heap profiler: warming up (${opt.warmup} uploads at c=16)`);
-    await runLoad(port, 16, '-n', opt.warmup);
+  const port = 18581;
+  return onWarmService('service under the heap profiler', [`--inspect=127.0.0.1:${inspectPort}`], port, async () => {
     log(`service under the heap profiler: ${requests} uploads at c=16`);
     const { profile, result } = await sampleAllocations(inspectPort, () => runLoad(port, 16, '--warmup', '0', '-n', String(requests)));
     const answered = result.ok + result.errors;
@@ -188,9 +193,7 @@ async function profileServiceHeap(requests: number): Promise<HeapSide> {
       kibPerRequest: Object.fromEntries(largest(sampled.byCategory).map(([c, bytes]) => [c, kib(bytes)])),
       top: largest(sampled.byFunction).slice(0, 15).map(([f, bytes]) => [f, kib(bytes)] as const),
     };
-  } finally {
-    await server.stop();
-  }
+  });
 }
 
 const sidesFile = path.join(dir, `${opt.out}.sides.json`);
@@ -265,6 +268,7 @@ function collectionTable(s: Side, b: Side | undefined): string[] {
     '',
   ];
 }
+
 /** What the service allocated on V8's heap per request, by category and by function. */
 function allocationTables(h: HeapSide | undefined): string[] {
   if (!h) return [];
