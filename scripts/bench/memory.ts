@@ -12,7 +12,7 @@
  * The warm-up is 15,000 uploads. On Node 26, after 1,000 the RSS was still climbing to its level
  * (in six runs by 8 to 52 MiB, within the first 5 to 90 s of the measured load, then flat), which
  * counted as growth; 5,000 were enough then (two runs: -0.7 and -1.1 MiB). Since the release, the
- * RSS reached its level after ≈ 8,000–11,000 uploads (two runs, Node 24).
+ * RSS reached its level after ≈ 11,000–12,500 uploads (two runs, Node 24: 5 s samples).
  *
  * Options: --requests N (default 20000), --concurrency C (16), --warmup N (15000), --limit-mib M (32).
  */
