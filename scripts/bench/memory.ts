@@ -4,7 +4,7 @@
  * sends 20,000 uploads at concurrency 16, and fails when the median of the last minute's samples
  * is more than 32 MiB above the first minute's. The RSS from just before to just after the load
  * is reported too, not judged: since each upload's bytes are given back when it is answered
- * (`src/http/release-upload.ts`), V8 mostly runs a full collection every ≈ 1,500–4,000 uploads
+ * (`src/release-bytes.ts`), V8 mostly runs a full collection every ≈ 1,500–4,000 uploads
  * instead of every ≈ 150–250, and its heap saws between ≈ 50 and 150 MiB in use; two single samples differ by
  * as much as the sawtooth's phase (+68 and +90 MiB in two runs whose minute medians moved +25 and
  * +17).

@@ -112,7 +112,7 @@ export interface Classified {
   readonly elapsedMs: number;
   /**
    * Whether the image's bytes are still in use after the answer (a shadow candidate classifies
-   * them later): the caller must then not release them (`src/http/release-upload.ts`). The
+   * them later): the caller must then not release them (`src/release-bytes.ts`). The
    * capture copies what it keeps.
    */
   readonly imageHeld: boolean;

@@ -166,9 +166,12 @@ export async function createClassifier(
   const checks = headerLimits(limits);
   const postprocess = createPostprocessor(manifest);
 
+  // Decoded uploads, which nothing reads once their batch has them (an explanation's images are
+  // read again): the engine may free them as soon as it has its copy.
+  const disposable = new WeakSet<EngineInput>();
   const batcher = new Batcher<EngineInput, Float32Array>(
     async (images) => {
-      const logits = await engine.run(images);
+      const logits = await engine.run(images, images.filter((image) => disposable.has(image)));
       const classes = logits.length / images.length;
       return images.map((_, i) => logits.subarray(i * classes, (i + 1) * classes));
     },
@@ -193,6 +196,7 @@ export async function createClassifier(
       const started = performance.now();
       // Undecodable images fail here, alone, before they could join a batch.
       const pixels = await imageThreads.run(client, () => decode(image, header));
+      disposable.add(pixels);
       const preprocessed = performance.now();
       const row = await batcher.submit(pixels, 'high', client);
       const timings = { preprocessMs: preprocessed - started, inferenceMs: performance.now() - preprocessed };

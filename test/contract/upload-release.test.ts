@@ -1,5 +1,5 @@
 /**
- * An upload's bytes are given back as soon as its answer is written (`src/http/release-upload.ts`):
+ * An upload's bytes are given back as soon as its answer is written (`src/release-bytes.ts`):
  * the memory of the `/upload` file part and of a V2 binary body is freed then, not at V8's next
  * full collection. On the real default model, over real HTTP; the test sees the bytes the
  * classifier was handed, and finds them detached once the answer has arrived. (That they are kept

@@ -1,5 +1,5 @@
 import type { OperationHandler } from '../../http/operation.js';
-import { releaseUpload } from '../../http/release-upload.js';
+import { releaseBytes } from '../../release-bytes.js';
 import type { InferenceCore } from '../../inference/core.js';
 import { inSyncSpan, modelAttributes } from '../../tracing/tracer.js';
 import { imageMediaType, type PayloadSink } from '../../inference/payload.js';
@@ -13,7 +13,7 @@ import { predictionBody } from './prediction.js';
  * the inference id (`id`, `X-Inference-Id`) its capture, if it is captured, is found under.
  * Every answer goes to the payload logger, when there is one: the image as the request event
  * (with the media type its bytes show), the answer's JSON as the response event. Once answered,
- * the upload's bytes are released at once (`release-upload.ts`) unless a shadow classification
+ * the upload's bytes are released at once (`src/release-bytes.ts`) unless a shadow classification
  * or the payload logger still holds them.
  */
 export function classifyImage(core: InferenceCore, payloads?: PayloadSink): OperationHandler {
@@ -35,6 +35,6 @@ export function classifyImage(core: InferenceCore, payloads?: PayloadSink): Oper
       request: () => ({ contentType: imageMediaType(image), data: image }),
       response: () => ({ contentType: 'application/json', data: JSON.stringify(body) }),
     });
-    if (!imageHeld && !payloads) releaseUpload(image);
+    if (!imageHeld && !payloads) releaseBytes(image);
   };
 }

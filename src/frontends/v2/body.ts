@@ -89,7 +89,7 @@ export interface InferenceBody extends ReadBody {
   readonly payload: BinaryPart | undefined;
   /**
    * A binary body whole, as read: the payload is a view of it. The handler releases it once
-   * answered, unless something still holds its images (`src/http/release-upload.ts`).
+   * answered, unless something still holds its images (`src/release-bytes.ts`).
    */
   readonly bytes?: Buffer;
 }

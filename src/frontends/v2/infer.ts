@@ -2,7 +2,7 @@ import type { components } from '../../../generated/openapi.js';
 import { callerSubject } from '../../auth/security-handler.js';
 import { whileConnected } from '../../http/client-gone.js';
 import type { OperationHandler } from '../../http/operation.js';
-import { releaseUpload } from '../../http/release-upload.js';
+import { releaseBytes } from '../../release-bytes.js';
 import type { InferenceCore } from '../../inference/core.js';
 import type { PayloadBody, PayloadSink } from '../../inference/payload.js';
 import { planInference, type BinaryPart } from '../../oip/request.js';
@@ -82,6 +82,6 @@ export function inferModel(core: InferenceCore, limits: InferLimits, payloads?: 
       ctx.body = answer.body;
     }
     // Nothing reads the body once answered, unless the shadow or the payload logger kept its images.
-    if (body.bytes && !imagesHeld && !payloads) releaseUpload(body.bytes);
+    if (body.bytes && !imagesHeld && !payloads) releaseBytes(body.bytes);
   };
 }

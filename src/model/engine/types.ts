@@ -54,9 +54,11 @@ export interface InferenceEngine extends SessionSignature {
   readonly slots: number;
   /**
    * One forward pass over images ({@link EngineInput}) gathered into one batch tensor; resolves
-   * with the output, `images.length` rows.
+   * with the output, `images.length` rows. `disposable` are those of `images` that nobody reads
+   * after this call (an upload's decoded pixels): an engine that copies them elsewhere may free
+   * them once it has (`worker-pool.ts`); they then read as empty.
    */
-  run(images: readonly EngineInput[]): Promise<Float32Array>;
+  run(images: readonly EngineInput[], disposable?: readonly EngineInput[]): Promise<Float32Array>;
   /**
    * `ok`; `recovering` while a crashed worker is being replaced (no forward pass can start
    * when none is left); `failed` once workers crashed too often to keep replacing them.

@@ -8,6 +8,7 @@
  * that the process can exit and its supervisor start a fresh one, rather than serve errors.
  */
 import { Worker } from 'node:worker_threads';
+import { releaseBytes } from '../../release-bytes.js';
 import { InferenceError, InferenceWorkerExited } from './errors.js';
 import type {
   EngineHealth,
@@ -168,14 +169,16 @@ export async function createWorkerPool(
       return slots.every((s) => s.worker instanceof Worker) ? 'ok' : 'recovering';
     },
     failed,
-    async run(images) {
+    async run(images, disposable = []) {
       const { slot, worker } = await freeWorker();
       return new Promise<Float32Array>((resolve, reject) => {
         slot.waiter = { resolve, reject };
         // The decoded images are copied (about 150 KB each at 224 × 224): sharp's buffers
-        // cannot always be transferred.
+        // cannot be transferred. The disposable ones are freed here at once, rather than with
+        // their objects, which wait for a full collection once the batch outlives a scavenge.
         const message: WorkerRequest = { id: nextId++, images };
         worker.postMessage(message);
+        for (const image of disposable) releaseBytes(image);
       });
     },
     async close() {

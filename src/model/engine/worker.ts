@@ -4,6 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
+import { releaseBytes } from '../../release-bytes.js';
 import { batchRunner, ortSessionOptions, signatureOf } from './session.js';
 import type { WorkerInit, WorkerReply, WorkerRequest } from './types.js';
 
@@ -19,7 +20,10 @@ try {
   const session = await ort.InferenceSession.create(model, ortSessionOptions(options));
   const run = batchRunner(session, io);
   port.on('message', (request: WorkerRequest) => {
-    run(request.images).then(
+    // The images are this thread's own copies: freed once the pass is over, not left for a
+    // collection of this thread's heap.
+    const pass = run(request.images).finally(() => request.images.forEach((image) => releaseBytes(image)));
+    pass.then(
       (data) => reply({ type: 'result', id: request.id, data }, [data.buffer as ArrayBuffer]),
       (err: unknown) => reply({ type: 'error', id: request.id, message: String((err as Error)?.message ?? err) }),
     );

@@ -55,6 +55,20 @@ describe('model/engine/worker-pool: inference worker threads that survive a cras
     expect(refused).to.equal(reason);
   });
 
+  it('frees the images it is told nobody reads once the worker has its copy, and only those; both are answered', async () => {
+    engine = await createWorkerPool(buildImagenetLikeModel(), io, { intraOpThreads: 1 }, 1, recording);
+    const upload = red.slice(); // an upload's decoded pixels: a buffer of their own
+    const reread = red.slice(); // an explanation's image, which it reads again
+    const rows = await engine.run([upload, reread], [upload]);
+    expect(upload.length, 'the disposable image, freed').to.equal(0);
+    expect(reread).to.deep.equal(red);
+    const classes = rows.length / 2;
+    expect([argmax(rows.subarray(0, classes)), argmax(rows.subarray(classes))]).to.deep.equal([
+      IMAGENET_LIKE_CLASSES.red,
+      IMAGENET_LIKE_CLASSES.red,
+    ]);
+  });
+
   it('fails the pass a worker was running when it died', async () => {
     engine = await createWorkerPool(buildImagenetLikeModel(), io, { intraOpThreads: 1 }, 1, recording);
     await engine.run([red]);

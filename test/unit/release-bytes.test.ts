@@ -1,23 +1,23 @@
 /**
- * An upload's bytes are given back when its answer is written (`src/http/release-upload.ts`),
+ * An upload's bytes are given back when its answer is written (`src/release-bytes.ts`),
  * and only bytes that are nobody else's: a whole buffer of their own, not a view of a larger one.
  */
 import { expect } from 'chai';
-import { releaseUpload } from '../../../src/http/release-upload.js';
+import { releaseBytes } from '../../src/release-bytes.js';
 
 describe('releasing an upload', () => {
   it('frees a buffer of its own (as multer reads a file part): it reads as empty afterwards, once', () => {
     const upload = Buffer.concat([Buffer.alloc(200_000, 1), Buffer.alloc(30_000, 2)]);
-    expect(releaseUpload(upload)).to.equal(true);
+    expect(releaseBytes(upload)).to.equal(true);
     expect(upload.length).to.equal(0);
     expect((upload.buffer as ArrayBuffer & { detached?: boolean }).detached).to.equal(true);
-    expect(releaseUpload(upload)).to.equal(false);
+    expect(releaseBytes(upload)).to.equal(false);
   });
 
   it('leaves a view of a larger buffer untouched (an image of a V2 body shares it with the others)', () => {
     const body = Buffer.alloc(300_000, 7);
     const image = body.subarray(1_000, 200_000);
-    expect(releaseUpload(image)).to.equal(false);
+    expect(releaseBytes(image)).to.equal(false);
     expect(image.length).to.equal(199_000);
     expect(body[250_000]).to.equal(7);
   });
@@ -25,7 +25,7 @@ describe('releasing an upload', () => {
   it("leaves Node's pooled small buffers, which hold other buffers' bytes too", () => {
     const small = Buffer.from('a small part');
     expect(small.buffer.byteLength).to.be.greaterThan(small.length);
-    expect(releaseUpload(small)).to.equal(false);
+    expect(releaseBytes(small)).to.equal(false);
     expect(small.toString()).to.equal('a small part');
   });
 });
