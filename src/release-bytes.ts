@@ -10,7 +10,7 @@
  * promoted and its bytes wait for a full collection, which marks the whole heap on V8's helper
  * threads. Released at once (`ArrayBuffer#transfer(0)` detaches the buffer and frees its
  * memory), the uploads' bytes took the service from 4–7 full collections per 1,000 uploads to
- * 0–0.5, on ≈ 7 % less CPU per request; the decoded pixels then took ≈ 100 MiB off its memory
+ * 0–0.5, on ≈ 7 % less CPU per request; the decoded pixels then took ≈ 60–100 MiB off its memory
  * under load (docs/performance.md). Which of V8's triggers the bytes set off was not traced.
  *
  * Only a buffer that is the whole of its `ArrayBuffer` is released: a view of a larger one (an
