@@ -7,7 +7,8 @@
  * (`src/release-bytes.ts`), V8 mostly runs a full collection every ≈ 1,500–4,000 uploads
  * instead of every ≈ 150–250, and its heap saws between ≈ 50 and 150 MiB in use; two single samples differ by
  * as much as the sawtooth's phase (+68 and +90 MiB in two runs whose minute medians moved +25 and
- * +17).
+ * +17). Since the decoded pixels are released too, the RSS swung by ≈ 16 MiB instead of ≈ 55 (one
+ * run, 5 s samples); the heap was not watched again.
  *
  * The warm-up is 15,000 uploads. On Node 26, after 1,000 the RSS was still climbing to its level
  * (in six runs by 8 to 52 MiB, within the first 5 to 90 s of the measured load, then flat), which
