@@ -7,6 +7,9 @@
  *   `GET /v2/repository/models/catdog/traffic` then answers; Escape cancels without a change;
  * - the shadow turns on and off;
  * - a share the service refuses shows the problem's detail;
+ * - a question asked again before the dialog's close event (Escape, then Enter at once) still acts;
+ * - a reading of the traffic under way when a move is made, answered after it, does not undo the
+ *   move on the page (nor in the next move, which starts from what the page shows);
  * - promote pins the candidate; roll back unloads the other version;
  * - axe-core finds no WCAG 2.2 A/AA violation, dialog open or not; it fits 360 pixels.
  *
@@ -90,6 +93,14 @@ describe('the Monitoring view\'s traffic controls in a browser (issue 26, item 4
     if (root) await removeRepository(root);
   });
 
+  // A failed step says what the page showed (CI prints only the report), then closes a dialog it
+  // left open, so that the steps after it start from the view rather than from inside the dialog.
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !page) return;
+    const shown = await section().innerText().catch((e: Error) => e.message);
+    console.log(`      the Traffic section showed: ${JSON.stringify(shown)}; the focus: ${await focused().catch(() => '?')}`);
+    if (await dialog().isVisible()) await page.keyboard.press('Escape');
+  });
   const traffic = async (): Promise<Traffic> => {
     const res = await receive(`${svc.url}/v2/repository/models/catdog/traffic`);
     expect(res.status, res.text).to.equal(200);
@@ -212,6 +223,63 @@ describe('the Monitoring view\'s traffic controls in a browser (issue 26, item 4
     await page.keyboard.press('Escape');
     await dialog().waitFor({ state: 'hidden', ...wait });
     await page.setViewportSize({ width: 1100, height: 900 });
+  });
+
+  it('acts on a question asked again at once after a cancel', async () => {
+    // Cancelled, then asked again within the same task, as Escape and Enter pressed faster than the
+    // page's event loop turns would: the dialog's close event comes after the question is back.
+    await page.evaluate(() => {
+      const buttons = [...(document as unknown as { querySelectorAll(s: string): Iterable<{ innerText: string; click(): void }> }).querySelectorAll('#monitoring button')];
+      const shadowOn = buttons.find((b) => b.innerText === 'Shadow on')!;
+      shadowOn.click();
+      buttons.find((b) => b.innerText === 'Cancel')!.click();
+      shadowOn.click();
+    });
+    await confirm(/Let version 2 of catdog classify in the shadow of the serving version\?/, /Shadow on: version 2\./);
+    expect(await traffic()).to.deep.include({ canary: { version: '2', percent: 25 }, shadow: { version: '2' } });
+  });
+
+  it('keeps a move\'s answer over a reading of the traffic that was under way when the move was made', async () => {
+    // The page's readings of the traffic are held: each is fetched from the service when the page
+    // asks, and answers the page only when released.
+    const held: (() => void)[] = [];
+    await page.route('**/v2/repository/models/catdog/traffic', async (route) => {
+      if (route.request().method() !== 'GET') return route.fallback();
+      const response = await route.fetch();
+      await new Promise<void>((release) => held.push(release));
+      await route.fulfill({ response });
+    });
+    const reading = async (n: number): Promise<() => void> => {
+      for (let waited = 0; held.length < n; waited += 20) {
+        expect(waited, `reading ${n} of the traffic`).to.be.below(wait.timeout);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return held[n - 1]!;
+    };
+    try {
+      // A reading asked before the move: it says the canary runs.
+      await page.getByRole('button', { name: 'Refresh' }).focus();
+      await page.keyboard.press('Enter');
+      const before = await reading(1);
+      await section().getByRole('button', { name: 'End canary' }).focus();
+      await page.keyboard.press('Enter');
+      await confirm(/End the canary of catdog\?/, /Canary ended\./);
+      expect((await traffic()).canary).to.equal(null);
+      // It answers after the move; the view reads again once it is over (reading 2), and it must not
+      // have taken the old answer for the traffic now.
+      before();
+      const after = await reading(2);
+      expect(await section().locator('.traffic-now').innerText()).to.equal('Now version 1 serves; no canary; shadow version 2.');
+      after();
+    } finally {
+      await page.unroute('**/v2/repository/models/catdog/traffic');
+      for (const release of held) release();
+    }
+    // So the next move starts from the traffic now: turning the shadow off does not bring the canary back.
+    await tabTo('Shadow off');
+    await page.keyboard.press('Enter');
+    await confirm(/Stop the shadow of catdog\?/, /Shadow off\./);
+    expect(await traffic()).to.deep.include({ canary: null, shadow: null });
   });
 
   it('promotes the candidate (a pin), then rolls back the other version (an unload)', async () => {

@@ -61,6 +61,11 @@ export function createTrafficControls(api: Api, changed: () => void): TrafficCon
   let current: TrafficStatus | undefined;
   let pending: { readonly run: () => Promise<string>; readonly from: HTMLElement } | undefined;
   let lastLoaded: readonly string[] = [];
+  /**
+   * Counts the moves' starts and ends (odd while one is under way), so that a reading of the traffic
+   * that overlapped a move is dropped: it may predate the move, and the move's own answer is newer.
+   */
+  let moveEdges = 0;
   /** The models whose traffic the service does not let anyone change (`MODEL_CONTROL=none`): not asked again. */
   const fixed = new Set<string>();
 
@@ -96,8 +101,9 @@ export function createTrafficControls(api: Api, changed: () => void): TrafficCon
     lastLoaded = loaded;
     if (fixed.has(name)) return;
     try {
+      const before = moveEdges;
       const t = await api.traffic(name);
-      if (name !== model) return;
+      if (name !== model || before !== moveEdges || before % 2 === 1) return;
       current = t;
       render(loaded);
     } catch (error) {
@@ -160,6 +166,9 @@ export function createTrafficControls(api: Api, changed: () => void): TrafficCon
 
   cancel.addEventListener('click', () => dialog.close());
   dialog.addEventListener('close', () => {
+    // The event comes a task after the dialog closed: a question asked again in between (Escape, then
+    // Enter at once) has reopened it, and is not to be forgotten.
+    if (dialog.open) return;
     const from = pending?.from;
     pending = undefined;
     from?.focus();
@@ -170,7 +179,8 @@ export function createTrafficControls(api: Api, changed: () => void): TrafficCon
     dialog.close();
     outcome.classList.remove('refused');
     outcome.textContent = 'Asking the service…';
-    void move.run().then(
+    moveEdges += 1;
+    void move.run().finally(() => { moveEdges += 1; }).then(
       (text) => {
         outcome.textContent = text;
         changed();

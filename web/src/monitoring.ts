@@ -64,6 +64,8 @@ export function createMonitoring(elements: MonitoringElements, token: () => stri
   let probedFor: string | undefined | null = null;
   let timer: number | undefined;
   let reading = false;
+  /** A reading was asked for while one was under way (a move's answer, say): it runs once that one ends. */
+  let again = false;
 
   const open = (): boolean => !section.hidden;
   const setOpen = (value: boolean): void => {
@@ -79,7 +81,11 @@ export function createMonitoring(elements: MonitoringElements, token: () => stri
 
   async function draw(): Promise<void> {
     const name = chooser.value;
-    if (reading || name === '') return;
+    if (name === '') return;
+    if (reading) {
+      again = true;
+      return;
+    }
     reading = true;
     try {
       const evidence = await api.evidence(name);
@@ -93,6 +99,10 @@ export function createMonitoring(elements: MonitoringElements, token: () => stri
       status.textContent = `The evidence cannot be read now: ${error instanceof Error ? error.message : String(error)}.`;
     } finally {
       reading = false;
+      if (again) {
+        again = false;
+        if (open()) void draw();
+      }
     }
   }
 
