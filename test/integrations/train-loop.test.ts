@@ -23,6 +23,7 @@ import { createRepositoryDir, removeRepository } from '../fixtures/model-reposit
 import { receive } from '../support/contract.js';
 import { need } from '../support/external.js';
 import { spawnService, type SpawnedService } from '../support/process.js';
+import { waitFor } from '../support/wait.js';
 
 const LABELS = ['Cat', 'Dog', 'Other'] as const;
 /** Label Studio's image classification template. */
@@ -194,7 +195,8 @@ describe('the loop: photos → captures → labels → make train → the next v
     expect(new Set(answers.map((a) => a.status))).to.deep.equal(new Set([200]));
     expect(answers[0]!.version).to.equal('1');
     expect(answers.at(-1)!.version).to.equal('2');
-    expect(svc!.output()).to.match(/"model":"catdog","version":"2","previous":"1"[^\n]*"msg":"model version serving"/);
+    const switched = /"model":"catdog","version":"2","previous":"1"[^\n]*"msg":"model version serving"/;
+    await waitFor(() => switched.test(svc!.output()), 'the log line of the switch to version 2');
   });
 
   it('publishes nothing when the new head is worse on the held-out captures than the serving version', async () => {

@@ -51,7 +51,9 @@ describe('the gRPC server of the process', function () {
       model_name: 'catdog', inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [cat] } }], outputs: [{ name: 'label' }],
     }));
     expect(one.outputs[0]!.contents.bytes_contents.map(String)).to.deep.equal(['Cat']);
-    expect(svc.output()).to.match(/"protocol":"grpc","operation":"ModelInfer","status":"OK"[^\n]*"model":"catdog","modelVersion":"1","prediction":"Cat"/);
+    // The access log line reaches this process through a pipe, possibly after the answer.
+    const logged = /"protocol":"grpc","operation":"ModelInfer","status":"OK"[^\n]*"model":"catdog","modelVersion":"1","prediction":"Cat"/;
+    await waitFor(() => logged.test(svc!.output()), `the call's access log line, ${logged}`);
 
     // A batch long enough to be in progress when SIGTERM arrives.
     const batch = Array<Buffer>(48).fill(cat);

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { solidImage } from '../fixtures/images.js';
 import { createRepositoryDir, publishVersion, removeRepository } from '../fixtures/model-repository.js';
 import { spawnService, upload, type SpawnedService } from '../support/process.js';
+import { waitFor } from '../support/wait.js';
 
 describe('traffic between versions, on the real process (issue 26)', function () {
   this.timeout(120_000);
@@ -72,6 +73,6 @@ describe('traffic between versions, on the real process (issue 26)', function ()
     expect((await call('POST', '/v2/repository/models/catdog/unload', { parameters: { version: '2' } })).status).to.equal(200);
     expect((await upload(svc.url, red)).body).to.deep.include({ model_version: '1' });
     expect((await call('GET', '/v2/repository/models/catdog/traffic')).body).to.deep.include({ canary: null, shadow: null });
-    expect(svc.output()).to.match(/"msg":"model traffic set"/);
+    await waitFor(() => /"msg":"model traffic set"/.test(svc.output()), 'the log line of the traffic set');
   });
 });

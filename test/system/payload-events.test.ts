@@ -232,6 +232,6 @@ describe('payload events of the process (issue 26)', function () {
     for (let i = 0; i < 3; i++) await upload(svc.url, await colourImage(10, 40 * i, 10));
     await waitFor(async () => (await events(svc!.url, 'dropped-undeliverable')) === 6, 'six events dropped as undeliverable');
     expect(await events(svc.url, 'sent')).to.equal(0);
-    expect(svc.output()).to.match(/payload event dropped/);
+    await waitFor(() => /payload event dropped/.test(svc!.output()), 'the log line of a dropped event');
   });
 });
