@@ -28,6 +28,7 @@ import { rootDir } from '../../src/spec.js';
 import { createRepositoryDir, publishVersion, removeRepository } from '../fixtures/model-repository.js';
 import { receive } from '../support/contract.js';
 import { startRepositoryService, type RepositoryService } from '../support/service.js';
+import { waitFor } from '../support/wait.js';
 
 /* The browser globals the functions run in the page use (this file has Node's types, not the DOM's). */
 declare const document: {
@@ -250,10 +251,7 @@ describe('the Monitoring view\'s traffic controls in a browser (issue 26, item 4
       await route.fulfill({ response });
     });
     const reading = async (n: number): Promise<() => void> => {
-      for (let waited = 0; held.length < n; waited += 20) {
-        expect(waited, `reading ${n} of the traffic`).to.be.below(wait.timeout);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitFor(() => held.length >= n, `reading ${n} of the traffic`, { timeoutMs: wait.timeout });
       return held[n - 1]!;
     };
     try {
