@@ -151,11 +151,18 @@ export async function createWorkerPool(
   });
   const signature: SessionSignature = first.signature;
 
-  async function freeWorker(): Promise<{ slot: Slot; worker: Worker }> {
+  /**
+   * Takes a free worker for `waiter`'s pass, or waits for one. The worker is taken in the same
+   * turn as it is found (its `waiter` set), so that two passes started together never share it.
+   */
+  async function claimWorker(waiter: Waiter): Promise<Worker> {
     for (;;) {
       if (gaveUp) throw gaveUp;
       const slot = slots.find((s) => s.waiter === undefined && s.worker instanceof Worker);
-      if (slot) return { slot, worker: slot.worker as Worker };
+      if (slot) {
+        slot.waiter = waiter;
+        return slot.worker as Worker;
+      }
       // The batcher never runs more passes than there are workers: one is being replaced.
       await new Promise<void>((resolve) => waitingForWorker.push(resolve));
     }
@@ -169,16 +176,16 @@ export async function createWorkerPool(
       return slots.every((s) => s.worker instanceof Worker) ? 'ok' : 'recovering';
     },
     failed,
-    async run(images, disposable = []) {
-      const { slot, worker } = await freeWorker();
+    run(images, disposable = []) {
       return new Promise<Float32Array>((resolve, reject) => {
-        slot.waiter = { resolve, reject };
-        // The decoded images are copied (about 150 KB each at 224 × 224): sharp's buffers
-        // cannot be transferred. The disposable ones are freed here at once, rather than with
-        // their objects, which wait for a full collection once the batch outlives a scavenge.
-        const message: WorkerRequest = { id: nextId++, images };
-        worker.postMessage(message);
-        for (const image of disposable) releaseBytes(image);
+        claimWorker({ resolve, reject }).then((worker) => {
+          // The decoded images are copied (about 150 KB each at 224 × 224): sharp's buffers
+          // cannot be transferred. The disposable ones are freed here at once, rather than with
+          // their objects, which wait for a full collection once the batch outlives a scavenge.
+          const message: WorkerRequest = { id: nextId++, images };
+          worker.postMessage(message);
+          for (const image of disposable) releaseBytes(image);
+        }, reject);
       });
     },
     async close() {

@@ -69,6 +69,24 @@ describe('model/engine/worker-pool: inference worker threads that survive a cras
     ]);
   });
 
+  it('runs passes started in the same turn on different workers, each answered with its own images', async () => {
+    engine = await createWorkerPool(buildImagenetLikeModel(), io, { intraOpThreads: 1 }, 2, recording);
+    const green = new Uint8Array(224 * 224 * 3).map((_, i) => (i % 3 === 1 ? 255 : 0));
+    const blue = new Uint8Array(224 * 224 * 3).map((_, i) => (i % 3 === 2 ? 255 : 0));
+    // As the batcher dispatches a batch per free worker in one loop: no await in between.
+    const passes = [engine.run([red]), engine.run([green]), engine.run([blue])];
+    let timer: NodeJS.Timeout | undefined;
+    const unanswered = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('a pass was never answered')), 20_000);
+    });
+    try {
+      const rows = await Promise.race([Promise.all(passes), unanswered]);
+      expect(rows.map(argmax)).to.deep.equal([IMAGENET_LIKE_CLASSES.red, IMAGENET_LIKE_CLASSES.green, IMAGENET_LIKE_CLASSES.blue]);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
   it('fails the pass a worker was running when it died', async () => {
     engine = await createWorkerPool(buildImagenetLikeModel(), io, { intraOpThreads: 1 }, 1, recording);
     await engine.run([red]);
