@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import type { InferenceEngine, ModelIO } from '../../../../src/model/engine/types.js';
 import { InferenceError, InferenceWorkerExited } from '../../../../src/model/engine/errors.js';
 import { createWorkerPool, MAX_CRASHES, spawnWorker, type SpawnWorker } from '../../../../src/model/engine/worker-pool.js';
+import { waitFor } from '../../../support/wait.js';
 import { buildImagenetLikeModel, IMAGENET_LIKE_CLASSES, IMAGENET_MEAN, IMAGENET_STD } from '../../../fixtures/onnx-models.js';
 
 const io: ModelIO = {
@@ -12,7 +13,9 @@ const io: ModelIO = {
   },
   outputName: 'output',
 };
-const red = new Uint8Array(224 * 224 * 3).map((_, i) => (i % 3 === 0 ? 255 : 0));
+/** An image of one saturated channel: 0 red, 1 green, 2 blue. */
+const solid = (channel: number): Uint8Array => new Uint8Array(224 * 224 * 3).map((_, i) => (i % 3 === channel ? 255 : 0));
+const red = solid(0);
 const argmax = (row: Float32Array): number => row.indexOf(Math.max(...row));
 
 describe('model/engine/worker-pool: inference worker threads that survive a crash', function () {
@@ -71,20 +74,13 @@ describe('model/engine/worker-pool: inference worker threads that survive a cras
 
   it('runs passes started in the same turn on different workers, each answered with its own images', async () => {
     engine = await createWorkerPool(buildImagenetLikeModel(), io, { intraOpThreads: 1 }, 2, recording);
-    const green = new Uint8Array(224 * 224 * 3).map((_, i) => (i % 3 === 1 ? 255 : 0));
-    const blue = new Uint8Array(224 * 224 * 3).map((_, i) => (i % 3 === 2 ? 255 : 0));
     // As the batcher dispatches a batch per free worker in one loop: no await in between.
-    const passes = [engine.run([red]), engine.run([green]), engine.run([blue])];
-    let timer: NodeJS.Timeout | undefined;
-    const unanswered = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('a pass was never answered')), 20_000);
-    });
-    try {
-      const rows = await Promise.race([Promise.all(passes), unanswered]);
-      expect(rows.map(argmax)).to.deep.equal([IMAGENET_LIKE_CLASSES.red, IMAGENET_LIKE_CLASSES.green, IMAGENET_LIKE_CLASSES.blue]);
-    } finally {
-      clearTimeout(timer);
-    }
+    const passes = [engine.run([red]), engine.run([solid(1)]), engine.run([solid(2)])];
+    let settled = 0;
+    for (const pass of passes) pass.then(() => settled++, () => settled++);
+    await waitFor(() => settled === passes.length, 'an answer to every pass', { timeoutMs: 20_000 });
+    const rows = await Promise.all(passes);
+    expect(rows.map(argmax)).to.deep.equal([IMAGENET_LIKE_CLASSES.red, IMAGENET_LIKE_CLASSES.green, IMAGENET_LIKE_CLASSES.blue]);
   });
 
   it('fails the pass a worker was running when it died', async () => {
