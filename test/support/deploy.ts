@@ -22,7 +22,7 @@ const MEMORY_SETTINGS = [
   'MAX_LARGE_DECODES', 'MAX_LARGE_QUEUE', 'MAX_INFLIGHT', 'MAX_QUEUE', 'MAX_INFER_BODY_BYTES', 'INFER_BODY_MEMORY_MIB',
 ];
 
-/** The production process's resident peak with cat.png bursts, which deploy/'s limits count (measured 385–415 MiB on the image's Node 24 and ENV, jemalloc; deployment.yaml). */
+/** The production process's resident peak with cat.png bursts, which deploy/'s limits count (measured 411–434 MiB on the image's Node 24 and ENV, jemalloc, two inference workers; deployment.yaml). */
 export const PROCESS_PEAK_MIB = 448;
 
 async function firstDocument(file: string): Promise<unknown> {
