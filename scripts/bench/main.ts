@@ -36,6 +36,7 @@ import type { LoadResult } from './load.js';
 import { benchPeers, startPeer } from './peers.js';
 import { threadCpuMs } from './threads.js';
 import { benchImageDir, benchServiceEnv, processTreeFigures, runJson, runLoad, runLoadOn, runV2Load, startServer, type Server } from './processes.js';
+import { resultFile } from './result-file.js';
 import { printReport } from './print.js';
 import { FASTER_PEER, LARGE, median, peerRatios, r2, ratio, imagesPerS, roundPoints, rps, withFasterPeer, type Point } from './report.js';
 
@@ -66,9 +67,9 @@ const slicedConcurrencies = [...new Set([4, 16, compareAt])].filter((c) => concu
 const shared = path.resolve(rootDir, '..', 'shared');
 const node = process.execPath;
 const scriptDir = path.dirname(new URL(import.meta.url).pathname);
-const stamp = new Date().toISOString().replace(/[:.]/g, '').slice(0, 15);
-const jsonFile = opt.json ?? path.join(rootDir, '.bench', `bench-${stamp}.json`);
-const chartFile = opt.chart ?? path.join(rootDir, '.bench', `bench-${stamp}.png`);
+const started = new Date();
+const jsonFile = opt.json ?? resultFile('bench', started);
+const chartFile = opt.chart ?? resultFile('bench', started, 'png');
 
 interface Variant {
   readonly name: string;

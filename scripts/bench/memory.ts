@@ -22,6 +22,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import { benchServiceEnv, memorySettings, processFigures, runLoad, startServer } from './processes.js';
+import { resultFile } from './result-file.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -70,7 +71,7 @@ try {
     load: run,
     ok,
   };
-  const file = opt.json ?? path.join(rootDir, '.bench', `memory-${report.date.replace(/[:.]/g, '').slice(0, 15)}.json`);
+  const file = opt.json ?? resultFile('memory', new Date(report.date));
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(

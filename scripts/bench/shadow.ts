@@ -23,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import type { LoadResult } from './load.js';
 import { benchServiceEnv, processFigures, runLoad, startServer } from './processes.js';
+import { resultFile } from './result-file.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -134,7 +135,7 @@ try {
     summary,
     phases: phases.map(({ result, ...p }) => ({ ...p, rps: result.rps, p50Ms: result.p50Ms, p99Ms: result.p99Ms, errors: result.errors, versions: result.versions })),
   };
-  const file = opt.json ?? path.join(rootDir, '.bench', `shadow-${report.date.replace(/[:.]/g, '').slice(0, 15)}.json`);
+  const file = opt.json ?? resultFile('shadow', new Date(report.date));
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   line(`shadow traffic: /upload with and without version 2 as the shadow of version 1, interleaved, ${rounds} rounds of ${durationS} s (${process.version}, ${os.cpus().length} CPUs, load average ${report.loadAverage.before.join(' ')} → ${report.loadAverage.after.join(' ')}; SHADOW_SAMPLE_RATE=1)`);

@@ -26,6 +26,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import { benchServiceEnv, memorySettings, processFigures, runLoad, startServer } from './processes.js';
+import { resultFile } from './result-file.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -155,7 +156,7 @@ try {
     growthMiB,
     ok,
   };
-  const file = opt.json ?? path.join(rootDir, '.bench', `swap-${report.date.replace(/[:.]/g, '').slice(0, 15)}.json`);
+  const file = opt.json ?? resultFile('swap', new Date(report.date));
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   const swapMs = swapLog.map((s) => s.endedAt - s.startedAt);

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { rootDir } from '../../src/spec.js';
 import type { LoadResult } from './load.js';
 import { benchImageDir, benchServiceEnv, processFigures, runJson, startServer } from './processes.js';
+import { resultFile } from './result-file.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -59,7 +60,7 @@ try {
   }
   const perVersion = figures.slice(1).map((f, i) => round(f.rssMiB - figures[i]!.rssMiB));
   const report = { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, loadAverage: os.loadavg().map(round), requestsPerVersion: Number(opt.requests), figures, perVersionMiB: perVersion };
-  const file = opt.json ?? path.join(rootDir, '.bench', `version-memory-${report.date.replace(/[:.]/g, '').slice(0, 15)}.json`);
+  const file = opt.json ?? resultFile('version-memory', new Date(report.date));
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   line(`memory per loaded version of catdog (${process.version}, load average ${report.loadAverage.join(' ')}; ${opt.requests} uploads to each loaded version before each reading):`);
