@@ -1,11 +1,12 @@
 /**
  * Gives a buffer's memory back at once, once nothing needs its bytes: the file part of
- * `POST /upload` and the body of a V2 binary inference request once their answer is written
- * (the front-ends), an upload's decoded pixels once the inference worker has its copy, and that
- * copy once the forward pass has read it (`model/engine/`).
+ * `POST /upload`, the body of a V2 binary inference request and a gRPC `ModelInfer` message once
+ * their answer is made (the front-ends), an upload's decoded pixels once the inference worker has
+ * its copy, and that copy once the forward pass has read it (`model/engine/`).
  *
  * Such bytes live in a `Buffer` of their own (multer's memory storage, the V2 body reader,
- * sharp's output): memory outside V8's heap that only a collection of the `Buffer` object frees.
+ * grpc-js's framing of each received message, sharp's output): memory outside V8's heap that only
+ * a collection of the `Buffer` object frees.
  * At c=16 a request outlives a scavenge or two (one every ≈ 13 requests), so the object is
  * promoted and its bytes wait for a full collection, which marks the whole heap on V8's helper
  * threads. Released at once (`ArrayBuffer#transfer(0)` detaches the buffer and frees its
@@ -22,11 +23,33 @@
 /** `ArrayBuffer` with ES2024's `transfer` and `detached` (Node 21 and later). */
 type DetachableBuffer = ArrayBuffer & { transfer?: (newLength?: number) => ArrayBuffer; readonly detached?: boolean };
 
+/** Detaches `buffer`, freeing its memory, where the runtime can; whether it did. */
+function detach(buffer: ArrayBufferLike): boolean {
+  const detachable = buffer as DetachableBuffer;
+  if (!(detachable instanceof ArrayBuffer) || typeof detachable.transfer !== 'function' || detachable.detached === true) return false;
+  detachable.transfer(0);
+  return true;
+}
+
 /** Frees `bytes`' memory now if they are a whole `ArrayBuffer` of their own; whether they were. */
 export function releaseBytes(bytes: ArrayBufferView): boolean {
-  const buffer = bytes.buffer as DetachableBuffer;
-  if (!(buffer instanceof ArrayBuffer) || typeof buffer.transfer !== 'function' || buffer.detached === true) return false;
+  const buffer = bytes.buffer;
   if (bytes.byteOffset !== 0 || bytes.byteLength !== buffer.byteLength || buffer.byteLength === 0) return false;
-  buffer.transfer(0);
-  return true;
+  return detach(buffer);
+}
+
+/**
+ * Frees the memory behind `views` now if they all lie in one `ArrayBuffer` larger than Node's
+ * slabs of small buffers (`Buffer.poolSize`, which many unrelated `Buffer`s share): the byte fields
+ * of a received gRPC message, which protobufjs decodes as views of the buffer grpc-js framed that
+ * message in (a buffer per message, its 5-byte header and its bytes). The caller says that buffer
+ * is the message's alone; whether it was freed. Empty views are ignored (protobufjs may give an
+ * empty field a buffer of its own).
+ */
+export function releaseBackingBuffer(views: readonly ArrayBufferView[]): boolean {
+  const held = views.filter((view) => view.byteLength > 0);
+  const buffer = held[0]?.buffer;
+  if (buffer === undefined || held.some((view) => view.buffer !== buffer)) return false;
+  if (buffer.byteLength <= Buffer.poolSize) return false;
+  return detach(buffer);
 }

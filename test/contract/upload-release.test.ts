@@ -1,7 +1,7 @@
 /**
  * An upload's bytes are given back as soon as its answer is written (`src/release-bytes.ts`):
- * the memory of the `/upload` file part and of a V2 binary body is freed then, not at V8's next
- * full collection. On the real default model, over real HTTP; the test sees the bytes the
+ * the memory of the `/upload` file part, of a V2 binary body and of a gRPC `ModelInfer` message is
+ * freed then, not at V8's next full collection. On the real default model, over real HTTP; the test sees the bytes the
  * classifier was handed, and finds them detached once the answer has arrived. (That they are kept
  * while the shadow or the payload logger still needs them is shown by test/system/model-traffic
  * and payload-events.)
@@ -11,6 +11,8 @@ import { expect } from 'chai';
 import { catImagePath } from '../fixtures/course-images.js';
 import { uploadForm } from '../fixtures/images.js';
 import { receive } from '../support/contract.js';
+import { need } from '../support/external.js';
+import { expectOk, grpcClients, rawBytes, readRawBytes, startGrpc, unaryCall } from '../support/grpc.js';
 import { defaultModelManifest, startService, type RunningService } from '../support/service.js';
 import { bytesTensor, imagesHeader, postBinary, readBytesOutput } from '../support/v2.js';
 
@@ -51,5 +53,24 @@ describe("an upload's bytes, once it is answered", function () {
     expect(readBytesOutput(res.binary.label!)).to.deep.equal(['Cat', 'Cat']);
     expect(handed).to.have.length(2);
     expect(handed.map(released)).to.deep.equal([true, true]);
+  });
+
+  it('gRPC ModelInfer with raw_input_contents: the message, and each image within it, given back once answered', async function () {
+    const grpc = await startGrpc(svc.app);
+    const clients = grpcClients(need(this, 'conformance'), grpc.address);
+    try {
+      const answer = expectOk(await unaryCall<{ raw_output_contents: Buffer[] }>(clients.oip, 'ModelInfer', {
+        model_name: 'catdog',
+        inputs: [{ name: 'image', datatype: 'BYTES', shape: [2] }],
+        outputs: [{ name: 'label' }],
+        raw_input_contents: [rawBytes([cat, cat])],
+      }));
+      expect(readRawBytes(answer.raw_output_contents[0]!)).to.deep.equal(['Cat', 'Cat']);
+      expect(handed).to.have.length(2);
+      expect(handed.map(released)).to.deep.equal([true, true]);
+    } finally {
+      clients.close();
+      await grpc.close();
+    }
   });
 });

@@ -17,6 +17,7 @@ import type { Classification } from '../../model/postprocess.js';
 import type { BodyMemory } from '../../oip/body-memory.js';
 import { outputTensor, tensorBytes } from '../../oip/outputs.js';
 import { planInference, type InferencePlan } from '../../oip/request.js';
+import { releaseBackingBuffer } from '../../release-bytes.js';
 import { tensorSignatureOf } from '../../oip/tensors.js';
 import { inSyncSpan, modelAttributes } from '../../tracing/tracer.js';
 import type { CallContext } from './call.js';
@@ -63,6 +64,11 @@ function heldBytes(message: ModelInferRequest__Output): number {
   return bytes;
 }
 
+/** The message's byte fields: its images (raw or typed `BYTES` contents), views of the buffer it was received in. */
+function byteFields(message: ModelInferRequest__Output): Uint8Array[] {
+  return [...message.raw_input_contents, ...message.inputs.flatMap((input) => input.contents?.bytes_contents ?? [])];
+}
+
 /** The response to `plan` from its `results`. */
 function inferResponse(model: { name: string; version: string }, plan: InferencePlan, results: readonly Classification[], raw: boolean): ModelInferResponse {
   const tensors = plan.outputs.map((output) => ({ name: output.name, tensor: outputTensor(output, results) }));
@@ -101,7 +107,7 @@ export async function infer(deps: InferDeps, message: ModelInferRequest__Output,
     // waiting out a Retry-After it ignored); then the batch's images count against its limit, and
     // a batch the gate cannot hold whole is refused once planned (the message is read already).
     await deps.core.admitRequest(context.client, 'batch', { signal: context.signal });
-    const { id, plan, results, model } = await deps.core.classifyBatch(
+    const { id, plan, results, model, imagesHeld } = await deps.core.classifyBatch(
       { name: message.model_name || undefined, version: message.model_version || undefined },
       (version) => planInference(decoded.request, decoded.binary, tensorSignatureOf(version.manifest), {
         maxBatchImages: limits.maxBatchImages,
@@ -128,6 +134,9 @@ export async function infer(deps: InferDeps, message: ModelInferRequest__Output,
       request: () => ({ contentType: 'application/json', data: messageJson(message) }),
       response: () => ({ contentType: 'application/json', data: messageJson(response) }),
     });
+    // Nothing reads the message once answered, unless the shadow or the payload logger kept its
+    // images: its buffer is freed now rather than by a full collection (src/release-bytes.ts).
+    if (!imagesHeld && !deps.payloads) releaseBackingBuffer(byteFields(message));
     return response;
   } finally {
     release();
