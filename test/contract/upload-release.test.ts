@@ -1,8 +1,9 @@
 /**
  * An upload's bytes are given back as soon as its answer is written (`src/release-bytes.ts`):
  * the memory of the `/upload` file part, of a V2 binary body and of a gRPC `ModelInfer` message is
- * freed then, not at V8's next full collection. On the real default model, over real HTTP; the test sees the bytes the
- * classifier was handed, and finds them detached once the answer has arrived. (That they are kept
+ * freed then, not at V8's next full collection. On the real default model, over real HTTP and
+ * HTTP/2 on loopback; the test sees the bytes the classifier was handed, and finds them detached
+ * once the answer has arrived. (That they are kept
  * while the shadow or the payload logger still needs them is shown by test/system/model-traffic
  * and payload-events.)
  */
