@@ -9,7 +9,11 @@
  * `maxLowBatchSize`, only when no high item waits. An upload then waits behind background work
  * for at most one small batch, and background work uses the model's spare time rather than a
  * share of it (measured by `make bench-explain`: topping up upload batches with an
- * explanation's images halved the uploads served while explanations ran).
+ * explanation's images halved the uploads served while explanations ran). With several slots,
+ * low batches take all of them only while no client has sent a high item within the last second;
+ * otherwise they leave one slot to the uploads, whose decodes share the cores with them (with two
+ * inference workers, explanations on both cut the uploads served beside them to 0.75–0.81 of their
+ * rate alone, docs/explain.md).
  *
  * Each item belongs to a client (a token's subject, or an address: whoever the caller says), and
  * each client's items wait in a queue of their own (`fair-queue.ts`). A batch takes the clients'
@@ -87,6 +91,8 @@ export class Batcher<I, O> {
   #queue: FairQueue<Pending<I, O>> = createFairQueue();
   #background: FairQueue<Pending<I, O>> = createFairQueue();
   #busy = 0;
+  /** Slots running low-priority batches. */
+  #busyLow = 0;
   #cancelWait: Cancel | undefined;
 
   constructor(run: BatchRunner<I, O>, options: BatcherOptions) {
@@ -124,6 +130,7 @@ export class Batcher<I, O> {
   #pump(waited: boolean): void {
     while (this.#busy < this.#slots && this.queued > 0) {
       const queue = this.#queue.size > 0 ? this.#queue : this.#background;
+      if (queue === this.#background && this.#busyLow >= this.#lowSlots()) return;
       const size = queue === this.#queue ? this.#maxBatchSize : this.#maxLowBatchSize;
       const full = queue.size >= size;
       if (!full && !waited && this.#maxWaitMs > 0) {
@@ -136,8 +143,13 @@ export class Batcher<I, O> {
       }
       this.#cancelWait?.();
       this.#cancelWait = undefined;
-      this.#dispatch(Batcher.#take(queue, size, queue === this.#queue ? this.#present() : 1));
+      this.#dispatch(Batcher.#take(queue, size, queue === this.#queue ? this.#present() : 1), queue === this.#background);
     }
+  }
+
+  /** Slots low batches may hold: all of them while no client is present, else all but one (at least one). */
+  #lowSlots(): number {
+    return this.#present() > 0 ? Math.max(1, this.#slots - 1) : this.#slots;
   }
 
   /** Clients that submitted a high-priority item within the last {@link PRESENT_MS}. */
@@ -165,8 +177,9 @@ export class Batcher<I, O> {
     return batch;
   }
 
-  #dispatch(batch: Pending<I, O>[]): void {
+  #dispatch(batch: Pending<I, O>[], low: boolean): void {
     this.#busy++;
+    if (low) this.#busyLow++;
     let results: Promise<readonly O[]>;
     try {
       results = this.#run(batch.map((p) => p.item));
@@ -187,6 +200,7 @@ export class Batcher<I, O> {
       },
     ).finally(() => {
       this.#busy--;
+      if (low) this.#busyLow--;
       // Items queued while this batch ran have waited long enough: dispatch them at once.
       this.#pump(true);
     });

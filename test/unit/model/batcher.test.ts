@@ -158,6 +158,47 @@ describe('Batcher priorities', () => {
     await settle();
     expect(calls[2]!.items).to.deep.equal([1, 2]);
   });
+
+  it('with two slots, leaves one to the uploads while a client sent one within the last second, and takes both once none has', async () => {
+    const { run, calls } = manualRunner<number>();
+    let now = 0;
+    const batcher = new Batcher(run, { maxBatchSize: 4, maxLowBatchSize: 1, maxWaitMs: 0, slots: 2, now: () => now });
+    const first = batcher.submit(100, 'high', 'client');
+    calls[0]!.finish([100]);
+    expect(await first).to.equal(100);
+    await settle();
+    const low = [1, 2, 3, 4].map((i) => batcher.submit(i, 'low'));
+    expect(calls.slice(1).map((c) => c.items), 'one explanation batch, one slot kept free').to.deep.equal([[1]]);
+    const upload = batcher.submit(101, 'high', 'client');
+    expect(calls[2]!.items, 'the next upload runs at once, beside the explanation').to.deep.equal([101]);
+    calls[2]!.finish([101]);
+    expect(await upload).to.equal(101);
+    await settle();
+    expect(calls, 'the freed slot stays the uploads\'').to.have.length(3);
+    // A second after the client's last upload: the explanation takes both slots.
+    now += 1_001;
+    calls[1]!.finish([1]);
+    await settle();
+    expect(calls.slice(3).map((c) => c.items)).to.deep.equal([[2], [3]]);
+    calls[3]!.finish([2]);
+    calls[4]!.finish([3]);
+    await settle();
+    calls[5]!.finish([4]);
+    expect(await Promise.all(low)).to.deep.equal([1, 2, 3, 4]);
+  });
+
+  it('with one slot, runs low batches while a client is present: background work is never starved', async () => {
+    const { run, calls } = manualRunner<number>();
+    const batcher = new Batcher(run, { maxBatchSize: 4, maxLowBatchSize: 1, maxWaitMs: 0, slots: 1, now: () => 0 });
+    const first = batcher.submit(100, 'high', 'client');
+    calls[0]!.finish([100]);
+    await first;
+    await settle();
+    const low = batcher.submit(1, 'low');
+    expect(calls[1]!.items).to.deep.equal([1]);
+    calls[1]!.finish([1]);
+    expect(await low).to.equal(1);
+  });
 });
 
 describe('Batcher with several clients', () => {
