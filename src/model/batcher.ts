@@ -12,8 +12,8 @@
  * explanation's images halved the uploads served while explanations ran). With several slots,
  * low batches take all of them only while no client has sent a high item within the last second;
  * otherwise they leave one slot to the uploads, whose decodes share the cores with them (with two
- * inference workers, explanations on both cut the uploads served beside them to 0.75–0.81 of their
- * rate alone, docs/explain.md).
+ * inference workers, uploads beside explanations on both kept 0.71–0.81 of their rate alone, and
+ * 0.78–0.92 beside explanations on one: `make bench-explain`, docs/explain.md).
  *
  * Each item belongs to a client (a token's subject, or an address: whoever the caller says), and
  * each client's items wait in a queue of their own (`fair-queue.ts`). A batch takes the clients'
