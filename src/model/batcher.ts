@@ -129,9 +129,10 @@ export class Batcher<I, O> {
   /** Dispatches as many batches as free slots and the wait rule allow. */
   #pump(waited: boolean): void {
     while (this.#busy < this.#slots && this.queued > 0) {
-      const queue = this.#queue.size > 0 ? this.#queue : this.#background;
-      if (queue === this.#background && this.#busyLow >= this.#lowSlots()) return;
-      const size = queue === this.#queue ? this.#maxBatchSize : this.#maxLowBatchSize;
+      const low = this.#queue.size === 0;
+      const queue = low ? this.#background : this.#queue;
+      if (low && this.#busyLow >= this.#lowSlots()) return;
+      const size = low ? this.#maxLowBatchSize : this.#maxBatchSize;
       const full = queue.size >= size;
       if (!full && !waited && this.#maxWaitMs > 0) {
         // A free slot and a short queue: give other requests maxWaitMs to join.
@@ -143,7 +144,7 @@ export class Batcher<I, O> {
       }
       this.#cancelWait?.();
       this.#cancelWait = undefined;
-      this.#dispatch(Batcher.#take(queue, size, queue === this.#queue ? this.#present() : 1), queue === this.#background);
+      this.#dispatch(Batcher.#take(queue, size, low ? 1 : this.#present()), low);
     }
   }
 

@@ -53,20 +53,15 @@ function messageJson(message: object): string {
   });
 }
 
-/** Memory a received message holds, estimated: its bytes (images are views of them), FP32 values as JavaScript numbers. */
-function heldBytes(message: ModelInferRequest__Output): number {
-  let bytes = message.raw_input_contents.reduce((sum, b) => sum + b.length, 0);
-  for (const input of message.inputs) {
-    const contents = input.contents;
-    if (!contents) continue;
-    bytes += contents.bytes_contents.reduce((sum, b) => sum + b.length, 0) + contents.fp32_contents.length * 16;
-  }
-  return bytes;
-}
-
 /** The message's byte fields: its images (raw or typed `BYTES` contents), views of the buffer it was received in. */
 function byteFields(message: ModelInferRequest__Output): Uint8Array[] {
   return [...message.raw_input_contents, ...message.inputs.flatMap((input) => input.contents?.bytes_contents ?? [])];
+}
+
+/** Memory a received message holds, estimated: its bytes (images are views of them), FP32 values as JavaScript numbers. */
+function heldBytes(message: ModelInferRequest__Output): number {
+  const fp32Values = message.inputs.reduce((sum, input) => sum + (input.contents?.fp32_contents.length ?? 0), 0);
+  return byteFields(message).reduce((sum, b) => sum + b.length, 0) + fp32Values * 16;
 }
 
 /** The response to `plan` from its `results`. */

@@ -178,14 +178,17 @@ export async function createWorkerPool(
     failed,
     run(images, disposable = []) {
       return new Promise<Float32Array>((resolve, reject) => {
-        claimWorker({ resolve, reject }).then((worker) => {
-          // The decoded images are copied (about 150 KB each at 224 × 224): sharp's buffers
-          // cannot be transferred. The disposable ones are freed here at once, rather than with
-          // their objects, which wait for a full collection once the batch outlives a scavenge.
-          const message: WorkerRequest = { id: nextId++, images };
-          worker.postMessage(message);
-          for (const image of disposable) releaseBytes(image);
-        }, reject);
+        // A failure to claim or to post fails this pass, as a rejection of `run` (not an unhandled one).
+        claimWorker({ resolve, reject })
+          .then((worker) => {
+            // The decoded images are copied (about 150 KB each at 224 × 224): sharp's buffers
+            // cannot be transferred. The disposable ones are freed here at once, rather than with
+            // their objects, which wait for a full collection once the batch outlives a scavenge.
+            const message: WorkerRequest = { id: nextId++, images };
+            worker.postMessage(message);
+            for (const image of disposable) releaseBytes(image);
+          })
+          .catch(reject);
       });
     },
     async close() {
